@@ -1,0 +1,26 @@
+# -*- Python -*-
+# lit configuration for the PCE suites.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "PCE"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.pce_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit",
+                   "runtime", "reference", "Inputs"]
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%pce_src_root", config.pce_src_root))
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+# Our tools first, then FileCheck & co. from LLVM.
+tool_dirs = [config.pce_tools_dir, config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(["pce-opt", "mlir-opt"], tool_dirs)
+llvm_config.with_environment("PATH", config.pce_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
