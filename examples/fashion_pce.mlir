@@ -6,33 +6,35 @@
 //           3x3 Conv-BN-ReLU experts, 8 -> 16 channels
 //   head:   global average pooling, linear 16 -> 10 (upstream linalg ops)
 //
-// Parameters are function arguments; `pce.name` gives each the stable name
-// under which weights files store it. Try:
+// Parameters are function arguments: `pce.input` names the image batch,
+// `pce.param` gives each parameter the stable name under which weights files
+// store it, `pce.output` names the result. Try:
 //   pce-opt examples/fashion_pce.mlir --pce-decompose-layer
+//   pce-compile examples/fashion_pce.mlir --target cpu -o build/fashion
 func.func @forward(
-    %x: tensor<16x1x28x28xf32> {pce.name = "x"},
-    %l0_we: tensor<5x5xf32> {pce.name = "layer0.embed.weight"},
-    %l0_be: tensor<5xf32> {pce.name = "layer0.embed.bias"},
-    %l0_keys: tensor<4x105xf32> {pce.name = "layer0.router.keys"},
-    %l0_k: tensor<4x8x5x3x3xf32> {pce.name = "layer0.experts.kernel"},
-    %l0_g: tensor<4x8xf32> {pce.name = "layer0.experts.bn.gamma"},
-    %l0_b: tensor<4x8xf32> {pce.name = "layer0.experts.bn.beta"},
-    %l0_m: tensor<4x8xf32> {pce.name = "layer0.experts.bn.running_mean"},
-    %l0_v: tensor<4x8xf32> {pce.name = "layer0.experts.bn.running_var"},
-    %l1_we: tensor<12x12xf32> {pce.name = "layer1.embed.weight"},
-    %l1_be: tensor<12xf32> {pce.name = "layer1.embed.bias"},
-    %l1_w1: tensor<32x252xf32> {pce.name = "layer1.router.mlp.w1"},
-    %l1_b1: tensor<32xf32> {pce.name = "layer1.router.mlp.b1"},
-    %l1_w2: tensor<4x32xf32> {pce.name = "layer1.router.mlp.w2"},
-    %l1_b2: tensor<4xf32> {pce.name = "layer1.router.mlp.b2"},
-    %l1_k: tensor<4x16x12x3x3xf32> {pce.name = "layer1.experts.kernel"},
-    %l1_g: tensor<4x16xf32> {pce.name = "layer1.experts.bn.gamma"},
-    %l1_b: tensor<4x16xf32> {pce.name = "layer1.experts.bn.beta"},
-    %l1_m: tensor<4x16xf32> {pce.name = "layer1.experts.bn.running_mean"},
-    %l1_v: tensor<4x16xf32> {pce.name = "layer1.experts.bn.running_var"},
-    %fc_w: tensor<16x10xf32> {pce.name = "head.fc.weight"},
-    %fc_b: tensor<10xf32> {pce.name = "head.fc.bias"})
-    -> (tensor<16x10xf32> {pce.name = "logits"}) {
+    %x: tensor<16x1x28x28xf32> {pce.input = "x"},
+    %l0_we: tensor<5x5xf32> {pce.param = "layer0.embed.weight"},
+    %l0_be: tensor<5xf32> {pce.param = "layer0.embed.bias"},
+    %l0_keys: tensor<4x105xf32> {pce.param = "layer0.router.keys"},
+    %l0_k: tensor<4x8x5x3x3xf32> {pce.param = "layer0.experts.kernel"},
+    %l0_g: tensor<4x8xf32> {pce.param = "layer0.experts.bn.gamma"},
+    %l0_b: tensor<4x8xf32> {pce.param = "layer0.experts.bn.beta"},
+    %l0_m: tensor<4x8xf32> {pce.param = "layer0.experts.bn.running_mean"},
+    %l0_v: tensor<4x8xf32> {pce.param = "layer0.experts.bn.running_var"},
+    %l1_we: tensor<12x12xf32> {pce.param = "layer1.embed.weight"},
+    %l1_be: tensor<12xf32> {pce.param = "layer1.embed.bias"},
+    %l1_w1: tensor<32x252xf32> {pce.param = "layer1.router.mlp.w1"},
+    %l1_b1: tensor<32xf32> {pce.param = "layer1.router.mlp.b1"},
+    %l1_w2: tensor<4x32xf32> {pce.param = "layer1.router.mlp.w2"},
+    %l1_b2: tensor<4xf32> {pce.param = "layer1.router.mlp.b2"},
+    %l1_k: tensor<4x16x12x3x3xf32> {pce.param = "layer1.experts.kernel"},
+    %l1_g: tensor<4x16xf32> {pce.param = "layer1.experts.bn.gamma"},
+    %l1_b: tensor<4x16xf32> {pce.param = "layer1.experts.bn.beta"},
+    %l1_m: tensor<4x16xf32> {pce.param = "layer1.experts.bn.running_mean"},
+    %l1_v: tensor<4x16xf32> {pce.param = "layer1.experts.bn.running_var"},
+    %fc_w: tensor<16x10xf32> {pce.param = "head.fc.weight"},
+    %fc_b: tensor<10xf32> {pce.param = "head.fc.bias"})
+    -> (tensor<16x10xf32> {pce.output = "logits"}) {
   %h0 = pce.layer %x patch [7, 7]
           embed(%l0_we, %l0_be : tensor<5x5xf32>, tensor<5xf32>)
           router cosine keys(%l0_keys : tensor<4x105xf32>) tau 1.000000e-01 top_k 1

@@ -27,4 +27,58 @@ def DecomposeLayer : Pass<"pce-decompose-layer"> {
   let dependentDialects = ["::mlir::pce::PCEDialect"];
 }
 
+def LowerToLinalg : Pass<"pce-lower-to-linalg"> {
+  let summary = "Lower pce ops to linalg, tensor, arith and math (inference semantics)";
+  let description = [{
+    Rewrites every primitive pce op into upstream ops on tensors, computing
+    docs/SEMANTICS.md with inference semantics: experts use running BN
+    statistics, routers draw no noise (`position` is `softmax(beta*onehot)`,
+    `gumbel` is `softmax(cos/tau)`). `pce.layer` must be decomposed first
+    (`pce-decompose-layer`); a pce op that is left over is an error naming it.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def ExposeRouting : Pass<"pce-expose-routing", "::mlir::ModuleOp"> {
+  let summary = "Return every router's weights from the public functions";
+  let description = [{
+    Appends the result of every `pce.route` in a public `func.func` (in
+    program order) to the function's results, named `layer<i>.routing` by the
+    `pce.routing` result attribute, so that compiled models can report what
+    their routers decided (`pce-run --routing`). Run after
+    `pce-decompose-layer`. Functions that are private, or that call other
+    functions containing routers, are left alone; a router inside a nested
+    region is an error naming it.
+  }];
+}
+
+def PrepareEntryPoints : Pass<"pce-prepare-entry-points", "::mlir::ModuleOp"> {
+  let summary = "Give public functions the ABI of artifact entry points";
+  let description = [{
+    For every public `func.func`: sets `llvm.emit_c_interface`, so that the
+    LLVM lowering emits `_mlir_ciface_<name>` taking pointers to memref
+    descriptors, and marks every argument `bufferization.writable = false`,
+    so that bufferization never writes into the caller's inputs or weights
+    (they are reused across calls).
+  }];
+}
+
+def LowerStridedCopies : Pass<"pce-lower-strided-copies"> {
+  let summary = "Rewrite memref.copy between non-contiguous buffers as linalg.copy";
+  let description = [{
+    The LLVM lowering turns a `memref.copy` that is not between two
+    contiguous identity-layout buffers into a call to `memrefCopy`, a function
+    of MLIR's runner library that compiled artifacts must not depend on. This
+    pass rewrites such copies as `linalg.copy`, which becomes plain loops;
+    contiguous copies are left alone (they become `memcpy`).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // PCE_PASSES_TD

@@ -22,6 +22,6 @@ llvm_config.use_default_substitutions()
 
 # Our tools first, then FileCheck & co. from LLVM.
 tool_dirs = [config.pce_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["pce-opt", "mlir-opt"], tool_dirs)
+llvm_config.add_tool_substitutions(["pce-opt", "pce-translate", "pce-compile", "pce-run"], tool_dirs)
 llvm_config.with_environment("PATH", config.pce_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -7,6 +7,7 @@
 
 #include "dialect/PCEDialect.h"
 #include "passes/Passes.h"
+#include "passes/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -17,6 +18,7 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::pce::registerPCEPasses();
+  mlir::pce::registerPipelines();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

@@ -1,0 +1,336 @@
+//===- LowerExperts.cpp - pce.experts, pce.mix, pce.attention to linalg ---===//
+//
+// Inference semantics (docs/SEMANTICS.md §4, docs/Reference.md):
+//
+//   experts    y = relu(scale * conv(patch, K_e) + shift), valid convolution
+//              as one linalg.conv_2d_nchw_fchw over N = B*P images and
+//              E*Co filters; bn(gamma, beta, mean, var) folds to
+//              scale = gamma / sqrt(var + eps), shift = beta - mean * scale.
+//   mix sum    out[b,p,c,i,j] = sum_e w[b,p,e] * y[b,p,e,c,i,j]
+//   mix concat out[b,p,o,i,j] = bc[o] + sum_{e,c} Wc[o, e*Co + c] * (w[b,p,e] * y[b,p,e,c,i,j])
+//   attention  se (per patch): out = x * sigmoid(W2 relu(W1 mean_ij(x) + b1) + b2);
+//              none: the identity.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/PCEOps.h"
+#include "passes/Lowering.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+using namespace mlir;
+using namespace mlir::pce;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Small builders (LowerRoute.cpp has the same few; they are kept local so
+// each op family's lowering reads on its own).
+//===----------------------------------------------------------------------===//
+
+using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+Value floatConstant(OpBuilder &b, Location loc, Type element, double value) {
+  return arith::ConstantOp::create(b, loc, element, b.getFloatAttr(element, value));
+}
+
+/// A tensor of `shape` holding `value` everywhere (linalg.fill of tensor.empty).
+Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                   Type element, double value) {
+  Value empty = tensor::EmptyOp::create(b, loc, shape, element);
+  Value scalar = floatConstant(b, loc, element, value);
+  return linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{empty})
+      .getResult(0);
+}
+
+/// The indexing map reading loops `loops`, in order, of a `numLoops`-deep nest.
+AffineMap loopsMap(MLIRContext *ctx, unsigned numLoops, ArrayRef<unsigned> loops) {
+  return AffineMap::getMultiDimMapWithTargets(numLoops, loops, ctx);
+}
+
+/// A single-result linalg.generic writing into `init`: `maps` holds one map
+/// per input then the init's; loops listed in `reduced` are reductions.
+/// `body` gets the input elements then the current output element and
+/// returns the value to yield.
+Value buildGeneric(OpBuilder &b, Location loc, ValueRange inputs, Value init,
+                   ArrayRef<AffineMap> maps, ArrayRef<unsigned> reduced,
+                   BodyFn body) {
+  unsigned numLoops = maps.front().getNumDims();
+  SmallVector<utils::IteratorType> iterators(numLoops,
+                                             utils::IteratorType::parallel);
+  for (unsigned loop : reduced)
+    iterators[loop] = utils::IteratorType::reduction;
+  auto op = linalg::GenericOp::create(
+      b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
+      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        linalg::YieldOp::create(nb, nloc, body(nb, nloc, args));
+      });
+  return op.getResult(0);
+}
+
+/// `y[b, p, o] = bias[o] + sum_k x[b, p, k] * w[o, k]`: the dense layers of
+/// squeeze-excitation.
+Value denseLayer(OpBuilder &b, Location loc, Value x, Value w, Value bias) {
+  MLIRContext *ctx = b.getContext();
+  auto xType = cast<RankedTensorType>(x.getType());
+  int64_t outWidth = cast<RankedTensorType>(w.getType()).getShape()[0];
+  SmallVector<int64_t> shape = {xType.getShape()[0], xType.getShape()[1], outWidth};
+  Value empty = tensor::EmptyOp::create(b, loc, shape, xType.getElementType());
+  Value init =
+      linalg::BroadcastOp::create(b, loc, bias, empty, ArrayRef<int64_t>{0, 1}).getResult()[0];
+  // Loops (b, p, o, k), k reduced.
+  AffineMap maps[] = {loopsMap(ctx, 4, {0, 1, 3}), loopsMap(ctx, 4, {2, 3}),
+                      loopsMap(ctx, 4, {0, 1, 2})};
+  return buildGeneric(b, loc, {x, w}, init, maps, {3},
+                      [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+                        Value prod = arith::MulFOp::create(nb, nloc, a[0], a[1]);
+                        return arith::AddFOp::create(nb, nloc, a[2], prod);
+                      });
+}
+
+Value relu(OpBuilder &b, Location loc, Value x) {
+  Value zero = floatConstant(b, loc, x.getType(), 0.0);
+  return arith::MaximumFOp::create(b, loc, x, zero);
+}
+
+/// An elementwise linalg.generic over tensors of `type`'s shape.
+Value buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                       RankedTensorType type, BodyFn body) {
+  unsigned rank = type.getRank();
+  SmallVector<AffineMap> maps(
+      inputs.size() + 1, AffineMap::getMultiDimIdentityMap(rank, b.getContext()));
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                       type.getElementType());
+  return buildGeneric(b, loc, inputs, init, maps, {}, body);
+}
+
+//===----------------------------------------------------------------------===//
+// experts
+//===----------------------------------------------------------------------===//
+
+/// The per-(expert, channel) scale and shift of inference batch norm:
+/// `scale = gamma / sqrt(var + eps)`, `shift = beta - mean * scale`.
+std::pair<Value, Value> foldBatchNorm(OpBuilder &b, Location loc, ValueRange bn,
+                                      double eps) {
+  auto type = cast<RankedTensorType>(bn[0].getType());
+  Type element = type.getElementType();
+  Value scale = buildElementwise(
+      b, loc, {bn[0], bn[3]}, type,
+      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        Value epsilon = floatConstant(nb, nloc, element, eps);
+        Value var = arith::AddFOp::create(nb, nloc, a[1], epsilon);
+        Value std = math::SqrtOp::create(nb, nloc, var);
+        return arith::DivFOp::create(nb, nloc, a[0], std);
+      });
+  Value shift = buildElementwise(
+      b, loc, {bn[1], bn[2], scale}, type,
+      [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        Value centre = arith::MulFOp::create(nb, nloc, a[1], a[2]);
+        return arith::SubFOp::create(nb, nloc, a[0], centre);
+      });
+  return {scale, shift};
+}
+
+struct LowerExperts : OpConversionPattern<ExpertsOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(ExpertsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto type = cast<RankedTensorType>(op.getType()); // [B,P,E,Co,Ho,Wo]
+    Type element = type.getElementType();
+    ArrayRef<int64_t> out = type.getShape();
+    int64_t batch = out[0], patches = out[1], experts = out[2], channels = out[3];
+
+    // Every patch is an image and every (expert, channel) a filter of one
+    // NCHW convolution: [B,P,Cin,Hp,Wp] -> [N,Cin,Hp,Wp], [E,Co,Cin,k,k] ->
+    // [E*Co,Cin,k,k].
+    SmallVector<ReassociationIndices> mergeFirstTwo = {{0, 1}, {2}, {3}, {4}};
+    Value images = tensor::CollapseShapeOp::create(
+        rewriter, loc, adaptor.getPatches(), mergeFirstTwo);
+    Value filters = tensor::CollapseShapeOp::create(
+        rewriter, loc, adaptor.getKernels(), mergeFirstTwo);
+    SmallVector<int64_t> convShape = {batch * patches, experts * channels,
+                                      out[4], out[5]};
+    Value convInit = filledTensor(rewriter, loc, convShape, element, 0.0);
+    Value conv = linalg::Conv2DNchwFchwOp::create(
+                     rewriter, loc, TypeRange{convInit.getType()},
+                     ValueRange{images, filters}, ValueRange{convInit})
+                     .getResult(0);
+    Value expanded = tensor::ExpandShapeOp::create(
+        rewriter, loc, type, conv,
+        SmallVector<ReassociationIndices>{{0, 1}, {2, 3}, {4}, {5}});
+
+    auto [scale, shift] =
+        adaptor.getBn().empty()
+            ? std::pair<Value, Value>{adaptor.getAffine()[0], adaptor.getAffine()[1]}
+            : foldBatchNorm(rewriter, loc, adaptor.getBn(),
+                            op.getEps().convertToDouble());
+
+    // relu(scale[e,c] * conv + shift[e,c]) in one elementwise pass.
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(6, ctx);
+    AffineMap perFilter = loopsMap(ctx, 6, {2, 3});
+    Value init = tensor::EmptyOp::create(rewriter, loc, out, element);
+    Value result = buildGeneric(
+        rewriter, loc, {expanded, scale, shift}, init,
+        {identity, perFilter, perFilter, identity}, {},
+        [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+          Value scaled = arith::MulFOp::create(nb, nloc, a[1], a[0]);
+          Value shifted = arith::AddFOp::create(nb, nloc, scaled, a[2]);
+          return relu(nb, nloc, shifted);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// mix
+//===----------------------------------------------------------------------===//
+
+struct LowerMix : OpConversionPattern<MixOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(MixOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto type = cast<RankedTensorType>(op.getType()); // [B,P,Co',Ho,Wo]
+    Type element = type.getElementType();
+    Value weights = adaptor.getWeights(), experts = adaptor.getExperts();
+    auto weighted = [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+      return arith::MulFOp::create(nb, nloc, a[0], a[1]); // w * y
+    };
+
+    Value result;
+    if (op.getKind() == MixKind::sum) {
+      // Loops (b, p, c, i, j, e), e reduced.
+      Value init = filledTensor(rewriter, loc, type.getShape(), element, 0.0);
+      AffineMap maps[] = {loopsMap(ctx, 6, {0, 1, 5}),
+                          loopsMap(ctx, 6, {0, 1, 5, 2, 3, 4}),
+                          loopsMap(ctx, 6, {0, 1, 2, 3, 4})};
+      result = buildGeneric(rewriter, loc, {weights, experts}, init, maps, {5},
+                            [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+                              Value term = weighted(nb, nloc, a);
+                              return arith::AddFOp::create(nb, nloc, a[2], term);
+                            });
+    } else {
+      // Channel e*Co + c of the concatenation is channel c of expert e, so
+      // Wc [Co', E*Co] reads as [Co', E, Co].
+      auto expertsType = cast<RankedTensorType>(experts.getType());
+      int64_t numExperts = expertsType.getShape()[2];
+      int64_t channels = expertsType.getShape()[3];
+      int64_t outChannels = type.getShape()[2];
+      Value wc = adaptor.getProj()[0], bc = adaptor.getProj()[1];
+      auto wc3Type =
+          RankedTensorType::get({outChannels, numExperts, channels}, element);
+      Value wc3 = tensor::ExpandShapeOp::create(
+          rewriter, loc, wc3Type, wc,
+          SmallVector<ReassociationIndices>{{0}, {1, 2}});
+      Value empty = tensor::EmptyOp::create(rewriter, loc, type.getShape(), element);
+      Value init = linalg::BroadcastOp::create(rewriter, loc, bc, empty,
+                                               ArrayRef<int64_t>{0, 1, 3, 4})
+                       .getResult()[0];
+      // Loops (b, p, o, i, j, e, c), e and c reduced.
+      AffineMap maps[] = {loopsMap(ctx, 7, {0, 1, 5}),
+                          loopsMap(ctx, 7, {0, 1, 5, 6, 3, 4}),
+                          loopsMap(ctx, 7, {2, 5, 6}),
+                          loopsMap(ctx, 7, {0, 1, 2, 3, 4})};
+      result = buildGeneric(
+          rewriter, loc, {weights, experts, wc3}, init, maps, {5, 6},
+          [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+            Value term = weighted(nb, nloc, a);
+            Value projected = arith::MulFOp::create(nb, nloc, a[2], term);
+            return arith::AddFOp::create(nb, nloc, a[3], projected);
+          });
+    }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// attention
+//===----------------------------------------------------------------------===//
+
+/// The per-patch channel means `m[b,p,c] = mean_{i,j} x[b,p,c,i,j]`.
+Value patchChannelMeans(OpBuilder &b, Location loc, Value x) {
+  MLIRContext *ctx = b.getContext();
+  auto type = cast<RankedTensorType>(x.getType());
+  Type element = type.getElementType();
+  ArrayRef<int64_t> shape = type.getShape();
+  SmallVector<int64_t> meanShape = {shape[0], shape[1], shape[2]};
+  Value init = filledTensor(b, loc, meanShape, element, 0.0);
+  AffineMap maps[] = {AffineMap::getMultiDimIdentityMap(5, ctx),
+                      loopsMap(ctx, 5, {0, 1, 2})};
+  Value sum = buildGeneric(b, loc, {x}, init, maps, {3, 4},
+                           [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+                             return arith::AddFOp::create(nb, nloc, a[1], a[0]);
+                           });
+  double count = static_cast<double>(shape[3] * shape[4]);
+  return buildElementwise(
+      b, loc, {sum}, cast<RankedTensorType>(sum.getType()),
+      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        return arith::DivFOp::create(nb, nloc, a[0],
+                                     floatConstant(nb, nloc, element, count));
+      });
+}
+
+struct LowerAttention : OpConversionPattern<AttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value x = adaptor.getInput();
+    if (op.getKind() == AttentionKind::none) { // normally folded away already
+      rewriter.replaceOp(op, x);
+      return success();
+    }
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    auto type = cast<RankedTensorType>(op.getType()); // [B,P,Co,ph,pw]
+    Type element = type.getElementType();
+    ValueRange se = adaptor.getWeights(); // W1 [Hd,Co], b1 [Hd], W2 [Co,Hd], b2 [Co]
+
+    Value squeezed = patchChannelMeans(rewriter, loc, x);             // [B,P,Co]
+    Value hiddenPre = denseLayer(rewriter, loc, squeezed, se[0], se[1]); // [B,P,Hd]
+    Value hidden = buildElementwise(
+        rewriter, loc, {hiddenPre}, cast<RankedTensorType>(hiddenPre.getType()),
+        [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+          return relu(nb, nloc, a[0]);
+        });
+    Value gateLogits = denseLayer(rewriter, loc, hidden, se[2], se[3]); // [B,P,Co]
+
+    // out = x * sigmoid(logit), sigmoid = 1 / (1 + exp(-logit)) (exp(-logit)
+    // overflowing to inf gives the right limit 0).
+    AffineMap identity = AffineMap::getMultiDimIdentityMap(5, ctx);
+    Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(), element);
+    Value result = buildGeneric(
+        rewriter, loc, {x, gateLogits}, init,
+        {identity, loopsMap(ctx, 5, {0, 1, 2}), identity}, {},
+        [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+          Value one = floatConstant(nb, nloc, element, 1.0);
+          Value negated = arith::NegFOp::create(nb, nloc, a[1]);
+          Value expNeg = math::ExpOp::create(nb, nloc, negated);
+          Value denom = arith::AddFOp::create(nb, nloc, one, expNeg);
+          Value gate = arith::DivFOp::create(nb, nloc, one, denom);
+          return arith::MulFOp::create(nb, nloc, a[0], gate);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::pce::populateLowerExpertsPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerExperts, LowerMix, LowerAttention>(patterns.getContext());
+}

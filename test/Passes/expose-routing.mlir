@@ -1,0 +1,52 @@
+// RUN: pce-opt %s -pce-expose-routing -split-input-file -verify-diagnostics | FileCheck %s
+
+// Every router's weights become an extra result named layer<i>.routing, in
+// program order; the existing results keep their attributes.
+// CHECK-LABEL: func.func @two_routers
+// CHECK-SAME: -> (tensor<1x16x8xf32> {pce.output = "y"}, tensor<1x16x2xf32> {pce.routing = "layer0.routing"}, tensor<1x16x3xf32> {pce.routing = "layer1.routing"})
+// CHECK: %[[W0:.*]] = pce.route uniform
+// CHECK: %[[W1:.*]] = pce.route position
+// CHECK: return %{{.*}}, %[[W0]], %[[W1]]
+func.func @two_routers(%p: tensor<1x16x5x3x3xf32>, %y: tensor<1x16x8xf32>) -> (tensor<1x16x8xf32> {pce.output = "y"}) {
+  %w0 = pce.route uniform %p experts 2 : tensor<1x16x5x3x3xf32>
+  %w1 = pce.route position %p experts 3 : tensor<1x16x5x3x3xf32>
+  return %y : tensor<1x16x8xf32>
+}
+
+// -----
+
+// Private functions and functions without routers are left alone.
+// CHECK-LABEL: func.func private @helper
+// CHECK-SAME: -> tensor<1x16x2xf32>
+// CHECK: return %{{.*}} : tensor<1x16x2xf32>
+// CHECK-LABEL: func.func @no_router
+// CHECK-SAME: -> tensor<2xf32>
+func.func private @helper(%p: tensor<1x16x5x3x3xf32>) -> tensor<1x16x2xf32> {
+  %w = pce.route uniform %p experts 2 : tensor<1x16x5x3x3xf32>
+  return %w : tensor<1x16x2xf32>
+}
+func.func @no_router(%x: tensor<2xf32>) -> tensor<2xf32> {
+  return %x : tensor<2xf32>
+}
+
+// -----
+
+// Layers must be decomposed first: their routers are not visible yet.
+// expected-error @below {{run -pce-decompose-layer before -pce-expose-routing}}
+func.func @layer(%x: tensor<1x1x28x28xf32>, %k: tensor<2x8x5x3x3xf32>, %s: tensor<2x8xf32>) -> tensor<1x8x28x28xf32> {
+  %y = pce.layer %x patch [7, 7] router uniform experts(%k : tensor<2x8x5x3x3xf32>) affine(%s, %s : tensor<2x8xf32>, tensor<2x8xf32>) : tensor<1x1x28x28xf32>
+  return %y : tensor<1x8x28x28xf32>
+}
+
+// -----
+
+// A router inside a loop has no single value to return.
+func.func @nested(%p: tensor<1x16x5x3x3xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.for %i = %c0 to %n step %c1 {
+    // expected-error @below {{a router inside a nested region cannot be returned from its function}}
+    %w = pce.route uniform %p experts 2 : tensor<1x16x5x3x3xf32>
+  }
+  return
+}

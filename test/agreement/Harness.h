@@ -1,0 +1,86 @@
+//===- Harness.h - compiled models against the float64 reference -*- C++ -*-===//
+//
+// Builds the MLIR text of a one-function model whose arguments are random
+// tensors, compiles it with the real `pce-compile` into a fresh artifact,
+// runs it through the runtime in float32 and hands back the results in
+// float64 for comparison with the reference (test/reference).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PCE_TEST_AGREEMENT_HARNESS_H
+#define PCE_TEST_AGREEMENT_HARNESS_H
+
+#include "runtime/Artifact.h"
+
+#include <torch/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pce::agree {
+
+/// `tensor<2x3xf32>` for a shape.
+std::string tensorType(c10::IntArrayRef shape);
+
+/// The MLIR text of a model `@forward` and the values of its arguments.
+/// Values are rounded to float32 when recorded, so the reference sees exactly
+/// what the compiled code sees.
+class ModelText {
+public:
+  /// Records an input / a parameter; returns its SSA name.
+  std::string input(const std::string &name, const torch::Tensor &value);
+  std::string param(const std::string &name, const torch::Tensor &value);
+  /// Appends a line to the body (it may use the SSA names above).
+  void line(const std::string &text);
+  /// Declares `ssa` (of `shape`) a result named `name`.
+  void output(const std::string &name, const std::string &ssa,
+              c10::IntArrayRef shape);
+
+  std::string text() const;
+  /// The float32-rounded value of an argument, in float64.
+  const torch::Tensor &value(const std::string &name) const;
+  const std::map<std::string, torch::Tensor> &values() const { return values_; }
+
+private:
+  std::string add(const std::string &attr, const std::string &name,
+                  const torch::Tensor &value);
+  std::vector<std::string> args_, body_, results_, returned_, resultTypes_;
+  std::map<std::string, torch::Tensor> values_;
+  std::vector<std::string> inputNames_;
+};
+
+/// Runs a shell command; returns its exit code and appends its combined
+/// stdout and stderr to `output`.
+int runCommand(const std::string &command, std::string &output);
+
+/// Compiles `model` with pce-compile. On failure records a test failure with
+/// pce-compile's diagnostics and returns nothing.
+std::optional<rt::Artifact> compile(const ModelText &model, const std::string &tag);
+
+/// Runs `forward` on the model's values; returns every result in float64.
+/// Records a test failure and returns an empty map on a runtime error.
+std::map<std::string, torch::Tensor> run(const rt::Artifact &artifact,
+                                         const ModelText &model);
+
+/// SEMANTICS.md §6: max|out - ref| / max(1, max|ref|); infinity when shapes
+/// differ or anything is NaN.
+double relativeError(const torch::Tensor &out, const torch::Tensor &ref);
+
+/// The float32 → float64 round trip the harness applies to every value.
+torch::Tensor roundToFloat(const torch::Tensor &t);
+
+/// Draws a fresh seed for this test (printed, so a failure can be replayed
+/// with PCE_TEST_SEED=<seed>) and seeds LibTorch with it.
+uint64_t freshSeed();
+
+/// Prints `[agreement] what: relative error X` so runs can be summarised.
+void report(const std::string &what, double error);
+
+/// The tolerance of SEMANTICS.md §6 for float32 kernels.
+constexpr double kTolerance = 1e-4;
+
+} // namespace pce::agree
+
+#endif // PCE_TEST_AGREEMENT_HARNESS_H

@@ -1,0 +1,189 @@
+//===- pce-compile.cpp - a model to an artifact directory -----------------===//
+//
+//   pce-compile MODEL.mlir --target cpu -o DIR
+//
+// writes DIR/model.so (the compiled entry points) and DIR/manifest.json (their
+// buffers and the parameters), the artifact format of docs/Artifact.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/PCEDialect.h"
+#include "passes/Passes.h"
+#include "passes/Pipelines.h"
+#include "runtime/Manifest.h"
+#include "tools/pce-compile/EntryPoints.h"
+#include "tools/pce-compile/SharedObject.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+#include <chrono>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
+                                      cl::Required);
+static cl::opt<std::string> outputDir("o", cl::desc("Artifact directory to write"),
+                                      cl::value_desc("dir"), cl::Required);
+static cl::opt<std::string> target("target", cl::desc("Target: cpu"),
+                                   cl::init("cpu"));
+static cl::opt<std::string> cpu("mcpu",
+                                cl::desc("CPU to generate code for (default: "
+                                         "this machine's)"),
+                                cl::init("native"));
+static cl::opt<std::string> modelName("model-name",
+                                      cl::desc("Model name in the manifest "
+                                               "(default: the file's stem)"));
+static cl::opt<std::string> dumpLowered(
+    "dump-llvm-dialect", cl::desc("Also write the lowered LLVM dialect module here"),
+    cl::value_desc("file"));
+
+/// Writes `text` to `path` atomically (temporary file, then rename).
+static LogicalResult writeAtomically(const std::string &path, llvm::StringRef text) {
+  std::string tmp = path + ".tmp";
+  std::string error;
+  auto out = openOutputFile(tmp, &error);
+  if (!out) {
+    llvm::errs() << "pce-compile: " << error << "\n";
+    return failure();
+  }
+  out->os() << text;
+  out->keep();
+  out.reset();
+  if (std::error_code ec = llvm::sys::fs::rename(tmp, path)) {
+    llvm::errs() << "pce-compile: cannot write " << path << ": " << ec.message() << "\n";
+    return failure();
+  }
+  return success();
+}
+
+static LogicalResult runPipeline(ModuleOp module, llvm::StringRef name,
+                                 llvm::function_ref<LogicalResult(OpPassManager &)> build) {
+  PassManager pm(module->getContext());
+  if (failed(build(pm)) || failed(pm.run(module))) {
+    llvm::errs() << "pce-compile: " << name << " failed on " << inputFile << "\n";
+    return failure();
+  }
+  return success();
+}
+
+static LogicalResult compile(MLIRContext &context) {
+  auto start = std::chrono::steady_clock::now();
+  if (target != "cpu") {
+    llvm::errs() << "pce-compile: unknown --target '" << target
+                 << "' (this build compiles for: cpu)\n";
+    return failure();
+  }
+
+  std::string error;
+  auto file = openInputFile(inputFile, &error);
+  if (!file) {
+    llvm::errs() << "pce-compile: " << error << "\n";
+    return failure();
+  }
+  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
+  sourceMgr->AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return failure();
+
+  // Decompose layers and expose their routers, then read off the entry points
+  // while names and tensor types are still at hand.
+  if (failed(runPipeline(*module, "decomposition", [](OpPassManager &pm) {
+        pm.addPass(mlir::pce::createDecomposeLayer());
+        pm.addPass(mlir::pce::createExposeRouting());
+        return success();
+      })))
+    return failure();
+  auto entries = ::pce::compile::collectEntryPoints(*module);
+  if (failed(entries))
+    return failure();
+  auto parameters = ::pce::compile::collectParameters(*module, *entries);
+  if (failed(parameters))
+    return failure();
+
+  if (failed(runPipeline(*module, "pce-cpu-pipeline", mlir::pce::buildCpuPipeline)) ||
+      failed(::pce::compile::emitEntryWrappers(*module, *entries)))
+    return failure();
+  if (!dumpLowered.empty()) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    if (failed(writeAtomically(dumpLowered, text)))
+      return failure();
+  }
+
+  if (std::error_code ec = llvm::sys::fs::create_directories(outputDir)) {
+    llvm::errs() << "pce-compile: cannot create " << outputDir << ": "
+                 << ec.message() << "\n";
+    return failure();
+  }
+  ::pce::rt::Manifest manifest;
+  manifest.target = "cpu";
+  manifest.library = "model.so";
+  manifest.model = modelName.empty()
+                       ? llvm::sys::path::stem(inputFile).str()
+                       : modelName.getValue();
+  manifest.parameters = *parameters;
+  manifest.entryPoints = *entries;
+  auto manifestText = ::pce::rt::writeManifestText(manifest);
+  if (!manifestText.ok()) {
+    llvm::errs() << "pce-compile: " << manifestText.error() << "\n";
+    return failure();
+  }
+
+  // A new file renamed over the old one: a process that has the old library
+  // loaded keeps its copy intact.
+  llvm::SmallString<256> library(outputDir);
+  llvm::sys::path::append(library, manifest.library);
+  std::string fresh = (library + ".new").str();
+  ::pce::compile::CodegenOptions codegen;
+  codegen.cpu = cpu;
+  if (failed(::pce::compile::writeSharedObject(*module, fresh, codegen)))
+    return failure();
+  if (std::error_code ec = llvm::sys::fs::rename(fresh, library)) {
+    llvm::errs() << "pce-compile: cannot write " << library << ": " << ec.message() << "\n";
+    return failure();
+  }
+  llvm::SmallString<256> manifestPath(outputDir);
+  llvm::sys::path::append(manifestPath, ::pce::rt::kManifestFileName);
+  if (failed(writeAtomically(manifestPath.str().str(), *manifestText)))
+    return failure();
+
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  llvm::outs() << "pce-compile: " << inputFile << " -> " << outputDir << " ("
+               << entries->size() << " entry point(s), " << parameters->size()
+               << " parameters) in " << llvm::format("%.2f", seconds) << " s\n";
+  return success();
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAllPasses();
+  mlir::pce::registerPCEPasses();
+  cl::ParseCommandLineOptions(argc, argv,
+                              "pce-compile: a pce model to an artifact directory\n");
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<mlir::pce::PCEDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  return succeeded(compile(context)) ? 0 : 1;
+}
