@@ -1,6 +1,7 @@
 //===- Artifact.cpp - Loading a compiled artifact and calling it ----------===//
 
 #include "runtime/Artifact.h"
+#include "runtime/ThreadPool.h"
 
 #include "runtime/Failure.h"
 #include "runtime/MemRefDescriptor.h"
@@ -20,6 +21,7 @@ struct Artifact::Impl {
   void *handle = nullptr;
   std::map<std::string, EntryFn> entries; // by entry point name
   TensorMap parameters;                   // bound parameters by name
+  int threads = defaultThreadCount();     // for batches split into chunks
   std::vector<std::string> warnings;
 
   ~Impl() {
@@ -78,7 +80,45 @@ void checkTensor(const std::string &what, const TensorSpec &spec, const HostTens
          std::to_string(static_cast<uint64_t>(t.numel()) * dtypeSize(t.dtype)));
 }
 
+/// The batch an entry point was compiled for: the leading dimension that every
+/// data buffer (inputs, outputs, routing) shares; 0 when they share none.
+int64_t compiledBatch(const EntryPoint &ep) {
+  int64_t batch = 0;
+  auto visit = [&](const BufferSpec &b) {
+    if (b.kind == ArgKind::Parameter)
+      return true;
+    if (b.shape.empty() || (batch && b.shape[0] != batch))
+      return false;
+    batch = b.shape[0];
+    return true;
+  };
+  for (const BufferSpec &a : ep.arguments)
+    if (!visit(a))
+      return 0;
+  for (const BufferSpec &r : ep.results)
+    if (!visit(r))
+      return 0;
+  return batch;
+}
+
+/// How many chunks of the compiled batch `t` holds for input `spec`: 1 for
+/// the compiled shape, k for k times the batch, 0 when it fits neither.
+int64_t chunksOf(const BufferSpec &spec, const HostTensor &t, int64_t batch) {
+  if (t.dtype != spec.dtype || t.shape.size() != spec.shape.size())
+    return 0;
+  if (t.shape == spec.shape)
+    return 1;
+  if (batch <= 0 || t.shape[0] <= 0 || t.shape[0] % batch != 0 ||
+      !std::equal(t.shape.begin() + 1, t.shape.end(), spec.shape.begin() + 1))
+    return 0;
+  return t.shape[0] / batch;
+}
+
 } // namespace
+
+void Artifact::setThreads(int threads) { impl_->threads = threads > 0 ? threads : 1; }
+
+int Artifact::threads() const { return impl_->threads; }
 
 Expected<Artifact> Artifact::open(const std::string &dirIn) {
   return detail::guard<Artifact>([&] {
@@ -184,7 +224,11 @@ Expected<TensorMap> Artifact::run(const std::string &entryName, const TensorMap 
         fail(where + "no argument named '" + name + "' (arguments: " + names + ")");
       }
 
-    MemRefPack pack;
+    // Resolve every argument; inputs may hold k times the compiled batch, in
+    // which case the entry point runs once per chunk, chunks in parallel.
+    int64_t batch = compiledBatch(*ep);
+    int64_t chunks = 0;
+    std::vector<const HostTensor *> args;
     for (const BufferSpec &a : ep->arguments) {
       const HostTensor *t = nullptr;
       auto given = inputs.find(a.name);
@@ -199,24 +243,55 @@ Expected<TensorMap> Artifact::run(const std::string &entryName, const TensorMap 
       } else {
         fail(where + "missing input '" + a.name + "' " + a.typeString());
       }
-      checkTensor(where + argKindName(a.kind) + " '" + a.name + "'", a, *t);
-      // Compiled code only reads arguments; the descriptor type is not const.
-      pack.add(const_cast<uint8_t *>(t->data.data()), t->shape);
+      std::string what = where + argKindName(a.kind) + " '" + a.name + "'";
+      if (a.kind == ArgKind::Input) {
+        int64_t k = chunksOf(a, *t, batch);
+        if (k == 0 || (chunks && k != chunks))
+          fail(what + " expects " + a.typeString() +
+               (batch ? " (or a multiple of its batch of " + std::to_string(batch) +
+                            " shared by every input)"
+                      : std::string()) +
+               ", found " + t->typeString());
+        chunks = k;
+        if (!t->consistent())
+          checkTensor(what, a, *t);
+      } else {
+        checkTensor(what, a, *t);
+      }
+      args.push_back(t);
     }
+    chunks = std::max<int64_t>(chunks, 1);
 
     TensorMap results;
     std::vector<HostTensor *> order;
     for (const BufferSpec &r : ep->results) {
-      auto t = HostTensor::create(r.dtype, r.shape);
+      std::vector<int64_t> shape = r.shape;
+      if (chunks > 1)
+        shape[0] *= chunks;
+      auto t = HostTensor::create(r.dtype, shape);
       if (!t)
         fail(where + "result '" + r.name + "': " + t.error());
       HostTensor &slot = results[r.name] = std::move(*t);
-      order.push_back(&slot);
+      order.push_back(&slot); // std::map nodes are stable
     }
-    for (HostTensor *t : order) // std::map nodes are stable
-      pack.add(t->data.data(), t->shape);
 
-    impl_->entries.at(ep->name)(pack.args());
+    // Chunk c of a batched buffer starts c/chunks of the way into its data.
+    auto chunkOf = [&](const HostTensor &t, const BufferSpec &spec, int64_t c) {
+      uint8_t *data = const_cast<uint8_t *>(t.data.data());
+      if (spec.kind == ArgKind::Parameter || chunks == 1)
+        return data;
+      return data + c * (t.nbytes() / chunks);
+    };
+    EntryFn fn = impl_->entries.at(ep->name);
+    parallelFor(chunks, impl_->threads, [&](int64_t c) {
+      MemRefPack pack;
+      // Compiled code only reads arguments; the descriptor type is not const.
+      for (size_t i = 0; i < args.size(); ++i)
+        pack.add(chunkOf(*args[i], ep->arguments[i], c), ep->arguments[i].shape);
+      for (size_t i = 0; i < order.size(); ++i)
+        pack.add(chunkOf(*order[i], ep->results[i], c), ep->results[i].shape);
+      fn(pack.args());
+    });
     return results;
   });
 }

@@ -66,6 +66,12 @@ public:
   // Thread-safe for concurrent calls as long as no bind* call runs alongside.
   Expected<TensorMap> run(const std::string &entry, const TensorMap &inputs) const;
 
+  // Threads for batches given as k times the compiled batch: run() then calls
+  // the entry point once per chunk, chunks in parallel. Default:
+  // $PCE_NUM_THREADS, else the hardware's thread count.
+  void setThreads(int threads);
+  int threads() const;
+
 private:
   struct Impl;
   explicit Artifact(std::unique_ptr<Impl> impl);

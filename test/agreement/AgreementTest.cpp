@@ -484,3 +484,50 @@ TEST(Agreement, IdentityZeroCoordinateWeightsIsAPaddedConv) {
                         " == padded conv");
   }
 }
+
+//===----------------------------------------------------------------------===//
+// Batches larger than the compiled one run as parallel chunks
+//===----------------------------------------------------------------------===//
+
+TEST(Agreement, BatchOfThreeChunksRunsInParallelAndMatches) {
+  freshSeed();
+  ModelText model;
+  std::vector<int64_t> xs = {2, 1, 8, 8};
+  std::string x = model.input("x", torch::randn(xs, torch::kFloat64));
+  LayerSpec s = spec(ref::RouterKind::Cosine, 1, false);
+  BuiltLayer layer = addLayer(model, "layer0", x, xs, s);
+  model.output("y", layer.ssa, layer.shape);
+  auto artifact = compile(model, "chunks");
+  ASSERT_TRUE(artifact);
+  artifact->setThreads(2);
+
+  // Six images: three chunks of the compiled batch of two.
+  auto six = roundToFloat(torch::randn({6, 1, 8, 8}, torch::kFloat64));
+  rt::TensorMap inputs;
+  for (const auto &[name, value] : model.values()) {
+    const torch::Tensor &v = name == "x" ? six : value;
+    auto c = v.to(torch::kFloat32).contiguous();
+    auto h = rt::HostTensor::create(rt::DType::F32,
+                                    std::vector<int64_t>(v.sizes().begin(), v.sizes().end()));
+    std::memcpy(h->f32(), c.data_ptr<float>(), h->nbytes());
+    inputs[name] = std::move(*h);
+  }
+  auto outputs = artifact->run("forward", inputs);
+  ASSERT_TRUE(outputs.ok()) << outputs.error();
+  const rt::HostTensor &y = outputs->at("y");
+  ASSERT_EQ(y.shape, (std::vector<int64_t>{6, 4, 8, 8}));
+  auto got = torch::from_blob(const_cast<float *>(y.f32()), {6, 4, 8, 8}, torch::kFloat32)
+                 .to(torch::kFloat64);
+  auto ref = ref::layer(six, layer.config, layer.params);
+  double error = relativeError(got, ref.out);
+  report("layer over 3 parallel chunks of the compiled batch", error);
+  EXPECT_LE(error, kTolerance);
+
+  // A batch that is not a multiple of the compiled one is refused by name.
+  inputs["x"] = *rt::HostTensor::create(rt::DType::F32, {5, 1, 8, 8});
+  auto bad = artifact->run("forward", inputs);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("input 'x' expects f32[2,1,8,8] (or a multiple of its batch of 2"),
+            std::string::npos)
+      << bad.error();
+}

@@ -13,6 +13,7 @@
 #include "runtime/Safetensors.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -41,6 +42,8 @@ const char *kUsage =
     "  --routing RDIR           create RDIR and write every \"routing\" result\n"
     "                           as RDIR/<result name>.npy\n"
     "  --entry NAME             entry point to run (default: forward)\n"
+    "  --threads N              threads for inputs holding several compiled batches\n"
+    "                           (default: $PCE_NUM_THREADS, else all cores)\n"
     "  --help                   show this help\n"
     "\n"
     "Exit status: 0 success, 1 runtime error, 2 usage error.\n";
@@ -51,6 +54,7 @@ struct Options {
   std::string entry = "forward";
   bool entryGiven = false;
   std::vector<std::string> inputs;
+  int threads = 0; // 0: the runtime's default
 };
 
 struct UsageError {
@@ -94,7 +98,8 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       value = arg.substr(eq + 1);
       inlineValue = true;
     }
-    static const std::set<std::string> known = {"--weights", "--input", "--output", "--routing", "--entry"};
+    static const std::set<std::string> known = {"--weights", "--input", "--output", "--routing", "--entry",
+                                                "--threads"};
     if (!known.count(flag))
       throw UsageError{"unknown option '" + flag + "'"};
     if (!inlineValue) {
@@ -117,6 +122,13 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       once(o.routing);
     else if (flag == "--input")
       o.inputs.push_back(value);
+    else if (flag == "--threads") {
+      char *end = nullptr;
+      long n = std::strtol(value.c_str(), &end, 10);
+      if (*end != '\0' || n < 1 || n > 1024)
+        throw UsageError{"option '--threads' needs a count in [1, 1024], found '" + value + "'"};
+      o.threads = static_cast<int>(n);
+    }
     else if (flag == "--entry") {
       if (o.entryGiven)
         throw UsageError{"option '--entry' given twice"};
@@ -178,6 +190,8 @@ int runTool(const Options &o) {
   auto art = Artifact::open(o.dir);
   if (!art)
     return runtimeError(art.error());
+  if (o.threads > 0)
+    art->setThreads(o.threads);
   const EntryPoint *ep = art->manifest().findEntry(o.entry);
   if (!ep) {
     std::string names;
