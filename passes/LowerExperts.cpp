@@ -15,6 +15,7 @@
 
 #include "dialect/PCEOps.h"
 #include "passes/Lowering.h"
+#include "passes/LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -24,89 +25,9 @@
 
 using namespace mlir;
 using namespace mlir::pce;
+using namespace mlir::pce::lowering;
 
 namespace {
-
-//===----------------------------------------------------------------------===//
-// Small builders (LowerRoute.cpp has the same few; they are kept local so
-// each op family's lowering reads on its own).
-//===----------------------------------------------------------------------===//
-
-using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
-
-Value floatConstant(OpBuilder &b, Location loc, Type element, double value) {
-  return arith::ConstantOp::create(b, loc, element, b.getFloatAttr(element, value));
-}
-
-/// A tensor of `shape` holding `value` everywhere (linalg.fill of tensor.empty).
-Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
-                   Type element, double value) {
-  Value empty = tensor::EmptyOp::create(b, loc, shape, element);
-  Value scalar = floatConstant(b, loc, element, value);
-  return linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{empty})
-      .getResult(0);
-}
-
-/// The indexing map reading loops `loops`, in order, of a `numLoops`-deep nest.
-AffineMap loopsMap(MLIRContext *ctx, unsigned numLoops, ArrayRef<unsigned> loops) {
-  return AffineMap::getMultiDimMapWithTargets(numLoops, loops, ctx);
-}
-
-/// A single-result linalg.generic writing into `init`: `maps` holds one map
-/// per input then the init's; loops listed in `reduced` are reductions.
-/// `body` gets the input elements then the current output element and
-/// returns the value to yield.
-Value buildGeneric(OpBuilder &b, Location loc, ValueRange inputs, Value init,
-                   ArrayRef<AffineMap> maps, ArrayRef<unsigned> reduced,
-                   BodyFn body) {
-  unsigned numLoops = maps.front().getNumDims();
-  SmallVector<utils::IteratorType> iterators(numLoops,
-                                             utils::IteratorType::parallel);
-  for (unsigned loop : reduced)
-    iterators[loop] = utils::IteratorType::reduction;
-  auto op = linalg::GenericOp::create(
-      b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
-      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        linalg::YieldOp::create(nb, nloc, body(nb, nloc, args));
-      });
-  return op.getResult(0);
-}
-
-/// `y[b, p, o] = bias[o] + sum_k x[b, p, k] * w[o, k]`: the dense layers of
-/// squeeze-excitation.
-Value denseLayer(OpBuilder &b, Location loc, Value x, Value w, Value bias) {
-  MLIRContext *ctx = b.getContext();
-  auto xType = cast<RankedTensorType>(x.getType());
-  int64_t outWidth = cast<RankedTensorType>(w.getType()).getShape()[0];
-  SmallVector<int64_t> shape = {xType.getShape()[0], xType.getShape()[1], outWidth};
-  Value empty = tensor::EmptyOp::create(b, loc, shape, xType.getElementType());
-  Value init =
-      linalg::BroadcastOp::create(b, loc, bias, empty, ArrayRef<int64_t>{0, 1}).getResult()[0];
-  // Loops (b, p, o, k), k reduced.
-  AffineMap maps[] = {loopsMap(ctx, 4, {0, 1, 3}), loopsMap(ctx, 4, {2, 3}),
-                      loopsMap(ctx, 4, {0, 1, 2})};
-  return buildGeneric(b, loc, {x, w}, init, maps, {3},
-                      [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-                        Value prod = arith::MulFOp::create(nb, nloc, a[0], a[1]);
-                        return arith::AddFOp::create(nb, nloc, a[2], prod);
-                      });
-}
-
-Value relu(OpBuilder &b, Location loc, Value x) {
-  Value zero = floatConstant(b, loc, x.getType(), 0.0);
-  return arith::MaximumFOp::create(b, loc, x, zero);
-}
-
-/// An elementwise linalg.generic over tensors of `type`'s shape.
-Value buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
-                       RankedTensorType type, BodyFn body) {
-  unsigned rank = type.getRank();
-  SmallVector<AffineMap> maps(
-      inputs.size() + 1, AffineMap::getMultiDimIdentityMap(rank, b.getContext()));
-  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                       type.getElementType());
-  return buildGeneric(b, loc, inputs, init, maps, {}, body);
-}
 
 //===----------------------------------------------------------------------===//
 // experts
@@ -301,13 +222,13 @@ struct LowerAttention : OpConversionPattern<AttentionOp> {
     ValueRange se = adaptor.getWeights(); // W1 [Hd,Co], b1 [Hd], W2 [Co,Hd], b2 [Co]
 
     Value squeezed = patchChannelMeans(rewriter, loc, x);             // [B,P,Co]
-    Value hiddenPre = denseLayer(rewriter, loc, squeezed, se[0], se[1]); // [B,P,Hd]
+    Value hiddenPre = contractLastDim(rewriter, loc, squeezed, se[0], se[1]); // [B,P,Hd]
     Value hidden = buildElementwise(
         rewriter, loc, {hiddenPre}, cast<RankedTensorType>(hiddenPre.getType()),
         [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
           return relu(nb, nloc, a[0]);
         });
-    Value gateLogits = denseLayer(rewriter, loc, hidden, se[2], se[3]); // [B,P,Co]
+    Value gateLogits = contractLastDim(rewriter, loc, hidden, se[2], se[3]); // [B,P,Co]
 
     // out = x * sigmoid(logit), sigmoid = 1 / (1 + exp(-logit)) (exp(-logit)
     // overflowing to inf gives the right limit 0).

@@ -17,6 +17,7 @@
 
 #include "dialect/PCEOps.h"
 #include "passes/Lowering.h"
+#include "passes/LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -28,109 +29,9 @@
 
 using namespace mlir;
 using namespace mlir::pce;
+using namespace mlir::pce::lowering;
 
 namespace {
-
-//===----------------------------------------------------------------------===//
-// Small builders (LowerExperts.cpp has the same few; they are kept local so
-// each op family's lowering reads on its own).
-//===----------------------------------------------------------------------===//
-
-using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
-
-Value floatConstant(OpBuilder &b, Location loc, Type element, double value) {
-  return arith::ConstantOp::create(b, loc, element, b.getFloatAttr(element, value));
-}
-
-/// A tensor of `shape` holding `value` everywhere (linalg.fill of tensor.empty).
-Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
-                   Type element, double value) {
-  Value empty = tensor::EmptyOp::create(b, loc, shape, element);
-  Value scalar = floatConstant(b, loc, element, value);
-  return linalg::FillOp::create(b, loc, ValueRange{scalar}, ValueRange{empty})
-      .getResult(0);
-}
-
-/// The indexing map reading loops `loops`, in order, of a `numLoops`-deep nest.
-AffineMap loopsMap(MLIRContext *ctx, unsigned numLoops, ArrayRef<unsigned> loops) {
-  return AffineMap::getMultiDimMapWithTargets(numLoops, loops, ctx);
-}
-
-/// Loops 0 .. n-1.
-SmallVector<unsigned> firstLoops(unsigned n) {
-  SmallVector<unsigned> loops(n);
-  for (unsigned i = 0; i < n; ++i)
-    loops[i] = i;
-  return loops;
-}
-
-/// A single-result linalg.generic writing into `init`: `maps` holds one map
-/// per input then the init's; loops listed in `reduced` are reductions.
-/// `body` gets the input elements then the current output element and
-/// returns the value to yield.
-Value buildGeneric(OpBuilder &b, Location loc, ValueRange inputs, Value init,
-                   ArrayRef<AffineMap> maps, ArrayRef<unsigned> reduced,
-                   BodyFn body) {
-  unsigned numLoops = maps.front().getNumDims();
-  SmallVector<utils::IteratorType> iterators(numLoops,
-                                             utils::IteratorType::parallel);
-  for (unsigned loop : reduced)
-    iterators[loop] = utils::IteratorType::reduction;
-  auto op = linalg::GenericOp::create(
-      b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
-      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        linalg::YieldOp::create(nb, nloc, body(nb, nloc, args));
-      });
-  return op.getResult(0);
-}
-
-/// An elementwise linalg.generic: every input has the result's shape.
-Value buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
-                       RankedTensorType type, BodyFn body) {
-  MLIRContext *ctx = b.getContext();
-  unsigned rank = type.getRank();
-  SmallVector<AffineMap> maps(inputs.size() + 1,
-                              AffineMap::getMultiDimIdentityMap(rank, ctx));
-  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                       type.getElementType());
-  return buildGeneric(b, loc, inputs, init, maps, {}, body);
-}
-
-/// `y[..., o] = bias[o] + sum_k x[..., k] * w[o, k]` (no bias when null): the
-/// dense layers of the MLP router and the cosine router's dot products.
-Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value bias) {
-  MLIRContext *ctx = b.getContext();
-  auto xType = cast<RankedTensorType>(x.getType());
-  Type element = xType.getElementType();
-  unsigned lead = xType.getRank() - 1;
-  int64_t outWidth = cast<RankedTensorType>(w.getType()).getShape()[0];
-  SmallVector<int64_t> shape(xType.getShape().drop_back());
-  shape.push_back(outWidth);
-
-  Value init;
-  if (bias) {
-    Value empty = tensor::EmptyOp::create(b, loc, shape, element);
-    // The bias is broadcast along the leading dims.
-    auto leadDims = llvm::to_vector(llvm::seq<int64_t>(0, lead));
-    init = linalg::BroadcastOp::create(b, loc, bias, empty, leadDims)
-               .getResult()[0];
-  } else {
-    init = filledTensor(b, loc, shape, element, 0.0);
-  }
-  // Loops: the leading dims of x, then o, then the contracted k.
-  unsigned numLoops = lead + 2, o = lead, k = lead + 1;
-  SmallVector<unsigned> xLoops = firstLoops(lead), outLoops = firstLoops(lead);
-  xLoops.push_back(k);
-  outLoops.push_back(o);
-  AffineMap maps[] = {loopsMap(ctx, numLoops, xLoops),
-                      loopsMap(ctx, numLoops, {o, k}),
-                      loopsMap(ctx, numLoops, outLoops)};
-  return buildGeneric(b, loc, {x, w}, init, maps, {k},
-                      [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-                        Value prod = arith::MulFOp::create(nb, nloc, a[0], a[1]);
-                        return arith::AddFOp::create(nb, nloc, a[2], prod);
-                      });
-}
 
 //===----------------------------------------------------------------------===//
 // Router pieces

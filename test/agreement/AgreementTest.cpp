@@ -504,20 +504,13 @@ TEST(Agreement, BatchOfThreeChunksRunsInParallelAndMatches) {
   // Six images: three chunks of the compiled batch of two.
   auto six = roundToFloat(torch::randn({6, 1, 8, 8}, torch::kFloat64));
   rt::TensorMap inputs;
-  for (const auto &[name, value] : model.values()) {
-    const torch::Tensor &v = name == "x" ? six : value;
-    auto c = v.to(torch::kFloat32).contiguous();
-    auto h = rt::HostTensor::create(rt::DType::F32,
-                                    std::vector<int64_t>(v.sizes().begin(), v.sizes().end()));
-    std::memcpy(h->f32(), c.data_ptr<float>(), h->nbytes());
-    inputs[name] = std::move(*h);
-  }
+  for (const auto &[name, value] : model.values())
+    inputs[name] = toHost(name == "x" ? six : value);
   auto outputs = artifact->run("forward", inputs);
   ASSERT_TRUE(outputs.ok()) << outputs.error();
   const rt::HostTensor &y = outputs->at("y");
   ASSERT_EQ(y.shape, (std::vector<int64_t>{6, 4, 8, 8}));
-  auto got = torch::from_blob(const_cast<float *>(y.f32()), {6, 4, 8, 8}, torch::kFloat32)
-                 .to(torch::kFloat64);
+  auto got = fromHost(y);
   auto ref = ref::layer(six, layer.config, layer.params);
   double error = relativeError(got, ref.out);
   report("layer over 3 parallel chunks of the compiled batch", error);

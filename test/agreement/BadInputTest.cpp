@@ -43,20 +43,13 @@ std::map<std::string, torch::Tensor> compileLayer(const fs::path &dir, int64_t b
   return values;
 }
 
-rt::HostTensor host(const torch::Tensor &t) {
-  auto c = t.to(torch::kFloat32).contiguous();
-  auto h = rt::HostTensor::create(rt::DType::F32, std::vector<int64_t>(t.sizes().begin(),
-                                                                       t.sizes().end()));
-  std::memcpy(h->f32(), c.data_ptr<float>(), h->nbytes());
-  return std::move(*h);
-}
 
 void writeWeights(const fs::path &path, const std::map<std::string, torch::Tensor> &values,
                   const std::string &skip = "") {
   std::map<std::string, rt::HostTensor> tensors;
   for (const auto &[name, value] : values)
     if (name != skip)
-      tensors[name] = host(value);
+      tensors[name] = toHost(value);
   ASSERT_TRUE(rt::writeSafetensors(path.string(), tensors, {}).ok());
 }
 
@@ -82,7 +75,7 @@ protected:
     params = compileLayer(dir / "b2", 2);
     writeWeights(dir / "w.safetensors", params);
     ASSERT_TRUE(rt::writeNpy((dir / "x.npy").string(),
-                             host(torch::randn({2, 1, 8, 8}, torch::kFloat64)))
+                             toHost(torch::randn({2, 1, 8, 8}, torch::kFloat64)))
                     .ok());
   }
   fs::path dir;
@@ -110,7 +103,7 @@ TEST_F(BadInput, WeightsFileMissingATensorNamesIt) {
 
 TEST_F(BadInput, InputOfAnotherShapeNamesTheInputAndBothShapes) {
   ASSERT_TRUE(rt::writeNpy((dir / "x3.npy").string(),
-                           host(torch::randn({3, 1, 8, 8}, torch::kFloat64)))
+                           toHost(torch::randn({3, 1, 8, 8}, torch::kFloat64)))
                   .ok());
   int rc = -1;
   std::string out = pceRun(dir / "b2/artifact", dir / "w.safetensors", dir / "x3.npy",

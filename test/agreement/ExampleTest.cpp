@@ -32,22 +32,11 @@ torch::Tensor randomParam(const std::string &name, std::vector<int64_t> shape) {
   return roundToFloat(torch::randn(shape, f64) / std::sqrt(fanIn));
 }
 
-rt::HostTensor toHost(const torch::Tensor &t) {
-  auto c = t.to(torch::kFloat32).contiguous();
-  auto h = rt::HostTensor::create(rt::DType::F32, std::vector<int64_t>(t.sizes().begin(),
-                                                                       t.sizes().end()));
-  std::memcpy(h->f32(), c.data_ptr<float>(), h->nbytes());
-  return std::move(*h);
-}
 
 torch::Tensor fromNpy(const std::string &path) {
   auto h = rt::readNpy(path);
   EXPECT_TRUE(h.ok()) << h.error();
-  if (!h.ok())
-    return {};
-  auto t = torch::empty(std::vector<int64_t>(h->shape.begin(), h->shape.end()), torch::kFloat32);
-  std::memcpy(t.data_ptr<float>(), h->f32(), h->nbytes());
-  return t.to(torch::kFloat64);
+  return h.ok() ? fromHost(*h) : torch::Tensor();
 }
 } // namespace
 

@@ -112,7 +112,7 @@ std::optional<rt::Artifact> compile(const ModelText &model, const std::string &t
   return std::move(*artifact);
 }
 
-static rt::HostTensor toHost(const torch::Tensor &t) {
+rt::HostTensor toHost(const torch::Tensor &t) {
   auto contiguous = t.to(torch::kFloat32).contiguous();
   auto host = rt::HostTensor::create(
       rt::DType::F32, std::vector<int64_t>(t.sizes().begin(), t.sizes().end()));
@@ -120,7 +120,7 @@ static rt::HostTensor toHost(const torch::Tensor &t) {
   return std::move(*host);
 }
 
-static torch::Tensor fromHost(const rt::HostTensor &h) {
+torch::Tensor fromHost(const rt::HostTensor &h) {
   auto t = torch::empty(std::vector<int64_t>(h.shape.begin(), h.shape.end()),
                         torch::kFloat32);
   std::memcpy(t.data_ptr<float>(), h.f32(), h.nbytes());

@@ -68,6 +68,10 @@ std::map<std::string, torch::Tensor> run(const rt::Artifact &artifact,
 /// differ or anything is NaN.
 double relativeError(const torch::Tensor &out, const torch::Tensor &ref);
 
+/// A float32 host copy of `t`, and back to float64.
+rt::HostTensor toHost(const torch::Tensor &t);
+torch::Tensor fromHost(const rt::HostTensor &h);
+
 /// The float32 → float64 round trip the harness applies to every value.
 torch::Tensor roundToFloat(const torch::Tensor &t);
 
