@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/PCEDialect.h"
+#include "examples/fusion-pass/FoldExpertNorm.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 
@@ -19,6 +20,7 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::pce::registerPCEPasses();
   mlir::pce::registerPipelines();
+  mlir::pce::example::registerPCEExamplePasses();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
