@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${PCE_JOBS:-$(nproc)}
+# Paths under the tree are hashed relative to it, so clones elsewhere share
+# the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 if [ ! -f build/build.ninja ]; then
   cmake --preset default
 fi
