@@ -247,11 +247,10 @@ Expected<TensorMap> Artifact::run(const std::string &entryName, const TensorMap 
       if (a.kind == ArgKind::Input) {
         int64_t k = chunksOf(a, *t, batch);
         if (k == 0 || (chunks && k != chunks))
-          fail(what + " expects " + a.typeString() +
-               (batch ? " (or a multiple of its batch of " + std::to_string(batch) +
-                            " shared by every input)"
-                      : std::string()) +
-               ", found " + t->typeString());
+          fail(what + " expects " + a.typeString() + ", found " + t->typeString() +
+               (batch ? " (a batch of k*" + std::to_string(batch) +
+                            " items, the same k for every input, runs too)"
+                      : std::string()));
         chunks = k;
         if (!t->consistent())
           checkTensor(what, a, *t);

@@ -9,7 +9,7 @@ PACKAGES=(
   # LibTorch (CPU) and a fast BLAS for it
   libtorch-dev libopenblas0-pthread
   # build
-  cmake ninja-build ccache g++ libgtest-dev
+  cmake ninja-build ccache g++ libgtest-dev zlib1g-dev
   # independent references for tests
   python3-numpy
   # the embedded default data set

@@ -520,7 +520,8 @@ TEST(Agreement, BatchOfThreeChunksRunsInParallelAndMatches) {
   inputs["x"] = *rt::HostTensor::create(rt::DType::F32, {5, 1, 8, 8});
   auto bad = artifact->run("forward", inputs);
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().find("input 'x' expects f32[2,1,8,8] (or a multiple of its batch of 2"),
+  EXPECT_NE(bad.error().find("input 'x' expects f32[2,1,8,8], found f32[5,1,8,8] (a batch of "
+                             "k*2 items, the same k for every input, runs too)"),
             std::string::npos)
       << bad.error();
 }

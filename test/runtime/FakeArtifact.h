@@ -3,6 +3,7 @@
 // fakeManifest() describes exactly what fake_model.c exports (entry points
 // "forward" and "scale"); tests edit it to provoke each error, and
 // writeArtifact() lays out DIR/manifest.json + DIR/model.so.
+// fakeClassifierManifest() describes its "classify" entry (for IDX data).
 //
 //===----------------------------------------------------------------------===//
 #ifndef PCE_TEST_RUNTIME_FAKEARTIFACT_H
@@ -46,6 +47,28 @@ inline Manifest fakeManifest() {
                      buffer("s", ArgKind::Input, {}, DType::F64)};
   scale.results = {buffer("y", ArgKind::Output, {4}, DType::F64)};
   m.entryPoints = {fwd, scale};
+  return m;
+}
+
+// A manifest for fake_model.c's "classify" entry point alone (its own
+// parameters, so the tests built on fakeManifest() are unaffected): a linear
+// classifier f32[8,1,28,28] -> logits f32[8,10], routing f32[8,4,2]. Batch 8
+// keeps every chunk of a k*8 run 64-byte aligned (10 floats * 4 would not be).
+inline Manifest fakeClassifierManifest() {
+  Manifest m;
+  m.library = "model.so";
+  m.model = "fake_classifier";
+  TensorSpec w{"fc.weight", {10, 784}, DType::F32}, b{"fc.bias", {10}, DType::F32};
+  m.parameters = {w, b};
+  EntryPoint ep;
+  ep.name = "forward";
+  ep.symbol = "pce_entry_classify";
+  ep.arguments = {buffer("x", ArgKind::Input, {8, 1, 28, 28}, DType::F32),
+                  buffer("fc.weight", ArgKind::Parameter, {10, 784}, DType::F32),
+                  buffer("fc.bias", ArgKind::Parameter, {10}, DType::F32)};
+  ep.results = {buffer("logits", ArgKind::Output, {8, 10}, DType::F32),
+                buffer("layer0.routing", ArgKind::Routing, {8, 4, 2}, DType::F32)};
+  m.entryPoints = {ep};
   return m;
 }
 
