@@ -54,8 +54,7 @@ OpFoldResult RouteOp::fold(FoldAdaptor) {
 
 namespace {
 /// `top_k = E` is dense; `renormalize` without top-k changes nothing.
-template <typename OpTy>
-struct CanonicalizeTopK : OpRewritePattern<OpTy> {
+template <typename OpTy> struct CanonicalizeTopK : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
 
   static int64_t numExperts(RouteOp op) { return op.getNumExpertsValue(); }
@@ -63,7 +62,8 @@ struct CanonicalizeTopK : OpRewritePattern<OpTy> {
     return cast<RankedTensorType>(op.getKernels().getType()).getShape()[0];
   }
 
-  LogicalResult matchAndRewrite(OpTy op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
     int64_t k = op.getTopK();
     bool dense = k == 0 || k == numExperts(op);
     if (!dense || (k == 0 && !op.getRenormalize()))
@@ -97,7 +97,8 @@ namespace {
 struct MixOfSingleExpert : OpRewritePattern<MixOp> {
   using OpRewritePattern::OpRewritePattern;
 
-  LogicalResult matchAndRewrite(MixOp op, PatternRewriter &rewriter) const override {
+  LogicalResult matchAndRewrite(MixOp op,
+                                PatternRewriter &rewriter) const override {
     if (op.getKind() != MixKind::sum)
       return rewriter.notifyMatchFailure(op, "not a sum");
     auto experts = cast<RankedTensorType>(op.getExperts().getType());
@@ -110,8 +111,8 @@ struct MixOfSingleExpert : OpRewritePattern<MixOp> {
       return rewriter.notifyMatchFailure(op, "weights are not the constant 1");
     // [B, P, 1, Co, ph, pw] -> [B, P, Co, ph, pw]
     SmallVector<ReassociationIndices> groups = {{0}, {1}, {2, 3}, {4}, {5}};
-    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(op, op.getType(),
-                                                         op.getExperts(), groups);
+    rewriter.replaceOpWithNewOp<tensor::CollapseShapeOp>(
+        op, op.getType(), op.getExperts(), groups);
     return success();
   }
 };

@@ -59,7 +59,6 @@ static LogicalResult inferFrom(const shapes::ShapeOrError &rule, size_t rank,
   return success();
 }
 
-
 // Type inference runs while parsing, before default-valued attributes are
 // filled in, so it reads the raw attributes and applies the defaults itself.
 static int64_t radiusOr0(IntegerAttr attr) { return attr ? attr.getInt() : 0; }
@@ -83,15 +82,14 @@ public:
   LogicalResult add(StringRef name, Value v) {
     auto shape = staticShape(v);
     if (!shape)
-      return op->emitOpError() << "operand '" << name
-                               << "' must have a static shape, found "
-                               << v.getType();
+      return op->emitOpError()
+             << "operand '" << name << "' must have a static shape, found "
+             << v.getType();
     Type element = elementTypeOf(v);
     if (!first.empty() && element != firstElement)
-      return op->emitOpError()
-             << "operand '" << name << "' has element type " << element
-             << ", expected " << firstElement << " (the element type of '"
-             << first << "')";
+      return op->emitOpError() << "operand '" << name << "' has element type "
+                               << element << ", expected " << firstElement
+                               << " (the element type of '" << first << "')";
     if (first.empty()) {
       first = name.str();
       firstElement = element;
@@ -157,8 +155,7 @@ struct RouterConfig {
   double beta, sigma, gumbelTau;
   bool hard;
 
-  template <typename OpTy>
-  static RouterConfig of(OpTy op, RouterKind kind) {
+  template <typename OpTy> static RouterConfig of(OpTy op, RouterKind kind) {
     RouterConfig c;
     c.kind = kind;
     c.keys = op.getKeys();
@@ -187,19 +184,20 @@ static LogicalResult verifyRouter(Operation *op, const RouterConfig &c,
                                   int64_t width, int64_t numPatches) {
   StringRef kind = stringifyRouterKind(c.kind);
   auto notFor = [&](StringRef what) {
-    return op->emitOpError() << what << " does not apply to a '" << kind
-                             << "' router";
+    return op->emitOpError()
+           << what << " does not apply to a '" << kind << "' router";
   };
   bool usesKeys = c.kind == RouterKind::cosine || c.kind == RouterKind::gumbel;
   bool usesTau = usesKeys;
 
   if (usesKeys && !c.keys)
-    return op->emitOpError() << "a '" << kind
-                             << "' router needs operand 'keys' [E, D]";
+    return op->emitOpError()
+           << "a '" << kind << "' router needs operand 'keys' [E, D]";
   if (!usesKeys && c.keys)
     return notFor("operand 'keys'");
   if (c.kind == RouterKind::mlp && c.mlp.size() != 4)
-    return checkGroupSize(op, "mlp", c.mlp, 4, "(W1 [Hd, D], b1 [Hd], W2 [E, Hd], b2 [E])");
+    return checkGroupSize(op, "mlp", c.mlp, 4,
+                          "(W1 [Hd, D], b1 [Hd], W2 [E, Hd], b2 [E])");
   if (c.kind != RouterKind::mlp && !c.mlp.empty())
     return notFor("operand group 'mlp'");
   if (!usesTau && (c.tau || c.logTau))
@@ -225,21 +223,22 @@ static LogicalResult verifyRouter(Operation *op, const RouterConfig &c,
       return notFor("attribute 'hard'");
   }
   if (!(c.gumbelTau > 0.0))
-    return op->emitOpError() << "attribute 'gumbel_tau' must be > 0, found "
-                             << c.gumbelTau;
+    return op->emitOpError()
+           << "attribute 'gumbel_tau' must be > 0, found " << c.gumbelTau;
   if (c.sigma < 0.0 || std::isnan(c.sigma))
-    return op->emitOpError() << "attribute 'sigma' must be >= 0, found " << c.sigma;
+    return op->emitOpError()
+           << "attribute 'sigma' must be >= 0, found " << c.sigma;
   if (c.topK < 0 || c.topK > numExperts)
-    return op->emitOpError() << "attribute 'top_k' must be in [0, " << numExperts
-                             << "] (0 = dense, E = " << numExperts
+    return op->emitOpError() << "attribute 'top_k' must be in [0, "
+                             << numExperts << "] (0 = dense, E = " << numExperts
                              << " experts), found " << c.topK;
   if (c.renormalize && c.topK == 0)
     ; // Harmless: dense weights already sum to 1 (canonicalisation drops it).
   if (c.table) {
     if (static_cast<int64_t>(c.table->size()) != numPatches)
-      return op->emitOpError() << "attribute 'table' has " << c.table->size()
-                               << " entries, expected one per patch (P = "
-                               << numPatches << ")";
+      return op->emitOpError()
+             << "attribute 'table' has " << c.table->size()
+             << " entries, expected one per patch (P = " << numPatches << ")";
     for (auto [p, e] : llvm::enumerate(*c.table))
       if (e < 0 || e >= numExperts)
         return op->emitOpError()
@@ -299,14 +298,15 @@ static LogicalResult verifyExpertNorm(Operation *op, OperandChecker &shapes,
       (failed(checkGroupSize(op, "affine", affine, 2, "(scale, shift)")) ||
        failed(shapes.addGroup("affine", affine, kAffineNames))))
     return failure();
-  ArrayRef<StringRef> names = bn.empty() ? ArrayRef(kAffineNames) : ArrayRef(kBnNames);
+  ArrayRef<StringRef> names =
+      bn.empty() ? ArrayRef(kAffineNames) : ArrayRef(kBnNames);
   StringRef group = bn.empty() ? "affine" : "bn";
   for (StringRef name : names) {
     std::string full = (group + " " + name).str();
     if (failed(shapes.check(shapes::expectShape(
             "operand '" + full + "'", shapes[full], {numExperts, outChannels},
-            formatv("[E, Co] with E = {0}, Co = {1} from the kernels", numExperts,
-                    outChannels)
+            formatv("[E, Co] with E = {0}, Co = {1} from the kernels",
+                    numExperts, outChannels)
                 .str()))))
       return failure();
   }
@@ -316,9 +316,9 @@ static LogicalResult verifyExpertNorm(Operation *op, OperandChecker &shapes,
 }
 
 /// Checks the concat projection `proj(Wc [Co', E*Co], bc [Co'])`; returns Co'.
-static FailureOr<int64_t> verifyProjection(Operation *op, OperandChecker &shapes,
-                                           MixKind kind, ValueRange proj,
-                                           int64_t numExperts,
+static FailureOr<int64_t> verifyProjection(Operation *op,
+                                           OperandChecker &shapes, MixKind kind,
+                                           ValueRange proj, int64_t numExperts,
                                            int64_t channels) {
   if (kind == MixKind::sum) {
     if (!proj.empty())
@@ -331,10 +331,10 @@ static FailureOr<int64_t> verifyProjection(Operation *op, OperandChecker &shapes
     return failure();
   ArrayRef<int64_t> wc = shapes["proj Wc"];
   if (wc.size() != 2 || wc[1] != numExperts * channels)
-    return op->emitOpError() << "operand 'proj Wc' has shape "
-                             << shapes::str(wc) << ", expected [Co, "
-                             << numExperts * channels << "] (E*Co = "
-                             << numExperts << "*" << channels << ")";
+    return op->emitOpError()
+           << "operand 'proj Wc' has shape " << shapes::str(wc)
+           << ", expected [Co, " << numExperts * channels
+           << "] (E*Co = " << numExperts << "*" << channels << ")";
   if (failed(shapes.check(shapes::expectShape("operand 'proj bc'",
                                               shapes["proj bc"], {wc[0]},
                                               "[Co] with Co from 'Wc'"))))
@@ -342,7 +342,8 @@ static FailureOr<int64_t> verifyProjection(Operation *op, OperandChecker &shapes
   return wc[0];
 }
 
-/// Checks squeeze-excitation weights `W1 [Hd, Co], b1 [Hd], W2 [Co, Hd], b2 [Co]`.
+/// Checks squeeze-excitation weights `W1 [Hd, Co], b1 [Hd], W2 [Co, Hd], b2
+/// [Co]`.
 static LogicalResult verifySqueezeExcitation(Operation *op,
                                              OperandChecker &shapes,
                                              StringRef group, ValueRange se,
@@ -354,9 +355,10 @@ static LogicalResult verifySqueezeExcitation(Operation *op,
   std::string g = group.str();
   ArrayRef<int64_t> w1 = shapes[g + " W1"];
   if (w1.size() != 2 || w1[1] != channels)
-    return op->emitOpError() << "operand '" << g << " W1' has shape "
-                             << shapes::str(w1) << ", expected [Hd, " << channels
-                             << "] (Co = " << channels << " channels)";
+    return op->emitOpError()
+           << "operand '" << g << " W1' has shape " << shapes::str(w1)
+           << ", expected [Hd, " << channels << "] (Co = " << channels
+           << " channels)";
   int64_t hidden = w1[0];
   for (auto [name, expected] :
        {std::pair<std::string, SmallVector<int64_t>>{g + " b1", {hidden}},
@@ -381,21 +383,24 @@ static shapes::ShapeOrError patchifyRule(Value input, ArrayRef<int64_t> patch,
   return shapes::patchify(*shape, patch, radius);
 }
 
-LogicalResult PatchifyOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
+LogicalResult PatchifyOp::inferReturnTypes(MLIRContext *,
+                                           std::optional<Location>,
                                            Adaptor adaptor,
                                            SmallVectorImpl<Type> &types) {
   DenseI64ArrayAttr patch = adaptor.getPatchAttr();
-  return inferFrom(patchifyRule(adaptor.getInput(),
-                                patch ? patch.asArrayRef() : ArrayRef<int64_t>(),
-                                radiusOr0(adaptor.getRadiusAttr())),
-                   5, elementTypeOf(adaptor.getInput()), types);
+  return inferFrom(
+      patchifyRule(adaptor.getInput(),
+                   patch ? patch.asArrayRef() : ArrayRef<int64_t>(),
+                   radiusOr0(adaptor.getRadiusAttr())),
+      5, elementTypeOf(adaptor.getInput()), types);
 }
 
 LogicalResult PatchifyOp::verify() {
   OperandChecker shapes(*this);
   if (failed(shapes.add("input", getInput())))
     return failure();
-  return shapes.check(shapes::patchify(shapes["input"], getPatch(), getRadius()).error);
+  return shapes.check(
+      shapes::patchify(shapes["input"], getPatch(), getRadius()).error);
 }
 
 //===----------------------------------------------------------------------===//
@@ -405,12 +410,13 @@ LogicalResult PatchifyOp::verify() {
 LogicalResult EmbedOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
                                         Adaptor adaptor,
                                         SmallVectorImpl<Type> &types) {
-  auto p = staticShape(adaptor.getPatches()), w = staticShape(adaptor.getWeight()),
-       b = staticShape(adaptor.getBias());
+  auto p = staticShape(adaptor.getPatches()),
+       w = staticShape(adaptor.getWeight()), b = staticShape(adaptor.getBias());
   shapes::ShapeOrError rule =
-      p && w && b ? shapes::embed(*p, *w, *b, radiusOr0(adaptor.getRadiusAttr()),
-                                      levelsOrDefault(adaptor.getLevelsAttr()))
-                  : shapes::ShapeOrError::fail("not static");
+      p && w && b
+          ? shapes::embed(*p, *w, *b, radiusOr0(adaptor.getRadiusAttr()),
+                          levelsOrDefault(adaptor.getLevelsAttr()))
+          : shapes::ShapeOrError::fail("not static");
   return inferFrom(rule, 3, elementTypeOf(adaptor.getPatches()), types);
 }
 
@@ -478,7 +484,8 @@ LogicalResult RouteOp::verify() {
                             "found rank "
                          << in.size();
   if ((getKeys() && failed(shapes.add("keys", getKeys()))) ||
-      (getMlp().size() == 4 && failed(shapes.addGroup("mlp", getMlp(), kMlpNames))) ||
+      (getMlp().size() == 4 &&
+       failed(shapes.addGroup("mlp", getMlp(), kMlpNames))) ||
       (getLogTau() && failed(shapes.add("log_tau", getLogTau()))))
     return failure();
 
@@ -504,10 +511,12 @@ LogicalResult RouteOp::verify() {
 // ExpertsOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult ExpertsOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
+LogicalResult ExpertsOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location>,
                                           Adaptor adaptor,
                                           SmallVectorImpl<Type> &types) {
-  auto p = staticShape(adaptor.getPatches()), k = staticShape(adaptor.getKernels());
+  auto p = staticShape(adaptor.getPatches()),
+       k = staticShape(adaptor.getKernels());
   return inferFrom(p && k ? shapes::experts(*p, *k)
                           : shapes::ShapeOrError::fail("not static"),
                    6, elementTypeOf(adaptor.getPatches()), types);
@@ -518,7 +527,8 @@ LogicalResult ExpertsOp::verify() {
   if (failed(shapes.add("patches", getPatches())) ||
       failed(shapes.add("kernels", getKernels())))
     return failure();
-  if (failed(shapes.check(shapes::experts(shapes["patches"], shapes["kernels"]).error)))
+  if (failed(shapes.check(
+          shapes::experts(shapes["patches"], shapes["kernels"]).error)))
     return failure();
   ArrayRef<int64_t> k = shapes["kernels"];
   return verifyExpertNorm(*this, shapes, getBn(), getAffine(),
@@ -532,7 +542,8 @@ LogicalResult ExpertsOp::verify() {
 LogicalResult MixOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
                                       Adaptor adaptor,
                                       SmallVectorImpl<Type> &types) {
-  auto w = staticShape(adaptor.getWeights()), y = staticShape(adaptor.getExperts());
+  auto w = staticShape(adaptor.getWeights()),
+       y = staticShape(adaptor.getExperts());
   int64_t rows = 0;
   if (adaptor.getKindAttr() && adaptor.getKind() == MixKind::concat &&
       !adaptor.getProj().empty())
@@ -548,7 +559,8 @@ LogicalResult MixOp::verify() {
   if (failed(shapes.add("weights", getWeights())) ||
       failed(shapes.add("experts", getExperts())))
     return failure();
-  if (failed(shapes.check(shapes::mix(shapes["weights"], shapes["experts"]).error)))
+  if (failed(shapes.check(
+          shapes::mix(shapes["weights"], shapes["experts"]).error)))
     return failure();
   ArrayRef<int64_t> y = shapes["experts"];
   return verifyProjection(*this, shapes, getKind(), getProj(), y[2], y[3]);
@@ -564,9 +576,10 @@ LogicalResult AttentionOp::verify() {
     return failure();
   ArrayRef<int64_t> in = shapes["input"];
   if (in.size() != 5)
-    return emitOpError() << "operand 'input' must have rank 5 [B, P, Co, ph, pw], "
-                            "found rank "
-                         << in.size() << " " << shapes::str(in);
+    return emitOpError()
+           << "operand 'input' must have rank 5 [B, P, Co, ph, pw], "
+              "found rank "
+           << in.size() << " " << shapes::str(in);
   if (getKind() == AttentionKind::none) {
     if (!getWeights().empty())
       return emitOpError() << "operand group 'weights' does not apply to "
@@ -580,13 +593,14 @@ LogicalResult AttentionOp::verify() {
 // UnpatchifyOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult UnpatchifyOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
+LogicalResult UnpatchifyOp::inferReturnTypes(MLIRContext *,
+                                             std::optional<Location>,
                                              Adaptor adaptor,
                                              SmallVectorImpl<Type> &types) {
   auto in = staticShape(adaptor.getInput());
   DenseI64ArrayAttr grid = adaptor.getGridAttr();
   return inferFrom(in && grid ? shapes::unpatchify(*in, grid.asArrayRef())
-                      : shapes::ShapeOrError::fail("not static"),
+                              : shapes::ShapeOrError::fail("not static"),
                    4, elementTypeOf(adaptor.getInput()), types);
 }
 
@@ -604,7 +618,8 @@ LogicalResult UnpatchifyOp::verify() {
 LogicalResult LayerOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
                                         Adaptor adaptor,
                                         SmallVectorImpl<Type> &types) {
-  auto in = staticShape(adaptor.getInput()), k = staticShape(adaptor.getKernels());
+  auto in = staticShape(adaptor.getInput()),
+       k = staticShape(adaptor.getKernels());
   shapes::ShapeOrError rule = shapes::ShapeOrError::fail("not static");
   if (in && k && in->size() == 4 && k->size() == 5) {
     int64_t co = (*k)[1];
@@ -639,11 +654,12 @@ LogicalResult LayerOp::verify() {
   int64_t width = -1;
   if (routerReadsEmbeddings(kind)) {
     if (getEmbed().size() != 2)
-      return emitOpError() << "a '" << stringifyRouterKind(kind)
-                           << "' router reads embeddings: operand group "
-                              "'embed(We [De, C+4], be [De])' must hold 2 values, "
-                              "found "
-                           << getEmbed().size();
+      return emitOpError()
+             << "a '" << stringifyRouterKind(kind)
+             << "' router reads embeddings: operand group "
+                "'embed(We [De, C+4], be [De])' must hold 2 values, "
+                "found "
+             << getEmbed().size();
     if (failed(shapes.addGroup("embed", getEmbed(), {"We", "be"})))
       return failure();
     shapes::ShapeOrError emb =
@@ -658,7 +674,8 @@ LogicalResult LayerOp::verify() {
   }
 
   if ((getKeys() && failed(shapes.add("keys", getKeys()))) ||
-      (getMlp().size() == 4 && failed(shapes.addGroup("mlp", getMlp(), kMlpNames))) ||
+      (getMlp().size() == 4 &&
+       failed(shapes.addGroup("mlp", getMlp(), kMlpNames))) ||
       (getLogTau() && failed(shapes.add("log_tau", getLogTau()))))
     return failure();
   if (failed(verifyRouter(*this, RouterConfig::of(*this, kind), shapes,
@@ -667,17 +684,19 @@ LogicalResult LayerOp::verify() {
                               getEps().convertToDouble(), numExperts,
                               outChannels)))
     return failure();
-  FailureOr<int64_t> mixed = verifyProjection(*this, shapes, getMix(), getProj(),
-                                              numExperts, outChannels);
+  FailureOr<int64_t> mixed = verifyProjection(
+      *this, shapes, getMix(), getProj(), numExperts, outChannels);
   if (failed(mixed))
     return failure();
   if (getAttention() == AttentionKind::none) {
     if (!getSe().empty())
-      return emitOpError() << "operand group 'se' does not apply to 'attention none'";
+      return emitOpError()
+             << "operand group 'se' does not apply to 'attention none'";
     return success();
   }
   if (getMix() != MixKind::concat)
-    return emitOpError() << "'attention se' follows a 'mix concat' (SEMANTICS.md "
-                            "§4), found 'mix sum'";
+    return emitOpError()
+           << "'attention se' follows a 'mix concat' (SEMANTICS.md "
+              "§4), found 'mix sum'";
   return verifySqueezeExcitation(*this, shapes, "se", getSe(), *mixed);
 }

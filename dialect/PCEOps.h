@@ -17,7 +17,8 @@
 #include "dialect/PCEOps.h.inc"
 
 namespace mlir::pce {
-/// Whether routers of this kind read patch embeddings (and so need `pce.embed`).
+/// Whether routers of this kind read patch embeddings (and so need
+/// `pce.embed`).
 inline bool routerReadsEmbeddings(RouterKind kind) {
   return kind == RouterKind::cosine || kind == RouterKind::mlp ||
          kind == RouterKind::gumbel;

@@ -29,8 +29,8 @@ double lin(int64_t n, int64_t i) {
 }
 
 std::pair<int64_t, int64_t> poolBin(int64_t size, int64_t bins, int64_t u) {
-  int64_t begin = (u * size) / bins;                     // floor
-  int64_t end = ((u + 1) * size + bins - 1) / bins;      // ceil
+  int64_t begin = (u * size) / bins;                // floor
+  int64_t end = ((u + 1) * size + bins - 1) / bins; // ceil
   return {begin, end};
 }
 
@@ -61,16 +61,18 @@ static std::string rankError(llvm::StringRef what, ArrayRef<int64_t> shape,
 ShapeOrError patchify(ArrayRef<int64_t> input, ArrayRef<int64_t> patch,
                       int64_t radius) {
   if (input.size() != 4)
-    return ShapeOrError::fail(rankError("operand 'input'", input, 4, "[B, C, H, W]"));
+    return ShapeOrError::fail(
+        rankError("operand 'input'", input, 4, "[B, C, H, W]"));
   if (patch.size() != 2)
-    return ShapeOrError::fail(formatv(
-        "attribute 'patch' must have 2 entries [ph, pw], found {0}", patch.size()));
+    return ShapeOrError::fail(
+        formatv("attribute 'patch' must have 2 entries [ph, pw], found {0}",
+                patch.size()));
   if (patch[0] <= 0 || patch[1] <= 0)
-    return ShapeOrError::fail(formatv(
-        "attribute 'patch' must be positive, found {0}", str(patch)));
+    return ShapeOrError::fail(
+        formatv("attribute 'patch' must be positive, found {0}", str(patch)));
   if (radius < 0)
-    return ShapeOrError::fail(formatv(
-        "attribute 'radius' must be >= 0, found {0}", radius));
+    return ShapeOrError::fail(
+        formatv("attribute 'radius' must be >= 0, found {0}", radius));
   int64_t h = input[2], w = input[3];
   if (h % patch[0] != 0)
     return ShapeOrError::fail(formatv(
@@ -79,9 +81,9 @@ ShapeOrError patchify(ArrayRef<int64_t> input, ArrayRef<int64_t> patch,
     return ShapeOrError::fail(formatv(
         "input width {0} is not divisible by patch width {1}", w, patch[1]));
   int64_t p = (h / patch[0]) * (w / patch[1]);
-  return {{input[0], p, input[1] + 4, patch[0] + 2 * radius,
-           patch[1] + 2 * radius},
-          {}};
+  return {
+      {input[0], p, input[1] + 4, patch[0] + 2 * radius, patch[1] + 2 * radius},
+      {}};
 }
 
 ShapeOrError embed(ArrayRef<int64_t> patches, ArrayRef<int64_t> weight,
@@ -91,8 +93,8 @@ ShapeOrError embed(ArrayRef<int64_t> patches, ArrayRef<int64_t> weight,
     return ShapeOrError::fail(rankError("operand 'patches'", patches, 5,
                                         "[B, P, C+4, ph+2r, pw+2r]"));
   if (radius < 0)
-    return ShapeOrError::fail(formatv(
-        "attribute 'radius' must be >= 0, found {0}", radius));
+    return ShapeOrError::fail(
+        formatv("attribute 'radius' must be >= 0, found {0}", radius));
   int64_t ph = patches[3] - 2 * radius, pw = patches[4] - 2 * radius;
   if (ph < 1 || pw < 1)
     return ShapeOrError::fail(formatv(
@@ -105,7 +107,8 @@ ShapeOrError embed(ArrayRef<int64_t> patches, ArrayRef<int64_t> weight,
       return ShapeOrError::fail(formatv(
           "attribute 'levels' must be positive, found {0}", str(levels)));
   if (weight.size() != 2)
-    return ShapeOrError::fail(rankError("operand 'weight'", weight, 2, "[De, C+4]"));
+    return ShapeOrError::fail(
+        rankError("operand 'weight'", weight, 2, "[De, C+4]"));
   if (weight[1] != patches[2])
     return ShapeOrError::fail(formatv(
         "operand 'weight' has {0} input channels, expected {1} (the patches' "
@@ -123,25 +126,27 @@ ShapeOrError experts(ArrayRef<int64_t> patches, ArrayRef<int64_t> kernels) {
     return ShapeOrError::fail(rankError("operand 'patches'", patches, 5,
                                         "[B, P, C+4, ph+2r, pw+2r]"));
   if (kernels.size() != 5)
-    return ShapeOrError::fail(rankError("operand 'kernels'", kernels, 5,
-                                        "[E, Co, C+4, k, k]"));
+    return ShapeOrError::fail(
+        rankError("operand 'kernels'", kernels, 5, "[E, Co, C+4, k, k]"));
   if (kernels[0] < 1)
-    return ShapeOrError::fail("operand 'kernels' must hold at least one expert");
+    return ShapeOrError::fail(
+        "operand 'kernels' must hold at least one expert");
   if (kernels[2] != patches[2])
     return ShapeOrError::fail(formatv(
         "operand 'kernels' has {0} input channels, expected {1} (the patches' "
         "channels C+4)",
         kernels[2], patches[2]));
   if (kernels[3] != kernels[4])
-    return ShapeOrError::fail(formatv(
-        "operand 'kernels' must be square, found {0}x{1}", kernels[3], kernels[4]));
+    return ShapeOrError::fail(
+        formatv("operand 'kernels' must be square, found {0}x{1}", kernels[3],
+                kernels[4]));
   int64_t k = kernels[3];
   if (k % 2 == 0)
-    return ShapeOrError::fail(formatv(
-        "kernel size must be odd, found {0}", k));
+    return ShapeOrError::fail(formatv("kernel size must be odd, found {0}", k));
   if (k > patches[3] || k > patches[4])
-    return ShapeOrError::fail(formatv(
-        "kernel size {0} exceeds the {1}x{2} patches", k, patches[3], patches[4]));
+    return ShapeOrError::fail(
+        formatv("kernel size {0} exceeds the {1}x{2} patches", k, patches[3],
+                patches[4]));
   return {{patches[0], patches[1], kernels[0], kernels[1], patches[3] - k + 1,
            patches[4] - k + 1},
           {}};
@@ -150,15 +155,17 @@ ShapeOrError experts(ArrayRef<int64_t> patches, ArrayRef<int64_t> kernels) {
 ShapeOrError mix(ArrayRef<int64_t> weights, ArrayRef<int64_t> experts,
                  int64_t projRows) {
   if (weights.size() != 3)
-    return ShapeOrError::fail(rankError("operand 'weights'", weights, 3, "[B, P, E]"));
+    return ShapeOrError::fail(
+        rankError("operand 'weights'", weights, 3, "[B, P, E]"));
   if (experts.size() != 6)
-    return ShapeOrError::fail(rankError("operand 'experts'", experts, 6,
-                                        "[B, P, E, Co, ph, pw]"));
+    return ShapeOrError::fail(
+        rankError("operand 'experts'", experts, 6, "[B, P, E, Co, ph, pw]"));
   if (weights[0] != experts[0] || weights[1] != experts[1])
-    return ShapeOrError::fail(formatv(
-        "operand 'weights' is for {0} images x {1} patches but 'experts' is for "
-        "{2} x {3}",
-        weights[0], weights[1], experts[0], experts[1]));
+    return ShapeOrError::fail(formatv("operand 'weights' is for {0} images x "
+                                      "{1} patches but 'experts' is for "
+                                      "{2} x {3}",
+                                      weights[0], weights[1], experts[0],
+                                      experts[1]));
   if (weights[2] != experts[2])
     return ShapeOrError::fail(formatv(
         "operand 'weights' routes to {0} experts but 'experts' holds {1}",
@@ -169,16 +176,16 @@ ShapeOrError mix(ArrayRef<int64_t> weights, ArrayRef<int64_t> experts,
 
 ShapeOrError unpatchify(ArrayRef<int64_t> input, ArrayRef<int64_t> grid) {
   if (input.size() != 5)
-    return ShapeOrError::fail(rankError("operand 'input'", input, 5,
-                                        "[B, P, Co, ph, pw]"));
+    return ShapeOrError::fail(
+        rankError("operand 'input'", input, 5, "[B, P, Co, ph, pw]"));
   if (grid.size() != 2 || grid[0] <= 0 || grid[1] <= 0)
     return ShapeOrError::fail(formatv(
         "attribute 'grid' must be 2 positive entries [nph, npw], found {0}",
         str(grid)));
   if (grid[0] * grid[1] != input[1])
-    return ShapeOrError::fail(formatv(
-        "attribute 'grid' {0} has {1} patches, but the input has {2}", str(grid),
-        grid[0] * grid[1], input[1]));
+    return ShapeOrError::fail(
+        formatv("attribute 'grid' {0} has {1} patches, but the input has {2}",
+                str(grid), grid[0] * grid[1], input[1]));
   return {{input[0], input[2], grid[0] * input[3], grid[1] * input[4]}, {}};
 }
 

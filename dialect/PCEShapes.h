@@ -47,11 +47,11 @@ ShapeOrError patchify(llvm::ArrayRef<int64_t> input,
 
 /// patches [B, P, Cin, ph+2r, pw+2r], weight [De, Cin], bias [De] -> [B, P, D].
 ShapeOrError embed(llvm::ArrayRef<int64_t> patches,
-                   llvm::ArrayRef<int64_t> weight,
-                   llvm::ArrayRef<int64_t> bias, int64_t radius,
-                   llvm::ArrayRef<int64_t> levels);
+                   llvm::ArrayRef<int64_t> weight, llvm::ArrayRef<int64_t> bias,
+                   int64_t radius, llvm::ArrayRef<int64_t> levels);
 
-/// patches [B, P, Cin, Hp, Wp], kernels [E, Co, Cin, k, k] -> [B, P, E, Co, Hp-k+1, Wp-k+1].
+/// patches [B, P, Cin, Hp, Wp], kernels [E, Co, Cin, k, k] -> [B, P, E, Co,
+/// Hp-k+1, Wp-k+1].
 ShapeOrError experts(llvm::ArrayRef<int64_t> patches,
                      llvm::ArrayRef<int64_t> kernels);
 

@@ -27,7 +27,8 @@ struct ExposeRoutingPass : pce::impl::ExposeRoutingBase<ExposeRoutingPass> {
 
   LogicalResult expose(func::FuncOp func) {
     if (func.getBlocks().size() != 1)
-      return func.emitError("pce-expose-routing handles single-block functions");
+      return func.emitError(
+          "pce-expose-routing handles single-block functions");
     SmallVector<RouteOp> routes;
     WalkResult walk = func.walk([&](RouteOp route) {
       if (route->getParentOp() != func.getOperation()) {
@@ -40,8 +41,10 @@ struct ExposeRoutingPass : pce::impl::ExposeRoutingBase<ExposeRoutingPass> {
     });
     if (walk.wasInterrupted())
       return failure();
-    if (func->walk([](LayerOp) { return WalkResult::interrupt(); }).wasInterrupted())
-      return func.emitError("run -pce-decompose-layer before -pce-expose-routing");
+    if (func->walk([](LayerOp) { return WalkResult::interrupt(); })
+            .wasInterrupted())
+      return func.emitError(
+          "run -pce-decompose-layer before -pce-expose-routing");
     if (routes.empty())
       return success();
 
@@ -56,7 +59,8 @@ struct ExposeRoutingPass : pce::impl::ExposeRoutingBase<ExposeRoutingPass> {
       types.push_back(route.getType());
       NamedAttribute name(
           StringAttr::get(&getContext(), "pce.routing"),
-          StringAttr::get(&getContext(), "layer" + std::to_string(i) + ".routing"));
+          StringAttr::get(&getContext(),
+                          "layer" + std::to_string(i) + ".routing"));
       resultAttrs.push_back(DictionaryAttr::get(&getContext(), {name}));
     }
     OpBuilder builder(ret);

@@ -46,7 +46,8 @@ struct LowerToLinalgPass : pce::impl::LowerToLinalgBase<LowerToLinalgPass> {
     });
     if (hasLayers)
       return signalPassFailure();
-    if (failed(applyPartialConversion(getOperation(), target, std::move(patterns))))
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
       signalPassFailure();
   }
 };

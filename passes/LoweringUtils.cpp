@@ -9,10 +9,12 @@
 namespace mlir::pce::lowering {
 
 Value floatConstant(OpBuilder &b, Location loc, Type element, double value) {
-  return arith::ConstantOp::create(b, loc, element, b.getFloatAttr(element, value));
+  return arith::ConstantOp::create(b, loc, element,
+                                   b.getFloatAttr(element, value));
 }
 
-/// A tensor of `shape` holding `value` everywhere (linalg.fill of tensor.empty).
+/// A tensor of `shape` holding `value` everywhere (linalg.fill of
+/// tensor.empty).
 Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
                    Type element, double value) {
   Value empty = tensor::EmptyOp::create(b, loc, shape, element);
@@ -22,7 +24,8 @@ Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
 }
 
 /// The indexing map reading loops `loops`, in order, of a `numLoops`-deep nest.
-AffineMap loopsMap(MLIRContext *ctx, unsigned numLoops, ArrayRef<unsigned> loops) {
+AffineMap loopsMap(MLIRContext *ctx, unsigned numLoops,
+                   ArrayRef<unsigned> loops) {
   return AffineMap::getMultiDimMapWithTargets(numLoops, loops, ctx);
 }
 
@@ -61,14 +64,15 @@ Value buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
   unsigned rank = type.getRank();
   SmallVector<AffineMap> maps(inputs.size() + 1,
                               AffineMap::getMultiDimIdentityMap(rank, ctx));
-  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                       type.getElementType());
+  Value init =
+      tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
   return buildGeneric(b, loc, inputs, init, maps, {}, body);
 }
 
 /// `y[..., o] = bias[o] + sum_k x[..., k] * w[o, k]` (no bias when null): the
 /// dense layers of the MLP router and the cosine router's dot products.
-Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value bias) {
+Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w,
+                      Value bias) {
   MLIRContext *ctx = b.getContext();
   auto xType = cast<RankedTensorType>(x.getType());
   Type element = xType.getElementType();
@@ -97,7 +101,8 @@ Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value bias) 
                       loopsMap(ctx, numLoops, outLoops)};
   return buildGeneric(b, loc, {x, w}, init, maps, {k},
                       [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-                        Value prod = arith::MulFOp::create(nb, nloc, a[0], a[1]);
+                        Value prod =
+                            arith::MulFOp::create(nb, nloc, a[0], a[1]);
                         return arith::AddFOp::create(nb, nloc, a[2], prod);
                       });
 }

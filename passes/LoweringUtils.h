@@ -21,12 +21,14 @@ using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
 /// A scalar constant of float type `element`.
 Value floatConstant(OpBuilder &b, Location loc, Type element, double value);
 
-/// A tensor of `shape` holding `value` everywhere (linalg.fill of tensor.empty).
+/// A tensor of `shape` holding `value` everywhere (linalg.fill of
+/// tensor.empty).
 Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
                    Type element, double value);
 
 /// The indexing map reading loops `loops`, in order, of a `numLoops`-deep nest.
-AffineMap loopsMap(MLIRContext *ctx, unsigned numLoops, ArrayRef<unsigned> loops);
+AffineMap loopsMap(MLIRContext *ctx, unsigned numLoops,
+                   ArrayRef<unsigned> loops);
 
 /// Loops 0 .. n-1.
 SmallVector<unsigned> firstLoops(unsigned n);

@@ -26,8 +26,9 @@ struct PrepareEntryPointsPass
                     UnitAttr::get(ctx));
       for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
         if (isa<TensorType>(func.getArgument(i).getType()))
-          func.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
-                          readOnly);
+          func.setArgAttr(
+              i, bufferization::BufferizationDialect::kWritableAttrName,
+              readOnly);
     }
   }
 };

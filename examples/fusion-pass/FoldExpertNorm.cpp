@@ -46,8 +46,10 @@ struct FoldConstantExpertNorm : OpRewritePattern<ExpertsOp> {
     auto type = cast<RankedTensorType>(op.getBn()[0].getType());
     auto element = cast<FloatType>(type.getElementType());
     double eps = op.getEps().convertToDouble();
-    auto gamma = stats[0].getValues<APFloat>(), beta = stats[1].getValues<APFloat>(),
-         mean = stats[2].getValues<APFloat>(), var = stats[3].getValues<APFloat>();
+    auto gamma = stats[0].getValues<APFloat>(),
+         beta = stats[1].getValues<APFloat>(),
+         mean = stats[2].getValues<APFloat>(),
+         var = stats[3].getValues<APFloat>();
     SmallVector<Attribute> scale, shift;
     for (int64_t i = 0, n = type.getNumElements(); i < n; ++i) {
       double v = var[i].convertToDouble() + eps;
@@ -59,9 +61,8 @@ struct FoldConstantExpertNorm : OpRewritePattern<ExpertsOp> {
       }
       double s = gamma[i].convertToDouble() / std::sqrt(v);
       scale.push_back(FloatAttr::get(element, s));
-      shift.push_back(FloatAttr::get(element,
-                                     beta[i].convertToDouble() -
-                                         mean[i].convertToDouble() * s));
+      shift.push_back(FloatAttr::get(
+          element, beta[i].convertToDouble() - mean[i].convertToDouble() * s));
     }
 
     // Rewrite: new constants, and the same experts in affine form.

@@ -36,8 +36,7 @@ protected:
     return parseSourceString<ModuleOp>(source, &context);
   }
 
-  template <typename OpTy>
-  static OpTy first(ModuleOp module) {
+  template <typename OpTy> static OpTy first(ModuleOp module) {
     OpTy found;
     module.walk([&](OpTy op) {
       if (!found)
@@ -52,8 +51,9 @@ protected:
 } // namespace
 
 TEST_F(DialectParsing, EnumAttributesRoundTripThroughStrings) {
-  for (RouterKind kind : {RouterKind::uniform, RouterKind::position,
-                          RouterKind::cosine, RouterKind::mlp, RouterKind::gumbel})
+  for (RouterKind kind :
+       {RouterKind::uniform, RouterKind::position, RouterKind::cosine,
+        RouterKind::mlp, RouterKind::gumbel})
     EXPECT_EQ(symbolizeRouterKind(stringifyRouterKind(kind)), kind);
   EXPECT_EQ(symbolizeHaloMode("isolated"), HaloMode::isolated);
   EXPECT_EQ(symbolizeMixKind("concat"), MixKind::concat);
@@ -106,8 +106,9 @@ TEST_F(DialectParsing, VerifierMessagesNameTheRule) {
       return
     })mlir");
   EXPECT_FALSE(module);
-  EXPECT_NE(diagnostics.find("'pce.route' op attribute 'top_k' must be in [0, 4]"),
-            std::string::npos)
+  EXPECT_NE(
+      diagnostics.find("'pce.route' op attribute 'top_k' must be in [0, 4]"),
+      std::string::npos)
       << diagnostics;
 }
 

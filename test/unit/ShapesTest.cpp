@@ -1,4 +1,5 @@
-//===- ShapesTest.cpp - the shape rules shared by inference and lowering ---===//
+//===- ShapesTest.cpp - the shape rules shared by inference and lowering
+//---===//
 
 #include "dialect/PCEShapes.h"
 
@@ -15,7 +16,7 @@ TEST(Lin, EndpointsAndMidpoint) {
   EXPECT_DOUBLE_EQ(lin(7, 0), -1.0);
   EXPECT_DOUBLE_EQ(lin(7, 6), 1.0);
   EXPECT_DOUBLE_EQ(lin(7, 3), 0.0);
-  EXPECT_DOUBLE_EQ(lin(1, 0), 0.0);      // n == 1 has no extent
+  EXPECT_DOUBLE_EQ(lin(1, 0), 0.0);       // n == 1 has no extent
   EXPECT_DOUBLE_EQ(lin(4, -1), -5.0 / 3); // halo extrapolates past -1
   EXPECT_DOUBLE_EQ(lin(4, 4), 5.0 / 3);
 }
@@ -58,7 +59,8 @@ TEST(Patchify, ShapeAndErrors) {
   EXPECT_EQ(patchify({1, 1, 28, 28}, {5, 7}, 0).error,
             "input height 28 is not divisible by patch height 5");
   EXPECT_EQ(patchify({1, 1, 28}, {7, 7}, 0).error,
-            "operand 'input' must have rank 4 ([B, C, H, W]), found rank 3 [1, 1, 28]");
+            "operand 'input' must have rank 4 ([B, C, H, W]), found rank 3 [1, "
+            "1, 28]");
   EXPECT_FALSE(patchify({1, 1, 28, 28}, {7, 7}, -1).ok());
   EXPECT_FALSE(patchify({1, 1, 28, 28}, {7}, 0).ok());
 }
@@ -83,11 +85,14 @@ TEST(Experts, ValidConvolutionShape) {
 }
 
 TEST(MixAndUnpatchify, Shapes) {
-  EXPECT_EQ(Shape(mix({2, 6, 3}, {2, 6, 3, 4, 5, 7}).shape), (Shape{2, 6, 4, 5, 7}));
-  EXPECT_EQ(Shape(mix({2, 6, 3}, {2, 6, 3, 4, 5, 7}, 9).shape), (Shape{2, 6, 9, 5, 7}));
+  EXPECT_EQ(Shape(mix({2, 6, 3}, {2, 6, 3, 4, 5, 7}).shape),
+            (Shape{2, 6, 4, 5, 7}));
+  EXPECT_EQ(Shape(mix({2, 6, 3}, {2, 6, 3, 4, 5, 7}, 9).shape),
+            (Shape{2, 6, 9, 5, 7}));
   EXPECT_EQ(mix({2, 6, 2}, {2, 6, 3, 4, 5, 7}).error,
             "operand 'weights' routes to 2 experts but 'experts' holds 3");
-  EXPECT_EQ(Shape(unpatchify({2, 6, 4, 5, 7}, {2, 3}).shape), (Shape{2, 4, 10, 21}));
+  EXPECT_EQ(Shape(unpatchify({2, 6, 4, 5, 7}, {2, 3}).shape),
+            (Shape{2, 4, 10, 21}));
   EXPECT_FALSE(unpatchify({2, 6, 4, 5, 7}, {2, 2}).ok());
 }
 
