@@ -1,6 +1,8 @@
 //===- pce-compile.cpp - a model to an artifact directory -----------------===//
 //
 //   pce-compile MODEL.mlir --target cpu -o DIR
+//   pce-compile MODEL.yaml --target cpu -o DIR   (a model description,
+//                                                 docs/ModelDescription.md)
 //
 // writes DIR/model.so (the compiled entry points) and DIR/manifest.json (their
 // buffers and the parameters), the artifact format of docs/Artifact.md.
@@ -8,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/PCEDialect.h"
+#include "frontend/Importer.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 #include "runtime/Manifest.h"
@@ -34,7 +37,8 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
-static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
+static cl::opt<std::string> inputFile(cl::Positional,
+                                      cl::desc("<model.mlir|model.yaml>"),
                                       cl::Required);
 static cl::opt<std::string> outputDir("o", cl::desc("Artifact directory to write"),
                                       cl::value_desc("dir"), cl::Required);
@@ -97,7 +101,10 @@ static LogicalResult compile(MLIRContext &context) {
   auto sourceMgr = std::make_shared<llvm::SourceMgr>();
   sourceMgr->AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module =
+      ::pce::frontend::isModelDescriptionPath(inputFile)
+          ? ::pce::frontend::importModelDescription(*sourceMgr, &context)
+          : parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return failure();
 

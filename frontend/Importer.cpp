@@ -1,0 +1,547 @@
+//===- Importer.cpp - model descriptions to the pce dialect ---------------===//
+//
+// Walks the parsed description layer by layer, tracking the current tensor's
+// shape so that every shape rule is reported at the key that breaks it,
+// before any op exists. The verifier runs at the end as a safety net: a
+// failure there is an importer bug, reported as an internal error.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontend/Importer.h"
+#include "frontend/Diagnostics.h"
+#include "frontend/ModelDescription.h"
+#include "frontend/OrdinaryLayers.h"
+
+#include "dialect/PCEDialect.h"
+#include "dialect/PCEOps.h"
+#include "dialect/PCEShapes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/MathExtras.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+
+using namespace mlir;
+using namespace ::pce::frontend;
+namespace pir = mlir::pce;
+using llvm::SMLoc;
+namespace shapes = mlir::pce::shapes;
+
+namespace {
+
+/// A value of the forward function and its static shape.
+struct Tensor {
+  Value value;
+  SmallVector<int64_t> shape;
+};
+
+class ModelImporter {
+public:
+  ModelImporter(const ModelDescription &model, Diagnostics &diag)
+      : model(model), diag(diag), ctx(diag.getContext()), builder(ctx),
+        f32(Float32Type::get(ctx)) {}
+
+  OwningOpRef<ModuleOp> run();
+
+private:
+  Location loc(SMLoc at) const { return diag.location(at); }
+  InFlightDiagnostic error(SMLoc at) const { return diag.error(at); }
+
+  /// Rejects tensors too large to index with int64 arithmetic downstream.
+  LogicalResult checkElements(ArrayRef<int64_t> shape, SMLoc at,
+                              const llvm::Twine &what);
+  /// A new argument `{pce.param = "<owner>.<name>"}` of `shape`.
+  FailureOr<Value> param(llvm::StringRef owner, llvm::StringRef name,
+                         ArrayRef<int64_t> shape, SMLoc at);
+  /// Fails unless the current tensor is 4-D [B, C, H, W].
+  LogicalResult expectImage(const LayerDesc &layer);
+  /// "layer 'b' receives [16, 8, 28, 28] from 'a' (pce)", for messages.
+  std::string currentIs(llvm::StringRef layerName) const;
+
+  LogicalResult importLayer(const LayerDesc &layer);
+  LogicalResult importPCE(const LayerDesc &layer);
+  LogicalResult importConv(const LayerDesc &layer);
+  LogicalResult importBatchNorm(const LayerDesc &layer);
+  LogicalResult importPool(const LayerDesc &layer);
+  LogicalResult importLinear(const LayerDesc &layer);
+  LogicalResult importResidual(const LayerDesc &layer);
+  LogicalResult importHead(const HeadDesc &head);
+
+  const ModelDescription &model;
+  Diagnostics &diag;
+  MLIRContext *ctx;
+  OpBuilder builder;
+  Type f32;
+  Block *body = nullptr;
+  SmallVector<std::string> argNames; // argument i's pce.param / pce.input
+  Tensor current;
+  std::string currentFrom = "the input";
+  llvm::StringMap<Tensor> outputs; // by layer name, for `residual`
+};
+
+LogicalResult ModelImporter::checkElements(ArrayRef<int64_t> shape, SMLoc at,
+                                           const llvm::Twine &what) {
+  int64_t count = 1;
+  for (int64_t d : shape)
+    if (llvm::MulOverflow(count, d, count) || count > Limits::kMaxElements)
+      return error(at) << what << " would have shape " << shapes::str(shape)
+                       << ", more than " << Limits::kMaxElements
+                       << " elements, the limit";
+  return success();
+}
+
+FailureOr<Value> ModelImporter::param(llvm::StringRef owner, llvm::StringRef name,
+                                      ArrayRef<int64_t> shape, SMLoc at) {
+  std::string full = (owner + "." + name).str();
+  if (failed(checkElements(shape, at, "parameter '" + full + "'")))
+    return failure();
+  argNames.push_back(full);
+  return body->addArgument(RankedTensorType::get(shape, f32), loc(at));
+}
+
+std::string ModelImporter::currentIs(llvm::StringRef layerName) const {
+  return ("layer '" + layerName + "' receives " + shapes::str(current.shape) +
+          " from " + currentFrom)
+      .str();
+}
+
+LogicalResult ModelImporter::expectImage(const LayerDesc &layer) {
+  if (current.shape.size() == 4)
+    return success();
+  return error(layer.loc) << "a '" << layerKindKey(layer.kind)
+                          << "' layer needs a 4-D [B, C, H, W] input; "
+                          << currentIs(layer.name.value);
+}
+
+LogicalResult ModelImporter::importPCE(const LayerDesc &layer) {
+  using pir::RouterKind;
+  const PCELayerDesc &d = layer.pce;
+  const RouterDesc &router = d.router;
+  llvm::StringRef name = layer.name.value;
+  if (failed(expectImage(layer)))
+    return failure();
+  int64_t batch = current.shape[0], channels = current.shape[1],
+          height = current.shape[2], width = current.shape[3];
+  auto [ph, pw] = d.patch.value;
+  for (auto [what, size, p] : {std::tuple<const char *, int64_t, int64_t>{
+                                   "height", height, ph},
+                               {"width", width, pw}})
+    if (size % p != 0)
+      return error(d.patch.loc)
+             << "patch " << what << " " << p << " does not divide the input "
+             << what << " " << size << " (" << currentIs(name) << ")";
+  int64_t experts = d.experts.value, co = d.outChannels.value;
+  int64_t k = d.kernel.value, r = k / 2, cin = channels + 4;
+  int64_t numPatches = (height / ph) * (width / pw);
+  if (failed(checkElements({batch, numPatches, cin, ph + 2 * r, pw + 2 * r},
+                           layer.loc, "the patches of layer '" + name + "'")) ||
+      failed(checkElements({batch, numPatches, experts, co, ph, pw}, layer.loc,
+                           "the expert outputs of layer '" + name + "'")))
+    return failure();
+
+  // Routing options that need P and E.
+  if (router.table.given) {
+    const std::vector<int64_t> &table = router.table.value;
+    if (static_cast<int64_t>(table.size()) != numPatches)
+      return error(router.table.loc)
+             << "'table' has " << table.size()
+             << " entries, expected one per patch (P = " << numPatches << " = "
+             << height / ph << "x" << width / pw << " patches of " << ph << "x"
+             << pw << ")";
+    for (auto [p, e] : llvm::enumerate(table))
+      if (e >= experts)
+        return error(router.tableLocs[p])
+               << "'table' sends patch " << p << " to expert " << e
+               << ", expected an expert in [0, " << experts << ")";
+  }
+
+  SmallVector<Value> embed, mlp, bn, affine, proj, se;
+  Value keys, logTau;
+  RouterKind kind = router.kind.value;
+  SmallVector<int64_t> levels = {1, 2, 4};
+  if (d.embed.levels.given)
+    levels.assign(d.embed.levels.value.begin(), d.embed.levels.value.end());
+  int64_t embedWidth = d.embed.width.given ? d.embed.width.value : cin;
+  int64_t dim = embedWidth * shapes::sppBins(levels);
+  SMLoc embedLoc = d.embed.given ? d.embed.loc : router.loc;
+  auto add = [&](SmallVectorImpl<Value> &group, llvm::StringRef param,
+                 ArrayRef<int64_t> shape, SMLoc at) {
+    FailureOr<Value> v = this->param(name, param, shape, at);
+    if (succeeded(v))
+      group.push_back(*v);
+    return LogicalResult(v);
+  };
+  if (pir::routerReadsEmbeddings(kind) &&
+      (failed(add(embed, "embed.weight", {embedWidth, cin}, embedLoc)) ||
+       failed(add(embed, "embed.bias", {embedWidth}, embedLoc))))
+    return failure();
+  if (kind == RouterKind::cosine || kind == RouterKind::gumbel) {
+    FailureOr<Value> v = param(name, "router.keys", {experts, dim}, router.loc);
+    if (failed(v))
+      return failure();
+    keys = *v;
+  }
+  if (kind == RouterKind::mlp) {
+    int64_t hidden = router.hidden.given ? router.hidden.value : 32;
+    SMLoc at = router.hidden.given ? router.hidden.loc : router.loc;
+    if (failed(add(mlp, "router.mlp.w1", {hidden, dim}, at)) ||
+        failed(add(mlp, "router.mlp.b1", {hidden}, at)) ||
+        failed(add(mlp, "router.mlp.w2", {experts, hidden}, at)) ||
+        failed(add(mlp, "router.mlp.b2", {experts}, at)))
+      return failure();
+  }
+  bool learnable = router.learnableTau.given && router.learnableTau.value;
+  if (learnable) {
+    FailureOr<Value> v = param(name, "router.log_tau", {}, router.learnableTau.loc);
+    if (failed(v))
+      return failure();
+    logTau = *v;
+  }
+  FailureOr<Value> kernels =
+      param(name, "experts.kernel", {experts, co, cin, k, k}, layer.loc);
+  if (failed(kernels))
+    return failure();
+  bool stats = !d.bn.given || d.bn.value == NormForm::Stats;
+  SMLoc bnLoc = d.bn.given ? d.bn.loc : layer.loc;
+  static const llvm::StringRef kStats[] = {"gamma", "beta", "running_mean",
+                                           "running_var"};
+  static const llvm::StringRef kAffine[] = {"scale", "shift"};
+  for (llvm::StringRef p : stats ? ArrayRef(kStats) : ArrayRef(kAffine))
+    if (failed(add(stats ? bn : affine,
+                   (stats ? "experts.bn." + p : "experts." + p).str(),
+                   {experts, co}, bnLoc)))
+      return failure();
+  bool concat = d.mix.given && d.mix.value == pir::MixKind::concat;
+  int64_t outChannels = co;
+  if (concat) {
+    outChannels = d.concatOutChannels.given ? d.concatOutChannels.value : co;
+    if (failed(add(proj, "mix.proj.weight", {outChannels, experts * co}, d.mix.loc)) ||
+        failed(add(proj, "mix.proj.bias", {outChannels}, d.mix.loc)))
+      return failure();
+  }
+  bool squeeze = d.attention.given && d.attention.value == pir::AttentionKind::se;
+  if (squeeze) {
+    // Reduction 4, as the decomposition of pce.layer assumes.
+    int64_t hidden = std::max<int64_t>(1, outChannels / 4);
+    SMLoc at = d.attention.loc;
+    if (failed(add(se, "attention.se.w1", {hidden, outChannels}, at)) ||
+        failed(add(se, "attention.se.b1", {hidden}, at)) ||
+        failed(add(se, "attention.se.w2", {outChannels, hidden}, at)) ||
+        failed(add(se, "attention.se.b2", {outChannels}, at)))
+      return failure();
+  }
+
+  FloatAttr tau;
+  if (router.tau.given && !learnable) // a learnable tau starts from `tau` in pce-train
+    tau = builder.getF64FloatAttr(router.tau.value);
+  SmallVector<int64_t> result = {batch, outChannels, height, width};
+  auto op = pir::LayerOp::create(
+      builder, loc(layer.loc), RankedTensorType::get(result, f32), current.value,
+      embed, keys, mlp, logTau, *kernels, bn, affine, proj, se,
+      ArrayRef<int64_t>{ph, pw},
+      d.halo.given ? d.halo.value : pir::HaloMode::context, levels, kind, tau,
+      router.topK.given ? router.topK.value : 0,
+      router.renormalize.given && router.renormalize.value,
+      router.table.given ? builder.getDenseI64ArrayAttr(router.table.value)
+                         : DenseI64ArrayAttr(),
+      llvm::APFloat(router.beta.given ? router.beta.value : 1.0),
+      llvm::APFloat(router.sigma.given ? router.sigma.value : 0.0),
+      llvm::APFloat(router.gumbelTau.given ? router.gumbelTau.value : 1.0),
+      router.hard.given && router.hard.value,
+      llvm::APFloat(d.eps.given ? d.eps.value : 1e-5),
+      concat ? pir::MixKind::concat : pir::MixKind::sum,
+      squeeze ? pir::AttentionKind::se : pir::AttentionKind::none);
+  current = {op.getResult(), result};
+  return success();
+}
+
+LogicalResult ModelImporter::importConv(const LayerDesc &layer) {
+  const ConvDesc &d = layer.conv;
+  if (failed(expectImage(layer)))
+    return failure();
+  IntPair stride = d.stride.given ? d.stride.value : IntPair{1, 1};
+  IntPair padding = d.padding.given ? d.padding.value : IntPair{0, 0};
+  IntPair kernel = d.kernel.value;
+  SmallVector<int64_t> out = {current.shape[0], d.outChannels.value, 0, 0};
+  for (int i = 0; i < 2; ++i) {
+    out[2 + i] = layers::windowedSize(current.shape[2 + i], kernel[i], stride[i],
+                                      padding[i]);
+    if (out[2 + i] < 1)
+      return error(d.kernel.loc)
+             << "kernel " << kernel[0] << "x" << kernel[1] << " does not fit the "
+             << current.shape[2] << "x" << current.shape[3]
+             << " input with padding " << padding[0] << "x" << padding[1] << " ("
+             << currentIs(layer.name.value) << ")";
+  }
+  llvm::StringRef name = layer.name.value;
+  SmallVector<int64_t> padded = {current.shape[0], current.shape[1],
+                                 current.shape[2] + 2 * padding[0],
+                                 current.shape[3] + 2 * padding[1]};
+  if (failed(checkElements(padded, layer.loc, "the padded input of '" + name + "'")) ||
+      failed(checkElements(out, layer.loc, "the output of '" + name + "'")))
+    return failure();
+  FailureOr<Value> weight =
+      param(name, "weight",
+            {d.outChannels.value, current.shape[1], kernel[0], kernel[1]},
+            layer.loc);
+  if (failed(weight))
+    return failure();
+  Value bias;
+  if (!d.bias.given || d.bias.value) {
+    FailureOr<Value> b = param(name, "bias", {d.outChannels.value}, layer.loc);
+    if (failed(b))
+      return failure();
+    bias = *b;
+  }
+  current = {layers::conv2d(builder, loc(layer.loc), current.value, *weight, bias,
+                            stride, padding),
+             out};
+  return success();
+}
+
+LogicalResult ModelImporter::importBatchNorm(const LayerDesc &layer) {
+  if (current.shape.size() != 4 && current.shape.size() != 2)
+    return error(layer.loc) << "'batch_norm' needs a [B, C, H, W] or [B, F] input; "
+                            << currentIs(layer.name.value);
+  SmallVector<Value, 4> params;
+  for (llvm::StringRef p : {"gamma", "beta", "running_mean", "running_var"}) {
+    FailureOr<Value> v = param(layer.name.value, p, {current.shape[1]}, layer.loc);
+    if (failed(v))
+      return failure();
+    params.push_back(*v);
+  }
+  double eps = layer.batchNorm.eps.given ? layer.batchNorm.eps.value : 1e-5;
+  current.value = layers::batchNorm(builder, loc(layer.loc), current.value,
+                                    params[0], params[1], params[2], params[3], eps);
+  return success();
+}
+
+LogicalResult ModelImporter::importPool(const LayerDesc &layer) {
+  const PoolDesc &d = layer.pool;
+  if (failed(expectImage(layer)))
+    return failure();
+  IntPair kernel = d.kernel.value;
+  IntPair stride = d.stride.given ? d.stride.value : kernel;
+  SmallVector<int64_t> out = {current.shape[0], current.shape[1], 0, 0};
+  for (int i = 0; i < 2; ++i) {
+    out[2 + i] = layers::windowedSize(current.shape[2 + i], kernel[i], stride[i], 0);
+    if (out[2 + i] < 1)
+      return error(d.kernel.loc)
+             << "pooling window " << kernel[0] << "x" << kernel[1]
+             << " does not fit the " << current.shape[2] << "x"
+             << current.shape[3] << " input (" << currentIs(layer.name.value)
+             << ")";
+  }
+  current = {layers::pool2d(builder, loc(layer.loc), current.value,
+                            layer.kind == LayerKind::MaxPool, kernel, stride),
+             out};
+  return success();
+}
+
+LogicalResult ModelImporter::importLinear(const LayerDesc &layer) {
+  const LinearDesc &d = layer.linear;
+  if (current.shape.size() != 2)
+    return error(layer.loc)
+           << "'linear' needs a 2-D [B, F] input; " << currentIs(layer.name.value)
+           << " (add 'flatten' or 'global_avg_pool' before it)";
+  int64_t in = current.shape[1], out = d.outFeatures.value;
+  // [in, out], the layout of the example's head.fc.weight.
+  FailureOr<Value> weight = param(layer.name.value, "weight", {in, out}, layer.loc);
+  if (failed(weight))
+    return failure();
+  Value bias;
+  if (!d.bias.given || d.bias.value) {
+    FailureOr<Value> b = param(layer.name.value, "bias", {out}, layer.loc);
+    if (failed(b))
+      return failure();
+    bias = *b;
+  }
+  current = {layers::linear(builder, loc(layer.loc), current.value, *weight, bias),
+             {current.shape[0], out}};
+  return success();
+}
+
+LogicalResult ModelImporter::importResidual(const LayerDesc &layer) {
+  const Located<std::string> &from = layer.residual.from;
+  auto it = outputs.find(from.value);
+  if (it == outputs.end()) {
+    InFlightDiagnostic err = error(from.loc);
+    err << "'from' names no earlier layer: '" << from.value << "'";
+    llvm::StringRef best;
+    unsigned bestDistance = 3;
+    for (const LayerDesc &earlier : model.layers) {
+      if (&earlier == &layer)
+        break;
+      unsigned dist = llvm::StringRef(from.value).edit_distance(
+          earlier.name.value, true, bestDistance);
+      if (dist < bestDistance) {
+        best = earlier.name.value;
+        bestDistance = dist;
+      }
+    }
+    if (!best.empty())
+      err << "; did you mean '" << best << "'?";
+    return err;
+  }
+  const Tensor &other = it->second;
+  if (other.shape != current.shape)
+    return error(from.loc) << "'residual' adds the output of '" << from.value
+                           << "', " << shapes::str(other.shape)
+                           << ", to a tensor of another shape: "
+                           << currentIs(layer.name.value);
+  current.value = layers::add(builder, loc(layer.loc), current.value, other.value);
+  return success();
+}
+
+LogicalResult ModelImporter::importLayer(const LayerDesc &layer) {
+  switch (layer.kind) {
+  case LayerKind::PCE:
+    return importPCE(layer);
+  case LayerKind::Conv:
+    return importConv(layer);
+  case LayerKind::BatchNorm:
+    return importBatchNorm(layer);
+  case LayerKind::ReLU:
+    current.value = layers::relu(builder, loc(layer.loc), current.value);
+    return success();
+  case LayerKind::MaxPool:
+  case LayerKind::AvgPool:
+    return importPool(layer);
+  case LayerKind::GlobalAvgPool:
+    if (failed(expectImage(layer)))
+      return failure();
+    current = {layers::globalAvgPool(builder, loc(layer.loc), current.value),
+               {current.shape[0], current.shape[1]}};
+    return success();
+  case LayerKind::Flatten:
+    if (current.shape.size() == 2) // already [B, F]: nothing to do
+      return success();
+    if (failed(checkElements({current.shape[0],
+                              current.shape[1] * current.shape[2] * current.shape[3]},
+                             layer.loc, "the output of 'flatten'")))
+      return failure();
+    current = {layers::flatten(builder, loc(layer.loc), current.value),
+               {current.shape[0],
+                current.shape[1] * current.shape[2] * current.shape[3]}};
+    return success();
+  case LayerKind::Linear:
+    return importLinear(layer);
+  case LayerKind::Residual:
+    return importResidual(layer);
+  }
+  return failure();
+}
+
+/// Classification: global average pooling while the tensor is still an
+/// image, then a linear layer to `classes` logits.
+LogicalResult ModelImporter::importHead(const HeadDesc &head) {
+  Location at = loc(head.loc);
+  if (current.shape.size() == 4)
+    current = {layers::globalAvgPool(builder, at, current.value),
+               {current.shape[0], current.shape[1]}};
+  int64_t classes = head.classes.value;
+  FailureOr<Value> weight =
+      param("head", "fc.weight", {current.shape[1], classes}, head.loc);
+  FailureOr<Value> bias =
+      succeeded(weight) ? param("head", "fc.bias", {classes}, head.loc)
+                        : FailureOr<Value>(failure());
+  if (failed(bias))
+    return failure();
+  current = {layers::linear(builder, at, current.value, *weight, *bias),
+             {current.shape[0], classes}};
+  return success();
+}
+
+OwningOpRef<ModuleOp> ModelImporter::run() {
+  const InputDesc &in = model.input;
+  SmallVector<int64_t> inputShape = {in.batch.value, in.channels.value,
+                                     in.height.value, in.width.value};
+  if (failed(checkElements(inputShape, in.loc, "the input")))
+    return nullptr;
+  OwningOpRef<ModuleOp> module =
+      ModuleOp::create(loc(model.name.loc), llvm::StringRef(model.name.value));
+  // The body is built detached and moved into the function once every
+  // parameter (argument) is known.
+  auto block = std::make_unique<Block>();
+  body = block.get();
+  builder.setInsertionPointToEnd(body);
+  argNames.push_back("x");
+  current = {body->addArgument(RankedTensorType::get(inputShape, f32), loc(in.loc)),
+             inputShape};
+  for (const LayerDesc &layer : model.layers) {
+    if (failed(importLayer(layer)))
+      return nullptr;
+    outputs[layer.name.value] = current;
+    currentFrom =
+        ("'" + layer.name.value + "' (" + layerKindKey(layer.kind) + ")").str();
+  }
+  if (model.head.given && failed(importHead(model.head)))
+    return nullptr;
+  Location endLoc = loc(model.head.given ? model.head.loc : model.name.loc);
+  func::ReturnOp::create(builder, endLoc, current.value);
+
+  builder.setInsertionPointToEnd(module->getBody());
+  auto type = FunctionType::get(ctx, body->getArgumentTypes(),
+                                {current.value.getType()});
+  auto forward = func::FuncOp::create(builder, loc(model.name.loc), "forward", type);
+  forward.getBody().push_back(block.release());
+  for (auto [i, argName] : llvm::enumerate(argNames))
+    forward.setArgAttr(i, i == 0 ? "pce.input" : "pce.param",
+                       builder.getStringAttr(argName));
+  forward.setResultAttr(0, "pce.output",
+                        builder.getStringAttr(model.head.given ? "logits"
+                                                               : "output"));
+  if (failed(verify(*module))) {
+    error(model.name.loc) << "internal error: the module imported from this "
+                             "description does not verify (an importer bug: "
+                             "the message above says where)";
+    return nullptr;
+  }
+  return module;
+}
+
+} // namespace
+
+namespace pce::frontend {
+
+void registerImporterDialects(DialectRegistry &registry) {
+  registry.insert<arith::ArithDialect, func::FuncDialect, linalg::LinalgDialect,
+                  math::MathDialect, tensor::TensorDialect, mlir::pce::PCEDialect>();
+}
+
+OwningOpRef<ModuleOp> importModelDescription(llvm::SourceMgr &sourceMgr,
+                                      MLIRContext *context) {
+  DialectRegistry registry;
+  registerImporterDialects(registry);
+  context->appendDialectRegistry(registry);
+  context->loadDialect<arith::ArithDialect, func::FuncDialect,
+                       linalg::LinalgDialect, math::MathDialect,
+                       tensor::TensorDialect, mlir::pce::PCEDialect>();
+
+  const llvm::MemoryBuffer *buffer =
+      sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
+  // A private SourceMgr for the YAML scanner, which registers the buffer
+  // there and prints its errors through it (forwarded as MLIR diagnostics).
+  llvm::SourceMgr yamlSourceMgr;
+  Diagnostics diag(context, yamlSourceMgr, buffer->getBufferIdentifier());
+  std::optional<ModelDescription> model =
+      parseModelDescription(buffer->getMemBufferRef(), diag);
+  if (!model)
+    return nullptr;
+  return ModelImporter(*model, diag).run();
+}
+
+bool isModelDescriptionPath(llvm::StringRef path) {
+  llvm::StringRef ext = llvm::sys::path::extension(path);
+  return ext == ".yaml" || ext == ".yml";
+}
+
+} // namespace pce::frontend
