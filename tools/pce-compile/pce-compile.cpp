@@ -50,7 +50,8 @@ static cl::opt<std::string> cpu("mcpu",
                                 cl::init("native"));
 static cl::opt<std::string> modelName("model-name",
                                       cl::desc("Model name in the manifest "
-                                               "(default: the file's stem)"));
+                                               "(default: the module's name, "
+                                               "else the file's stem)"));
 static cl::opt<std::string> dumpLowered(
     "dump-llvm-dialect", cl::desc("Also write the lowered LLVM dialect module here"),
     cl::value_desc("file"));
@@ -142,9 +143,14 @@ static LogicalResult compile(MLIRContext &context) {
   ::pce::rt::Manifest manifest;
   manifest.target = "cpu";
   manifest.library = "model.so";
-  manifest.model = modelName.empty()
-                       ? llvm::sys::path::stem(inputFile).str()
-                       : modelName.getValue();
+  // --model-name, else the module's name (a description's `model:`), else
+  // the file's stem.
+  if (!modelName.empty())
+    manifest.model = modelName.getValue();
+  else if (std::optional<llvm::StringRef> name = module->getName())
+    manifest.model = name->str();
+  else
+    manifest.model = llvm::sys::path::stem(inputFile).str();
   manifest.parameters = *parameters;
   manifest.entryPoints = *entries;
   auto manifestText = ::pce::rt::writeManifestText(manifest);
