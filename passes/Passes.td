@@ -81,4 +81,93 @@ def LowerStridedCopies : Pass<"pce-lower-strided-copies"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def VectorizeConvolutions : Pass<"pce-vectorize-convolutions"> {
+  let summary = "Rewrite NCHW convolutions on buffers as register-blocked vector loops";
+  let description = [{
+    Rewrites every `linalg.conv_2d_nchw_fchw` on buffers with static shapes,
+    one float element type, unit strides and dilations and a unit innermost
+    stride on the image and the result into loops around a vector kernel:
+    `filter-block` output channels times `row-block` output rows, each a
+    vector along the output width (`vector-bits` wide), are accumulated in
+    registers over the input channels, with the `kh x kw` taps unrolled into
+    `vector.fma` of an image row (`vector.load`) and a broadcast filter
+    element. Blocks that do not divide a dimension get a tail kernel of the
+    remaining (static) size. The accumulators start from the result buffer,
+    as the convolution accumulates into it.
+
+    ```mlir
+    linalg.conv_2d_nchw_fchw ins(%x, %k : memref<2x3x10x10xf32>, memref<8x3x3x3xf32>)
+                             outs(%y : memref<2x8x8x8xf32>)
+    // becomes
+    scf.for %n ... { scf.for %f0 ... step 4 { scf.for %h0 ... step 2 {
+      %acc = vector.load %y[...] : memref<2x8x8x8xf32>, vector<8xf32>   // x8
+      scf.for %c ... iter_args(...) {
+        %row = vector.load %x[%n, %c, ...] ...                           // per tap
+        %w = memref.load %k[...]  %wv = vector.broadcast %w
+        vector.fma %row, %wv, %acc ...
+      }
+      vector.store ...
+    }}}
+    ```
+
+    Convolutions on tensors, with dynamic shapes, mixed or integer element
+    types, strides or dilations other than 1, or strided rows are left alone
+    (`convert-linalg-to-loops` lowers them).
+  }];
+  let options = [
+    Option<"vectorBits", "vector-bits", "int64_t", /*default=*/"256",
+           "Width of one vector register in bits (256: AVX2)">,
+    Option<"filterBlock", "filter-block", "int64_t", /*default=*/"4",
+           "Output channels per register block">,
+    Option<"rowBlock", "row-block", "int64_t", /*default=*/"2",
+           "Output rows per register block">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
+def VectorizeGenerics : Pass<"pce-vectorize-generics", "::mlir::func::FuncOp"> {
+  let summary = "Vectorize elementwise and reduction linalg.generic ops on buffers along result rows";
+  let description = [{
+    Tiles every `linalg.generic` on buffers (static shapes, one result, unit
+    innermost strides, a body `linalg::vectorize` accepts) so that each tile
+    is one row of the result: every loop gets a tile of 1 except the loop
+    indexing the result's innermost dimension, which is kept whole (or cut
+    into equal pieces of at most `max-lanes`); reduction loops go innermost.
+    Each tile is vectorized with `linalg::vectorize`, the result row's reads
+    and writes are hoisted out of the reduction loops so that accumulators
+    stay in registers, and unit vector dimensions are folded away.
+
+    ```mlir
+    linalg.generic {... iterator_types = ["parallel", "parallel"]}
+        ins(%a, %s : memref<16x8xf32>, memref<16xf32>) outs(%y : memref<16x8xf32>) {...}
+    // becomes
+    scf.for %i = %c0 to %c16 step %c1 {
+      %x = vector.transfer_read %a[%i, %c0] ... : memref<16x8xf32>, vector<8xf32>
+      ... arith on vector<8xf32> ...
+      vector.transfer_write %r, %y[%i, %c0] ...
+    }
+    ```
+
+    Generics that would read an operand across its innermost dimension (a
+    gather: transposes, reductions into the innermost dimension), with
+    dynamic shapes or strided rows, several results, or bodies the
+    vectorizer rejects (`memref.load` of computed indices) are left alone.
+  }];
+  let options = [
+    Option<"maxLanes", "max-lanes", "int64_t", /*default=*/"64",
+           "Longest vector kept whole; longer rows are cut into equal pieces">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // PCE_PASSES_TD

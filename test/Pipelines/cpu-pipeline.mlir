@@ -1,10 +1,23 @@
 // RUN: pce-opt %s --pce-cpu-pipeline | FileCheck %s
 // RUN: pce-opt %s --pce-cpu-pipeline | pce-translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVMIR
+// RUN: pce-opt %s --pce-cpu-pipeline | FileCheck %s --check-prefix=VEC
+// RUN: pce-opt %s --pce-cpu-pipeline="vectorize=false" | FileCheck %s --check-prefixes=CHECK,SCALAR
+// RUN: pce-opt %s --pce-cpu-pipeline="vectorize-convolutions=false" | FileCheck %s --check-prefixes=CHECK,NOCONV
+// RUN: pce-opt %s --pce-cpu-pipeline="vectorize-generics=false" | FileCheck %s --check-prefixes=CHECK,NOGENERIC
 //
 // A layer goes all the way to the LLVM dialect: results become caller-owned
 // out-parameters, the C interface takes one descriptor pointer per buffer,
 // no pce / linalg / tensor op is left, and no runtime library is called
 // (only libc's malloc/free and libm).
+
+// By default the experts' convolution is a vector kernel (vector.fma ->
+// llvm.intr.fmuladd along the output width of 4) and the elementwise BN/relu
+// works on rows (a vector maximum); each step can be switched off by name.
+// VEC: llvm.intr.fmuladd({{.*}}) : (vector<4xf32>, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+// VEC: llvm.intr.maximum({{.*}}) : (vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+// SCALAR-NOT: vector<
+// NOCONV-NOT: llvm.intr.fmuladd
+// NOGENERIC-NOT: llvm.intr.maximum({{.*}}) : (vector
 
 // CHECK-NOT: pce.
 // CHECK-NOT: linalg.

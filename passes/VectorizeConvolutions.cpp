@@ -1,0 +1,208 @@
+//===- VectorizeConvolutions.cpp - register-blocked NCHW convolutions -----===//
+//
+// Rewrites `linalg.conv_2d_nchw_fchw` on buffers (unit strides and
+// dilations, static shapes, a float element type, unit innermost strides)
+// into loops whose innermost body is a register-blocked vector kernel:
+//
+//   for n, for f0 (step F), for h0 (step R), for w0 (step V):
+//     acc[i][j] = out[n, f0+i, h0+j, w0:w0+V]          (F*R vectors)
+//     for c:
+//       for kh, kw (unrolled):
+//         x[j] = in[n, c, h0+j+kh, w0+kw : w0+kw+V]    (R vector loads)
+//         for i: acc[i][j] = fma(x[j], broadcast(k[f0+i, c, kh, kw]), acc[i][j])
+//     out[n, f0+i, h0+j, w0:w0+V] = acc[i][j]
+//
+// The output row (NCHW: width is the contiguous dimension) is the vector;
+// F output channels times R output rows are the register block. Blocks that
+// do not divide a dimension get a tail kernel of the remaining static size,
+// so every vector has a static shape and no masks are needed. Upstream's
+// convolution vectorizer (linalg::vectorize after decomposition to 1-D convs)
+// vectorizes NCHW convolutions along the channel dimensions, through
+// transposes and a gather of the filter; see docs/Rationale.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::pce {
+#define GEN_PASS_DEF_VECTORIZECONVOLUTIONS
+#include "passes/Passes.h.inc"
+} // namespace mlir::pce
+
+using namespace mlir;
+
+namespace {
+
+/// True when `type` has a static shape and a unit innermost stride.
+bool isStaticWithUnitInnerStride(MemRefType type) {
+  if (!type || !type.hasStaticShape())
+    return false;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)))
+    return false;
+  return strides.empty() || strides.back() == 1;
+}
+
+bool allOnes(DenseIntElementsAttr attr) {
+  return llvm::all_of(attr.getValues<int64_t>(), [](int64_t v) { return v == 1; });
+}
+
+/// Why `op` is left alone, or nothing when it can be vectorized.
+std::optional<StringRef> unsupported(linalg::Conv2DNchwFchwOp op) {
+  if (!op.hasPureBufferSemantics())
+    return StringRef("not on buffers");
+  auto in = dyn_cast<MemRefType>(op.getDpsInputs()[0].getType());
+  auto filter = dyn_cast<MemRefType>(op.getDpsInputs()[1].getType());
+  auto out = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
+  if (!isStaticWithUnitInnerStride(in) || !isStaticWithUnitInnerStride(out) ||
+      !filter || !filter.hasStaticShape())
+    return StringRef("dynamic shape or strided rows");
+  Type element = out.getElementType();
+  if (!isa<FloatType>(element) || in.getElementType() != element ||
+      filter.getElementType() != element)
+    return StringRef("not one float type");
+  if (!allOnes(op.getStrides()) || !allOnes(op.getDilations()))
+    return StringRef("strided or dilated");
+  return std::nullopt;
+}
+
+struct Kernel {
+  Value in, filter, out;
+  int64_t channels, kh, kw;
+  Type element;
+};
+
+Value index(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// `base + offset` (folded when offset is 0).
+Value plus(OpBuilder &b, Location loc, Value base, int64_t offset) {
+  if (offset == 0)
+    return base;
+  return arith::AddIOp::create(b, loc, base, index(b, loc, offset));
+}
+
+/// Calls `body(offset, size)` for blocks of `block` covering [0, extent): an
+/// scf.for over the full blocks (a constant offset when there is one), then
+/// the tail block of static size `extent % block`.
+void forEachBlock(OpBuilder &b, Location loc, int64_t extent, int64_t block,
+                  function_ref<void(OpBuilder &, Value, int64_t)> body) {
+  block = std::max<int64_t>(1, std::min(block, extent));
+  int64_t full = extent / block, tail = extent % block;
+  if (full == 1) {
+    body(b, index(b, loc, 0), block);
+  } else if (full > 1) {
+    auto loop = scf::ForOp::create(b, loc, index(b, loc, 0),
+                                   index(b, loc, full * block), index(b, loc, block));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    body(b, loop.getInductionVar(), block);
+  }
+  if (tail)
+    body(b, index(b, loc, full * block), tail);
+}
+
+/// The register block: `filters` x `rows` accumulators of `width` lanes at
+/// out[n, f0.., h0.., w0..].
+void emitKernel(OpBuilder &b, Location loc, const Kernel &k, Value n, Value f0,
+                int64_t filters, Value h0, int64_t rows, Value w0, int64_t width) {
+  auto vecType = VectorType::get({width}, k.element);
+  SmallVector<Value> fIdx, hIdx;
+  for (int64_t i = 0; i < filters; ++i)
+    fIdx.push_back(plus(b, loc, f0, i));
+  for (int64_t j = 0; j < rows; ++j)
+    hIdx.push_back(plus(b, loc, h0, j));
+
+  SmallVector<Value> init;
+  for (int64_t i = 0; i < filters; ++i)
+    for (int64_t j = 0; j < rows; ++j)
+      init.push_back(vector::LoadOp::create(b, loc, vecType, k.out,
+                                            ValueRange{n, fIdx[i], hIdx[j], w0}));
+
+  auto channelLoop = scf::ForOp::create(
+      b, loc, index(b, loc, 0), index(b, loc, k.channels), index(b, loc, 1), init,
+      [&](OpBuilder &lb, Location lloc, Value c, ValueRange accs) {
+        SmallVector<Value> acc(accs.begin(), accs.end());
+        for (int64_t kh = 0; kh < k.kh; ++kh) {
+          for (int64_t kw = 0; kw < k.kw; ++kw) {
+            Value col = plus(lb, lloc, w0, kw);
+            SmallVector<Value> x;
+            for (int64_t j = 0; j < rows; ++j)
+              x.push_back(vector::LoadOp::create(
+                  lb, lloc, vecType, k.in,
+                  ValueRange{n, c, plus(lb, lloc, h0, j + kh), col}));
+            Value khIdx = index(lb, lloc, kh), kwIdx = index(lb, lloc, kw);
+            for (int64_t i = 0; i < filters; ++i) {
+              Value w = memref::LoadOp::create(lb, lloc, k.filter,
+                                               ValueRange{fIdx[i], c, khIdx, kwIdx});
+              Value wv = vector::BroadcastOp::create(lb, lloc, vecType, w);
+              for (int64_t j = 0; j < rows; ++j) {
+                Value &a = acc[i * rows + j];
+                a = vector::FMAOp::create(lb, lloc, x[j], wv, a);
+              }
+            }
+          }
+        }
+        scf::YieldOp::create(lb, lloc, acc);
+      });
+
+  for (int64_t i = 0; i < filters; ++i)
+    for (int64_t j = 0; j < rows; ++j)
+      vector::StoreOp::create(b, loc, channelLoop.getResult(i * rows + j), k.out,
+                              ValueRange{n, fIdx[i], hIdx[j], w0});
+}
+
+struct VectorizeConvolutions
+    : pce::impl::VectorizeConvolutionsBase<VectorizeConvolutions> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    SmallVector<linalg::Conv2DNchwFchwOp> convs;
+    getOperation()->walk([&](linalg::Conv2DNchwFchwOp op) {
+      if (!unsupported(op))
+        convs.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (linalg::Conv2DNchwFchwOp op : convs) {
+      rewriter.setInsertionPoint(op);
+      rewrite(rewriter, op);
+      rewriter.eraseOp(op);
+    }
+  }
+
+  void rewrite(OpBuilder &b, linalg::Conv2DNchwFchwOp op) {
+    Location loc = op.getLoc();
+    Value in = op.getDpsInputs()[0], filter = op.getDpsInputs()[1];
+    Value out = op.getDpsInits()[0];
+    auto outType = cast<MemRefType>(out.getType());
+    auto filterType = cast<MemRefType>(filter.getType());
+    ArrayRef<int64_t> o = outType.getShape(), f = filterType.getShape();
+    Kernel k{in, filter, out, f[1], f[2], f[3], outType.getElementType()};
+    int64_t lanes = std::max<int64_t>(
+        1, vectorBits / k.element.getIntOrFloatBitWidth());
+
+    auto batch = scf::ForOp::create(b, loc, index(b, loc, 0), index(b, loc, o[0]),
+                                    index(b, loc, 1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(batch.getBody());
+    Value n = batch.getInductionVar();
+    forEachBlock(b, loc, o[1], filterBlock, [&](OpBuilder &b1, Value f0, int64_t fs) {
+      forEachBlock(b1, loc, o[2], rowBlock, [&](OpBuilder &b2, Value h0, int64_t hs) {
+        forEachBlock(b2, loc, o[3], lanes, [&](OpBuilder &b3, Value w0, int64_t ws) {
+          emitKernel(b3, loc, k, n, f0, fs, h0, hs, w0, ws);
+        });
+      });
+    });
+  }
+};
+
+} // namespace

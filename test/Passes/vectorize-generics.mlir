@@ -1,0 +1,111 @@
+// RUN: pce-opt %s -pass-pipeline="builtin.module(func.func(pce-vectorize-generics,canonicalize,cse))" | FileCheck %s
+// RUN: pce-opt %s -pass-pipeline="builtin.module(func.func(pce-vectorize-generics{max-lanes=32}))" | FileCheck %s --check-prefix=LANES
+
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#row = affine_map<(d0, d1, d2) -> (d0)>
+#red_in = affine_map<(d0, d1, d2, d3) -> (d0, d3, d1, d2)>
+#red_w = affine_map<(d0, d1, d2, d3) -> (d1, d3)>
+#red_out = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#t_in = affine_map<(d0, d1) -> (d1, d0)>
+#t_out = affine_map<(d0, d1) -> (d0, d1)>
+
+// An elementwise op with a broadcast operand: one vector per result row,
+// the broadcast value read once per row block.
+// CHECK-LABEL: func.func @scale_relu
+// CHECK-NOT: linalg.generic
+// CHECK: scf.for
+// CHECK: vector.transfer_read %{{.*}}[], %{{.*}} : memref<f32, strided<[], offset: ?>>, vector<f32>
+// CHECK: scf.for
+// CHECK: %[[X:.*]] = vector.transfer_read %{{.*}}[%c0], %{{.*}} {in_bounds = [true]} : memref<8xf32, {{.*}}>, vector<8xf32>
+// CHECK: %[[S:.*]] = vector.broadcast %{{.*}} : vector<f32> to vector<8xf32>
+// CHECK: %[[M:.*]] = arith.mulf %[[X]], %[[S]] : vector<8xf32>
+// CHECK: %[[R:.*]] = arith.maximumf %[[M]], %{{.*}} : vector<8xf32>
+// CHECK: vector.transfer_write %[[R]], %{{.*}}[%c0] {in_bounds = [true]} : vector<8xf32>, memref<8xf32, {{.*}}>
+
+func.func @scale_relu(%x: memref<4x3x8xf32>, %s: memref<4xf32>, %y: memref<4x3x8xf32>) {
+  %z = arith.constant 0.0 : f32
+  linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x, %s : memref<4x3x8xf32>, memref<4xf32>) outs(%y : memref<4x3x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.maximumf %m, %z : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+// A 1x1 convolution: out[n,d,i,j] += x[n,c,i,j] * w[d,c].
+func.func @contract(%x: memref<2x5x4x8xf32>, %w: memref<6x5xf32>, %y: memref<2x6x4x8xf32>) {
+
+// A contraction (a 1x1 convolution): the reduction loop goes innermost and
+// each step accumulates a whole result row.
+// CHECK-LABEL: func.func @contract
+// CHECK-NOT: linalg.generic
+// CHECK: scf.for %{{.*}} = %c0 to %c2
+// CHECK: scf.for %{{.*}} = %c0 to %c6
+// CHECK: scf.for %{{.*}} = %c0 to %c4
+// CHECK: scf.for %{{.*}} = %c0 to %c5
+// CHECK: vector.transfer_read {{.*}} vector<8x1xf32>
+// CHECK: arith.mulf {{.*}} : vector<8xf32>
+// CHECK: arith.addf {{.*}} : vector<8xf32>
+// CHECK: vector.transfer_write {{.*}} : vector<8xf32>
+  linalg.generic {indexing_maps = [affine_map<(n, d, i, j, c) -> (n, c, i, j)>, affine_map<(n, d, i, j, c) -> (d, c)>, affine_map<(n, d, i, j, c) -> (n, d, i, j)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<2x5x4x8xf32>, memref<6x5xf32>) outs(%y : memref<2x6x4x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %o, %m : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+func.func @long_rows(%x: memref<2x96xf32>, %y: memref<2x96xf32>) {
+  linalg.generic {indexing_maps = [#t_out, #t_out], iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<2x96xf32>) outs(%y : memref<2x96xf32>) {
+
+// Rows longer than max-lanes are cut into equal pieces.
+// CHECK-LABEL: func.func @long_rows
+// CHECK: scf.for %{{.*}} = %c0 to %c96 step %c48
+// CHECK: arith.negf {{.*}} : vector<48xf32>
+// LANES-LABEL: func.func @long_rows
+// LANES: arith.negf {{.*}} : vector<32xf32>
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.negf %a : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+func.func @left_alone(%x: memref<8x4xf32>, %y: memref<4x8xf32>, %d: memref<?x8xf32>, %e: memref<?x8xf32>,
+                      %t: tensor<4x8xf32>, %s: memref<4xf32>) -> tensor<4x8xf32> {
+  // A transpose reads across the innermost dimension.
+
+// Left alone: a transpose (it would read across the innermost dimension),
+// dynamic shapes, a reduction into the innermost dimension, tensors.
+// CHECK-LABEL: func.func @left_alone
+// CHECK-NOT: vector.
+// CHECK-COUNT-4: linalg.generic
+  linalg.generic {indexing_maps = [#t_in, #t_out], iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<8x4xf32>) outs(%y : memref<4x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  }
+  // Dynamic shapes.
+  linalg.generic {indexing_maps = [#t_out, #t_out], iterator_types = ["parallel", "parallel"]}
+      ins(%d : memref<?x8xf32>) outs(%e : memref<?x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  }
+  // A reduction into the innermost dimension.
+  linalg.generic {indexing_maps = [#t_out, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]}
+      ins(%y : memref<4x8xf32>) outs(%s : memref<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    linalg.yield %a : f32
+  }
+  // Tensors.
+  %r = linalg.generic {indexing_maps = [#t_out, #t_out], iterator_types = ["parallel", "parallel"]}
+      ins(%t : tensor<4x8xf32>) outs(%t : tensor<4x8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %n = arith.negf %a : f32
+    linalg.yield %n : f32
+  } -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
