@@ -112,4 +112,15 @@ Value relu(OpBuilder &b, Location loc, Value x) {
   return arith::MaximumFOp::create(b, loc, x, zero);
 }
 
+bool isStaticWithUnitInnerStride(Type t) {
+  auto type = dyn_cast<MemRefType>(t);
+  if (!type || !type.hasStaticShape())
+    return false;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)))
+    return false;
+  return strides.empty() || strides.back() == 1;
+}
+
 } // namespace mlir::pce::lowering

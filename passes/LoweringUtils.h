@@ -48,6 +48,10 @@ Value buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
 /// plain dot products (cosine router).
 Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value bias);
 
+/// True when `t` is a memref with a static shape and a unit innermost stride
+/// (rows that vector loads and stores can read contiguously).
+bool isStaticWithUnitInnerStride(Type t);
+
 /// `max(x, 0)` on a scalar.
 Value relu(OpBuilder &b, Location loc, Value x);
 

@@ -22,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/LoweringUtils.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -37,19 +38,9 @@ namespace mlir::pce {
 } // namespace mlir::pce
 
 using namespace mlir;
+using namespace mlir::pce::lowering;
 
 namespace {
-
-/// True when `type` has a static shape and a unit innermost stride.
-bool isStaticWithUnitInnerStride(MemRefType type) {
-  if (!type || !type.hasStaticShape())
-    return false;
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)))
-    return false;
-  return strides.empty() || strides.back() == 1;
-}
 
 bool allOnes(DenseIntElementsAttr attr) {
   return llvm::all_of(attr.getValues<int64_t>(), [](int64_t v) { return v == 1; });

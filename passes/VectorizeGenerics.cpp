@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "passes/LoweringUtils.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -38,20 +39,9 @@ namespace mlir::pce {
 } // namespace mlir::pce
 
 using namespace mlir;
+using namespace mlir::pce::lowering;
 
 namespace {
-
-/// True when `type` has a static shape and a unit innermost stride.
-bool isStaticWithUnitInnerStride(Type t) {
-  auto type = dyn_cast<MemRefType>(t);
-  if (!type || !type.hasStaticShape())
-    return false;
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)))
-    return false;
-  return strides.empty() || strides.back() == 1;
-}
 
 struct Plan {
   SmallVector<int64_t> tileSizes;
