@@ -45,6 +45,44 @@ def LowerToLinalg : Pass<"pce-lower-to-linalg"> {
   ];
 }
 
+def SparseDispatch : Pass<"pce-sparse-dispatch"> {
+  let summary = "Compute only the routed experts of a top-k router, fused with the mix";
+  let description = [{
+    Rewrites `pce.mix sum %w, %y` whose weights come from a `pce.route` with
+    `top_k = k` (`0 < k < E`) and whose experts `%y = pce.experts` have no
+    other user into loops over the patches and the experts that compute
+    expert `e` on patch `(b, p)` only when `w[b, p, e] != 0` and accumulate
+    `w * y` into the mixed output (docs/SEMANTICS.md §4):
+
+    ```mlir
+    %w = pce.route position %p experts 4 top_k 1 : tensor<2x4x5x6x6xf32>
+    %y = pce.experts %p, %k affine(%s, %t : ...) : ...
+    %m = pce.mix sum %w, %y : tensor<2x4x4xf32>, tensor<2x4x4x8x4x4xf32>
+    // becomes
+    scf.for %b ... { scf.for %p ... { scf.for %e ... {
+      %we = tensor.extract %w[%b, %p, %e]
+      scf.if (%we != 0) {
+        %c = linalg.conv_2d_nchw_fchw ins(%patch, %kernel : tensor<1x5x6x6xf32>, tensor<8x5x3x3xf32>) ...
+        linalg.generic ... // acc + %we * relu(scale[e] * %c + shift[e])
+      }
+    }}}
+    ```
+
+    The per-(patch, expert) convolution reads contiguous slices, so
+    `pce-vectorize-convolutions` still vectorizes it after bufferization.
+    Runs on pce ops before `pce-lower-to-linalg`, which lowers the router and
+    the patches. Dense routers (`top_k` 0 or `>= E`), experts with another
+    user, `concat` mixes and dynamic shapes are left alone.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def ExposeRouting : Pass<"pce-expose-routing", "::mlir::ModuleOp"> {
   let summary = "Return every router's weights from the public functions";
   let description = [{
@@ -167,6 +205,30 @@ def VectorizeGenerics : Pass<"pce-vectorize-generics", "::mlir::func::FuncOp"> {
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::vector::VectorDialect"
+  ];
+}
+
+// GPU code generation (docs/GPU.md).
+def GpuCollapseParallelLoops
+    : Pass<"pce-gpu-collapse-parallel-loops", "::mlir::func::FuncOp"> {
+  let summary = "Collapse every outermost scf.parallel into one dimension for GPU mapping";
+  let description = [{
+    `gpu-map-parallel-loops` maps the first three dimensions of a loop nest
+    to x, y, z and runs the rest sequentially, whatever their extents. PCE's
+    loops have up to six parallel dimensions with the long, contiguous ones
+    last, so this pass first collapses every outermost `scf.parallel` into a
+    single dimension (row-major, the innermost dimension fastest). Tiling that
+    loop by N (`scf-parallel-loop-tiling{parallel-loop-tile-sizes=N}`) then
+    gives blocks of N threads, and consecutive threads touch consecutive
+    elements of the output.
+
+    The pass also makes the LLVM IR translations of the builtin, LLVM, GPU
+    and NVVM dialects available to the context, which `gpu-module-to-binary`
+    needs later in `--pce-gpu-pipeline` (pce-opt does not register them).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect"
   ];
 }
 

@@ -12,10 +12,17 @@ using namespace mlir;
 
 // The pipeline as text: upstream passes are referred to by their stable
 // command-line names, exactly as `pce-opt` users would write them.
+static const char kDecompose[] =
+    // pce -> primitive pce ops.
+    "pce-decompose-layer,"
+    "canonicalize";
+
+// Top-k routers: only the routed experts are computed (docs/BENCHMARKS.md,
+// "Sparse dispatch").
+static const char kSparseDispatch[] = "pce-sparse-dispatch";
+
 static const char kToBuffers[] =
     // pce -> linalg on tensors.
-    "pce-decompose-layer,"
-    "canonicalize,"
     "pce-lower-to-linalg,"
     "pce-prepare-entry-points,"
     "func.func(convert-elementwise-to-linalg),"
@@ -53,7 +60,10 @@ static const char kToLLVM[] =
     "canonicalize";
 
 std::string pce::cpuPipelineText(const CpuPipelineOptions &options) {
-  std::string text = kToBuffers;
+  std::string text = std::string(kDecompose) + ",";
+  if (options.sparseDispatch)
+    text += std::string(kSparseDispatch) + ",";
+  text += kToBuffers;
   std::string codegen;
   if (options.vectorizeConvolutions)
     codegen += std::string(kVectorizeConvolutions) + ",";
@@ -82,8 +92,13 @@ pce::buildCpuPipelineWithOptions(OpPassManager &pm,
 }
 
 namespace {
-/// `--pce-cpu-pipeline="vectorize-convolutions=false ..."`.
+/// `--pce-cpu-pipeline="sparse-dispatch=false vectorize-convolutions=false ..."`.
 struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
+  PassOptions::Option<bool> sparseDispatch{
+      *this, "sparse-dispatch",
+      llvm::cl::desc("Compute only the routed experts of top-k routers "
+                     "(pce-sparse-dispatch)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> vectorizeConvolutions{
       *this, "vectorize-convolutions",
       llvm::cl::desc("Register-blocked vector kernels for NCHW convolutions "
@@ -110,9 +125,103 @@ void pce::registerPipelines() {
       "interfaces",
       [](OpPassManager &pm, const CpuPipelineCLOptions &cl) {
         CpuPipelineOptions options;
+        options.sparseDispatch = cl.sparseDispatch;
         options.vectorizeConvolutions = cl.vectorize && cl.vectorizeConvolutions;
         options.vectorizeGenerics = cl.vectorize && cl.vectorizeGenerics;
         if (failed(buildCpuPipelineWithOptions(pm, options)))
           llvm::report_fatal_error("pce-cpu-pipeline does not parse");
+      });
+  registerGpuPipeline();
+}
+
+//===----------------------------------------------------------------------===//
+// GPU pipeline (docs/GPU.md): a self-contained block; shares only
+// kDecompose and kToBuffers.
+//===----------------------------------------------------------------------===//
+
+std::string pce::gpuPipelineText(const GpuPipelineOptions &options) {
+  // Dense experts (no pce-sparse-dispatch: its data-dependent dispatch is
+  // not mapped to the GPU yet).
+  std::string text = std::string(kDecompose) + "," + kToBuffers;
+  // Buffers -> parallel loops -> one launch per loop nest: every outermost
+  // loop is collapsed to one dimension and tiled by the block size; tiles
+  // become blocks, the points of a tile threads (a guard handles the tail).
+  text += ",func.func(convert-linalg-to-parallel-loops,"
+          "pce-gpu-collapse-parallel-loops,"
+          "scf-parallel-loop-tiling{parallel-loop-tile-sizes=" +
+          std::to_string(options.blockSize) + " no-min-max-bounds=true}";
+  // Debugging: the same tiled loops, run sequentially on the CPU.
+  if (options.emulateOnCpu)
+    return text + ")," + kToLLVM;
+  text += ",gpu-map-parallel-loops,"
+          "convert-parallel-loops-to-gpu),"
+          "canonicalize,cse,"
+          "gpu-kernel-outlining,"
+          // convert-gpu-to-nvvm leaves scf.for alone inside kernels.
+          "gpu.module(convert-scf-to-cf)";
+  // Kernels -> NVVM -> a gpu.binary (PTX for format=isa); host -> LLVM.
+  text += ",gpu-lower-to-nvvm-pipeline{cubin-chip=" + options.chip +
+          " cubin-features=" + options.features +
+          " cubin-format=" + options.format + "}";
+  return text;
+}
+
+LogicalResult pce::buildGpuPipeline(OpPassManager &pm,
+                                    const GpuPipelineOptions &options) {
+  if (options.blockSize <= 0) {
+    llvm::errs() << "pce-gpu-pipeline: block-size must be positive, not "
+                 << options.blockSize << "\n";
+    return failure();
+  }
+  std::string errors;
+  llvm::raw_string_ostream os(errors);
+  if (failed(parsePassPipeline(gpuPipelineText(options), pm, os))) {
+    llvm::errs() << "pce-gpu-pipeline: " << errors << "\n";
+    return failure();
+  }
+  return success();
+}
+
+namespace {
+/// `--pce-gpu-pipeline="block-size=128 chip=sm_90 format=isa"`.
+struct GpuPipelineCLOptions : PassPipelineOptions<GpuPipelineCLOptions> {
+  PassOptions::Option<int64_t> blockSize{
+      *this, "block-size", llvm::cl::desc("Threads per block (tile size)"),
+      llvm::cl::init(256)};
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("Target GPU (cubin-chip)"),
+      llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX features (cubin-features)"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<bool> emulateOnCpu{
+      *this, "emulate-on-cpu",
+      llvm::cl::desc("Debugging: stop before GPU mapping and lower the "
+                     "collapsed, tiled loops for the CPU (as the CPU "
+                     "pipeline's last step), to run and compare there"),
+      llvm::cl::init(false)};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("gpu.binary contents: isa (PTX text), bin (cubin, "
+                     "needs ptxas), fatbin, llvm, offloading"),
+      llvm::cl::init("isa")};
+};
+} // namespace
+
+void pce::registerGpuPipeline() {
+  PassPipelineRegistration<GpuPipelineCLOptions>(
+      "pce-gpu-pipeline",
+      "Compile a pce model for an NVIDIA GPU: decompose, lower to linalg, "
+      "bufferize, parallel loops, one kernel per loop nest, NVVM, and a "
+      "gpu.binary (PTX by default) for sm_90",
+      [](OpPassManager &pm, const GpuPipelineCLOptions &cl) {
+        GpuPipelineOptions options;
+        options.blockSize = cl.blockSize;
+        options.chip = cl.chip;
+        options.features = cl.features;
+        options.format = cl.format;
+        options.emulateOnCpu = cl.emulateOnCpu;
+        if (failed(buildGpuPipeline(pm, options)))
+          llvm::report_fatal_error("pce-gpu-pipeline does not parse");
       });
 }

@@ -14,6 +14,9 @@ namespace mlir::pce {
 /// as `--pce-cpu-pipeline="vectorize-convolutions=false"` (or
 /// `vectorize=false` for all of them).
 struct CpuPipelineOptions {
+  /// pce-sparse-dispatch: a top-k router's mix computes only the routed
+  /// experts of each patch.
+  bool sparseDispatch = true;
   /// pce-vectorize-convolutions: register-blocked NCHW convolutions.
   bool vectorizeConvolutions = true;
   /// pce-vectorize-generics: elementwise and reduction generics by rows.
@@ -33,6 +36,30 @@ std::string cpuPipelineText(const CpuPipelineOptions &options = {});
 
 /// Registers `--pce-cpu-pipeline`.
 void registerPipelines();
+
+/// GPU pipeline (docs/GPU.md): what `--pce-gpu-pipeline` runs.
+struct GpuPipelineOptions {
+  /// Threads per block: the tile size of the collapsed parallel loops.
+  int64_t blockSize = 256;
+  /// gpu-lower-to-nvvm-pipeline's cubin-chip / cubin-features / cubin-format.
+  std::string chip = "sm_90";
+  std::string features = "+ptx80";
+  std::string format = "isa";
+  /// Debugging: stop before GPU mapping and lower the collapsed, tiled loops
+  /// for the CPU instead (the kernels' loop structure, run sequentially).
+  bool emulateOnCpu = false;
+};
+
+/// From a model in the pce dialect to NVVM kernels in a gpu.binary and host
+/// code in the LLVM dialect that launches them.
+LogicalResult buildGpuPipeline(OpPassManager &pm,
+                               const GpuPipelineOptions &options = {});
+
+/// The pass pipeline `buildGpuPipeline` parses (without `builtin.module()`).
+std::string gpuPipelineText(const GpuPipelineOptions &options = {});
+
+/// Registers `--pce-gpu-pipeline` (called by registerPipelines).
+void registerGpuPipeline();
 
 } // namespace mlir::pce
 

@@ -25,3 +25,21 @@ tool_dirs = [config.pce_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["pce-opt", "pce-translate", "pce-compile", "pce-run"], tool_dirs)
 llvm_config.with_environment("PATH", config.pce_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+# GPU tests (test/GPU): `REQUIRES: ptxas` where PTX is assembled; %ptxas is
+# the assembler (PATH first, then the CUDA toolkit's default place).
+import shutil
+_ptxas = shutil.which("ptxas") or (
+    "/usr/local/cuda/bin/ptxas" if os.access("/usr/local/cuda/bin/ptxas", os.X_OK) else None)
+if _ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", _ptxas))
+    llvm_config.with_environment("PATH", os.path.dirname(_ptxas), append_path=True)
+
+# test/GPU/emulate-on-cpu.mlir runs code with mlir-runner and its utility
+# libraries (printMemrefF32): `REQUIRES: mlir-runner`, %mlir_runner_libs.
+_runner_libs = [os.path.normpath(os.path.join(config.llvm_tools_dir, "..", "lib", name))
+                for name in ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so")]
+if shutil.which("mlir-runner", path=config.llvm_tools_dir) and all(map(os.path.exists, _runner_libs)):
+    config.available_features.add("mlir-runner")
+    config.substitutions.append(("%mlir_runner_libs", ",".join(_runner_libs)))
