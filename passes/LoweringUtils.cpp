@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 namespace mlir::pce::lowering {
@@ -121,6 +122,29 @@ bool isStaticWithUnitInnerStride(Type t) {
   if (failed(type.getStridesAndOffset(strides, offset)))
     return false;
   return strides.empty() || strides.back() == 1;
+}
+
+/// The per-(expert, channel) scale and shift of inference batch norm:
+/// `scale = gamma / sqrt(var + eps)`, `shift = beta - mean * scale`.
+std::pair<Value, Value> foldBatchNorm(OpBuilder &b, Location loc, ValueRange bn,
+                                      double eps) {
+  auto type = cast<RankedTensorType>(bn[0].getType());
+  Type element = type.getElementType();
+  Value scale = buildElementwise(
+      b, loc, {bn[0], bn[3]}, type,
+      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        Value epsilon = floatConstant(nb, nloc, element, eps);
+        Value var = arith::AddFOp::create(nb, nloc, a[1], epsilon);
+        Value std = math::SqrtOp::create(nb, nloc, var);
+        return arith::DivFOp::create(nb, nloc, a[0], std);
+      });
+  Value shift = buildElementwise(
+      b, loc, {bn[1], bn[2], scale}, type,
+      [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        Value centre = arith::MulFOp::create(nb, nloc, a[1], a[2]);
+        return arith::SubFOp::create(nb, nloc, a[0], centre);
+      });
+  return {scale, shift};
 }
 
 } // namespace mlir::pce::lowering

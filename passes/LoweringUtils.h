@@ -52,6 +52,12 @@ Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value bias);
 /// (rows that vector loads and stores can read contiguously).
 bool isStaticWithUnitInnerStride(Type t);
 
+/// The per-(expert, channel) scale and shift of inference batch norm from
+/// `bn = (gamma, beta, mean, var)`: `scale = gamma / sqrt(var + eps)`,
+/// `shift = beta - mean * scale`.
+std::pair<Value, Value> foldBatchNorm(OpBuilder &b, Location loc, ValueRange bn,
+                                      double eps);
+
 /// `max(x, 0)` on a scalar.
 Value relu(OpBuilder &b, Location loc, Value x);
 

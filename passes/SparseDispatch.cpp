@@ -67,31 +67,14 @@ ExpertsOp dispatchable(MixOp mix) {
   return experts;
 }
 
-/// `scale = gamma / sqrt(var + eps)`, `shift = beta - mean * scale` (as
-/// LowerExperts.cpp), or the affine pair as is.
+/// `scale = gamma / sqrt(var + eps)`, `shift = beta - mean * scale`
+/// (foldBatchNorm), or the affine pair as is.
 std::pair<Value, Value> scaleAndShift(OpBuilder &b, Location loc,
                                       ExpertsOp experts) {
   if (experts.getBn().empty())
     return {experts.getAffine()[0], experts.getAffine()[1]};
-  ValueRange bn = experts.getBn();
-  double eps = experts.getEps().convertToDouble();
-  auto type = cast<RankedTensorType>(bn[0].getType());
-  Type element = type.getElementType();
-  Value scale = buildElementwise(
-      b, loc, {bn[0], bn[3]}, type,
-      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        Value epsilon = floatConstant(nb, nloc, element, eps);
-        Value var = arith::AddFOp::create(nb, nloc, a[1], epsilon);
-        Value std = math::SqrtOp::create(nb, nloc, var);
-        return arith::DivFOp::create(nb, nloc, a[0], std);
-      });
-  Value shift = buildElementwise(
-      b, loc, {bn[1], bn[2], scale}, type,
-      [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        Value centre = arith::MulFOp::create(nb, nloc, a[1], a[2]);
-        return arith::SubFOp::create(nb, nloc, a[0], centre);
-      });
-  return {scale, shift};
+  return foldBatchNorm(b, loc, experts.getBn(),
+                       experts.getEps().convertToDouble());
 }
 
 Value index(OpBuilder &b, Location loc, int64_t v) {
