@@ -8,6 +8,11 @@
 // The IDX mode runs a whole data set (MNIST / Fashion-MNIST files, plain or
 // gzip) in batches of the compiled size and, given labels, prints accuracy.
 //
+// With --routing, RDIR also receives report.json and report.md: the routing
+// statistics of docs/SEMANTICS.md §5 per routing result (runtime/RoutingReport.h),
+// with I(expert; class) when --idx-labels is given; one summary line per
+// layer goes to stdout.
+//
 // Exit codes: 0 success, 1 runtime error (files, artifact, shapes), 2 usage
 // error (anything wrong with the command line itself). See docs/Runtime.md.
 //
@@ -16,6 +21,7 @@
 #include "runtime/Artifact.h"
 #include "runtime/Idx.h"
 #include "runtime/Npy.h"
+#include "runtime/RoutingReport.h"
 #include "runtime/Safetensors.h"
 
 #include <algorithm>
@@ -53,7 +59,11 @@ const char *kUsage =
     "  --input NAME=X.npy       one input by name (repeat for several inputs)\n"
     "  --output Y.npy           where to write the first \"output\" result\n"
     "  --routing RDIR           create RDIR and write every \"routing\" result\n"
-    "                           as RDIR/<result name>.npy\n"
+    "                           as RDIR/<result name>.npy, and the routing\n"
+    "                           statistics (entropy, expert usage, routing map,\n"
+    "                           mutual information) as RDIR/report.json and\n"
+    "                           RDIR/report.md; a summary line per layer goes\n"
+    "                           to stdout\n"
     "  --entry NAME             entry point to run (default: forward)\n"
     "  --threads N              threads for inputs holding several compiled batches\n"
     "                           (default: $PCE_NUM_THREADS, else all cores)\n"
@@ -64,7 +74,8 @@ const char *kUsage =
     "  --idx-images IMAGES      u8 images [N,H,W], scaled to [0,1] (x/255), run in\n"
     "                           batches of B (the last one padded with zeros)\n"
     "  --idx-labels LABELS      labels [N]: print top-1 (and, with >= 5 classes,\n"
-    "                           top-5) accuracy of the first output [N,classes]\n"
+    "                           top-5) accuracy of the first output [N,classes];\n"
+    "                           with --routing, also I(expert; class)\n"
     "  --limit N                use only the first N images\n"
     "  --normalize MEAN,STD     after scaling, x = (x - MEAN) / STD\n"
     "  --output, --routing      optional here; they receive all N items\n"
@@ -294,6 +305,67 @@ Status writeResults(const Options &o, const EntryPoint &ep, const BufferSpec &ou
   return Status::success();
 }
 
+// What the routing report knows beyond the routing results themselves.
+struct ReportContext {
+  const HostTensor *labels = nullptr; // i64 [N], each in [0, classes)
+  int64_t classes = 0;
+  std::optional<std::pair<int64_t, int64_t>> imageSize; // H, W of the input images
+};
+
+// --routing: RDIR/report.json and RDIR/report.md from every routing result
+// (already written as .npy by writeResults), and one summary line per layer
+// on stdout. A result that is not a routing distribution (NaN, negative
+// weights...) is left out of the report with a warning, not an error: its
+// .npy is written all the same.
+Status writeRoutingReportFiles(const Options &o, const EntryPoint &ep, const TensorMap &results,
+                               const ReportContext &ctx) {
+  if (!o.routing)
+    return Status::success();
+  RoutingReport report;
+  report.imageSize = ctx.imageSize;
+  report.classes = ctx.labels ? ctx.classes : 0;
+  bool any = false;
+  for (const auto &r : ep.results) {
+    if (r.kind != ArgKind::Routing)
+      continue;
+    any = true;
+    const HostTensor &w = results.at(r.name);
+    auto layer = computeRoutingReport(r.name, w, ctx.labels, ctx.labels ? ctx.classes : 0);
+    if (!layer) {
+      std::fprintf(stderr, "pce-run: warning: no routing report: %s\n", layer.error().c_str());
+      report.skipped.emplace_back(r.name, layer.error());
+      continue;
+    }
+    if (ctx.imageSize)
+      layer->grid = inferPatchGrid(layer->patches, ctx.imageSize->first, ctx.imageSize->second);
+    report.items = std::max(report.items, layer->items);
+    report.layers.push_back(std::move(*layer));
+  }
+  if (!any)
+    return Status::success(); // writeResults warned already
+  if (report.layers.empty())
+    for (const auto &r : ep.results)
+      if (r.kind == ArgKind::Routing && !results.at(r.name).shape.empty())
+        report.items = std::max(report.items, results.at(r.name).shape[0]);
+  if (Status s = writeRoutingReport(report, *o.routing); !s)
+    return s;
+  for (const std::string &line : routingSummaryLines(report))
+    std::printf("%s\n", line.c_str());
+  return Status::success();
+}
+
+// H, W of the entry point's single rank-4 input (the images), if it has one.
+std::optional<std::pair<int64_t, int64_t>> imageSizeOf(const EntryPoint &ep) {
+  std::optional<std::pair<int64_t, int64_t>> size;
+  int rank4 = 0;
+  for (const auto &a : ep.arguments)
+    if (a.kind == ArgKind::Input && a.shape.size() == 4) {
+      ++rank4;
+      size = std::make_pair(a.shape[2], a.shape[3]);
+    }
+  return rank4 == 1 ? size : std::nullopt;
+}
+
 // The first `n` items (along dimension 0) of t.
 Expected<HostTensor> firstItems(const HostTensor &t, int64_t n) {
   std::vector<int64_t> shape = t.shape;
@@ -420,6 +492,15 @@ int runIdx(const Options &o, const Artifact &art, const EntryPoint &ep, const Bu
   } else {
     std::printf("ran %s\n", speed);
   }
+
+  ReportContext ctx;
+  if (ds->labels) {
+    ctx.labels = &*ds->labels;
+    ctx.classes = classes;
+  }
+  ctx.imageSize = std::make_pair(item[1], item[2]);
+  if (Status s = writeRoutingReportFiles(o, ep, *results, ctx); !s)
+    return runtimeError(s.message());
   return 0;
 }
 
@@ -479,6 +560,10 @@ int runTool(const Options &o) {
     return runtimeError(results.error());
 
   if (Status s = writeResults(o, *ep, *output, *results); !s)
+    return runtimeError(s.message());
+  ReportContext ctx;
+  ctx.imageSize = imageSizeOf(*ep);
+  if (Status s = writeRoutingReportFiles(o, *ep, *results, ctx); !s)
     return runtimeError(s.message());
   return 0;
 }

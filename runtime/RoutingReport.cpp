@@ -1,0 +1,445 @@
+//===- RoutingReport.cpp - Routing statistics of a PCE layer --------------===//
+
+#include "runtime/RoutingReport.h"
+
+#include "runtime/Failure.h"
+#include "runtime/FileIO.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace pce::rt {
+
+namespace {
+
+using detail::fail;
+
+// A patch's weights may sum to a little more than 1 in float32.
+constexpr double kRowSumSlack = 1e-3;
+
+std::string fmt(const char *format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string numberText(double v) { return fmt("%.9g", v); }
+
+// Weight i of a validated f32 / f64 tensor.
+struct WeightView {
+  const float *f = nullptr;
+  const double *d = nullptr;
+  double operator[](int64_t i) const { return f ? double(f[i]) : d[i]; }
+};
+
+struct LabelView {
+  const int64_t *l64 = nullptr;
+  const int32_t *l32 = nullptr;
+  const uint8_t *u8 = nullptr;
+  int64_t operator[](int64_t i) const { return l64 ? l64[i] : l32 ? int64_t(l32[i]) : int64_t(u8[i]); }
+};
+
+// I(a; b) of a joint histogram counts[a*nb + b] with n samples, normalised by
+// min(log na, log nb).
+NatsStat mutualInformation(const std::vector<int64_t> &counts, int64_t na, int64_t nb) {
+  std::vector<int64_t> ca(na, 0), cb(nb, 0);
+  int64_t n = 0;
+  for (int64_t i = 0; i < na; ++i)
+    for (int64_t j = 0; j < nb; ++j) {
+      int64_t c = counts[i * nb + j];
+      ca[i] += c;
+      cb[j] += c;
+      n += c;
+    }
+  NatsStat mi;
+  if (n == 0)
+    return mi;
+  const double dn = double(n);
+  for (int64_t i = 0; i < na; ++i)
+    for (int64_t j = 0; j < nb; ++j) {
+      int64_t c = counts[i * nb + j];
+      if (c > 0)
+        mi.nats += double(c) / dn * std::log(double(c) * dn / (double(ca[i]) * double(cb[j])));
+    }
+  mi.nats = std::max(mi.nats, 0.0); // rounding can leave -1e-17 for independent variables
+  const double bound = std::min(std::log(double(na)), std::log(double(nb)));
+  mi.normalized = bound > 0 ? mi.nats / bound : 0.0;
+  return mi;
+}
+
+JsonValue natsJson(const NatsStat &s) {
+  JsonValue o = JsonValue::object();
+  o.set("nats", JsonValue::number(s.nats));
+  o.set("normalized", JsonValue::number(s.normalized));
+  return o;
+}
+
+JsonValue numbersJson(const std::vector<double> &values, size_t begin, size_t end) {
+  JsonValue a = JsonValue::array();
+  for (size_t i = begin; i < end; ++i)
+    a.push(JsonValue::number(values[i]));
+  return a;
+}
+
+JsonValue pairJson(const std::optional<std::pair<int64_t, int64_t>> &p) {
+  if (!p)
+    return JsonValue();
+  JsonValue a = JsonValue::array();
+  a.push(JsonValue::integer(p->first));
+  a.push(JsonValue::integer(p->second));
+  return a;
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Accumulation
+//===----------------------------------------------------------------------===//
+
+RoutingAccumulator::RoutingAccumulator(std::string name, int64_t numClasses)
+    : name_(std::move(name)), fixedClasses_(std::max<int64_t>(numClasses, 0)) {}
+
+Status RoutingAccumulator::add(const HostTensor &weights, const HostTensor *labels, int64_t items) {
+  return detail::guardStatus([&] {
+    const std::string &who = name_;
+    if (!weights.consistent())
+      fail(who + ": routing tensor " + weights.typeString() + " does not hold numel x itemsize bytes");
+    if ((weights.dtype != DType::F32 && weights.dtype != DType::F64) || weights.shape.size() != 3 ||
+        weights.shape[1] < 1 || weights.shape[2] < 1)
+      fail(who + ": routing weights must be f32 or f64 [images, patches, experts] with at least one "
+                 "patch and one expert, found " +
+           weights.typeString());
+    const int64_t B = weights.shape[0], P = weights.shape[1], E = weights.shape[2];
+    if (items < 0)
+      items = B;
+    if (items > B)
+      fail(who + ": asked for the first " + std::to_string(items) + " images of routing weights " +
+           weights.typeString());
+    if (P_ != 0 && (P != P_ || E != E_))
+      fail(who + ": routing weights " + weights.typeString() + " do not match the earlier batches' " +
+           std::to_string(P_) + " patches and " + std::to_string(E_) + " experts");
+    if (labelled_ && *labelled_ != (labels != nullptr))
+      fail(who + (labels ? ": labels given for this batch but not for the earlier ones"
+                         : ": no labels given for this batch but for the earlier ones"));
+
+    LabelView lv;
+    if (labels) {
+      if (!labels->consistent() || labels->shape.size() != 1 ||
+          !(labels->i64() || labels->i32() || labels->u8()))
+        fail(who + ": labels must be integer (i64, i32 or u8) [images], found " + labels->typeString());
+      if (labels->shape[0] != B && labels->shape[0] != items)
+        fail(who + ": " + std::to_string(labels->shape[0]) + " labels for routing weights " +
+             weights.typeString() + (items != B ? " (first " + std::to_string(items) + " images)" : ""));
+      lv = LabelView{labels->i64(), labels->i32(), labels->u8()};
+    }
+
+    WeightView w{weights.f32(), weights.f64()};
+    // Validate everything first, so that an error adds nothing.
+    int64_t maxLabel = -1;
+    for (int64_t b = 0; b < items; ++b) {
+      if (labels) {
+        int64_t l = lv[b];
+        if (l < 0 || (fixedClasses_ > 0 && l >= fixedClasses_))
+          fail(who + ": label " + std::to_string(l) + " of image " + std::to_string(b) + " is not one of " +
+               (fixedClasses_ > 0 ? "the " + std::to_string(fixedClasses_) + " classes"
+                                  : std::string("the classes (labels are >= 0)")));
+        maxLabel = std::max(maxLabel, l);
+      }
+      for (int64_t p = 0; p < P; ++p) {
+        const int64_t row = (b * P + p) * E;
+        double sum = 0;
+        for (int64_t e = 0; e < E; ++e) {
+          double v = w[row + e];
+          if (!std::isfinite(v) || v < 0)
+            fail(who + ": image " + std::to_string(b) + ", patch " + std::to_string(p) + ", expert " +
+                 std::to_string(e) + ": weight " + numberText(v) +
+                 " is not a routing weight (a finite number >= 0)");
+          sum += v;
+        }
+        if (sum > 1 + kRowSumSlack)
+          fail(who + ": image " + std::to_string(b) + ", patch " + std::to_string(p) + ": the " +
+               std::to_string(E) + " weights sum to " + numberText(sum) +
+               ", more than 1 (routing weights are a distribution, possibly cut by top-k)");
+      }
+    }
+
+    // Accumulate.
+    if (P_ == 0) {
+      P_ = P;
+      E_ = E;
+      weightSum_.assign(E, 0.0);
+      positionCount_.assign(P * E, 0);
+    }
+    labelled_ = labels != nullptr;
+    if (labels) {
+      int64_t classes = fixedClasses_ > 0 ? fixedClasses_ : std::max<int64_t>(maxLabel + 1, 1);
+      if (int64_t(classCount_.size()) < classes * E)
+        classCount_.resize(classes * E, 0);
+    }
+    for (int64_t b = 0; b < items; ++b) {
+      for (int64_t p = 0; p < P; ++p) {
+        const int64_t row = (b * P + p) * E;
+        int64_t best = 0;
+        double bestValue = w[row];
+        for (int64_t e = 0; e < E; ++e) {
+          double v = w[row + e];
+          if (v > 0)
+            entropySum_ -= v * std::log(v); // 0 log 0 = 0
+          weightSum_[e] += v;
+          if (v > bestValue) { // strict: ties go to the lower expert
+            best = e;
+            bestValue = v;
+          }
+        }
+        ++positionCount_[p * E + best];
+        if (labels)
+          ++classCount_[lv[b] * E + best];
+      }
+    }
+    items_ += items;
+  });
+}
+
+Expected<RoutingLayerReport> RoutingAccumulator::finish() const {
+  return detail::guard<RoutingLayerReport>([&] {
+    if (items_ == 0)
+      fail(name_ + ": no images to report on");
+    const int64_t P = P_, E = E_;
+    const double patches = double(items_) * double(P);
+    RoutingLayerReport r;
+    r.name = name_;
+    r.items = items_;
+    r.patches = P;
+    r.experts = E;
+    r.grid = inferPatchGrid(P);
+
+    r.entropy.nats = entropySum_ / patches;
+    r.entropy.normalized = E > 1 ? r.entropy.nats / std::log(double(E)) : 0.0;
+
+    std::vector<int64_t> expertCount(E, 0);
+    for (int64_t p = 0; p < P; ++p)
+      for (int64_t e = 0; e < E; ++e)
+        expertCount[e] += positionCount_[p * E + e];
+    r.usage.resize(E);
+    r.meanWeight.resize(E);
+    for (int64_t e = 0; e < E; ++e) {
+      r.usage[e] = double(expertCount[e]) / patches;
+      r.meanWeight[e] = weightSum_[e] / patches;
+      r.loadBalance += r.usage[e] * r.meanWeight[e];
+    }
+    r.loadBalance *= double(E);
+
+    r.routingMap.resize(P * E);
+    r.dominant.resize(P);
+    for (int64_t p = 0; p < P; ++p) {
+      int64_t best = 0;
+      for (int64_t e = 0; e < E; ++e) {
+        r.routingMap[p * E + e] = double(positionCount_[p * E + e]) / double(items_);
+        if (positionCount_[p * E + e] > positionCount_[p * E + best])
+          best = e;
+      }
+      r.dominant[p] = best;
+    }
+
+    // Joint histograms as [expert, other] for mutualInformation(a = expert).
+    std::vector<int64_t> byExpert(E * P);
+    for (int64_t p = 0; p < P; ++p)
+      for (int64_t e = 0; e < E; ++e)
+        byExpert[e * P + p] = positionCount_[p * E + e];
+    r.positionMI = mutualInformation(byExpert, E, P);
+
+    if (labelled_ && *labelled_) {
+      const int64_t C = int64_t(classCount_.size()) / E;
+      std::vector<int64_t> joint(E * C);
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t e = 0; e < E; ++e)
+          joint[e * C + c] = classCount_[c * E + e];
+      r.classMI = mutualInformation(joint, E, C);
+      r.classes = C;
+    }
+    return r;
+  });
+}
+
+Expected<RoutingLayerReport> computeRoutingReport(const std::string &name, const HostTensor &weights,
+                                                  const HostTensor *labels, int64_t numClasses) {
+  RoutingAccumulator acc(name, numClasses);
+  if (Status s = acc.add(weights, labels); !s)
+    return s;
+  return acc.finish();
+}
+
+std::optional<std::pair<int64_t, int64_t>> inferPatchGrid(int64_t P, int64_t H, int64_t W) {
+  if (P < 1)
+    return std::nullopt;
+  if (H <= 0 || W <= 0) {
+    auto s = static_cast<int64_t>(std::llround(std::sqrt(double(P))));
+    if (s * s == P)
+      return std::make_pair(s, s);
+    return std::nullopt;
+  }
+  std::vector<std::pair<int64_t, int64_t>> candidates;
+  for (int64_t nph = 1; nph <= P; ++nph)
+    if (P % nph == 0 && H % nph == 0 && W % (P / nph) == 0)
+      candidates.emplace_back(nph, P / nph);
+  if (candidates.size() == 1)
+    return candidates[0];
+  std::optional<std::pair<int64_t, int64_t>> square;
+  for (const auto &c : candidates)
+    if (H / c.first == W / c.second) {
+      if (square)
+        return std::nullopt;
+      square = c;
+    }
+  return square;
+}
+
+//===----------------------------------------------------------------------===//
+// Output
+//===----------------------------------------------------------------------===//
+
+JsonValue routingLayerToJson(const RoutingLayerReport &r) {
+  JsonValue o = JsonValue::object();
+  o.set("name", JsonValue::string(r.name));
+  o.set("items", JsonValue::integer(r.items));
+  o.set("patches", JsonValue::integer(r.patches));
+  o.set("experts", JsonValue::integer(r.experts));
+  o.set("grid", pairJson(r.grid));
+  o.set("entropy", natsJson(r.entropy));
+  o.set("expert_usage", numbersJson(r.usage, 0, r.usage.size()));
+  o.set("mean_weight", numbersJson(r.meanWeight, 0, r.meanWeight.size()));
+  o.set("load_balance", JsonValue::number(r.loadBalance));
+  JsonValue map = JsonValue::array();
+  for (int64_t p = 0; p < r.patches; ++p)
+    map.push(numbersJson(r.routingMap, size_t(p * r.experts), size_t((p + 1) * r.experts)));
+  o.set("routing_map", std::move(map));
+  JsonValue dominant = JsonValue::array();
+  for (int64_t e : r.dominant)
+    dominant.push(JsonValue::integer(e));
+  o.set("dominant_expert", std::move(dominant));
+  o.set("mi_position", natsJson(r.positionMI));
+  if (r.classMI) {
+    JsonValue c = natsJson(*r.classMI);
+    c.set("classes", JsonValue::integer(r.classes));
+    o.set("mi_class", std::move(c));
+  } else {
+    o.set("mi_class", JsonValue());
+  }
+  return o;
+}
+
+JsonValue routingReportToJson(const RoutingReport &report) {
+  JsonValue o = JsonValue::object();
+  o.set("format", JsonValue::string("pce-routing-report"));
+  o.set("version", JsonValue::integer(1));
+  o.set("items", JsonValue::integer(report.items));
+  o.set("image_size", pairJson(report.imageSize));
+  o.set("classes", report.classes > 0 ? JsonValue::integer(report.classes) : JsonValue());
+  JsonValue layers = JsonValue::array();
+  for (const auto &l : report.layers)
+    layers.push(routingLayerToJson(l));
+  o.set("layers", std::move(layers));
+  JsonValue skipped = JsonValue::array();
+  for (const auto &[name, error] : report.skipped) {
+    JsonValue s = JsonValue::object();
+    s.set("name", JsonValue::string(name));
+    s.set("error", JsonValue::string(error));
+    skipped.push(std::move(s));
+  }
+  o.set("skipped", std::move(skipped));
+  return o;
+}
+
+std::string routingReportMarkdown(const RoutingReport &report) {
+  std::string md = "# Routing report\n\n";
+  md += std::to_string(report.items) + (report.items == 1 ? " image" : " images");
+  if (report.imageSize)
+    md += " of " + std::to_string(report.imageSize->first) + " x " + std::to_string(report.imageSize->second);
+  if (report.classes > 0)
+    md += ", labelled (" + std::to_string(report.classes) + " classes)";
+  md += ".\nEntropy and mutual information in nats; normalised: entropy / log E, "
+        "I(expert; position) / min(log E, log P), I(expert; class) / min(log E, log classes).\n";
+
+  for (const auto &r : report.layers) {
+    md += "\n## " + r.name + "\n\n";
+    md += std::to_string(r.items) + " images, " + std::to_string(r.patches) + " patches";
+    if (r.grid)
+      md += " (" + std::to_string(r.grid->first) + " x " + std::to_string(r.grid->second) + " grid)";
+    md += ", " + std::to_string(r.experts) + " experts.\n\n";
+    md += "| quantity | nats | normalised |\n|---|---:|---:|\n";
+    auto row = [&](const char *label, const NatsStat &s) {
+      md += std::string("| ") + label + " | " + fmt("%.4f", s.nats) + " | " + fmt("%.4f", s.normalized) + " |\n";
+    };
+    row("router entropy", r.entropy);
+    row("I(expert; position)", r.positionMI);
+    if (r.classMI)
+      row("I(expert; class)", *r.classMI);
+    md += "\n| expert | usage | mean weight |\n|---:|---:|---:|\n";
+    for (int64_t e = 0; e < r.experts; ++e)
+      md += "| " + std::to_string(e) + " | " + fmt("%.2f%%", 100 * r.usage[e]) + " | " +
+            fmt("%.4f", r.meanWeight[e]) + " |\n";
+    md += "\nLoad balance E * sum_e usage_e * mean_weight_e: " + fmt("%.4f", r.loadBalance) +
+          " (1 when balanced and each patch's weights sum to 1).\n\n";
+    auto cell = [&](int64_t p) {
+      int64_t e = r.dominant[p];
+      return std::to_string(e) + " (" + fmt("%.0f%%", 100 * r.mapAt(p, e)) + ")";
+    };
+    if (r.grid) {
+      const int64_t rows = r.grid->first, cols = r.grid->second;
+      md += "Dominant expert per patch position (share of images choosing it), patch rows x columns:\n\n";
+      md += "| |";
+      for (int64_t b = 0; b < cols; ++b)
+        md += " " + std::to_string(b) + " |";
+      md += "\n|---:|";
+      for (int64_t b = 0; b < cols; ++b)
+        md += "---:|";
+      md += "\n";
+      for (int64_t a = 0; a < rows; ++a) {
+        md += "| " + std::to_string(a) + " |";
+        for (int64_t b = 0; b < cols; ++b)
+          md += " " + cell(a * cols + b) + " |";
+        md += "\n";
+      }
+    } else {
+      md += "Dominant expert per patch position (share of images choosing it):\n\n"
+            "| patch | dominant expert |\n|---:|---:|\n";
+      for (int64_t p = 0; p < r.patches; ++p)
+        md += "| " + std::to_string(p) + " | " + cell(p) + " |\n";
+    }
+  }
+  if (!report.skipped.empty()) {
+    md += "\n## Not reported\n\n";
+    for (const auto &[name, error] : report.skipped)
+      md += "- " + name + ": " + error + "\n";
+  }
+  return md;
+}
+
+std::vector<std::string> routingSummaryLines(const RoutingReport &report) {
+  std::vector<std::string> lines;
+  for (const auto &r : report.layers) {
+    std::string line = "routing " + r.name + ": entropy " + fmt("%.4f", r.entropy.nats) + " nats (" +
+                       fmt("%.4f", r.entropy.normalized) + " of log " + std::to_string(r.experts) + "), usage";
+    for (double u : r.usage)
+      line += " " + fmt("%.1f%%", 100 * u);
+    line += ", I(expert;position) " + fmt("%.4f", r.positionMI.nats) + " nats (" +
+            fmt("%.4f", r.positionMI.normalized) + ")";
+    if (r.classMI)
+      line += ", I(expert;class) " + fmt("%.4f", r.classMI->nats) + " nats (" +
+              fmt("%.4f", r.classMI->normalized) + ")";
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+Status writeRoutingReport(const RoutingReport &report, const std::string &dir) {
+  return detail::guardStatus([&] {
+    std::string json = writeJson(routingReportToJson(report), 2) + "\n";
+    std::string md = routingReportMarkdown(report);
+    detail::writeFileAtomic(dir + "/report.json", {{json.data(), json.size()}});
+    detail::writeFileAtomic(dir + "/report.md", {{md.data(), md.size()}});
+  });
+}
+
+} // namespace pce::rt

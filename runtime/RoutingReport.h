@@ -1,0 +1,146 @@
+//===- RoutingReport.h - Routing statistics of a PCE layer (SEMANTICS §5) -===//
+//
+// The analysis quantities of docs/SEMANTICS.md §5, computed from a layer's
+// routing weights w [N images, P patches, E experts] (what `pce-run --routing`
+// writes as RDIR/<layer>.routing.npy) and, optionally, the images' labels [N]:
+//
+//   router entropy     mean over patches of -sum_e w_e log w_e (nats, 0 log 0 = 0),
+//                      and that mean / log E (0 when E == 1)
+//   expert usage       f_e: fraction of patches whose argmax is e (ties: lower e)
+//   mean weight        m_e: mean of w_e over all patches
+//   load balance       E * sum_e f_e m_e (the Switch loss of §3; 1 when balanced)
+//   routing map        per patch position p, the fraction of images whose patch p
+//                      chose e ([P,E], rows sum to 1); its argmax per row is the
+//                      dominant expert of p (ties: lower e)
+//   I(expert;position) from the joint histogram of argmax expert and patch index,
+//                      nats and / min(log E, log P) (0 when that bound is 0)
+//   I(expert;class)    the same with the image's label, / min(log E, log classes)
+//
+// Nothing is stored per patch: RoutingAccumulator keeps only histograms
+// (O(P*E + classes*E) numbers), so a data set can be fed batch by batch.
+// Plain C++ (no MLIR, no LibTorch); errors are values (runtime/Status.h).
+//
+// Invalid input is an error naming the layer and the place, never a crash:
+// a tensor that is not f32/f64 [N,P,E] with P, E >= 1, a batch whose P or E
+// differs from the earlier ones, a weight that is NaN/Inf or negative, a patch
+// whose weights sum to more than 1 (+1e-3), labels that are not integer [N],
+// a label outside [0, classes), labels given for some batches but not others,
+// and finishing with no items.
+//
+//===----------------------------------------------------------------------===//
+#ifndef PCE_RUNTIME_ROUTINGREPORT_H
+#define PCE_RUNTIME_ROUTINGREPORT_H
+
+#include "runtime/HostTensor.h"
+#include "runtime/Json.h"
+#include "runtime/Status.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pce::rt {
+
+/// A quantity in nats and normalised by its upper bound (0 when the bound is 0).
+struct NatsStat {
+  double nats = 0;
+  double normalized = 0;
+};
+
+/// The report of one routing result (one router of one layer).
+struct RoutingLayerReport {
+  std::string name;   ///< e.g. "layer0.routing"
+  int64_t items = 0;  ///< N images
+  int64_t patches = 0; ///< P
+  int64_t experts = 0; ///< E
+  /// The patch grid nph x npw (nph*npw == P) when it could be inferred.
+  std::optional<std::pair<int64_t, int64_t>> grid;
+  NatsStat entropy;             ///< mean router entropy, / log E
+  std::vector<double> usage;    ///< [E] f_e
+  std::vector<double> meanWeight; ///< [E] m_e
+  double loadBalance = 0;       ///< E * sum f_e m_e
+  std::vector<double> routingMap; ///< [P*E] row-major, rows sum to 1
+  std::vector<int64_t> dominant;  ///< [P] argmax of each routing-map row
+  NatsStat positionMI;          ///< I(expert; position), / min(log E, log P)
+  std::optional<NatsStat> classMI; ///< I(expert; class), / min(log E, log classes)
+  int64_t classes = 0;          ///< classes of classMI (0 without labels)
+
+  double mapAt(int64_t p, int64_t e) const { return routingMap[p * experts + e]; }
+};
+
+/// Accumulates the histograms of one routing result over batches.
+class RoutingAccumulator {
+public:
+  /// numClasses > 0 fixes the number of classes (labels must lie below it);
+  /// 0 takes max label + 1 over everything added.
+  explicit RoutingAccumulator(std::string name, int64_t numClasses = 0);
+
+  /// Adds w [B,P,E] (f32 or f64) and, optionally, labels [B] (i64, i32 or u8).
+  /// `items` >= 0 uses only the first `items` images of w (and labels), e.g. to
+  /// skip the padding of a last partial batch without copying.
+  /// On error nothing is added.
+  Status add(const HostTensor &weights, const HostTensor *labels = nullptr, int64_t items = -1);
+
+  int64_t items() const { return items_; }
+
+  /// The report of everything added; an error when nothing was.
+  Expected<RoutingLayerReport> finish() const;
+
+private:
+  std::string name_;
+  int64_t fixedClasses_ = 0;
+  int64_t P_ = 0, E_ = 0, items_ = 0;
+  std::optional<bool> labelled_;
+  double entropySum_ = 0;
+  std::vector<double> weightSum_;     // [E]
+  std::vector<int64_t> positionCount_; // [P*E] argmax histogram
+  std::vector<int64_t> classCount_;    // [classes*E] argmax histogram
+};
+
+/// One-shot: the report of w [N,P,E] (labels [N] optional, as for add()).
+Expected<RoutingLayerReport> computeRoutingReport(const std::string &name, const HostTensor &weights,
+                                                  const HostTensor *labels = nullptr,
+                                                  int64_t numClasses = 0);
+
+/// The patch grid (nph, npw) of P patches on an H x W image: the factorisations
+/// nph*npw == P with H % nph == 0 and W % npw == 0; if several, the one with
+/// square patches (H/nph == W/npw). Without an image size (H or W <= 0) a
+/// perfect square P gives sqrt(P) x sqrt(P). nullopt when ambiguous or none.
+std::optional<std::pair<int64_t, int64_t>> inferPatchGrid(int64_t P, int64_t H = 0, int64_t W = 0);
+
+/// The report of a run: every routing result of an entry point.
+struct RoutingReport {
+  int64_t items = 0;                                    ///< images
+  std::optional<std::pair<int64_t, int64_t>> imageSize; ///< H, W of the input, if known
+  int64_t classes = 0;                                  ///< > 0 when labels were used
+  std::vector<RoutingLayerReport> layers;
+  /// Results that could not be reported on: (name, reason).
+  std::vector<std::pair<std::string, std::string>> skipped;
+};
+
+/// The JSON document of report.json (keys documented in docs/Runtime.md):
+///   {"format": "pce-routing-report", "version": 1, "items", "image_size",
+///    "classes", "layers": [{"name", "items", "patches", "experts", "grid",
+///    "entropy": {"nats", "normalized"}, "expert_usage", "mean_weight",
+///    "load_balance", "routing_map", "dominant_expert",
+///    "mi_position": {"nats", "normalized"},
+///    "mi_class": {"nats", "normalized", "classes"} | null}], "skipped": [{"name", "error"}]}
+JsonValue routingReportToJson(const RoutingReport &report);
+JsonValue routingLayerToJson(const RoutingLayerReport &layer);
+
+/// The human-readable report.md (Markdown).
+std::string routingReportMarkdown(const RoutingReport &report);
+
+/// One line per layer for a terminal, e.g.
+///   routing layer0.routing: entropy 0.2291 nats (0.3305 of log 2), usage 50.0% 50.0%,
+///   I(expert;position) 0.6931 nats (1.0000), I(expert;class) 0.0000 nats (0.0000)
+std::vector<std::string> routingSummaryLines(const RoutingReport &report);
+
+/// Writes DIR/report.json and DIR/report.md (atomically; DIR must exist).
+Status writeRoutingReport(const RoutingReport &report, const std::string &dir);
+
+} // namespace pce::rt
+
+#endif // PCE_RUNTIME_ROUTINGREPORT_H

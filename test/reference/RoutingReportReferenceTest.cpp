@@ -1,0 +1,230 @@
+//===- RoutingReportReferenceTest.cpp - runtime report vs float64 reference ===//
+//
+// runtime/RoutingReport.h (plain C++, float32 weights, histograms) against the
+// float64 LibTorch reference of SEMANTICS.md §5 (Reference.h: routerEntropy,
+// expertUsage, routingMap, positionMutualInformation, classMutualInformation,
+// loadBalancingLoss) on fresh random routing tensors: dense softmax, top-k cut
+// (renormalised or not), the position router, and coarse weights full of ties.
+// The reference sees the float32 weights widened to float64 (exactly), so the
+// two agree to 1e-6 relative. The seed is printed; PCE_TEST_SEED=<n> repeats it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Reference.h"
+
+#include "runtime/RoutingReport.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+
+namespace rt = pce::rt;
+namespace ref = pce::ref;
+
+namespace {
+
+uint64_t seed() {
+  static const uint64_t s = [] {
+    uint64_t v;
+    if (const char *env = std::getenv("PCE_TEST_SEED"))
+      v = std::strtoull(env, nullptr, 10);
+    else
+      v = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+    std::printf("[routing-report-reference] random seed %llu (set PCE_TEST_SEED to repeat)\n",
+                static_cast<unsigned long long>(v));
+    return v;
+  }();
+  return s;
+}
+
+std::mt19937_64 &rng() {
+  static std::mt19937_64 gen(seed());
+  return gen;
+}
+
+// Seeds torch from the printed seed and the test's own offset.
+void seedTorch(uint64_t offset) { torch::manual_seed(seed() + offset); }
+
+// |a - b| <= 1e-6 |b| (+1e-12 for values that are zero up to rounding).
+void expectClose(double ours, double want, const std::string &what) {
+  EXPECT_LE(std::abs(ours - want), 1e-6 * std::abs(want) + 1e-12)
+      << what << ": runtime " << ours << ", reference " << want;
+}
+
+// f32 [B,P,E] HostTensor holding w (float64) rounded to float32; w is replaced
+// by the float32 values widened back, so both sides see the same numbers.
+rt::HostTensor toHost(torch::Tensor &w) {
+  auto w32 = w.to(torch::kFloat).contiguous();
+  w = w32.to(torch::kDouble);
+  auto t = rt::HostTensor::create(rt::DType::F32, {w.size(0), w.size(1), w.size(2)});
+  EXPECT_TRUE(t) << t.error();
+  std::memcpy(t->f32(), w32.data_ptr<float>(), size_t(w32.numel()) * sizeof(float));
+  return std::move(*t);
+}
+
+rt::HostTensor labelsToHost(const torch::Tensor &labels) {
+  auto l = labels.to(torch::kLong).contiguous();
+  auto t = rt::HostTensor::create(rt::DType::I64, {l.size(0)});
+  EXPECT_TRUE(t) << t.error();
+  std::memcpy(t->i64(), l.data_ptr<int64_t>(), size_t(l.numel()) * sizeof(int64_t));
+  return std::move(*t);
+}
+
+// Compares every quantity of the runtime's report of w [B,P,E] (and labels) with
+// the reference.
+void compare(torch::Tensor w, const torch::Tensor &labels, int64_t classes, const std::string &what) {
+  SCOPED_TRACE(what);
+  rt::HostTensor host = toHost(w); // w now holds the float32 values
+  rt::HostTensor hostLabels;
+  if (labels.defined())
+    hostLabels = labelsToHost(labels);
+  auto got = rt::computeRoutingReport("layer0.routing", host, labels.defined() ? &hostLabels : nullptr,
+                                      labels.defined() ? classes : 0);
+  ASSERT_TRUE(got) << got.error();
+  const int64_t P = w.size(1), E = w.size(2);
+
+  auto entropy = ref::routerEntropy(w);
+  expectClose(got->entropy.nats, entropy.mean, "entropy");
+  expectClose(got->entropy.normalized, entropy.normalized, "entropy / log E");
+
+  auto usage = ref::expertUsage(w);
+  auto mean = w.reshape({-1, E}).mean(0);
+  for (int64_t e = 0; e < E; ++e) {
+    expectClose(got->usage[e], usage[e].item<double>(), "usage of expert " + std::to_string(e));
+    expectClose(got->meanWeight[e], mean[e].item<double>(), "mean weight of expert " + std::to_string(e));
+  }
+  expectClose(got->loadBalance, ref::loadBalancingLoss(w).item<double>(), "load balance");
+
+  auto map = ref::routingMap(w);
+  ASSERT_EQ(map.size(0), P);
+  for (int64_t p = 0; p < P; ++p) {
+    for (int64_t e = 0; e < E; ++e)
+      expectClose(got->mapAt(p, e), map[p][e].item<double>(),
+                  "routing map [" + std::to_string(p) + "," + std::to_string(e) + "]");
+    // The dominant expert: the reference map's argmax (ties: lower index).
+    EXPECT_EQ(got->dominant[p], map[p].argmax().item<int64_t>()) << "patch " << p;
+  }
+
+  auto pos = ref::positionMutualInformation(w);
+  expectClose(got->positionMI.nats, pos.nats, "I(expert; position)");
+  expectClose(got->positionMI.normalized, pos.normalized, "I(expert; position) normalised");
+
+  if (labels.defined()) {
+    ASSERT_TRUE(got->classMI);
+    EXPECT_EQ(got->classes, classes);
+    auto cls = ref::classMutualInformation(w, labels, classes);
+    expectClose(got->classMI->nats, cls.nats, "I(expert; class)");
+    expectClose(got->classMI->normalized, cls.normalized, "I(expert; class) normalised");
+  } else {
+    EXPECT_FALSE(got->classMI);
+  }
+}
+
+struct Size {
+  int64_t B, P, E, classes;
+};
+const Size kSizes[] = {{1, 1, 1, 1}, {2, 4, 2, 3}, {5, 16, 4, 10}, {16, 49, 4, 10}, {7, 6, 8, 2}, {33, 9, 3, 5}};
+
+std::string describe(const Size &s) {
+  return "B=" + std::to_string(s.B) + " P=" + std::to_string(s.P) + " E=" + std::to_string(s.E) +
+         " classes=" + std::to_string(s.classes);
+}
+
+// Random labels in [0, classes), and a copy of w where the class biases the
+// router towards expert (label mod E), so I(expert; class) is not just noise.
+torch::Tensor randomLabels(const Size &s) { return torch::randint(0, s.classes, {s.B}, torch::kLong); }
+
+torch::Tensor classBiasedLogits(const Size &s, const torch::Tensor &labels, double scale) {
+  auto logits = torch::randn({s.B, s.P, s.E}, torch::kDouble) * scale;
+  auto bias = torch::one_hot(labels.remainder(s.E), s.E).to(torch::kDouble).unsqueeze(1); // [B,1,E]
+  return logits + 1.5 * bias;
+}
+
+} // namespace
+
+TEST(RoutingReportReference, DenseSoftmax) {
+  seedTorch(1);
+  for (const Size &s : kSizes)
+    for (double scale : {0.1, 1.0, 4.0}) {
+      auto labels = randomLabels(s);
+      auto w = torch::softmax(classBiasedLogits(s, labels, scale), -1);
+      compare(w, labels, s.classes, describe(s) + " scale=" + std::to_string(scale));
+      compare(w, torch::Tensor(), 0, describe(s) + " unlabelled");
+    }
+}
+
+TEST(RoutingReportReference, TopKCut) {
+  seedTorch(2);
+  for (const Size &s : kSizes)
+    for (int64_t k : {1, 2})
+      for (bool renormalize : {false, true}) {
+        auto labels = randomLabels(s);
+        auto w = ref::applyTopK(torch::softmax(classBiasedLogits(s, labels, 2.0), -1), k, renormalize);
+        compare(w, labels, s.classes,
+                describe(s) + " k=" + std::to_string(k) + " renormalize=" + std::to_string(renormalize));
+      }
+}
+
+TEST(RoutingReportReference, PositionRouter) {
+  seedTorch(3);
+  for (const Size &s : kSizes) {
+    ref::RouterConfig cfg;
+    cfg.kind = ref::RouterKind::Position;
+    cfg.numExperts = s.E;
+    cfg.beta = 2.0;
+    cfg.sigma = 1.0; // training noise: the position mostly, not always, decides
+    cfg.training = true;
+    cfg.topK = 1;
+    auto emb = torch::zeros({s.B, s.P, 1}, torch::kDouble);
+    auto w = ref::route(emb, cfg, ref::RouterParams{});
+    compare(w, randomLabels(s), s.classes, describe(s) + " position router");
+    cfg.sigma = 0.0; // the position alone: I(expert; position) = log min(E, P) when P >= E
+    compare(ref::route(emb, cfg, ref::RouterParams{}), randomLabels(s), s.classes,
+            describe(s) + " position router, no noise");
+  }
+}
+
+TEST(RoutingReportReference, CoarseWeightsWithTies) {
+  seedTorch(4);
+  // Weights from a few levels, normalised: many exact ties for the argmax.
+  for (const Size &s : kSizes) {
+    auto levels = torch::randint(0, 3, {s.B, s.P, s.E}, torch::kLong).to(torch::kDouble);
+    levels.select(2, 0).clamp_min_(1.0); // no all-zero rows
+    auto w = levels / levels.sum(-1, true);
+    compare(w, randomLabels(s), s.classes, describe(s) + " ties");
+    // Exactly uniform rows: every argmax is expert 0.
+    compare(torch::full({s.B, s.P, s.E}, 1.0 / double(s.E), torch::kDouble), randomLabels(s), s.classes,
+            describe(s) + " uniform");
+  }
+}
+
+TEST(RoutingReportReference, BatchesAgreeWithTheWholeSet) {
+  seedTorch(5);
+  const Size s{23, 16, 4, 10};
+  auto labels = randomLabels(s);
+  auto w = torch::softmax(classBiasedLogits(s, labels, 1.0), -1);
+  rt::HostTensor all = toHost(w);
+  rt::RoutingAccumulator acc("layer0.routing", s.classes);
+  std::uniform_int_distribution<int64_t> step(1, 6);
+  for (int64_t b0 = 0; b0 < s.B;) {
+    const int64_t n = std::min(step(rng()), s.B - b0);
+    auto part = w.slice(0, b0, b0 + n).clone();
+    rt::HostTensor host = toHost(part);
+    rt::HostTensor hl = labelsToHost(labels.slice(0, b0, b0 + n));
+    ASSERT_TRUE(acc.add(host, &hl));
+    b0 += n;
+  }
+  auto got = acc.finish();
+  ASSERT_TRUE(got) << got.error();
+  expectClose(got->entropy.nats, ref::routerEntropy(w).mean, "entropy");
+  expectClose(got->positionMI.nats, ref::positionMutualInformation(w).nats, "I(expert; position)");
+  expectClose(got->classMI->nats, ref::classMutualInformation(w, labels, s.classes).nats, "I(expert; class)");
+  auto usage = ref::expertUsage(w);
+  for (int64_t e = 0; e < s.E; ++e)
+    expectClose(got->usage[e], usage[e].item<double>(), "usage");
+}
