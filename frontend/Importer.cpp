@@ -50,6 +50,8 @@ public:
         f32(Float32Type::get(ctx)) {}
 
   OwningOpRef<ModuleOp> run();
+  /// Per-image shapes of every layer, then the head's input (after run()).
+  std::vector<LayerShapes> shapes;
 
 private:
   Location loc(SMLoc at) const { return diag.location(at); }
@@ -476,13 +478,19 @@ OwningOpRef<ModuleOp> ModelImporter::run() {
   argNames.push_back("x");
   current = {body->addArgument(RankedTensorType::get(inputShape, f32), loc(in.loc)),
              inputShape};
+  auto perImage = [](ArrayRef<int64_t> shape) {
+    return std::vector<int64_t>(shape.begin() + 1, shape.end());
+  };
   for (const LayerDesc &layer : model.layers) {
+    std::vector<int64_t> in = perImage(current.shape);
     if (failed(importLayer(layer)))
       return nullptr;
+    shapes.push_back({in, perImage(current.shape)});
     outputs[layer.name.value] = current;
     currentFrom =
         ("'" + layer.name.value + "' (" + layerKindKey(layer.kind) + ")").str();
   }
+  shapes.push_back({perImage(current.shape), {}});
   if (model.head.given && failed(importHead(model.head)))
     return nullptr;
   Location endLoc = loc(model.head.given ? model.head.loc : model.name.loc);
@@ -517,8 +525,19 @@ void registerImporterDialects(DialectRegistry &registry) {
                   math::MathDialect, tensor::TensorDialect, mlir::pce::PCEDialect>();
 }
 
-OwningOpRef<ModuleOp> importModelDescription(llvm::SourceMgr &sourceMgr,
-                                      MLIRContext *context) {
+OwningOpRef<ModuleOp> importModel(const ModelDescription &model,
+                                  Diagnostics &diag,
+                                  std::vector<LayerShapes> *shapes) {
+  ModelImporter importer(model, diag);
+  OwningOpRef<ModuleOp> module = importer.run();
+  if (shapes)
+    *shapes = std::move(importer.shapes);
+  return module;
+}
+
+bool withModelDescription(
+    llvm::SourceMgr &sourceMgr, MLIRContext *context,
+    llvm::function_ref<bool(const ModelDescription &, Diagnostics &)> use) {
   DialectRegistry registry;
   registerImporterDialects(registry);
   context->appendDialectRegistry(registry);
@@ -534,9 +553,18 @@ OwningOpRef<ModuleOp> importModelDescription(llvm::SourceMgr &sourceMgr,
   Diagnostics diag(context, yamlSourceMgr, buffer->getBufferIdentifier());
   std::optional<ModelDescription> model =
       parseModelDescription(buffer->getMemBufferRef(), diag);
-  if (!model)
-    return nullptr;
-  return ModelImporter(*model, diag).run();
+  return model && use(*model, diag);
+}
+
+OwningOpRef<ModuleOp> importModelDescription(llvm::SourceMgr &sourceMgr,
+                                             MLIRContext *context) {
+  OwningOpRef<ModuleOp> module;
+  withModelDescription(sourceMgr, context,
+                       [&](const ModelDescription &model, Diagnostics &diag) {
+                         module = importModel(model, diag);
+                         return bool(module);
+                       });
+  return module;
 }
 
 bool isModelDescriptionPath(llvm::StringRef path) {

@@ -34,8 +34,6 @@ class Diagnostics;
 /// stack, memory or int64 arithmetic (documented in docs/ModelDescription.md).
 struct Limits {
   static constexpr size_t kMaxFileBytes = 4 << 20;
-  /// Nesting of YAML collections (each level recurses in the YAML parser).
-  static constexpr int64_t kMaxNesting = 64;
   static constexpr int64_t kMaxSequenceLength = 1 << 16;
   static constexpr int64_t kMaxLayers = 1024;
   /// Any size (channels, height, experts, kernel, ...).
@@ -166,11 +164,47 @@ struct HeadDesc {
   Located<int64_t> classes;
 };
 
+/// How a phase treats router keys (docs/Training.md §2).
+enum class KeysMode { Ema, Learnable, LearnableEma };
+
+/// One phase of `training: phases:`; what it does not give it inherits.
+struct PhaseDesc {
+  llvm::SMLoc loc;
+  Located<int64_t> epochs;
+  bool hasRouter = false;
+  RouterDesc router;
+  Located<KeysMode> keys;
+  Located<mlir::pce::MixKind> mix;
+  Located<mlir::pce::AttentionKind> attention;
+};
+
+/// The `training:` section (docs/Training.md §2); defaults are applied when
+/// the plan is written (frontend/TrainingPlan.cpp).
+struct TrainingDesc {
+  llvm::SMLoc loc;
+  bool given = false;
+  Located<std::string> data;
+  Located<int64_t> epochs; // one phase of the description's layers, without `phases`
+  Located<int64_t> batch, seed, threads, validation;
+  Located<std::string> optimizer; // sgd | adamw
+  Located<double> lr, momentum, weightDecay, adamEps, beta1, beta2;
+  Located<bool> nesterov;
+  Located<std::string> schedule; // constant | cosine | step
+  Located<double> warmupEpochs, gamma;
+  Located<int64_t> stepEpochs;
+  Located<int64_t> cropPadding;
+  Located<bool> hflip;
+  Located<double> loadBalance, ema, bnMomentum;
+  Located<int64_t> keyInitImages, keyInitIterations;
+  std::vector<PhaseDesc> phases;
+};
+
 struct ModelDescription {
   Located<std::string> name;
   InputDesc input;
   std::vector<LayerDesc> layers;
   HeadDesc head;
+  TrainingDesc training;
 };
 
 /// Parses the model description in `buffer`. Returns nothing after reporting

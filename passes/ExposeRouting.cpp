@@ -57,11 +57,33 @@ struct ExposeRoutingPass : pce::impl::ExposeRoutingBase<ExposeRoutingPass> {
     for (auto [i, route] : llvm::enumerate(routes)) {
       results.push_back(route.getResult());
       types.push_back(route.getType());
-      NamedAttribute name(
-          StringAttr::get(&getContext(), "pce.routing"),
-          StringAttr::get(&getContext(),
-                          "layer" + std::to_string(i) + ".routing"));
+      // An outlined layer (pce-outline-layers) keeps its layer's name.
+      std::string routing = "layer" + std::to_string(i) + ".routing";
+      if (auto layer = func->getAttrOfType<StringAttr>("pce.layer_name"))
+        routing = routes.size() == 1
+                      ? (layer.getValue() + ".routing").str()
+                      : (layer.getValue() + ".routing" + Twine(i)).str();
+      NamedAttribute name(StringAttr::get(&getContext(), "pce.routing"),
+                          StringAttr::get(&getContext(), routing));
       resultAttrs.push_back(DictionaryAttr::get(&getContext(), {name}));
+    }
+    // An outlined layer also returns the embedding its router reads, for
+    // K-Means key initialisation and EMA key updates (docs/Training.md).
+    if (auto layer = func->getAttrOfType<StringAttr>("pce.layer_name")) {
+      for (auto [i, route] : llvm::enumerate(routes)) {
+        Value embedding = route->getOperand(0);
+        if (!embedding.getDefiningOp<EmbedOp>())
+          continue;
+        std::string name = routes.size() == 1
+                               ? (layer.getValue() + ".embedding").str()
+                               : (layer.getValue() + ".embedding" + Twine(i)).str();
+        results.push_back(embedding);
+        types.push_back(embedding.getType());
+        resultAttrs.push_back(DictionaryAttr::get(
+            &getContext(),
+            {NamedAttribute(StringAttr::get(&getContext(), "pce.output"),
+                            StringAttr::get(&getContext(), name))}));
+      }
     }
     OpBuilder builder(ret);
     func::ReturnOp::create(builder, ret.getLoc(), results);

@@ -40,49 +40,14 @@ struct LowerExperts : OpConversionPattern<ExpertsOp> {
   matchAndRewrite(ExpertsOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = rewriter.getContext();
-    auto type = cast<RankedTensorType>(op.getType()); // [B,P,E,Co,Ho,Wo]
-    Type element = type.getElementType();
-    ArrayRef<int64_t> out = type.getShape();
-    int64_t batch = out[0], patches = out[1], experts = out[2], channels = out[3];
-
-    // Every patch is an image and every (expert, channel) a filter of one
-    // NCHW convolution: [B,P,Cin,Hp,Wp] -> [N,Cin,Hp,Wp], [E,Co,Cin,k,k] ->
-    // [E*Co,Cin,k,k].
-    SmallVector<ReassociationIndices> mergeFirstTwo = {{0, 1}, {2}, {3}, {4}};
-    Value images = tensor::CollapseShapeOp::create(
-        rewriter, loc, adaptor.getPatches(), mergeFirstTwo);
-    Value filters = tensor::CollapseShapeOp::create(
-        rewriter, loc, adaptor.getKernels(), mergeFirstTwo);
-    SmallVector<int64_t> convShape = {batch * patches, experts * channels,
-                                      out[4], out[5]};
-    Value convInit = filledTensor(rewriter, loc, convShape, element, 0.0);
-    Value conv = linalg::Conv2DNchwFchwOp::create(
-                     rewriter, loc, TypeRange{convInit.getType()},
-                     ValueRange{images, filters}, ValueRange{convInit})
-                     .getResult(0);
-    Value expanded = tensor::ExpandShapeOp::create(
-        rewriter, loc, type, conv,
-        SmallVector<ReassociationIndices>{{0, 1}, {2, 3}, {4}, {5}});
-
+    Value conv = expertsConvolution(rewriter, loc, adaptor.getPatches(),
+                                    adaptor.getKernels());
     auto [scale, shift] =
         adaptor.getBn().empty()
             ? std::pair<Value, Value>{adaptor.getAffine()[0], adaptor.getAffine()[1]}
             : foldBatchNorm(rewriter, loc, adaptor.getBn(),
                             op.getEps().convertToDouble());
-
-    // relu(scale[e,c] * conv + shift[e,c]) in one elementwise pass.
-    AffineMap identity = AffineMap::getMultiDimIdentityMap(6, ctx);
-    AffineMap perFilter = loopsMap(ctx, 6, {2, 3});
-    Value init = tensor::EmptyOp::create(rewriter, loc, out, element);
-    Value result = buildGeneric(
-        rewriter, loc, {expanded, scale, shift}, init,
-        {identity, perFilter, perFilter, identity}, {},
-        [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-          Value scaled = arith::MulFOp::create(nb, nloc, a[1], a[0]);
-          Value shifted = arith::AddFOp::create(nb, nloc, scaled, a[2]);
-          return relu(nb, nloc, shifted);
-        });
+    Value result = scaleShiftRelu(rewriter, loc, conv, scale, shift);
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -157,29 +122,6 @@ struct LowerMix : OpConversionPattern<MixOp> {
 //===----------------------------------------------------------------------===//
 // attention
 //===----------------------------------------------------------------------===//
-
-/// The per-patch channel means `m[b,p,c] = mean_{i,j} x[b,p,c,i,j]`.
-Value patchChannelMeans(OpBuilder &b, Location loc, Value x) {
-  MLIRContext *ctx = b.getContext();
-  auto type = cast<RankedTensorType>(x.getType());
-  Type element = type.getElementType();
-  ArrayRef<int64_t> shape = type.getShape();
-  SmallVector<int64_t> meanShape = {shape[0], shape[1], shape[2]};
-  Value init = filledTensor(b, loc, meanShape, element, 0.0);
-  AffineMap maps[] = {AffineMap::getMultiDimIdentityMap(5, ctx),
-                      loopsMap(ctx, 5, {0, 1, 2})};
-  Value sum = buildGeneric(b, loc, {x}, init, maps, {3, 4},
-                           [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-                             return arith::AddFOp::create(nb, nloc, a[1], a[0]);
-                           });
-  double count = static_cast<double>(shape[3] * shape[4]);
-  return buildElementwise(
-      b, loc, {sum}, cast<RankedTensorType>(sum.getType()),
-      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        return arith::DivFOp::create(nb, nloc, a[0],
-                                     floatConstant(nb, nloc, element, count));
-      });
-}
 
 struct LowerAttention : OpConversionPattern<AttentionOp> {
   using OpConversionPattern::OpConversionPattern;

@@ -9,6 +9,7 @@
 
 #include "dialect/PCEOps.h"
 #include "passes/Lowering.h"
+#include "passes/LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -181,40 +182,15 @@ struct PatchifyLowering : OpConversionPattern<PatchifyOp> {
   }
 };
 
-/// [B, P, Co, ph, pw] -> [B, nph, npw, Co, ph, pw] -> [B, Co, nph, ph, npw, pw]
-/// -> [B, Co, nph*ph, npw*pw].
 struct UnpatchifyLowering : OpConversionPattern<UnpatchifyOp> {
   using OpConversionPattern::OpConversionPattern;
 
   LogicalResult
   matchAndRewrite(UnpatchifyOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value input = adaptor.getInput();
-    auto inputType = cast<RankedTensorType>(input.getType());
-    auto resultType = cast<RankedTensorType>(op.getType());
-    Type elemType = inputType.getElementType();
-    ArrayRef<int64_t> s = inputType.getShape(); // B, P, Co, ph, pw
-    int64_t nph = op.getGrid()[0], npw = op.getGrid()[1];
-
-    auto gridType =
-        RankedTensorType::get({s[0], nph, npw, s[2], s[3], s[4]}, elemType);
-    Value grid = tensor::ExpandShapeOp::create(
-        rewriter, loc, gridType, input,
-        ArrayRef<ReassociationIndices>{{0}, {1, 2}, {3}, {4}, {5}});
-
-    SmallVector<int64_t> permutation = {0, 3, 1, 4, 2, 5};
-    Value init = tensor::EmptyOp::create(
-        rewriter, loc, ArrayRef<int64_t>{s[0], s[2], nph, s[3], npw, s[4]},
-        elemType);
-    Value moved =
-        linalg::TransposeOp::create(rewriter, loc, grid, init, permutation)
-            .getResult()[0];
-
-    Value image = tensor::CollapseShapeOp::create(
-        rewriter, loc, resultType, moved,
-        ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}, {4, 5}});
-    rewriter.replaceOp(op, image);
+    rewriter.replaceOp(
+        op, lowering::unpatchifyGrid(rewriter, op.getLoc(), adaptor.getInput(),
+                                     op.getGrid()[0], op.getGrid()[1]));
     return success();
   }
 };

@@ -37,59 +37,6 @@ namespace {
 // Router pieces
 //===----------------------------------------------------------------------===//
 
-/// Reduces the last dimension of `x` with `combine`, starting from `initial`.
-Value reduceLastDim(OpBuilder &b, Location loc, Value x, double initial,
-                    BodyFn combine) {
-  MLIRContext *ctx = b.getContext();
-  auto type = cast<RankedTensorType>(x.getType());
-  unsigned rank = type.getRank();
-  Value init = filledTensor(b, loc, type.getShape().drop_back(),
-                            type.getElementType(), initial);
-  AffineMap maps[] = {AffineMap::getMultiDimIdentityMap(rank, ctx),
-                      loopsMap(ctx, rank, firstLoops(rank - 1))};
-  return buildGeneric(b, loc, {x}, init, maps, {rank - 1}, combine);
-}
-
-/// `x[..., e] <op> r[...]` for a row value `r` (one per last-dim row).
-Value combineWithRow(OpBuilder &b, Location loc, Value x, Value row, BodyFn fn) {
-  MLIRContext *ctx = b.getContext();
-  auto type = cast<RankedTensorType>(x.getType());
-  unsigned rank = type.getRank();
-  Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                       type.getElementType());
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank, ctx);
-  AffineMap maps[] = {identity, loopsMap(ctx, rank, firstLoops(rank - 1)),
-                      identity};
-  return buildGeneric(b, loc, {x, row}, init, maps, {}, fn);
-}
-
-/// Divides each last-dim row of `x` by its sum.
-Value normalizeRows(OpBuilder &b, Location loc, Value x) {
-  Value sum = reduceLastDim(b, loc, x, 0.0,
-                            [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-                              return arith::AddFOp::create(nb, nloc, a[1], a[0]);
-                            });
-  return combineWithRow(b, loc, x, sum,
-                        [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-                          return arith::DivFOp::create(nb, nloc, a[0], a[1]);
-                        });
-}
-
-/// Softmax over the last dimension, stable: `exp(x - max) / sum exp(x - max)`.
-Value softmaxLastDim(OpBuilder &b, Location loc, Value logits) {
-  Value rowMax =
-      reduceLastDim(b, loc, logits, -INFINITY,
-                    [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-                      return arith::MaximumFOp::create(nb, nloc, a[1], a[0]);
-                    });
-  Value shifted = combineWithRow(
-      b, loc, logits, rowMax, [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        Value diff = arith::SubFOp::create(nb, nloc, a[0], a[1]);
-        return math::ExpOp::create(nb, nloc, diff);
-      });
-  return normalizeRows(b, loc, shifted);
-}
-
 /// The position router's weights: `softmax(beta * onehot(table[p]))` depends
 /// only on p, so it is a constant [P, E] (computed in double, rounded once)
 /// broadcast over the batch.
@@ -117,95 +64,15 @@ Value positionWeights(OpBuilder &b, Location loc, RouteOp op,
   return linalg::BroadcastOp::create(b, loc, table, empty, ArrayRef<int64_t>{0}).getResult()[0];
 }
 
-/// Cosine logits divided by the temperature:
-/// `<emb, k_e> / max(|emb| * |k_e|, 1e-12) / tau`, tau = the attribute or
-/// `exp(log_tau)`.
-Value cosineLogits(OpBuilder &b, Location loc, RouteOp op, Value emb,
-                   Value keys, Value logTau, RankedTensorType type) {
-  MLIRContext *ctx = b.getContext();
-  Type element = type.getElementType();
-  auto sumSquares = [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-    Value sq = arith::MulFOp::create(nb, nloc, a[0], a[0]);
-    return arith::AddFOp::create(nb, nloc, a[1], sq);
-  };
-  Value dot = contractLastDim(b, loc, emb, keys, /*bias=*/nullptr); // [B,P,E]
-  Value embSq = reduceLastDim(b, loc, emb, 0.0, sumSquares);         // [B,P]
-  Value keySq = reduceLastDim(b, loc, keys, 0.0, sumSquares);        // [E]
-
-  SmallVector<Value> inputs = {dot, embSq, keySq};
-  SmallVector<AffineMap> maps = {loopsMap(ctx, 3, {0, 1, 2}),
-                                 loopsMap(ctx, 3, {0, 1}),
-                                 loopsMap(ctx, 3, {2})};
-  if (logTau) {
-    inputs.push_back(logTau);
-    maps.push_back(AffineMap::get(3, 0, ctx)); // 0-d: the same scalar everywhere
-  }
-  maps.push_back(loopsMap(ctx, 3, {0, 1, 2}));
-  double tau = op.getTauValue();
-  Value init = tensor::EmptyOp::create(b, loc, type.getShape(), element);
-  return buildGeneric(
-      b, loc, inputs, init, maps, {},
-      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        Value embNorm = math::SqrtOp::create(nb, nloc, a[1]);
-        Value keyNorm = math::SqrtOp::create(nb, nloc, a[2]);
-        Value norms = arith::MulFOp::create(nb, nloc, embNorm, keyNorm);
-        Value floor = floatConstant(nb, nloc, element, 1e-12);
-        Value denom = arith::MaximumFOp::create(nb, nloc, norms, floor);
-        Value cosine = arith::DivFOp::create(nb, nloc, a[0], denom);
-        Value temperature = logTau ? Value(math::ExpOp::create(nb, nloc, a[3]))
-                                   : floatConstant(nb, nloc, element, tau);
-        return arith::DivFOp::create(nb, nloc, cosine, temperature);
-      });
-}
-
-/// `W2 relu(W1 emb + b1) + b2`.
-Value mlpLogits(OpBuilder &b, Location loc, Value emb, ValueRange mlp) {
-  Value hidden = contractLastDim(b, loc, emb, mlp[0], mlp[1]);
-  auto hiddenType = cast<RankedTensorType>(hidden.getType());
-  Value relu = buildElementwise(
-      b, loc, {hidden}, hiddenType,
-      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        Value zero = floatConstant(nb, nloc, hiddenType.getElementType(), 0.0);
-        return arith::MaximumFOp::create(nb, nloc, a[0], zero);
-      });
-  return contractLastDim(b, loc, relu, mlp[2], mlp[3]);
-}
-
-/// Keeps the k largest weights of each row and zeroes the others. The rank of
-/// expert e is `#{e' : w[e'] > w[e] or (w[e'] == w[e] and e' < e)}` (ties go to
-/// the lower index), counted by a reduction over e'; e is kept iff rank < k.
+/// Keeps the k largest weights of each row (ties go to the lower index) and
+/// zeroes the others.
 Value keepTopK(OpBuilder &b, Location loc, Value weights, int64_t k) {
-  MLIRContext *ctx = b.getContext();
   auto type = cast<RankedTensorType>(weights.getType());
-  Type countType = b.getI64Type();
-  Value emptyRank = tensor::EmptyOp::create(b, loc, type.getShape(), countType);
-  Value zero = arith::ConstantOp::create(b, loc, countType,
-                                         b.getIntegerAttr(countType, 0));
-  Value rankInit =
-      linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{emptyRank})
-          .getResult(0);
-  // Loops (b, p, e, e'), e' reduced.
-  AffineMap maps[] = {loopsMap(ctx, 4, {0, 1, 2}), loopsMap(ctx, 4, {0, 1, 3}),
-                      loopsMap(ctx, 4, {0, 1, 2})};
-  Value rank = buildGeneric(
-      b, loc, {weights, weights}, rankInit, maps, {3},
-      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        Value e = linalg::IndexOp::create(nb, nloc, 2);
-        Value other = linalg::IndexOp::create(nb, nloc, 3);
-        Value greater = arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OGT,
-                                              a[1], a[0]);
-        Value equal = arith::CmpFOp::create(nb, nloc, arith::CmpFPredicate::OEQ,
-                                            a[1], a[0]);
-        Value lower = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::ult,
-                                            other, e);
-        Value tieAhead = arith::AndIOp::create(nb, nloc, equal, lower);
-        Value ahead = arith::OrIOp::create(nb, nloc, greater, tieAhead);
-        Value one = arith::ExtUIOp::create(nb, nloc, countType, ahead);
-        return arith::AddIOp::create(nb, nloc, a[2], one);
-      });
+  Value rank = topKRanks(b, loc, weights);
   return buildElementwise(
       b, loc, {weights, rank}, type,
       [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        Type countType = nb.getI64Type();
         Value limit = arith::ConstantOp::create(nb, nloc, countType,
                                                 nb.getIntegerAttr(countType, k));
         Value kept = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt,
@@ -245,12 +112,14 @@ struct LowerRoute : OpConversionPattern<RouteOp> {
     case RouterKind::gumbel: // inference: no Gumbel noise, the cosine router
       weights = softmaxLastDim(
           rewriter, loc,
-          cosineLogits(rewriter, loc, op, adaptor.getInput(), adaptor.getKeys(),
-                       adaptor.getLogTau(), type));
+          cosineLogits(rewriter, loc, adaptor.getInput(), adaptor.getKeys(),
+                       adaptor.getLogTau(), op.getTauValue())
+              .logits);
       break;
     case RouterKind::mlp:
       weights = softmaxLastDim(
-          rewriter, loc, mlpLogits(rewriter, loc, adaptor.getInput(), adaptor.getMlp()));
+          rewriter, loc,
+          mlpLogits(rewriter, loc, adaptor.getInput(), adaptor.getMlp()).logits);
       break;
     }
 

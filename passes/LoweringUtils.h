@@ -11,6 +11,7 @@
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/DenseMap.h"
 
 namespace mlir::pce::lowering {
 
@@ -48,6 +49,45 @@ Value buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
 /// plain dot products (cosine router).
 Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value bias);
 
+/// Reduces the last dimension of `x` with `combine`, starting from `initial`.
+Value reduceLastDim(OpBuilder &b, Location loc, Value x, double initial,
+                    BodyFn combine);
+
+/// `fn(x[..., e], row[...])` at every element of `x`, for a `row` holding one
+/// value per last-dim row of `x`.
+Value combineWithRow(OpBuilder &b, Location loc, Value x, Value row, BodyFn fn);
+
+/// Divides each last-dim row of `x` by its sum.
+Value normalizeRows(OpBuilder &b, Location loc, Value x);
+
+/// Softmax over the last dimension, stable: `exp(x - max) / sum exp(x - max)`.
+Value softmaxLastDim(OpBuilder &b, Location loc, Value logits);
+
+/// The cosine router's logits `[B, P, E]` and the squared norms they divide by
+/// (the training adjoint reads those too).
+struct CosineLogits {
+  Value logits;     ///< `<emb, k_e> / max(|emb| |k_e|, 1e-12) / tau`
+  Value embSquares; ///< `|emb|^2`, [B, P]
+  Value keySquares; ///< `|k_e|^2`, [E]
+};
+/// Cosine logits of `emb [B, P, D]` against `keys [E, D]`; `tau = exp(logTau)`
+/// when `logTau` (0-d) is given, else the constant `tau`.
+CosineLogits cosineLogits(OpBuilder &b, Location loc, Value emb, Value keys,
+                          Value logTau, double tau);
+
+/// The MLP router's logits `W2 hidden + b2` and `hidden = relu(W1 emb + b1)`.
+struct MlpLogits {
+  Value hidden;
+  Value logits;
+};
+/// `mlp = (W1, b1, W2, b2)`.
+MlpLogits mlpLogits(OpBuilder &b, Location loc, Value emb, ValueRange mlp);
+
+/// The rank of each weight in its last-dim row (i64):
+/// `#{e' : w[e'] > w[e] or (w[e'] == w[e] and e' < e)}`, so the k largest
+/// weights, ties going to the lower index, are those of rank < k.
+Value topKRanks(OpBuilder &b, Location loc, Value weights);
+
 /// True when `t` is a memref with a static shape and a unit innermost stride
 /// (rows that vector loads and stores can read contiguously).
 bool isStaticWithUnitInnerStride(Type t);
@@ -60,6 +100,55 @@ std::pair<Value, Value> foldBatchNorm(OpBuilder &b, Location loc, ValueRange bn,
 
 /// `max(x, 0)` on a scalar.
 Value relu(OpBuilder &b, Location loc, Value x);
+
+/// The experts' convolutions `conv[b,p,e,c,i,j]` of `patches [B,P,Cin,Hp,Wp]`
+/// with `kernels [E,Co,Cin,k,k]`: one linalg.conv_2d_nchw_fchw over B*P
+/// images and E*Co filters, result `[B,P,E,Co,Hp-k+1,Wp-k+1]`.
+Value expertsConvolution(OpBuilder &b, Location loc, Value patches,
+                         Value kernels);
+
+/// `relu(scale[e,c] * x[b,p,e,c,i,j] + shift[e,c])`, in one elementwise pass.
+Value scaleShiftRelu(OpBuilder &b, Location loc, Value x, Value scale,
+                     Value shift);
+
+/// The per-patch channel means `m[b,p,c] = mean_{i,j} x[b,p,c,i,j]`.
+Value patchChannelMeans(OpBuilder &b, Location loc, Value x);
+
+/// Index constants of one linalg body, each built once at its first use (the
+/// body is a single block, so the first use dominates the others).
+class IndexConstants {
+public:
+  IndexConstants(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+  Value operator()(int64_t v);
+
+private:
+  OpBuilder &b;
+  Location loc;
+  llvm::DenseMap<int64_t, Value> cache;
+};
+
+/// The cores `patches[:, :, :, r:r+ph, r:r+pw]` of `[B, P, C, ph+2r, pw+2r]`
+/// (`patches` itself when `radius` is 0).
+Value extractCore(OpBuilder &b, Location loc, Value patches, int64_t radius);
+
+/// Puts patch `p = a*npw + b` of `[B, P, Co, ph, pw]` at rows `a*ph ..`,
+/// columns `b*pw ..` of `[B, Co, nph*ph, npw*pw]` (pce.unpatchify).
+Value unpatchifyGrid(OpBuilder &b, Location loc, Value patches, int64_t nph,
+                     int64_t npw);
+
+/// The embedding's 1x1 convolution of `core [B, P, Cin, ph, pw]`:
+/// `z[b,p,d,i,j] = bias[d] + sum_c weight[d,c] * core[b,p,c,i,j]`.
+Value embedConv1x1(OpBuilder &b, Location loc, Value core, Value weight,
+                   Value bias);
+
+/// Spatial pyramid max pooling of `z [B, P, De, ph, pw]` to `[B, P, D]`: per
+/// level `l`, adaptive max pooling to `l x l` bins (PyTorch's
+/// adaptive_max_pool2d) flattened channel-major, levels concatenated in order.
+/// When `argmax` is given, also sets it to a tensor of the same shape holding,
+/// in z's element type, the flat index `i*pw + j` of each bin's maximum
+/// (PyTorch's choice: the first in row-major order, the last NaN if any).
+Value sppMaxPool(OpBuilder &b, Location loc, Value z, ArrayRef<int64_t> levels,
+                 Value *argmax = nullptr);
 
 } // namespace mlir::pce::lowering
 

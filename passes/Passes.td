@@ -27,6 +27,71 @@ def DecomposeLayer : Pass<"pce-decompose-layer"> {
   let dependentDialects = ["::mlir::pce::PCEDialect"];
 }
 
+def OutlineLayers : Pass<"pce-outline-layers", "::mlir::ModuleOp"> {
+  let summary = "Copy every pce.layer into a function of its own, for training";
+  let description = [{
+    For every `pce.layer` in a public function, adds a public function named
+    after the layer (the prefix of its parameters' names, `layer1` for
+    `layer1.experts.kernel`) that maps `{pce.input = "x"}` and the layer's
+    parameters (with their `pce.param` names) to `{pce.output = "y"}`:
+
+    ```mlir
+    func.func @layer1(%x: tensor<16x8x28x28xf32> {pce.input = "x"},
+                      %k: tensor<4x16x12x3x3xf32> {pce.param = "layer1.experts.kernel"}, ...)
+        -> (tensor<16x16x28x28xf32> {pce.output = "y"})
+        attributes {pce.differentiable, pce.layer_name = "layer1"}
+    ```
+
+    The new functions are marked `pce.differentiable` for
+    `pce-generate-backward`, and `pce-expose-routing` names their router
+    `<layer name>.routing`. The original functions are left as they are. This
+    is how `pce-compile --training` gives `pce-train` one entry point per
+    layer (docs/Training.md). Two layers whose parameters share a prefix, or a
+    layer whose parameters are not function arguments, are errors.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
+def GenerateBackward : Pass<"pce-generate-backward", "::mlir::ModuleOp"> {
+  let summary = "Build the training forward and the backward of differentiable functions";
+  let description = [{
+    For every function marked `pce.differentiable` (after
+    `pce-decompose-layer`), adds
+
+    ```
+    @<f>_train(args..., noise.<k>.normal|gumbel...)
+        -> (results..., batch.<running statistic>..., saved.<k>...)
+    @<f>_backward(args..., saved.<k>..., grad.<result>...) -> (grad.<arg>...)
+    ```
+
+    `<f>_train` computes the training semantics of docs/SEMANTICS.md:
+    batch-statistic batch norm per expert over the patches routed to it,
+    with the batch mean and unbiased variance returned as
+    `batch.<running_mean/var parameter>` (the running value where no patch
+    chose the expert, so `running = (1 - m) running + m batch` is always
+    right); position-router and Gumbel noise read from `noise.*` inputs
+    that the caller draws, so runs are reproducible; Gumbel `hard` as a
+    straight-through one-hot.
+
+    The contract of saved activations: `<f>_train` returns as `saved.<k>`
+    every value that an op's adjoint reads and that is not an argument of
+    `<f>`, and `<f>_backward` takes them back under the same names.
+    `<f>_backward` takes one gradient per result of `<f>` (`grad.<name>`) and
+    returns the gradient of every argument that receives one (`grad.<name>`);
+    arguments that receive none (running statistics) have no result.
+
+    Each op's adjoint is written by hand (`passes/Adjoint*.cpp`); an op
+    without one is an error naming it. The original function is left alone.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def LowerToLinalg : Pass<"pce-lower-to-linalg"> {
   let summary = "Lower pce ops to linalg, tensor, arith and math (inference semantics)";
   let description = [{
@@ -88,7 +153,9 @@ def ExposeRouting : Pass<"pce-expose-routing", "::mlir::ModuleOp"> {
   let description = [{
     Appends the result of every `pce.route` in a public `func.func` (in
     program order) to the function's results, named `layer<i>.routing` by the
-    `pce.routing` result attribute, so that compiled models can report what
+    `pce.routing` result attribute (`<name>.routing` in a function outlined
+    from layer `<name>` by `pce-outline-layers`, which also returns the
+    embedding its router reads as `<name>.embedding`), so that compiled models can report what
     their routers decided (`pce-run --routing`). Run after
     `pce-decompose-layer`. Functions that are private, or that call other
     functions containing routers, are left alone; a router inside a nested

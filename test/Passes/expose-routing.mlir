@@ -50,3 +50,24 @@ func.func @nested(%p: tensor<1x16x5x3x3xf32>, %n: index) {
   }
   return
 }
+
+// -----
+
+// A function outlined from layer `block1` (pce-outline-layers) names its
+// router after the layer and also returns the embedding the router reads.
+// CHECK-LABEL: func.func @block1
+// CHECK-SAME: -> (tensor<2x8x28x28xf32> {pce.output = "y"}, tensor<2x16x4xf32> {pce.routing = "block1.routing"}, tensor<2x16x105xf32> {pce.output = "block1.embedding"})
+// CHECK: %[[E:.*]] = pce.embed
+// CHECK: %[[W:.*]] = pce.route cosine %[[E]]
+// CHECK: return %{{.*}}, %[[W]], %[[E]]
+func.func @block1(%x: tensor<2x1x28x28xf32> {pce.input = "x"}, %we: tensor<5x5xf32>, %be: tensor<5xf32>,
+                  %keys: tensor<4x105xf32>, %k: tensor<4x8x5x3x3xf32>, %s: tensor<4x8xf32>)
+    -> (tensor<2x8x28x28xf32> {pce.output = "y"}) attributes {pce.layer_name = "block1"} {
+  %p = pce.patchify %x patch [7, 7] radius 1 : tensor<2x1x28x28xf32>
+  %e = pce.embed %p, %we, %be radius 1 : tensor<2x16x5x9x9xf32>, tensor<5x5xf32>, tensor<5xf32>
+  %w = pce.route cosine %e keys(%keys : tensor<4x105xf32>) tau 0.5 top_k 1 : tensor<2x16x105xf32>
+  %y = pce.experts %p, %k affine(%s, %s : tensor<4x8xf32>, tensor<4x8xf32>) : tensor<2x16x5x9x9xf32>, tensor<4x8x5x3x3xf32>
+  %m = pce.mix sum %w, %y : tensor<2x16x4xf32>, tensor<2x16x4x8x7x7xf32>
+  %o = pce.unpatchify %m grid [4, 4] : tensor<2x16x8x7x7xf32>
+  return %o : tensor<2x8x28x28xf32>
+}

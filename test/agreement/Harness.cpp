@@ -16,11 +16,11 @@ namespace fs = std::filesystem;
 
 namespace pce::agree {
 
-std::string tensorType(c10::IntArrayRef shape) {
+std::string tensorType(c10::IntArrayRef shape, bool f64) {
   std::string s = "tensor<";
   for (int64_t d : shape)
     s += std::to_string(d) + "x";
-  return s + "f32>";
+  return s + (f64 ? "f64>" : "f32>");
 }
 
 torch::Tensor roundToFloat(const torch::Tensor &t) {
@@ -30,9 +30,10 @@ torch::Tensor roundToFloat(const torch::Tensor &t) {
 std::string ModelText::add(const std::string &attr, const std::string &name,
                            const torch::Tensor &value) {
   std::string ssa = "%a" + std::to_string(args_.size());
-  args_.push_back(ssa + ": " + tensorType(value.sizes()) + " {" + attr +
+  args_.push_back(ssa + ": " + tensorType(value.sizes(), f64_) + " {" + attr +
                   " = \"" + name + "\"}");
-  values_[name] = roundToFloat(value.detach());
+  values_[name] = f64_ ? value.detach().to(torch::kFloat64).clone()
+                       : roundToFloat(value.detach());
   return ssa;
 }
 
@@ -49,8 +50,8 @@ void ModelText::line(const std::string &text) { body_.push_back(text); }
 void ModelText::output(const std::string &name, const std::string &ssa,
                        c10::IntArrayRef shape) {
   returned_.push_back(ssa);
-  resultTypes_.push_back(tensorType(shape));
-  results_.push_back(tensorType(shape) + " {pce.output = \"" + name + "\"}");
+  resultTypes_.push_back(tensorType(shape, f64_));
+  results_.push_back(tensorType(shape, f64_) + " {pce.output = \"" + name + "\"}");
 }
 
 std::string ModelText::text() const {
@@ -61,7 +62,8 @@ std::string ModelText::text() const {
   os << ") -> (";
   for (size_t i = 0; i < results_.size(); ++i)
     os << (i ? ", " : "") << results_[i];
-  os << ") {\n";
+  os << ")" << (differentiable_ ? " attributes {pce.differentiable}" : "")
+     << " {\n";
   for (const std::string &l : body_)
     os << "  " << l << "\n";
   os << "  return ";
@@ -112,18 +114,20 @@ std::optional<rt::Artifact> compile(const ModelText &model, const std::string &t
   return std::move(*artifact);
 }
 
-rt::HostTensor toHost(const torch::Tensor &t) {
-  auto contiguous = t.to(torch::kFloat32).contiguous();
+rt::HostTensor toHost(const torch::Tensor &t, bool f64) {
+  auto contiguous = t.to(f64 ? torch::kFloat64 : torch::kFloat32).contiguous();
   auto host = rt::HostTensor::create(
-      rt::DType::F32, std::vector<int64_t>(t.sizes().begin(), t.sizes().end()));
-  std::memcpy(host->f32(), contiguous.data_ptr<float>(), host->nbytes());
+      f64 ? rt::DType::F64 : rt::DType::F32,
+      std::vector<int64_t>(t.sizes().begin(), t.sizes().end()));
+  std::memcpy(host->data.data(), contiguous.data_ptr(), host->nbytes());
   return std::move(*host);
 }
 
 torch::Tensor fromHost(const rt::HostTensor &h) {
+  bool f64 = h.dtype == rt::DType::F64;
   auto t = torch::empty(std::vector<int64_t>(h.shape.begin(), h.shape.end()),
-                        torch::kFloat32);
-  std::memcpy(t.data_ptr<float>(), h.f32(), h.nbytes());
+                        f64 ? torch::kFloat64 : torch::kFloat32);
+  std::memcpy(t.data_ptr(), h.data.data(), h.nbytes());
   return t.to(torch::kFloat64);
 }
 
@@ -131,7 +135,7 @@ std::map<std::string, torch::Tensor> run(const rt::Artifact &artifact,
                                          const ModelText &model) {
   rt::TensorMap inputs;
   for (const auto &[name, value] : model.values())
-    inputs[name] = toHost(value);
+    inputs[name] = toHost(value, model.isF64());
   auto outputs = artifact.run("forward", inputs);
   if (!outputs.ok()) {
     ADD_FAILURE() << outputs.error();

@@ -21,14 +21,22 @@
 
 namespace pce::agree {
 
-/// `tensor<2x3xf32>` for a shape.
-std::string tensorType(c10::IntArrayRef shape);
+/// `tensor<2x3xf32>` for a shape (`f64` elements when asked).
+std::string tensorType(c10::IntArrayRef shape, bool f64 = false);
 
 /// The MLIR text of a model `@forward` and the values of its arguments.
 /// Values are rounded to float32 when recorded, so the reference sees exactly
 /// what the compiled code sees.
 class ModelText {
 public:
+  /// A float32 model (values rounded to float32), or a float64 one (values
+  /// kept exactly; for gradient checks).
+  explicit ModelText(bool f64 = false) : f64_(f64) {}
+  bool isF64() const { return f64_; }
+  /// Marks @forward `pce.differentiable`: pce-compile then also builds
+  /// @forward_train and @forward_backward (pce-generate-backward).
+  void setDifferentiable() { differentiable_ = true; }
+
   /// Records an input / a parameter; returns its SSA name.
   std::string input(const std::string &name, const torch::Tensor &value);
   std::string param(const std::string &name, const torch::Tensor &value);
@@ -49,6 +57,8 @@ private:
   std::vector<std::string> args_, body_, results_, returned_, resultTypes_;
   std::map<std::string, torch::Tensor> values_;
   std::vector<std::string> inputNames_;
+  bool f64_ = false;
+  bool differentiable_ = false;
 };
 
 /// Runs a shell command; returns its exit code and appends its combined
@@ -68,8 +78,8 @@ std::map<std::string, torch::Tensor> run(const rt::Artifact &artifact,
 /// differ or anything is NaN.
 double relativeError(const torch::Tensor &out, const torch::Tensor &ref);
 
-/// A float32 host copy of `t`, and back to float64.
-rt::HostTensor toHost(const torch::Tensor &t);
+/// A float32 (or float64) host copy of `t`, and back to float64.
+rt::HostTensor toHost(const torch::Tensor &t, bool f64 = false);
 torch::Tensor fromHost(const rt::HostTensor &h);
 
 /// The float32 → float64 round trip the harness applies to every value.

@@ -37,11 +37,11 @@ static std::string join(const std::vector<int64_t> &v) {
 
 /// `(%a, %b : T, T)` for an operand group.
 static std::string group(const std::vector<std::string> &ssa,
-                         const std::vector<torch::Tensor> &values) {
+                         const std::vector<torch::Tensor> &values, bool f64) {
   std::string names, types;
   for (size_t i = 0; i < ssa.size(); ++i) {
     names += (i ? ", " : "") + ssa[i];
-    types += (i ? ", " : "") + tensorType(values[i].sizes());
+    types += (i ? ", " : "") + tensorType(values[i].sizes(), f64);
   }
   return "(" + names + " : " + types + ")";
 }
@@ -71,6 +71,9 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
   rc.renormalize = s.renormalize;
   rc.positionTable = s.table;
   rc.beta = s.beta;
+  rc.sigma = s.sigma;
+  rc.gumbelTau = s.gumbelTau;
+  rc.hard = s.hard;
   out.config.mix = s.mix;
   out.config.attention = s.attention;
 
@@ -89,7 +92,7 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
   if (readsEmbeddings) {
     auto we = param("embed.weight", torch::randn({de, cin}, f64) / std::sqrt(double(cin)));
     auto be = param("embed.bias", torch::randn({de}, f64) * 0.1);
-    op << " embed" << group({we, be}, {value("embed.weight"), value("embed.bias")})
+    op << " embed" << group({we, be}, {value("embed.weight"), value("embed.bias")}, model.isF64())
        << " levels [" << join(s.levels) << "]";
     out.params.We = value("embed.weight");
     out.params.be = value("embed.bias");
@@ -97,7 +100,7 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
   op << " router " << routerName(s.router);
   if (s.router == ref::RouterKind::Cosine || s.router == ref::RouterKind::Gumbel) {
     auto keys = param("router.keys", torch::randn({e, d}, f64));
-    op << " keys" << group({keys}, {value("router.keys")});
+    op << " keys" << group({keys}, {value("router.keys")}, model.isF64());
     out.params.router.keys = value("router.keys");
   }
   if (s.router == ref::RouterKind::Mlp) {
@@ -112,12 +115,12 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
     out.params.router.W2 = value("router.mlp.w2");
     out.params.router.b2 = value("router.mlp.b2");
     op << " mlp" << group(ssa, {out.params.router.W1, out.params.router.b1,
-                                out.params.router.W2, out.params.router.b2});
+                                out.params.router.W2, out.params.router.b2}, model.isF64());
   }
   bool hasTau = s.router == ref::RouterKind::Cosine || s.router == ref::RouterKind::Gumbel;
   if (hasTau && s.learnableTau) {
     auto t = param("router.log_tau", torch::randn({}, f64) * 0.5);
-    op << " log_tau" << group({t}, {value("router.log_tau")});
+    op << " log_tau" << group({t}, {value("router.log_tau")}, model.isF64());
     rc.logTau = value("router.log_tau");
   } else if (hasTau) {
     op << " tau " << std::to_string(s.tau);
@@ -130,18 +133,26 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
     if (!s.table.empty())
       op << " table [" << join(s.table) << "]";
     op << " beta " << std::to_string(s.beta);
+    if (s.sigma != 0)
+      op << " sigma " << std::to_string(s.sigma);
+  }
+  if (s.router == ref::RouterKind::Gumbel) {
+    if (s.gumbelTau != 1.0)
+      op << " gumbel_tau " << std::to_string(s.gumbelTau);
+    if (s.hard)
+      op << " hard";
   }
 
   auto kernels = param("experts.kernel",
                        torch::randn({e, co, cin, s.k, s.k}, f64) /
                            std::sqrt(double(cin * s.k * s.k)));
-  op << " experts" << group({kernels}, {value("experts.kernel")});
+  op << " experts" << group({kernels}, {value("experts.kernel")}, model.isF64());
   ref::ExpertParams &ep = out.params.experts;
   ep.kernels = value("experts.kernel");
   if (s.affineNorm) {
     auto scale = param("experts.scale", 1.0 + 0.3 * torch::randn({e, co}, f64));
     auto shift = param("experts.shift", 0.2 * torch::randn({e, co}, f64));
-    op << " affine" << group({scale, shift}, {value("experts.scale"), value("experts.shift")});
+    op << " affine" << group({scale, shift}, {value("experts.scale"), value("experts.shift")}, model.isF64());
     // scale*x + shift == gamma*(x - 0)/sqrt((1 - eps) + eps) + beta
     ep.gamma = value("experts.scale");
     ep.beta = value("experts.shift");
@@ -157,7 +168,7 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
     ep.beta = value("experts.bn.beta");
     ep.runningMean = value("experts.bn.running_mean");
     ep.runningVar = value("experts.bn.running_var");
-    op << " bn" << group(ssa, {ep.gamma, ep.beta, ep.runningMean, ep.runningVar});
+    op << " bn" << group(ssa, {ep.gamma, ep.beta, ep.runningMean, ep.runningVar}, model.isF64());
   }
   int64_t outChannels = co;
   if (s.mix == ref::MixKind::Concat) {
@@ -167,7 +178,7 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
     auto bc = param("mix.proj.bias", 0.1 * torch::randn({outChannels}, f64));
     out.params.Wc = value("mix.proj.weight");
     out.params.bc = value("mix.proj.bias");
-    op << " mix concat proj" << group({wc, bc}, {out.params.Wc, out.params.bc});
+    op << " mix concat proj" << group({wc, bc}, {out.params.Wc, out.params.bc}, model.isF64());
   }
   if (s.attention == ref::AttentionKind::SE) {
     int64_t hd = std::max<int64_t>(1, outChannels / 4);
@@ -181,9 +192,9 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
     out.params.seW2 = value("attention.se.w2");
     out.params.seb2 = value("attention.se.b2");
     op << " attention se se"
-       << group(ssa, {out.params.seW1, out.params.seb1, out.params.seW2, out.params.seb2});
+       << group(ssa, {out.params.seW1, out.params.seb1, out.params.seW2, out.params.seb2}, model.isF64());
   }
-  op << " : " << tensorType(xShape);
+  op << " : " << tensorType(xShape, model.isF64());
   model.line(op.str());
   out.shape = {b, outChannels, h, w};
   (void)p;

@@ -25,6 +25,9 @@ struct LayerSpec {
   bool renormalize = false;
   std::vector<int64_t> table; ///< position router; empty = p mod E
   double beta = 2.0;
+  double sigma = 0.0;     ///< position router noise (training only)
+  double gumbelTau = 1.0; ///< gumbel router
+  bool hard = false;      ///< gumbel straight-through (training only)
   int64_t hidden = 6; ///< MLP router
   ref::MixKind mix = ref::MixKind::Sum;
   ref::AttentionKind attention = ref::AttentionKind::None;

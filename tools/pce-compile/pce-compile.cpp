@@ -7,10 +7,17 @@
 // writes DIR/model.so (the compiled entry points) and DIR/manifest.json (their
 // buffers and the parameters), the artifact format of docs/Artifact.md.
 //
+//   pce-compile MODEL.yaml --training -o DIR
+//
+// writes DIR/training.json (the plan of pce-train) and one artifact per
+// training phase, DIR/phase<q>/, each with per-layer entry points
+// <layer>, <layer>_train and <layer>_backward (docs/Training.md).
+//
 //===----------------------------------------------------------------------===//
 
 #include "dialect/PCEDialect.h"
 #include "frontend/Importer.h"
+#include "frontend/TrainingPlan.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
 #include "runtime/Manifest.h"
@@ -52,6 +59,11 @@ static cl::opt<std::string> modelName("model-name",
                                       cl::desc("Model name in the manifest "
                                                "(default: the module's name, "
                                                "else the file's stem)"));
+static cl::opt<bool> training(
+    "training",
+    cl::desc("Also give every PCE layer its own entry points <layer>, "
+             "<layer>_train and <layer>_backward (pce-train; docs/Training.md)"),
+    cl::init(false));
 static cl::opt<std::string> dumpLowered(
     "dump-llvm-dialect", cl::desc("Also write the lowered LLVM dialect module here"),
     cl::value_desc("file"));
@@ -85,47 +97,31 @@ static LogicalResult runPipeline(ModuleOp module, llvm::StringRef name,
   return success();
 }
 
-static LogicalResult compile(MLIRContext &context) {
-  auto start = std::chrono::steady_clock::now();
-  if (target != "cpu") {
-    llvm::errs() << "pce-compile: unknown --target '" << target
-                 << "' (this build compiles for: cpu)\n";
-    return failure();
-  }
-
-  std::string error;
-  auto file = openInputFile(inputFile, &error);
-  if (!file) {
-    llvm::errs() << "pce-compile: " << error << "\n";
-    return failure();
-  }
-  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
-  sourceMgr->AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
-  OwningOpRef<ModuleOp> module =
-      ::pce::frontend::isModelDescriptionPath(inputFile)
-          ? ::pce::frontend::importModelDescription(*sourceMgr, &context)
-          : parseSourceFile<ModuleOp>(sourceMgr, &context);
-  if (!module)
-    return failure();
-
+/// Lowers `module` and writes the artifact DIR = `outputDir`.
+static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
   // Decompose layers and expose their routers, then read off the entry points
-  // while names and tensor types are still at hand.
-  if (failed(runPipeline(*module, "decomposition", [](OpPassManager &pm) {
+  // while names and tensor types are still at hand. --training outlines each
+  // layer into a differentiable function of its own; pce-generate-backward
+  // then builds <f>_train and <f>_backward for every function marked
+  // pce.differentiable (docs/Training.md).
+  if (failed(runPipeline(module, "decomposition", [](OpPassManager &pm) {
+        if (training)
+          pm.addPass(mlir::pce::createOutlineLayers());
         pm.addPass(mlir::pce::createDecomposeLayer());
         pm.addPass(mlir::pce::createExposeRouting());
+        pm.addPass(mlir::pce::createGenerateBackward());
         return success();
       })))
     return failure();
-  auto entries = ::pce::compile::collectEntryPoints(*module);
+  auto entries = ::pce::compile::collectEntryPoints(module);
   if (failed(entries))
     return failure();
-  auto parameters = ::pce::compile::collectParameters(*module, *entries);
+  auto parameters = ::pce::compile::collectParameters(module, *entries);
   if (failed(parameters))
     return failure();
 
-  if (failed(runPipeline(*module, "pce-cpu-pipeline", mlir::pce::buildCpuPipeline)) ||
-      failed(::pce::compile::emitEntryWrappers(*module, *entries)))
+  if (failed(runPipeline(module, "pce-cpu-pipeline", mlir::pce::buildCpuPipeline)) ||
+      failed(::pce::compile::emitEntryWrappers(module, *entries)))
     return failure();
   if (!dumpLowered.empty()) {
     std::string text;
@@ -147,7 +143,7 @@ static LogicalResult compile(MLIRContext &context) {
   // the file's stem.
   if (!modelName.empty())
     manifest.model = modelName.getValue();
-  else if (std::optional<llvm::StringRef> name = module->getName())
+  else if (std::optional<llvm::StringRef> name = module.getName())
     manifest.model = name->str();
   else
     manifest.model = llvm::sys::path::stem(inputFile).str();
@@ -166,7 +162,7 @@ static LogicalResult compile(MLIRContext &context) {
   std::string fresh = (library + ".new").str();
   ::pce::compile::CodegenOptions codegen;
   codegen.cpu = cpu;
-  if (failed(::pce::compile::writeSharedObject(*module, fresh, codegen)))
+  if (failed(::pce::compile::writeSharedObject(module, fresh, codegen)))
     return failure();
   if (std::error_code ec = llvm::sys::fs::rename(fresh, library)) {
     llvm::errs() << "pce-compile: cannot write " << library << ": " << ec.message() << "\n";
@@ -176,13 +172,63 @@ static LogicalResult compile(MLIRContext &context) {
   llvm::sys::path::append(manifestPath, ::pce::rt::kManifestFileName);
   if (failed(writeAtomically(manifestPath.str().str(), *manifestText)))
     return failure();
-
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
   llvm::outs() << "pce-compile: " << inputFile << " -> " << outputDir << " ("
                << entries->size() << " entry point(s), " << parameters->size()
-               << " parameters) in " << llvm::format("%.2f", seconds) << " s\n";
+               << " parameters)";
+  return success();
+}
+
+static LogicalResult compile(MLIRContext &context) {
+  auto start = std::chrono::steady_clock::now();
+  if (target != "cpu") {
+    llvm::errs() << "pce-compile: unknown --target '" << target
+                 << "' (this build compiles for: cpu)\n";
+    return failure();
+  }
+
+  std::string error;
+  auto file = openInputFile(inputFile, &error);
+  if (!file) {
+    llvm::errs() << "pce-compile: " << error << "\n";
+    return failure();
+  }
+  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
+  sourceMgr->AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
+  auto seconds = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+
+  // A description with --training: one artifact per phase and the plan.
+  bool description = ::pce::frontend::isModelDescriptionPath(inputFile);
+  if (training && description) {
+    auto imported = ::pce::frontend::importForTraining(*sourceMgr, &context);
+    if (!imported)
+      return failure();
+    for (::pce::frontend::PhaseModule &phase : imported->phases) {
+      llvm::SmallString<256> dir(outputDir);
+      llvm::sys::path::append(dir, phase.artifact);
+      if (failed(compileModule(*phase.module, dir)))
+        return failure();
+      llvm::outs() << "\n";
+    }
+    llvm::SmallString<256> plan(outputDir);
+    llvm::sys::path::append(plan, "training.json");
+    if (failed(writeAtomically(plan.str().str(), imported->plan)))
+      return failure();
+    llvm::outs() << "pce-compile: " << imported->phases.size()
+                 << " phase(s) and " << plan << " in "
+                 << llvm::format("%.2f", seconds()) << " s\n";
+    return success();
+  }
+
+  OwningOpRef<ModuleOp> module =
+      description ? ::pce::frontend::importModelDescription(*sourceMgr, &context)
+                  : parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module || failed(compileModule(*module, outputDir)))
+    return failure();
+  llvm::outs() << " in " << llvm::format("%.2f", seconds()) << " s\n";
   return success();
 }
 

@@ -1,0 +1,191 @@
+//===- GradCheck.cpp - compiled backward against finite differences -------===//
+
+#include "test/gradcheck/GradCheck.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+
+namespace pce::grad {
+
+namespace agree = pce::agree;
+
+namespace {
+
+const rt::EntryPoint *findEntry(const rt::Artifact &artifact,
+                                const std::string &name) {
+  for (const rt::EntryPoint &e : artifact.manifest().entryPoints)
+    if (e.name == name)
+      return &e;
+  return nullptr;
+}
+
+bool startsWith(const std::string &s, const std::string &prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+/// Independent draws for every noise input of `train`.
+Tensors drawNoise(const rt::EntryPoint &train) {
+  Tensors noise;
+  for (const rt::BufferSpec &arg : train.arguments) {
+    if (!startsWith(arg.name, "noise."))
+      continue;
+    std::vector<int64_t> shape(arg.shape.begin(), arg.shape.end());
+    if (arg.name.size() > 7 && arg.name.substr(arg.name.size() - 7) == ".gumbel") {
+      torch::Tensor u =
+          torch::rand(shape, torch::kFloat64).clamp(1e-12, 1.0 - 1e-12);
+      noise[arg.name] = -torch::log(-torch::log(u));
+    } else {
+      noise[arg.name] = torch::randn(shape, torch::kFloat64);
+    }
+  }
+  return noise;
+}
+
+/// Runs `entry` on `values` (float64 host copies); empty on failure.
+Tensors runEntry(const rt::Artifact &artifact, const std::string &entry,
+                 const Tensors &values) {
+  rt::TensorMap inputs;
+  for (const auto &[name, value] : values)
+    inputs[name] = agree::toHost(value, /*f64=*/true);
+  auto outputs = artifact.run(entry, inputs);
+  if (!outputs.ok()) {
+    ADD_FAILURE() << entry << ": " << outputs.error();
+    return {};
+  }
+  Tensors result;
+  for (const auto &[name, host] : *outputs)
+    result[name] = agree::fromHost(host);
+  return result;
+}
+
+/// L = sum_r <cotangent_r, results_r> over the results that have one.
+torch::Tensor objective(const Tensors &results, const Tensors &cotangents) {
+  torch::Tensor total = torch::zeros({}, torch::kFloat64);
+  for (const auto &[name, cot] : cotangents) {
+    auto it = results.find(name);
+    if (it == results.end()) {
+      ADD_FAILURE() << "the reference does not compute result '" << name << "'";
+      continue;
+    }
+    total = total + (it->second * cot).sum();
+  }
+  return total;
+}
+
+double gradientError(const torch::Tensor &got, const torch::Tensor &want) {
+  if (torch::isnan(got).any().item<bool>())
+    return std::numeric_limits<double>::infinity();
+  double scale = std::max(1e-2, want.abs().max().item<double>());
+  return (got - want).abs().max().item<double>() / scale;
+}
+
+} // namespace
+
+Result check(agree::ModelText model, const std::string &tag,
+             const ReferenceFn &reference, const Options &options) {
+  Result result;
+  EXPECT_TRUE(model.isF64()) << "gradient checks run in float64";
+  model.setDifferentiable();
+  std::optional<rt::Artifact> artifact = agree::compile(model, tag);
+  if (!artifact)
+    return result;
+  const rt::EntryPoint *train = findEntry(*artifact, "forward_train");
+  const rt::EntryPoint *backward = findEntry(*artifact, "forward_backward");
+  if (!train || !backward) {
+    ADD_FAILURE() << "the artifact lacks forward_train or forward_backward";
+    return result;
+  }
+
+  // Training forward, against the reference on the same noise.
+  Tensors values = model.values();
+  for (auto &[name, value] : drawNoise(*train))
+    values[name] = value;
+  Tensors trained = runEntry(*artifact, "forward_train", values);
+  if (trained.empty())
+    return result;
+  Tensors want = reference(values);
+  for (const auto &[name, ref] : want) {
+    auto it = trained.find(name);
+    if (it == trained.end()) {
+      ADD_FAILURE() << "forward_train has no result '" << name << "'";
+      continue;
+    }
+    double error = agree::relativeError(it->second, ref);
+    result.forwardError = std::max(result.forwardError, error);
+    EXPECT_LE(error, kForwardTolerance) << "forward_train result " << name;
+  }
+
+  // Backward with a random cotangent per result.
+  Tensors cotangents;
+  Tensors bwdInputs = model.values();
+  for (const rt::BufferSpec &arg : backward->arguments) {
+    if (startsWith(arg.name, "grad.")) {
+      torch::Tensor cot = torch::randn(
+          std::vector<int64_t>(arg.shape.begin(), arg.shape.end()),
+          torch::kFloat64);
+      cotangents[arg.name.substr(5)] = cot;
+      bwdInputs[arg.name] = cot;
+    } else if (startsWith(arg.name, "saved.")) {
+      bwdInputs[arg.name] = trained.at(arg.name);
+    }
+  }
+  Tensors grads = runEntry(*artifact, "forward_backward", bwdInputs);
+  if (grads.empty() && !backward->results.empty())
+    return result;
+
+  for (const auto &[name, value] : model.values()) {
+    if (options.constants.count(name) ||
+        (options.constants.empty() && name.find("running_") != std::string::npos))
+      continue;
+    auto it = grads.find("grad." + name);
+    torch::Tensor got = it != grads.end() ? it->second : torch::zeros_like(value);
+    torch::Tensor wantGrad;
+    torch::Tensor gotAt;
+    if (options.autograd) {
+      Tensors leaf = values;
+      leaf[name] = value.clone().requires_grad_(true);
+      objective(reference(leaf), cotangents).backward();
+      wantGrad = leaf[name].grad();
+      if (!wantGrad.defined())
+        wantGrad = torch::zeros_like(value);
+      gotAt = got;
+    } else {
+      int64_t n = value.numel();
+      int64_t samples = std::min<int64_t>(n, options.samples);
+      torch::Tensor index = torch::randperm(n, torch::kLong).slice(0, 0, samples);
+      wantGrad = torch::empty({samples}, torch::kFloat64);
+      for (int64_t s = 0; s < samples; ++s) {
+        int64_t i = index[s].item<int64_t>();
+        double x = value.reshape(-1)[i].item<double>();
+        double h = options.step * std::max(1.0, std::abs(x));
+        Tensors moved = values;
+        auto at = [&](double v) {
+          torch::Tensor t = value.clone();
+          t.reshape(-1)[i] = v;
+          moved[name] = t;
+          return objective(reference(moved), cotangents).item<double>();
+        };
+        wantGrad[s] = (at(x + h) - at(x - h)) / (2 * h);
+      }
+      gotAt = got.reshape(-1).index_select(0, index);
+    }
+    double error = gradientError(gotAt, wantGrad);
+    result.gradientError = std::max(result.gradientError, error);
+    EXPECT_LE(error, kGradientTolerance)
+        << "gradient of '" << name << "'"
+        << (it == grads.end() ? " (forward_backward returns none)" : "")
+        << ": compiled " << gotAt.reshape(-1).slice(0, 0, 6)
+        << "\nreference " << wantGrad.reshape(-1).slice(0, 0, 6);
+  }
+  return result;
+}
+
+void report(const std::string &what, const Result &result) {
+  std::printf("[gradcheck] %s: gradient error %.3e, forward error %.3e\n",
+              what.c_str(), result.gradientError, result.forwardError);
+  std::fflush(stdout);
+}
+
+} // namespace pce::grad
