@@ -186,6 +186,21 @@ def LowerStridedCopies : Pass<"pce-lower-strided-copies"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def HoistStaticAllocas : Pass<"pce-hoist-static-allocas", "::mlir::func::FuncOp"> {
+  let summary = "Move statically shaped memref.alloca out of loops to the function entry";
+  let description = [{
+    `convert-vector-to-scf` lowers transposed or broadcast vector transfers
+    through a small `memref.alloca` inside the loop nest; in LLVM that is a
+    dynamic stack allocation per iteration, freed only when the function
+    returns, so long loops overflow the stack. The buffers are scratch space
+    of one transfer, never live across iterations, so this pass moves every
+    statically shaped `memref.alloca` outside an `alloca_scope` to the start
+    of the function's entry block. Allocas with dynamic sizes, or in an
+    `alloca_scope` (whose end frees them), are left alone.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def VectorizeConvolutions : Pass<"pce-vectorize-convolutions"> {
   let summary = "Rewrite NCHW convolutions on buffers as register-blocked vector loops";
   let description = [{

@@ -49,6 +49,7 @@ static const char kToLLVM[] =
     // Loops -> LLVM.
     "func.func(convert-linalg-to-loops),"
     "convert-vector-to-scf,"
+    "func.func(pce-hoist-static-allocas),"
     "convert-scf-to-cf,"
     "expand-strided-metadata,"
     "lower-affine,"
