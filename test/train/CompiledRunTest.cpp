@@ -1,0 +1,136 @@
+//===- CompiledRunTest.cpp - pce-train through compiled layers, end to end ===//
+//
+// A small model with one PCE layer and three phases (cosine router with EMA
+// keys, an MLP router, concat mix with squeeze-excitation), compiled with
+// pce-compile --training and trained by pce-train: every phase runs, the
+// final weights classify the test file under pce-run with exactly
+// pce-train's accuracy, and a resumed run ends with the same weights as an
+// uninterrupted one. Skipped while pce-compile cannot build the artifacts.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TrainTestSupport.h"
+
+#include "runtime/Json.h"
+#include "runtime/Safetensors.h"
+#include "tools/pce-train/Compile.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
+
+using namespace pce;
+using namespace pce::traintest;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char *kModel = R"(model: tinyp
+input: {channels: 1, height: 8, width: 8}
+layers:
+  - conv: {name: stem, out_channels: 4, kernel: 3, padding: 1}
+  - batch_norm: {name: stem_bn}
+  - relu: {name: act}
+  - pce: {name: block, patch: 4, experts: 2, out_channels: 4, router: {kind: cosine, tau: 0.5, top_k: 1}}
+  - residual: {name: skip, from: act}
+  - max_pool: {name: pool, kernel: 2}
+head: {kind: classification, classes: 10}
+training:
+  batch: 8
+  validation: 16
+  key_init: {images: 16, iterations: 20}
+  load_balance: 0.01
+  augment: {crop_padding: 1, hflip: true}
+  phases:
+    - {epochs: 1, keys: ema}
+    - {epochs: 1, router: {kind: mlp, hidden: 8, top_k: 1}}
+    - {epochs: 1, mix: concat, attention: se}
+)";
+
+class CompiledRun : public ::testing::Test {
+protected:
+  // One compile per process; the pid keeps ctest's parallel processes apart.
+  static void SetUpTestSuite() {
+    dir_ = freshDir("compiled-run-" + std::to_string(::getpid()));
+    writeDataset(dir_ + "/data", 96, 40);
+    const char *env = std::getenv("PCE_TRAIN_TEST_COMPILE");
+    std::string compiler = env && *env ? env : PCE_COMPILE_BIN;
+    if (compiler.empty() || !fs::exists(compiler)) {
+      why_ = "no pce-compile (" + compiler + ")";
+      return;
+    }
+    writeFile(dir_ + "/tinyp.yaml", kModel);
+    if (train::runProcess({compiler, dir_ + "/tinyp.yaml", "--training", "-o", dir_ + "/compiled"},
+                          dir_ + "/compile.log") != 0)
+      why_ = "pce-compile --training failed: see " + dir_ + "/compile.log";
+  }
+  static void TearDownTestSuite() {
+    if (!::testing::UnitTest::GetInstance()->current_test_suite()->Failed())
+      fs::remove_all(dir_);
+  }
+  void SetUp() override {
+    if (!why_.empty())
+      GTEST_SKIP() << why_;
+  }
+  static std::vector<std::string> args(const std::string &run, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {dir_ + "/tinyp.yaml", "-o",     dir_ + "/" + run,
+                                  "--compiled",         dir_ + "/compiled", "--data", dir_ + "/data"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  static std::string dir_, why_;
+};
+std::string CompiledRun::dir_, CompiledRun::why_;
+
+} // namespace
+
+TEST_F(CompiledRun, AllPhasesTrainAndPceRunAgrees) {
+  ProcessResult r = runTrain(args("run"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char *text : {"phase 1 starts", "block: keys from K-Means", "phase 2 starts", "block.router.mlp.w1",
+                           "phase 3 starts", "block.mix.proj.weight", "H(block)"})
+    EXPECT_NE(r.output.find(text), std::string::npos) << text << "\n" << r.output;
+  auto summary = rt::parseJson(readFile(dir_ + "/run/summary.json"));
+  ASSERT_TRUE(summary.ok());
+  const rt::JsonValue *phases = summary->find("phases");
+  ASSERT_TRUE(phases && phases->getArray() && phases->getArray()->size() == 3);
+  for (const rt::JsonValue &p : *phases->getArray()) {
+    const rt::JsonValue *layers = p.find("layers");
+    ASSERT_TRUE(layers && layers->find("block")) << rt::writeJson(p);
+    double h = layers->find("block")->find("entropy_normalized")->numberValue();
+    EXPECT_GE(h, 0.0);
+    EXPECT_LE(h, 1.0 + 1e-9);
+  }
+
+  // The weights hold exactly what phase 3's forward reads; pce-run agrees.
+  auto weights = rt::readSafetensors(dir_ + "/run/weights.safetensors");
+  ASSERT_TRUE(weights.ok()) << weights.error();
+  EXPECT_NE(weights->find("block.attention.se.w1"), nullptr);
+  EXPECT_EQ(weights->find("block.router.keys"), nullptr) << "phase 3's MLP router has no keys";
+  std::string out = dir_ + "/pce-run.out";
+  std::string cmd = std::string("'") + PCE_RUN_BIN + "' '" + dir_ + "/compiled/phase3' --weights '" + dir_ +
+                    "/run/weights.safetensors' --idx-images '" + dir_ + "/data/t10k-images-idx3-ubyte.gz' " +
+                    "--idx-labels '" + dir_ + "/data/t10k-labels-idx1-ubyte.gz' --normalize 0.2860,0.3530 > '" +
+                    out + "' 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << readFile(out);
+  double top1 = -1, top5 = -1;
+  ASSERT_EQ(std::sscanf(readFile(out).c_str(), "accuracy: top-1 %lf%%  top-5 %lf%%", &top1, &top5), 2)
+      << readFile(out);
+  EXPECT_NEAR(top1, 100 * summary->find("test_top1")->numberValue(), 0.005);
+  EXPECT_NEAR(top5, 100 * summary->find("test_top5")->numberValue(), 0.005);
+}
+
+TEST_F(CompiledRun, ResumeGivesTheUninterruptedRun) {
+  ProcessResult whole = runTrain(args("whole"));
+  ASSERT_EQ(whole.status, 0) << whole.output;
+  ProcessResult a = runTrain(args("parts", {"--stop-after", "1"}));
+  ASSERT_EQ(a.status, 0) << a.output;
+  ProcessResult b = runTrain(args("parts", {"--resume", "--stop-after", "1"}));
+  ASSERT_EQ(b.status, 0) << b.output;
+  ProcessResult c = runTrain(args("parts", {"--resume"}));
+  ASSERT_EQ(c.status, 0) << c.output;
+  EXPECT_EQ(readFile(dir_ + "/whole/weights.safetensors"), readFile(dir_ + "/parts/weights.safetensors"));
+}

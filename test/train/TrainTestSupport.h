@@ -1,0 +1,55 @@
+//===- TrainTestSupport.h - fixtures for the pce-train tests --------------===//
+//
+// Temporary directories, IDX files written in the exact format of the real
+// Fashion-MNIST files (gzip-compressed, big-endian header), a small
+// learnable data set, a hand-written training plan, and running the
+// pce-train binary.
+//
+//===----------------------------------------------------------------------===//
+#ifndef PCE_TEST_TRAIN_TRAINTESTSUPPORT_H
+#define PCE_TEST_TRAIN_TRAINTESTSUPPORT_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pce::traintest {
+
+// A fresh directory under the build tree's work dir, removed by the fixture
+// owner when it wishes (kept on failure for inspection).
+std::string freshDir(const std::string &name);
+
+// IDX bytes: magic 00 00 08 NDIMS, big-endian sizes, then the u8 items.
+std::string idxBytes(const std::vector<uint32_t> &dims, const std::vector<uint8_t> &items);
+void writeFile(const std::string &path, const std::string &bytes);
+void writeGzip(const std::string &path, const std::string &bytes);
+
+// DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz: images of side `side`
+// whose mean brightness gives the class (learnable through global pooling).
+void writeDataset(const std::string &dir, int64_t train, int64_t test, int64_t side = 8, uint32_t seed = 7);
+
+struct PlanOptions {
+  std::string data;
+  int64_t batch = 8, validation = 16, seed = 3, threads = 2;
+  std::vector<int64_t> phaseEpochs{1, 1};
+  std::string optimizer = "sgd";
+  double loadBalance = 0.01;
+};
+// A training.json (docs/Training.md §3) of a small network with every kind
+// of ordinary layer pce-train knows and one PCE layer `block` [4,8,8]: it
+// trains with --dense without any artifact.
+std::string tinyPlan(const PlanOptions &options);
+void writePlan(const std::string &compiledDir, const PlanOptions &options);
+
+struct ProcessResult {
+  int status = -1;
+  std::string output; // stdout and stderr together
+};
+// Runs `PCE_TRAIN_BIN args...` (arguments shell-quoted).
+ProcessResult runTrain(const std::vector<std::string> &args);
+
+std::string readFile(const std::string &path);
+
+} // namespace pce::traintest
+
+#endif // PCE_TEST_TRAIN_TRAINTESTSUPPORT_H

@@ -1,0 +1,67 @@
+//===- Evaluate.cpp - loss, top-1/top-5 and routing statistics ------------===//
+
+#include "tools/pce-train/Evaluate.h"
+
+namespace pce::train {
+
+int64_t topKCorrect(const torch::Tensor &logits, const torch::Tensor &labels, int64_t k) {
+  // Rank of the label = number of classes that beat it (larger, or equal
+  // with a lower index); NaN ranks last as in pce-run.
+  torch::Tensor l = logits.to(torch::kFloat64).nan_to_num(-INFINITY, INFINITY, -INFINITY);
+  torch::Tensor mine = l.gather(1, labels.view({-1, 1}));
+  torch::Tensor idx = torch::arange(l.size(1), labels.options()).view({1, -1});
+  torch::Tensor beats = (l > mine) | ((l == mine) & (idx < labels.view({-1, 1})));
+  return (beats.sum(1) < k).sum().item<int64_t>();
+}
+
+EvalResult evaluate(Network &net, const Dataset &data, int64_t batch, int64_t chunks) {
+  torch::NoGradGuard noGrad;
+  const bool wasTraining = net.is_training();
+  net.eval();
+  EvalResult r;
+  const int64_t N = data.size(), step = batch * std::max<int64_t>(chunks, 1);
+  double lossSum = 0;
+  int64_t c1 = 0, c5 = 0;
+  for (int64_t start = 0; start < N; start += step) {
+    const int64_t n = std::min(step, N - start);
+    const int64_t padded = (n + batch - 1) / batch * batch;
+    torch::Tensor x = data.images.slice(0, start, start + n);
+    if (padded > n)
+      x = torch::cat({x, torch::zeros({padded - n, x.size(1), x.size(2), x.size(3)}, x.options())});
+    NetworkOutput out = net.forward(x.contiguous());
+    torch::Tensor logits = out.logits.slice(0, 0, n);
+    torch::Tensor labels = data.labels.slice(0, start, start + n);
+    lossSum += torch::nll_loss(torch::log_softmax(logits, 1), labels, {}, at::Reduction::Sum).item<double>();
+    c1 += topKCorrect(logits, labels, 1);
+    c5 += topKCorrect(logits, labels, 5);
+    for (const auto &[name, w] : out.routing) {
+      auto it = r.routing.try_emplace(name, torchrt::RoutingStats(w.size(-1))).first;
+      it->second.add(w.slice(0, 0, n));
+    }
+  }
+  r.images = N;
+  if (N > 0) {
+    r.loss = lossSum / static_cast<double>(N);
+    r.top1 = static_cast<double>(c1) / static_cast<double>(N);
+    r.top5 = static_cast<double>(c5) / static_cast<double>(N);
+  }
+  net.train(wasTraining);
+  return r;
+}
+
+rt::JsonValue routingJson(const std::map<std::string, torchrt::RoutingStats> &routing) {
+  rt::JsonValue layers = rt::JsonValue::object();
+  for (const auto &[name, s] : routing) {
+    rt::JsonValue l = rt::JsonValue::object();
+    l.set("entropy", rt::JsonValue::number(s.entropy()));
+    l.set("entropy_normalized", rt::JsonValue::number(s.normalizedEntropy()));
+    rt::JsonValue usage = rt::JsonValue::array();
+    for (double u : s.usage())
+      usage.push(rt::JsonValue::number(u));
+    l.set("usage", std::move(usage));
+    layers.set(name, std::move(l));
+  }
+  return layers;
+}
+
+} // namespace pce::train

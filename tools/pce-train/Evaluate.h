@@ -1,0 +1,39 @@
+//===- Evaluate.h - loss, top-1/top-5 and routing statistics on a data set ===//
+//
+// Eval mode, no gradients, in chunks of k compiled batches (the runtime runs
+// the chunks of a PCE layer's entry point on its threads); the last chunk is
+// padded with zero images to a whole compiled batch and the padding ignored.
+//
+//===----------------------------------------------------------------------===//
+#ifndef PCE_TOOLS_PCE_TRAIN_EVALUATE_H
+#define PCE_TOOLS_PCE_TRAIN_EVALUATE_H
+
+#include "runtime/Json.h"
+#include "runtime/torch/RouterStats.h"
+#include "tools/pce-train/Data.h"
+#include "tools/pce-train/Network.h"
+
+#include <map>
+#include <string>
+
+namespace pce::train {
+
+struct EvalResult {
+  int64_t images = 0;
+  double loss = 0; // mean cross-entropy
+  double top1 = 0, top5 = 0;
+  std::map<std::string, torchrt::RoutingStats> routing; // per PCE layer
+};
+
+// Top-k of logits [N,C] against labels [N]: count of rows whose label is
+// among the k largest logits (ties: lower class first, as pce-run).
+int64_t topKCorrect(const torch::Tensor &logits, const torch::Tensor &labels, int64_t k);
+
+EvalResult evaluate(Network &net, const Dataset &data, int64_t batch, int64_t chunks);
+
+// {"entropy": nats, "entropy_normalized": .., "usage": [..]} per layer.
+rt::JsonValue routingJson(const std::map<std::string, torchrt::RoutingStats> &routing);
+
+} // namespace pce::train
+
+#endif // PCE_TOOLS_PCE_TRAIN_EVALUATE_H

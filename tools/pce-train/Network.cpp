@@ -1,0 +1,212 @@
+//===- Network.cpp - the plan's network for one phase ---------------------===//
+
+#include "tools/pce-train/Network.h"
+
+#include "runtime/torch/ModuleTree.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace pce::train {
+
+namespace {
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+} // namespace
+
+void initialiseTensor(const std::string &name, torch::Tensor &t, at::Generator gen, const InitHints &hints) {
+  torch::NoGradGuard noGrad;
+  const auto shape = t.sizes();
+  if (endsWith(name, ".mix.proj.weight") && t.dim() == 2 && hints.experts > 0 &&
+      shape[1] == hints.experts * shape[0]) {
+    t.zero_();
+    const int64_t co = shape[0];
+    for (int64_t e = 0; e < hints.experts; ++e)
+      t.narrow(1, e * co, co).add_(torch::eye(co, t.options()));
+  } else if (endsWith(name, ".kernel") || endsWith(name, ".weight") || endsWith(name, ".w1") ||
+             endsWith(name, ".w2")) {
+    int64_t fanIn = 1;
+    if (hints.inputMajor)
+      fanIn = shape[0];
+    else if (endsWith(name, ".experts.kernel") && t.dim() >= 2)
+      fanIn = t.numel() / (shape[0] * shape[1]); // [E,Co,Cin,k,k]
+    else if (t.dim() >= 2)
+      fanIn = t.numel() / shape[0];
+    t.copy_(torch::randn(shape, gen, t.options()) * std::sqrt(2.0 / static_cast<double>(std::max<int64_t>(fanIn, 1))));
+  } else if (endsWith(name, ".keys") && t.dim() == 2) {
+    torch::Tensor r = torch::randn(shape, gen, t.options());
+    t.copy_(r / r.norm(2, {1}, true).clamp_min(1e-12));
+  } else if (endsWith(name, ".log_tau")) {
+    t.fill_(std::log(hints.tau));
+  } else if (endsWith(name, ".gamma") || endsWith(name, ".running_var") || endsWith(name, ".scale")) {
+    t.fill_(1.0);
+  } else {
+    t.zero_();
+  }
+}
+
+torch::Tensor Network::add(Layer &layer, const std::string &role, std::vector<int64_t> shape, bool buffer) {
+  std::string name = layer.desc.name + "." + role;
+  torch::Tensor t = torchrt::registerTensor(*this, name, torch::zeros(shape, torch::kFloat32),
+                                            buffer ? torchrt::TensorRole::Buffer : torchrt::TensorRole::Parameter);
+  layer.t[role] = t;
+  return t;
+}
+
+Network::Network(const Plan &plan, const NetworkOptions &options, at::Generator gen) : options_(options) {
+  for (const PlanLayer &d : plan.layers)
+    if (d.kind == "residual")
+      residualSources_.insert(d.from);
+  for (const PlanLayer &d : plan.layers) {
+    Layer l;
+    l.desc = d;
+    auto addBn = [&](const std::string &prefix, int64_t c) {
+      add(l, prefix + "gamma", {c});
+      add(l, prefix + "beta", {c});
+      add(l, prefix + "running_mean", {c}, true);
+      add(l, prefix + "running_var", {c}, true);
+    };
+    if (d.kind == "conv") {
+      add(l, "weight", {d.out.at(0), d.in.at(0), d.kernel[0], d.kernel[1]});
+      if (d.bias)
+        add(l, "bias", {d.out.at(0)});
+    } else if (d.kind == "batch_norm") {
+      addBn("", d.in.at(0));
+    } else if (d.kind == "linear") {
+      add(l, "weight", {d.in.at(0), d.out.at(0)});
+      inputMajor_.insert(d.name + ".weight");
+      if (d.bias)
+        add(l, "bias", {d.out.at(0)});
+    } else if (d.kind == "pce") {
+      if (options_.dense) {
+        add(l, "dense.weight", {d.out.at(0), d.in.at(0), 3, 3});
+        addBn("dense.bn.", d.out.at(0));
+      } else {
+        auto it = options_.phaseLayers.find(d.name);
+        torchrt::PceLayerOptions po;
+        po.name = d.name;
+        po.keys = torchrt::parseKeysMode(it == options_.phaseLayers.end() ? "none" : it->second.keys);
+        po.bnMomentum = options_.bnMomentum;
+        if (!options_.artifact)
+          throw std::runtime_error("PCE layer '" + d.name + "' needs a compiled artifact");
+        l.pce = register_module(d.name, std::make_shared<torchrt::PceLayer>(options_.artifact, po, gen));
+        pce_.push_back(l.pce);
+      }
+    }
+    layers_.push_back(std::move(l));
+  }
+  if (plan.headClasses) {
+    hasHead_ = true;
+    head_.desc.name = "head";
+    head_.desc.kind = "head";
+    int64_t features = plan.headIn.empty() ? 0 : plan.headIn[0];
+    add(head_, "fc.weight", {features, *plan.headClasses});
+    add(head_, "fc.bias", {*plan.headClasses});
+    inputMajor_.insert("head.fc.weight");
+  }
+}
+
+torch::Tensor Network::batchNorm(Layer &l, const std::string &prefix, const torch::Tensor &x, double eps) {
+  return torch::batch_norm(x, l.t.at(prefix + "gamma"), l.t.at(prefix + "beta"), l.t.at(prefix + "running_mean"),
+                           l.t.at(prefix + "running_var"), is_training(), options_.bnMomentum, eps, false);
+}
+
+NetworkOutput Network::forward(const torch::Tensor &input, const std::string &stopAfter) {
+  NetworkOutput out;
+  std::map<std::string, torch::Tensor> kept; // outputs a residual reads
+  torch::Tensor x = input;
+  for (Layer &l : layers_) {
+    const PlanLayer &d = l.desc;
+    if (d.kind == "conv") {
+      auto b = l.t.find("bias");
+      x = torch::conv2d(x, l.t.at("weight"), b == l.t.end() ? torch::Tensor() : b->second, d.stride, d.padding);
+    } else if (d.kind == "batch_norm") {
+      x = batchNorm(l, "", x, d.eps);
+    } else if (d.kind == "relu") {
+      x = torch::relu(x);
+    } else if (d.kind == "max_pool") {
+      x = torch::max_pool2d(x, d.kernel, d.stride);
+    } else if (d.kind == "avg_pool") {
+      x = torch::avg_pool2d(x, d.kernel, d.stride);
+    } else if (d.kind == "global_avg_pool") {
+      x = x.mean({2, 3});
+    } else if (d.kind == "flatten") {
+      if (x.dim() > 2)
+        x = x.reshape({x.size(0), -1});
+    } else if (d.kind == "linear") {
+      x = x.matmul(l.t.at("weight"));
+      if (l.t.count("bias"))
+        x = x + l.t.at("bias");
+    } else if (d.kind == "residual") {
+      x = x + kept.at(d.from);
+    } else if (d.kind == "pce") {
+      if (l.pce) {
+        torchrt::PceForward f = l.pce->forward(x);
+        x = f.y;
+        out.routing[d.name] = f.routing;
+        if (f.embedding.defined())
+          out.embedding[d.name] = f.embedding;
+      } else {
+        x = torch::conv2d(x, l.t.at("dense.weight"), {}, 1, 1);
+        x = torch::relu(batchNorm(l, "dense.bn.", x, 1e-5));
+      }
+    }
+    if (residualSources_.count(d.name))
+      kept[d.name] = x;
+    if (d.name == stopAfter)
+      return out;
+  }
+  if (hasHead_) {
+    if (x.dim() == 4)
+      x = x.mean({2, 3});
+    x = x.matmul(head_.t.at("fc.weight")) + head_.t.at("fc.bias");
+  }
+  out.logits = x;
+  return out;
+}
+
+std::map<std::string, torch::Tensor> Network::tensors() const { return torchrt::namedTensors(*this); }
+
+std::map<std::string, torch::Tensor> Network::parameterMap() const {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto &p : named_parameters())
+    out[p.key()] = p.value();
+  return out;
+}
+
+std::vector<std::string> Network::pceLayerNames() const {
+  std::vector<std::string> names;
+  for (const Layer &l : layers_)
+    if (l.desc.kind == "pce")
+      names.push_back(l.desc.name);
+  return names;
+}
+
+std::vector<std::string> Network::initialise(const std::map<std::string, torch::Tensor> &carried, at::Generator gen) {
+  torch::NoGradGuard noGrad;
+  std::map<std::string, int64_t> experts;
+  for (const auto &p : pce_)
+    experts[p->layerName()] = p->experts();
+  std::vector<std::string> fresh;
+  for (auto &[name, t] : tensors()) {
+    auto it = carried.find(name);
+    if (it != carried.end() && it->second.sizes() == t.sizes()) {
+      t.copy_(it->second);
+      continue;
+    }
+    InitHints hints;
+    hints.inputMajor = inputMajor_.count(name) > 0;
+    std::string layer = name.substr(0, name.find('.'));
+    if (auto pl = options_.phaseLayers.find(layer); pl != options_.phaseLayers.end())
+      hints.tau = pl->second.tau;
+    if (auto e = experts.find(layer); e != experts.end())
+      hints.experts = e->second;
+    torch::Tensor target = t;
+    initialiseTensor(name, target, gen, hints);
+    fresh.push_back(name);
+  }
+  return fresh;
+}
+
+} // namespace pce::train

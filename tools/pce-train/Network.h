@@ -1,0 +1,96 @@
+//===- Network.h - the plan's network for one phase -----------------------===//
+//
+// Ordinary layers are LibTorch ops over tensors named as in
+// docs/ModelDescription.md (conv `<n>.weight [Co,C,kh,kw]`, `<n>.bias`;
+// batch_norm `<n>.gamma/.beta/.running_mean/.running_var`; linear
+// `<n>.weight [F,O]` input-major; the head's `head.fc.weight [F,classes]`,
+// `head.fc.bias`). PCE layers are PceLayers of the phase's artifact, or, for
+// the dense baseline, one LibTorch Conv(3x3, pad 1, no bias)-BN-ReLU each
+// (`<n>.dense.weight`, `<n>.dense.bn.*`) with the same output channels.
+//
+//===----------------------------------------------------------------------===//
+#ifndef PCE_TOOLS_PCE_TRAIN_NETWORK_H
+#define PCE_TOOLS_PCE_TRAIN_NETWORK_H
+
+#include "runtime/Artifact.h"
+#include "runtime/torch/PceLayer.h"
+#include "tools/pce-train/Plan.h"
+
+#include <ATen/core/Generator.h>
+#include <torch/nn/module.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace pce::train {
+
+struct NetworkOptions {
+  bool dense = false;
+  double bnMomentum = 0.1;
+  std::shared_ptr<const rt::Artifact> artifact; // the phase's; null when dense
+  std::map<std::string, PhaseLayer> phaseLayers; // the phase's per-layer settings
+};
+
+struct NetworkOutput {
+  torch::Tensor logits;
+  std::map<std::string, torch::Tensor> routing;   // per PCE layer [B,P,E]
+  std::map<std::string, torch::Tensor> embedding; // per PCE layer [B,P,D] (when it has one)
+};
+
+class Network : public torch::nn::Module {
+public:
+  // Tensors start zero-filled; call initialise().
+  Network(const Plan &plan, const NetworkOptions &options, at::Generator gen);
+
+  // Runs the layers in order; stops after layer `stopAfter` when it is given
+  // (logits then stay undefined).
+  NetworkOutput forward(const torch::Tensor &x, const std::string &stopAfter = "");
+
+  // Every parameter and buffer by its weights-file name.
+  std::map<std::string, torch::Tensor> tensors() const;
+  // Trainable parameters by name.
+  std::map<std::string, torch::Tensor> parameterMap() const;
+  // Copies the tensors of `carried` with the same name and shape, initialises
+  // the others by the role their name gives them; returns the latter's names.
+  std::vector<std::string> initialise(const std::map<std::string, torch::Tensor> &carried, at::Generator gen);
+
+  const std::vector<std::shared_ptr<torchrt::PceLayer>> &pceLayers() const { return pce_; }
+  std::vector<std::string> pceLayerNames() const;
+
+private:
+  struct Layer {
+    PlanLayer desc;
+    std::map<std::string, torch::Tensor> t; // short role ("weight", "dense.bn.gamma") -> tensor
+    std::shared_ptr<torchrt::PceLayer> pce;
+  };
+  torch::Tensor add(Layer &layer, const std::string &role, std::vector<int64_t> shape, bool buffer = false);
+  torch::Tensor batchNorm(Layer &l, const std::string &prefix, const torch::Tensor &x, double eps);
+
+  NetworkOptions options_;
+  std::vector<Layer> layers_;
+  Layer head_;
+  bool hasHead_ = false;
+  std::set<std::string> residualSources_;
+  std::vector<std::shared_ptr<torchrt::PceLayer>> pce_;
+  std::set<std::string> inputMajor_; // linear weights [F,O]
+};
+
+struct InitHints {
+  bool inputMajor = false; // a linear weight [F,O]: fan-in F
+  double tau = 1.0;        // log_tau starts at log(tau)
+  int64_t experts = 0;     // E of the layer (for the concat projection)
+};
+
+// Initial value of a tensor by its name (pce-init's roles, with the fan-in
+// of each layout): He normal for weights and kernels, unit-norm random rows
+// for keys, 1 for gamma / running_var / scale, log(tau) for log_tau, 0
+// otherwise; a `mix: concat` projection [Co, E*Co] starts as the sum mix
+// (Wc[c, e*Co + c] = 1) so that a phase adding it starts where the last ended.
+void initialiseTensor(const std::string &name, torch::Tensor &t, at::Generator gen, const InitHints &hints);
+
+} // namespace pce::train
+
+#endif // PCE_TOOLS_PCE_TRAIN_NETWORK_H

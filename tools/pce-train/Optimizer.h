@@ -1,0 +1,53 @@
+//===- Optimizer.h - SGD / AdamW over named parameters, LR schedules ------===//
+//
+// Written out rather than torch::optim so that the state is a plain map of
+// named tensors (checkpoint.safetensors stores `optim.<param>.<slot>`) and
+// behaves the same under LibTorch 1.13 and 2.x. The update rules are
+// PyTorch's: SGD with L2 weight decay added to the gradient, momentum
+// (buffer = gradient on the first step) and Nesterov; AdamW with decoupled
+// weight decay and bias correction.
+//
+//===----------------------------------------------------------------------===//
+#ifndef PCE_TOOLS_PCE_TRAIN_OPTIMIZER_H
+#define PCE_TOOLS_PCE_TRAIN_OPTIMIZER_H
+
+#include "tools/pce-train/Plan.h"
+
+#include <torch/types.h>
+
+#include <map>
+#include <string>
+
+namespace pce::train {
+
+class Optimizer {
+public:
+  Optimizer(OptimizerConfig config, std::map<std::string, torch::Tensor> parameters);
+
+  void zeroGrad();
+  // One update with learning rate lr; parameters without a gradient are skipped.
+  void step(double lr);
+
+  int64_t steps() const { return steps_; }
+  const OptimizerConfig &config() const { return config_; }
+  // Slots by "optim.<param>.<slot>" (momentum_buffer; exp_avg, exp_avg_sq).
+  std::map<std::string, torch::Tensor> state() const;
+  // Restores state() output (entries of unknown parameters are an error).
+  void loadState(const std::map<std::string, torch::Tensor> &state, int64_t steps);
+
+private:
+  OptimizerConfig config_;
+  std::map<std::string, torch::Tensor> params_;
+  std::map<std::string, std::map<std::string, torch::Tensor>> slots_; // param -> slot -> tensor
+  int64_t steps_ = 0;
+};
+
+// The learning rate of optimiser step `step` (0-based, counted over the
+// whole run): linear warm-up over warmupEpochs, then constant, cosine decay
+// to 0 at the end of totalEpochs, or gamma^(epoch / step_epochs).
+double learningRate(const ScheduleConfig &schedule, double baseLr, int64_t step, int64_t stepsPerEpoch,
+                    int64_t totalEpochs);
+
+} // namespace pce::train
+
+#endif // PCE_TOOLS_PCE_TRAIN_OPTIMIZER_H

@@ -1,0 +1,39 @@
+//===- Options.h - pce-train's command line -------------------------------===//
+#ifndef PCE_TOOLS_PCE_TRAIN_OPTIONS_H
+#define PCE_TOOLS_PCE_TRAIN_OPTIONS_H
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pce::train {
+
+extern const char *kUsage;
+
+struct Options {
+  std::string model;    // MODEL.yaml
+  std::string runDir;   // -o
+  bool dense = false;   // LibTorch Conv-BN-ReLU instead of every PCE layer
+  bool resume = false, force = false;
+  std::optional<int64_t> epochs;     // every phase runs this many epochs
+  int64_t limitTrain = 0;            // > 0: only the first N training images
+  std::optional<int64_t> threads;    // overrides training.threads
+  std::optional<std::string> compiled; // an existing pce-compile --training output
+  std::optional<std::string> data;   // overrides training.data
+  std::optional<int64_t> seed;       // overrides training.seed
+  int64_t stopAfter = 0;   // > 0: stop after this many epochs of this session (as if interrupted)
+  int64_t progressEvery = 0; // non-TTY progress lines every N batches (0: about 10 per epoch)
+  std::string commandLine;
+};
+
+struct UsageError {
+  std::string message;
+};
+
+// Throws UsageError.
+Options parseOptions(const std::vector<std::string> &args);
+
+} // namespace pce::train
+
+#endif // PCE_TOOLS_PCE_TRAIN_OPTIONS_H

@@ -1,0 +1,99 @@
+//===- Plan.h - the training plan (DIR/training.json) ---------------------===//
+//
+// docs/Training.md §3: the network's layers with per-image shapes, the head,
+// the resolved training configuration and one entry per phase. readPlan
+// checks what pce-train uses and names the file, byte offset and key of any
+// problem: `compiled/training.json: byte 412: training.optimizer.lr: expected
+// a number, found string`.
+//
+//===----------------------------------------------------------------------===//
+#ifndef PCE_TOOLS_PCE_TRAIN_PLAN_H
+#define PCE_TOOLS_PCE_TRAIN_PLAN_H
+
+#include "runtime/Json.h"
+#include "runtime/Status.h"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pce::train {
+
+struct PlanLayer {
+  std::string kind; // conv, batch_norm, relu, max_pool, avg_pool, global_avg_pool,
+                    // flatten, linear, residual, pce
+  std::string name;
+  std::vector<int64_t> in, out; // per image
+  std::vector<int64_t> kernel, stride, padding; // conv, pools: [h, w]
+  bool bias = true;
+  double eps = 1e-5;
+  std::string from; // residual
+};
+
+struct PhaseLayer {
+  std::string router = "uniform";
+  int64_t topK = 0;
+  std::string keys = "none";
+  double tau = 1.0;
+  bool learnableTau = false;
+  std::string mix = "sum";
+  std::string attention = "none";
+};
+
+struct Phase {
+  int64_t epochs = 0;
+  std::string artifact; // directory name inside the compiled dir
+  std::map<std::string, PhaseLayer> layers;
+};
+
+struct OptimizerConfig {
+  std::string kind = "sgd"; // sgd | adamw
+  double lr = 0.05, momentum = 0.9, weightDecay = 5e-4;
+  bool nesterov = true;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+};
+
+struct ScheduleConfig {
+  std::string kind = "cosine"; // constant | cosine | step
+  double warmupEpochs = 0;
+  int64_t stepEpochs = 0;
+  double gamma = 0.1;
+};
+
+struct TrainingConfig {
+  std::string data;
+  int64_t batch = 64, seed = 1, threads = 2, validation = 5000;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  int64_t cropPadding = 0;
+  bool hflip = false;
+  double loadBalance = 0, ema = 0.99;
+  int64_t keyInitImages = 512, keyInitIterations = 100;
+  double bnMomentum = 0.1;
+};
+
+struct Plan {
+  std::string path; // where it was read from
+  std::string model;
+  int64_t batch = 0, channels = 0, height = 0, width = 0;
+  std::vector<PlanLayer> layers;
+  std::optional<int64_t> headClasses;  // classification head
+  std::vector<int64_t> headIn;
+  TrainingConfig training;
+  std::vector<Phase> phases;
+
+  int64_t totalEpochs() const;
+  // The phase (0-based) that epoch `epoch` (0-based) belongs to.
+  size_t phaseOfEpoch(int64_t epoch) const;
+  // The first epoch (0-based) of phase q.
+  int64_t firstEpochOf(size_t q) const;
+};
+
+rt::Expected<Plan> parsePlan(const std::string &text, const std::string &source);
+rt::Expected<Plan> readPlan(const std::string &path);
+
+} // namespace pce::train
+
+#endif // PCE_TOOLS_PCE_TRAIN_PLAN_H

@@ -1,0 +1,460 @@
+//===- Trainer.cpp - pce-train's training loop ----------------------------===//
+
+#include "tools/pce-train/Trainer.h"
+
+#include "runtime/Artifact.h"
+#include "runtime/torch/RouterStats.h"
+#include "tools/pce-train/Checkpoint.h"
+#include "tools/pce-train/Compile.h"
+#include "tools/pce-train/Data.h"
+#include "tools/pce-train/Evaluate.h"
+#include "tools/pce-train/Log.h"
+#include "tools/pce-train/Network.h"
+#include "tools/pce-train/Optimizer.h"
+#include "tools/pce-train/Plan.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+namespace pce::train {
+
+namespace fs = std::filesystem;
+using rt::JsonValue;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string fixed(double v, int digits) {
+  std::ostringstream os;
+  os.setf(std::ios::fixed);
+  os.precision(digits);
+  os << v;
+  return os.str();
+}
+
+class Trainer {
+public:
+  explicit Trainer(const Options &o) : opt_(o) {}
+  void run();
+
+private:
+  void preparePlan();
+  std::shared_ptr<Network> buildNetwork(size_t q);
+  void startPhase(size_t q);
+  void initialiseKeys(torchrt::PceLayer &layer);
+  int64_t resume(); // returns the epochs done
+  void trainEpoch(int64_t epoch);
+  void checkpoint(int64_t epochsDone);
+  void finish();
+  int64_t evalChunks() const { return threads_; }
+
+  Options opt_;
+  std::string runDir_, compiledDir_;
+  Plan plan_;
+  int64_t threads_ = 1;
+  at::Generator gen_;
+  DataSplit data_;
+  std::unique_ptr<RunLog> log_;
+  std::unique_ptr<Progress> progress_;
+  size_t phase_ = 0;
+  bool havePhase_ = false;
+  std::shared_ptr<const rt::Artifact> artifact_;
+  std::shared_ptr<Network> net_;
+  std::unique_ptr<Optimizer> optimizer_;
+  int64_t globalStep_ = 0;
+  double wallBefore_ = 0; // seconds of earlier sessions
+  Clock::time_point start_ = Clock::now();
+  int64_t sessionBatches_ = 0;
+  double sessionTrainSeconds_ = 0;
+};
+
+void Trainer::preparePlan() {
+  runDir_ = opt_.runDir;
+  compiledDir_ = opt_.compiled ? *opt_.compiled : (fs::path(runDir_) / "compiled").string();
+  prepareRunDir(runDir_, opt_.resume, opt_.force, !opt_.compiled);
+  bool reuse = opt_.compiled || (opt_.resume && fs::exists(fs::path(compiledDir_) / "training.json"));
+  if (!reuse) {
+    if (opt_.dense) {
+      std::printf("pce-train: the plan of %s (pce-translate --import-training; --dense needs no compiled layers)\n",
+                  opt_.model.c_str());
+      writePlanOnly(opt_.model, compiledDir_);
+    } else {
+      std::printf("pce-train: pce-compile %s --training -o %s\n", opt_.model.c_str(), compiledDir_.c_str());
+      std::fflush(stdout);
+      compileForTraining(opt_.model, compiledDir_);
+    }
+  }
+  auto plan = readPlan((fs::path(compiledDir_) / "training.json").string());
+  if (!plan)
+    throw std::runtime_error(plan.error());
+  plan_ = std::move(*plan);
+  TrainingConfig &t = plan_.training;
+  if (opt_.epochs)
+    for (Phase &p : plan_.phases)
+      p.epochs = *opt_.epochs;
+  if (opt_.data)
+    t.data = *opt_.data;
+  if (opt_.seed)
+    t.seed = *opt_.seed;
+  if (opt_.threads)
+    t.threads = *opt_.threads;
+  threads_ = std::max<int64_t>(1, t.threads);
+  if (!plan_.headClasses)
+    throw std::runtime_error(plan_.path + ": the model has no classification head; pce-train trains classifiers");
+}
+
+std::shared_ptr<Network> Trainer::buildNetwork(size_t q) {
+  const Phase &phase = plan_.phases[q];
+  NetworkOptions no;
+  no.dense = opt_.dense;
+  no.bnMomentum = plan_.training.bnMomentum;
+  no.phaseLayers = phase.layers;
+  if (!opt_.dense) {
+    if (!artifact_ || !havePhase_ || phase_ != q) {
+      auto art = rt::Artifact::open((fs::path(compiledDir_) / phase.artifact).string());
+      if (!art)
+        throw std::runtime_error(art.error());
+      art->setThreads(static_cast<int>(threads_));
+      artifact_ = std::make_shared<const rt::Artifact>(std::move(*art));
+    }
+    no.artifact = artifact_;
+  }
+  auto net = std::make_shared<Network>(plan_, no, gen_);
+  net->train();
+  return net;
+}
+
+void Trainer::initialiseKeys(torchrt::PceLayer &layer) {
+  const std::string &L = layer.layerName();
+  const int64_t B = plan_.batch;
+  const int64_t n = std::min<int64_t>(plan_.training.keyInitImages, data_.train.size());
+  Dataset subset{data_.train.images.slice(0, 0, n), data_.train.labels.slice(0, 0, n)};
+  torch::NoGradGuard noGrad;
+  net_->eval();
+  std::vector<torch::Tensor> embeddings;
+  const int64_t step = B * evalChunks();
+  for (int64_t start = 0; start < n; start += step) {
+    const int64_t m = std::min(step, n - start), padded = (m + B - 1) / B * B;
+    torch::Tensor x = subset.images.slice(0, start, start + m);
+    if (padded > m)
+      x = torch::cat({x, torch::zeros({padded - m, x.size(1), x.size(2), x.size(3)}, x.options())});
+    NetworkOutput out = net_->forward(x.contiguous(), L);
+    auto e = out.embedding.find(L);
+    if (e == out.embedding.end())
+      throw std::runtime_error("layer '" + L + "': its inference entry point returns no '" + L +
+                               ".embedding' to initialise the keys from");
+    embeddings.push_back(e->second.slice(0, 0, m));
+  }
+  net_->train();
+  torch::Tensor points = torch::cat(embeddings).reshape({-1, embeddings[0].size(-1)});
+  torchrt::KMeansResult km = layer.initialiseKeys(points, plan_.training.keyInitIterations, gen_);
+  progress_->line("  " + L + ": keys from K-Means over " + std::to_string(points.size(0)) + " patch embeddings of " +
+                  std::to_string(n) + " images (" + std::to_string(km.iterations) + " Lloyd iterations" +
+                  (km.converged ? ", converged" : "") +
+                  (km.reseeded ? ", " + std::to_string(km.reseeded) + " empty clusters re-seeded" : "") + ")");
+}
+
+void Trainer::startPhase(size_t q) {
+  std::map<std::string, torch::Tensor> carried;
+  if (net_)
+    carried = net_->tensors();
+  std::shared_ptr<Network> next = buildNetwork(q);
+  phase_ = q;
+  havePhase_ = true;
+  net_ = next;
+  std::vector<std::string> fresh = net_->initialise(carried, gen_);
+  const Phase &phase = plan_.phases[q];
+  std::string freshList;
+  for (const std::string &f : fresh)
+    freshList += (freshList.empty() ? "" : ", ") + f;
+  const int64_t firstEpoch = plan_.firstEpochOf(q) + 1;
+  progress_->line("phase " + std::to_string(q + 1) + " starts (epoch " + std::to_string(firstEpoch) + ", " +
+                  (opt_.dense ? std::string("dense baseline") : "artifact " + phase.artifact) + ", " +
+                  std::to_string(phase.epochs) + " epochs" +
+                  (carried.empty() ? std::string() : "; new: " + (freshList.empty() ? "none" : freshList)) +
+                  "; optimiser state reset)");
+  for (const auto &layer : net_->pceLayers()) {
+    std::string keys = layer->keysName();
+    if (!keys.empty() && std::find(fresh.begin(), fresh.end(), keys) != fresh.end())
+      initialiseKeys(*layer);
+  }
+  optimizer_ = std::make_unique<Optimizer>(plan_.training.optimizer, net_->parameterMap());
+
+  JsonValue entry = JsonValue::object();
+  entry.set("event", JsonValue::string("phase_start"));
+  entry.set("epoch", JsonValue::integer(firstEpoch));
+  entry.set("phase", JsonValue::integer(static_cast<int64_t>(q) + 1));
+  entry.set("message", JsonValue::string("phase " + std::to_string(q + 1) + " starts"));
+  entry.set("artifact", opt_.dense ? JsonValue() : JsonValue::string(phase.artifact));
+  JsonValue freshJson = JsonValue::array();
+  for (const std::string &f : fresh)
+    freshJson.push(JsonValue::string(f));
+  entry.set("initialised", std::move(freshJson));
+  log_->append(entry);
+}
+
+int64_t Trainer::resume() {
+  Checkpoint ck = readCheckpoint(runDir_);
+  if (ck.info.dense != opt_.dense)
+    throw std::runtime_error("--resume: the checkpoint in " + runDir_ + " is from a run " +
+                             (ck.info.dense ? "with" : "without") + " --dense; give the same options");
+  if (ck.info.model != plan_.model)
+    throw std::runtime_error("--resume: the checkpoint is of model '" + ck.info.model + "', the plan of '" +
+                             plan_.model + "'");
+  if (ck.info.phase < 0 || static_cast<size_t>(ck.info.phase) >= plan_.phases.size())
+    throw std::runtime_error("--resume: the checkpoint's phase " + std::to_string(ck.info.phase + 1) +
+                             " is not in the plan");
+  net_ = buildNetwork(ck.info.phase);
+  phase_ = ck.info.phase;
+  havePhase_ = true;
+  torch::NoGradGuard noGrad;
+  for (auto &[name, t] : net_->tensors()) {
+    auto it = ck.tensors.find(name);
+    if (it == ck.tensors.end() || it->second.sizes() != t.sizes())
+      throw std::runtime_error("--resume: checkpoint.safetensors lacks '" + name + "' " +
+                               c10::str(t.sizes()) + " of phase " + std::to_string(ck.info.phase + 1));
+    t.detach().copy_(it->second);
+  }
+  optimizer_ = std::make_unique<Optimizer>(plan_.training.optimizer, net_->parameterMap());
+  optimizer_->loadState(ck.tensors, ck.info.optimizerSteps);
+  auto rng = ck.tensors.find("rng.state");
+  if (rng == ck.tensors.end())
+    throw std::runtime_error("--resume: checkpoint.safetensors lacks rng.state");
+  gen_.set_state(rng->second);
+  globalStep_ = ck.info.globalStep;
+  wallBefore_ = ck.info.wallSeconds;
+  log_->truncateAfter(ck.info.epoch);
+  progress_->line("pce-train: resuming after epoch " + std::to_string(ck.info.epoch) + " (phase " +
+                  std::to_string(ck.info.phase + 1) + ")");
+  return ck.info.epoch;
+}
+
+void Trainer::trainEpoch(int64_t epoch) {
+  const TrainingConfig &t = plan_.training;
+  const int64_t B = plan_.batch, total = plan_.totalEpochs();
+  Clock::time_point epochStart = Clock::now();
+  std::vector<torch::Tensor> batches = epochBatches(data_.train.size(), B, gen_);
+  if (batches.empty())
+    throw std::runtime_error("the training split holds " + std::to_string(data_.train.size()) +
+                             " images, fewer than one batch of " + std::to_string(B));
+  const int64_t nb = static_cast<int64_t>(batches.size());
+  double lossSum = 0, ceSum = 0, lbSum = 0, firstLr = 0;
+  int64_t correct = 0;
+  net_->train();
+  for (int64_t b = 0; b < nb; ++b) {
+    torch::Tensor x = augment(data_.train.images.index_select(0, batches[b]), t.cropPadding, t.hflip, gen_);
+    torch::Tensor y = data_.train.labels.index_select(0, batches[b]);
+    const double lr = learningRate(t.schedule, t.optimizer.lr, globalStep_, nb, total);
+    if (b == 0)
+      firstLr = lr;
+    NetworkOutput out = net_->forward(x);
+    torch::Tensor ce = torch::nll_loss(torch::log_softmax(out.logits, 1), y);
+    torch::Tensor lb = torch::zeros({}, ce.options());
+    for (const auto &[name, w] : out.routing)
+      lb = lb + torchrt::loadBalancingLoss(w);
+    torch::Tensor loss = t.loadBalance != 0 ? ce + t.loadBalance * lb : ce;
+    optimizer_->zeroGrad();
+    loss.backward();
+    optimizer_->step(lr);
+    for (const auto &layer : net_->pceLayers())
+      layer->updateKeys(t.ema);
+    ++globalStep_;
+    lossSum += loss.item<double>();
+    ceSum += ce.item<double>();
+    lbSum += lb.item<double>();
+    correct += topKCorrect(out.logits.detach(), y, 1);
+
+    ++sessionBatches_;
+    const double trainSeconds = sessionTrainSeconds_ + secondsSince(epochStart);
+    const double perBatch = trainSeconds / static_cast<double>(sessionBatches_);
+    const double remaining = static_cast<double>((total - epoch - 1) * nb + (nb - b - 1)) * perBatch;
+    progress_->update("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(total) + " [phase " +
+                          std::to_string(phase_ + 1) + "]  batch " + std::to_string(b + 1) + "/" +
+                          std::to_string(nb) + "  loss " + fixed(lossSum / static_cast<double>(b + 1), 4) + "  " +
+                          fixed(static_cast<double>(B) / perBatch, 0) + " img/s  ETA " + formatDuration(remaining),
+                      b + 1, nb);
+  }
+  const double trainSeconds = secondsSince(epochStart);
+  sessionTrainSeconds_ += trainSeconds;
+
+  EvalResult val = evaluate(*net_, data_.validation, B, evalChunks());
+  const double wall = secondsSince(epochStart);
+  const double n = static_cast<double>(nb);
+  JsonValue e = JsonValue::object();
+  e.set("event", JsonValue::string("epoch"));
+  e.set("epoch", JsonValue::integer(epoch + 1));
+  e.set("phase", JsonValue::integer(static_cast<int64_t>(phase_) + 1));
+  e.set("lr", JsonValue::number(firstLr));
+  e.set("train_loss", JsonValue::number(lossSum / n));
+  e.set("train_ce", JsonValue::number(ceSum / n));
+  e.set("train_lb", JsonValue::number(lbSum / n));
+  e.set("train_top1", JsonValue::number(static_cast<double>(correct) / (n * static_cast<double>(B))));
+  e.set("val_loss", JsonValue::number(val.loss));
+  e.set("val_top1", JsonValue::number(val.top1));
+  e.set("val_top5", JsonValue::number(val.top5));
+  e.set("layers", routingJson(val.routing));
+  e.set("images_per_s", JsonValue::number(n * static_cast<double>(B) / trainSeconds));
+  e.set("wall_s", JsonValue::number(wall));
+  checkpoint(epoch + 1);
+  log_->append(e);
+  std::string entropies;
+  for (const auto &[name, s] : val.routing)
+    entropies += "  H(" + name + ") " + fixed(s.normalizedEntropy(), 3);
+  progress_->line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(plan_.totalEpochs()) + " [phase " +
+                  std::to_string(phase_ + 1) + "]  train loss " + fixed(lossSum / n, 4) + "  val loss " +
+                  fixed(val.loss, 4) + "  val top-1 " + fixed(100 * val.top1, 2) + "%  top-5 " +
+                  fixed(100 * val.top5, 2) + "%" + entropies + "  " +
+                  fixed(n * static_cast<double>(B) / trainSeconds, 0) + " img/s  " + fixed(wall, 1) + " s");
+}
+
+void Trainer::checkpoint(int64_t epochsDone) {
+  Checkpoint ck;
+  ck.info.epoch = epochsDone;
+  ck.info.phase = static_cast<int64_t>(phase_);
+  ck.info.optimizerSteps = optimizer_->steps();
+  ck.info.globalStep = globalStep_;
+  ck.info.wallSeconds = wallBefore_ + secondsSince(start_);
+  ck.info.dense = opt_.dense;
+  ck.info.model = plan_.model;
+  ck.info.seed = plan_.training.seed;
+  ck.tensors = net_->tensors();
+  for (auto &[name, t] : optimizer_->state())
+    ck.tensors[name] = t;
+  ck.tensors["rng.state"] = gen_.get_state();
+  writeCheckpoint(runDir_, ck);
+}
+
+void Trainer::finish() {
+  EvalResult test = evaluate(*net_, data_.test, plan_.batch, evalChunks());
+  const double wall = wallBefore_ + secondsSince(start_);
+
+  // Weights: exactly what the final phase's forward reads (every tensor for
+  // the dense baseline, which has no compiled forward).
+  std::map<std::string, torch::Tensor> all = net_->tensors(), weights;
+  const rt::EntryPoint *forward = artifact_ ? artifact_->manifest().findEntry("forward") : nullptr;
+  if (forward) {
+    for (const rt::BufferSpec &a : forward->arguments) {
+      if (a.kind != rt::ArgKind::Parameter)
+        continue;
+      auto it = all.find(a.name);
+      if (it == all.end())
+        throw std::runtime_error("the final phase's forward needs '" + a.name + "', which the network lacks");
+      weights[a.name] = it->second;
+    }
+  } else {
+    weights = all;
+  }
+  std::string weightsPath = (fs::path(runDir_) / "weights.safetensors").string();
+  writeTensors(weightsPath, weights,
+               {{"pce.train.model", plan_.model}, {"pce.train.seed", std::to_string(plan_.training.seed)}});
+
+  JsonValue s = JsonValue::object();
+  s.set("model", JsonValue::string(plan_.model));
+  s.set("dense", JsonValue::boolean(opt_.dense));
+  s.set("test_top1", JsonValue::number(test.top1));
+  s.set("test_top5", JsonValue::number(test.top5));
+  s.set("test_loss", JsonValue::number(test.loss));
+  s.set("test_images", JsonValue::integer(test.images));
+  s.set("test_layers", routingJson(test.routing));
+  s.set("seed", JsonValue::integer(plan_.training.seed));
+  s.set("threads", JsonValue::integer(threads_));
+  s.set("epochs", JsonValue::integer(plan_.totalEpochs()));
+  s.set("wall_seconds", JsonValue::number(wall));
+  s.set("command", JsonValue::string(opt_.commandLine));
+  s.set("weights", JsonValue::string("weights.safetensors"));
+  if (!opt_.dense)
+    s.set("artifact", JsonValue::string((fs::path(compiledDir_) / plan_.phases[phase_].artifact).string()));
+  // Per phase: its last epoch's validation accuracy and router entropies.
+  JsonValue phases = JsonValue::array();
+  std::vector<JsonValue> entries = log_->entries();
+  for (size_t q = 0; q < plan_.phases.size(); ++q) {
+    JsonValue p = JsonValue::object();
+    p.set("phase", JsonValue::integer(static_cast<int64_t>(q) + 1));
+    p.set("artifact", JsonValue::string(plan_.phases[q].artifact));
+    p.set("epochs", JsonValue::integer(plan_.phases[q].epochs));
+    for (const JsonValue &e : entries) {
+      const JsonValue *ev = e.find("event"), *ph = e.find("phase");
+      if (!ev || !ev->getString() || *ev->getString() != "epoch" || !ph || ph->intValue() != static_cast<int64_t>(q) + 1)
+        continue;
+      for (const char *key : {"epoch", "val_top1", "val_top5", "layers"})
+        if (const JsonValue *v = e.find(key))
+          p.set(key == std::string("epoch") ? "final_epoch" : key, *v);
+    }
+    phases.push(std::move(p));
+  }
+  s.set("phases", std::move(phases));
+  writeTextAtomic((fs::path(runDir_) / "summary.json").string(), rt::writeJson(s, 1) + "\n");
+
+  progress_->line("test (" + std::to_string(test.images) + " images): top-1 " + fixed(100 * test.top1, 2) +
+                  "%  top-5 " + fixed(100 * test.top5, 2) + "%  loss " + fixed(test.loss, 4) + "  (" +
+                  formatDuration(wall) + " in all)");
+  progress_->line("wrote " + weightsPath + " and " + (fs::path(runDir_) / "summary.json").string());
+  if (forward)
+    progress_->line("check: pce-run " + artifact_->directory() + " --weights " + weightsPath + " --idx-images " +
+                    data_.testFile + " --idx-labels " +
+                    findIdxFile(plan_.training.data, "t10k-labels-idx1-ubyte") + " --normalize 0.2860,0.3530");
+}
+
+void Trainer::run() {
+  progress_ = std::make_unique<Progress>(stdout, opt_.progressEvery);
+  preparePlan();
+  const TrainingConfig &t = plan_.training;
+  at::set_num_threads(static_cast<int>(threads_));
+  gen_ = at::detail::createCPUGenerator(static_cast<uint64_t>(t.seed));
+  data_ = loadFashionMnist(t.data, t.validation, static_cast<uint64_t>(t.seed), opt_.limitTrain);
+  const auto &img = data_.train.images;
+  if (img.size(1) != plan_.channels || img.size(2) != plan_.height || img.size(3) != plan_.width)
+    throw std::runtime_error(data_.trainFile + ": images are " + c10::str(img.sizes().slice(1)) +
+                             " but the model takes [" + std::to_string(plan_.channels) + ", " +
+                             std::to_string(plan_.height) + ", " + std::to_string(plan_.width) + "]");
+  for (const Dataset *d : {&data_.train, &data_.validation, &data_.test})
+    if (d->size() && d->labels.max().item<int64_t>() >= *plan_.headClasses)
+      throw std::runtime_error("a label exceeds the head's " + std::to_string(*plan_.headClasses) + " classes");
+  log_ = std::make_unique<RunLog>((fs::path(runDir_) / "log.jsonl").string());
+  progress_->line("pce-train: " + plan_.model + (opt_.dense ? " (dense baseline)" : "") + ": " +
+                  std::to_string(data_.train.size()) + " training, " + std::to_string(data_.validation.size()) +
+                  " validation, " + std::to_string(data_.test.size()) + " test images; batch " +
+                  std::to_string(plan_.batch) + ", " + std::to_string(plan_.totalEpochs()) + " epochs in " +
+                  std::to_string(plan_.phases.size()) + " phase(s), " + std::to_string(threads_) + " threads");
+
+  int64_t epoch = 0;
+  if (opt_.resume)
+    epoch = resume();
+  const int64_t total = plan_.totalEpochs();
+  int64_t session = 0;
+  if (!opt_.resume) {
+    size_t q = 0;
+    while (q + 1 < plan_.phases.size() && plan_.phases[q].epochs == 0)
+      ++q;
+    startPhase(q);
+  }
+  for (; epoch < total; ++epoch) {
+    size_t q = plan_.phaseOfEpoch(epoch);
+    if (q != phase_)
+      startPhase(q);
+    trainEpoch(epoch);
+    if (opt_.stopAfter && ++session >= opt_.stopAfter && epoch + 1 < total) {
+      progress_->line("pce-train: stopped after epoch " + std::to_string(epoch + 1) +
+                      " (--stop-after); continue with --resume");
+      return;
+    }
+  }
+  finish();
+}
+
+} // namespace
+
+void runTraining(const Options &options) {
+  Trainer trainer(options);
+  trainer.run();
+}
+
+} // namespace pce::train
