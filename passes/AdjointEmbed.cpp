@@ -34,8 +34,6 @@ using namespace mlir::pce::lowering;
 
 namespace {
 
-RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
-
 /// The most pooling bins of `bins` over `size` rows that contain one row
 /// (bins overlap when `size` is not a multiple of `bins`).
 int64_t maxBinsPerRow(int64_t size, int64_t bins) {

@@ -32,8 +32,6 @@ using namespace mlir::pce::lowering;
 
 namespace {
 
-RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
-
 /// `[B, Co, nph*ph, npw*pw] -> [B, P, Co, ph, pw]`, the inverse of
 /// unpatchifyGrid: expand the rows and columns into the grid, move the grid
 /// before the channels, collapse it into P.

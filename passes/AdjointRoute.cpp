@@ -97,8 +97,6 @@ struct Saved {
 // Training forward pieces
 //===----------------------------------------------------------------------===//
 
-RankedTensorType typeOf(Value v) { return cast<RankedTensorType>(v.getType()); }
-
 Type elementOf(Value v) { return typeOf(v).getElementType(); }
 
 Value addF(OpBuilder &b, Location loc, Value x, Value y) {

@@ -98,6 +98,11 @@ bool isStaticWithUnitInnerStride(Type t);
 std::pair<Value, Value> foldBatchNorm(OpBuilder &b, Location loc, ValueRange bn,
                                       double eps);
 
+/// The ranked tensor type of `v` (every value the builders handle has one).
+inline RankedTensorType typeOf(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
 /// `max(x, 0)` on a scalar.
 Value relu(OpBuilder &b, Location loc, Value x);
 

@@ -13,51 +13,8 @@ namespace agree = pce::agree;
 
 namespace {
 
-const rt::EntryPoint *findEntry(const rt::Artifact &artifact,
-                                const std::string &name) {
-  for (const rt::EntryPoint &e : artifact.manifest().entryPoints)
-    if (e.name == name)
-      return &e;
-  return nullptr;
-}
-
 bool startsWith(const std::string &s, const std::string &prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-/// Independent draws for every noise input of `train`.
-Tensors drawNoise(const rt::EntryPoint &train) {
-  Tensors noise;
-  for (const rt::BufferSpec &arg : train.arguments) {
-    if (!startsWith(arg.name, "noise."))
-      continue;
-    std::vector<int64_t> shape(arg.shape.begin(), arg.shape.end());
-    if (arg.name.size() > 7 && arg.name.substr(arg.name.size() - 7) == ".gumbel") {
-      torch::Tensor u =
-          torch::rand(shape, torch::kFloat64).clamp(1e-12, 1.0 - 1e-12);
-      noise[arg.name] = -torch::log(-torch::log(u));
-    } else {
-      noise[arg.name] = torch::randn(shape, torch::kFloat64);
-    }
-  }
-  return noise;
-}
-
-/// Runs `entry` on `values` (float64 host copies); empty on failure.
-Tensors runEntry(const rt::Artifact &artifact, const std::string &entry,
-                 const Tensors &values) {
-  rt::TensorMap inputs;
-  for (const auto &[name, value] : values)
-    inputs[name] = agree::toHost(value, /*f64=*/true);
-  auto outputs = artifact.run(entry, inputs);
-  if (!outputs.ok()) {
-    ADD_FAILURE() << entry << ": " << outputs.error();
-    return {};
-  }
-  Tensors result;
-  for (const auto &[name, host] : *outputs)
-    result[name] = agree::fromHost(host);
-  return result;
 }
 
 /// L = sum_r <cotangent_r, results_r> over the results that have one.
@@ -83,6 +40,48 @@ double gradientError(const torch::Tensor &got, const torch::Tensor &want) {
 
 } // namespace
 
+const rt::EntryPoint *findEntry(const rt::Artifact &artifact,
+                                const std::string &name) {
+  for (const rt::EntryPoint &e : artifact.manifest().entryPoints)
+    if (e.name == name)
+      return &e;
+  return nullptr;
+}
+
+Tensors drawArguments(const rt::EntryPoint &entry, const std::string &prefix,
+                      bool f32) {
+  Tensors drawn;
+  for (const rt::BufferSpec &arg : entry.arguments) {
+    if (!startsWith(arg.name, prefix))
+      continue;
+    std::vector<int64_t> shape(arg.shape.begin(), arg.shape.end());
+    bool gumbel = arg.name.size() > 7 &&
+                  arg.name.compare(arg.name.size() - 7, 7, ".gumbel") == 0;
+    torch::Tensor t =
+        gumbel ? -torch::log(-torch::log(
+                     torch::rand(shape, torch::kFloat64).clamp(1e-12, 1.0 - 1e-12)))
+               : torch::randn(shape, torch::kFloat64);
+    drawn[arg.name] = f32 ? agree::roundToFloat(t) : t;
+  }
+  return drawn;
+}
+
+Tensors runEntry(const rt::Artifact &artifact, const std::string &entry,
+                 const Tensors &values, bool f64) {
+  rt::TensorMap inputs;
+  for (const auto &[name, value] : values)
+    inputs[name] = agree::toHost(value, f64);
+  auto outputs = artifact.run(entry, inputs);
+  if (!outputs.ok()) {
+    ADD_FAILURE() << entry << ": " << outputs.error();
+    return {};
+  }
+  Tensors result;
+  for (const auto &[name, host] : *outputs)
+    result[name] = agree::fromHost(host);
+  return result;
+}
+
 Result check(agree::ModelText model, const std::string &tag,
              const ReferenceFn &reference, const Options &options) {
   Result result;
@@ -100,7 +99,7 @@ Result check(agree::ModelText model, const std::string &tag,
 
   // Training forward, against the reference on the same noise.
   Tensors values = model.values();
-  for (auto &[name, value] : drawNoise(*train))
+  for (auto &[name, value] : drawArguments(*train, "noise."))
     values[name] = value;
   Tensors trained = runEntry(*artifact, "forward_train", values);
   if (trained.empty())
@@ -120,17 +119,13 @@ Result check(agree::ModelText model, const std::string &tag,
   // Backward with a random cotangent per result.
   Tensors cotangents;
   Tensors bwdInputs = model.values();
-  for (const rt::BufferSpec &arg : backward->arguments) {
-    if (startsWith(arg.name, "grad.")) {
-      torch::Tensor cot = torch::randn(
-          std::vector<int64_t>(arg.shape.begin(), arg.shape.end()),
-          torch::kFloat64);
-      cotangents[arg.name.substr(5)] = cot;
-      bwdInputs[arg.name] = cot;
-    } else if (startsWith(arg.name, "saved.")) {
-      bwdInputs[arg.name] = trained.at(arg.name);
-    }
+  for (auto &[name, cot] : drawArguments(*backward, "grad.")) {
+    cotangents[name.substr(5)] = cot;
+    bwdInputs[name] = cot;
   }
+  for (const rt::BufferSpec &arg : backward->arguments)
+    if (startsWith(arg.name, "saved."))
+      bwdInputs[arg.name] = trained.at(arg.name);
   Tensors grads = runEntry(*artifact, "forward_backward", bwdInputs);
   if (grads.empty() && !backward->results.empty())
     return result;

@@ -66,6 +66,18 @@ struct Result {
 Result check(pce::agree::ModelText model, const std::string &tag,
              const ReferenceFn &reference, const Options &options = {});
 
+/// Pieces of check(), for checks of other shapes (e.g. float32 code against
+/// autograd): the entry point `name` of `artifact` (null if absent); a random
+/// value for every argument of `entry` named `<prefix>...` — Gumbel(0, 1) for
+/// `*.gumbel`, N(0, 1) otherwise — rounded to float32 when `f32`; and `entry`
+/// run on float64 or float32 host copies of `values` (empty, with a recorded
+/// failure, on a runtime error).
+const rt::EntryPoint *findEntry(const rt::Artifact &artifact, const std::string &name);
+Tensors drawArguments(const rt::EntryPoint &entry, const std::string &prefix,
+                      bool f32 = false);
+Tensors runEntry(const rt::Artifact &artifact, const std::string &entry,
+                 const Tensors &values, bool f64 = true);
+
 /// Prints `[gradcheck] what: gradient error X, forward error Y`.
 void report(const std::string &what, const Result &result);
 

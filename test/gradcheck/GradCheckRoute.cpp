@@ -248,50 +248,6 @@ TEST(GradCheckRoute, GumbelHardStraightThrough) {
 // Float32
 //===----------------------------------------------------------------------===//
 
-namespace {
-
-const rt::EntryPoint *findEntry(const rt::Artifact &artifact,
-                                const std::string &name) {
-  for (const rt::EntryPoint &e : artifact.manifest().entryPoints)
-    if (e.name == name)
-      return &e;
-  return nullptr;
-}
-
-/// Float32 random values for the arguments of `entry` whose names start with
-/// `prefix`: Gumbel(0, 1) for `*.gumbel`, N(0, 1) otherwise.
-Tensors drawFor(const rt::EntryPoint &entry, const std::string &prefix) {
-  Tensors drawn;
-  for (const rt::BufferSpec &arg : entry.arguments) {
-    if (arg.name.rfind(prefix, 0) != 0)
-      continue;
-    std::vector<int64_t> shape(arg.shape.begin(), arg.shape.end());
-    torch::Tensor t = torch::randn(shape, f64);
-    if (arg.name.size() > 7 && arg.name.substr(arg.name.size() - 7) == ".gumbel")
-      t = -torch::log(-torch::log(torch::rand(shape, f64).clamp(1e-6, 1 - 1e-6)));
-    drawn[arg.name] = agree::roundToFloat(t);
-  }
-  return drawn;
-}
-
-Tensors runF32(const rt::Artifact &artifact, const std::string &entry,
-               const Tensors &values) {
-  rt::TensorMap inputs;
-  for (const auto &[name, value] : values)
-    inputs[name] = agree::toHost(value, /*f64=*/false);
-  auto outputs = artifact.run(entry, inputs);
-  if (!outputs.ok()) {
-    ADD_FAILURE() << entry << ": " << outputs.error();
-    return {};
-  }
-  Tensors result;
-  for (const auto &[name, host] : *outputs)
-    result[name] = agree::fromHost(host);
-  return result;
-}
-
-} // namespace
-
 // The same functions compiled for f32 (whose gradients finite differences of
 // float32 code could not resolve): the compiled gradients against the float64
 // reference's autograd, on the same float32-rounded values and noise.
@@ -313,22 +269,22 @@ TEST(GradCheckRoute, Float32AgainstAutograd) {
     std::optional<rt::Artifact> artifact = agree::compile(model, c.tag() + "_f32");
     if (!artifact)
       continue;
-    const rt::EntryPoint *train = findEntry(*artifact, "forward_train");
-    const rt::EntryPoint *backward = findEntry(*artifact, "forward_backward");
+    const rt::EntryPoint *train = grad::findEntry(*artifact, "forward_train");
+    const rt::EntryPoint *backward = grad::findEntry(*artifact, "forward_backward");
     ASSERT_TRUE(train && backward);
 
     Tensors values = model.values();
-    for (auto &[name, noise] : drawFor(*train, "noise."))
+    for (auto &[name, noise] : grad::drawArguments(*train, "noise.", /*f32=*/true))
       values[name] = noise;
-    Tensors trained = runF32(*artifact, "forward_train", values);
-    Tensors cotangents = drawFor(*backward, "grad.");
+    Tensors trained = grad::runEntry(*artifact, "forward_train", values, /*f64=*/false);
+    Tensors cotangents = grad::drawArguments(*backward, "grad.", /*f32=*/true);
     Tensors bwdInputs = model.values();
     for (const auto &[name, cot] : cotangents)
       bwdInputs[name] = cot;
     for (const auto &[name, value] : trained)
       if (name.rfind("saved.", 0) == 0)
         bwdInputs[name] = value;
-    Tensors grads = runF32(*artifact, "forward_backward", bwdInputs);
+    Tensors grads = grad::runEntry(*artifact, "forward_backward", bwdInputs, /*f64=*/false);
 
     Tensors leaves = values;
     for (const auto &[name, value] : model.values())
