@@ -229,7 +229,9 @@ pce::frontend::importForTraining(llvm::SourceMgr &sourceMgr,
           j.attribute("version", 1);
           j.attribute("model", model.name.value);
           j.attributeArray("phases", [&] {
-            for (auto [q, phase] : llvm::enumerate(phases)) {
+            for (size_t q = 0; q < phases.size(); ++q) {
+              // (No structured binding: lambdas below capture the phase.)
+              const PhaseDesc &phase = phases[q];
               if (!applyPhase(phase, model, extra, diag))
                 return;
               PhaseModule pm{"phase" + std::to_string(q + 1),
