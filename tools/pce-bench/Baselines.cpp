@@ -47,6 +47,10 @@ void EagerPceLayer::setCoordinates(int64_t h, int64_t w) {
 }
 
 torch::Tensor EagerPceLayer::forward(const torch::Tensor &x) const {
+  return forward(x, /*training=*/false);
+}
+
+torch::Tensor EagerPceLayer::forward(const torch::Tensor &x, bool training) const {
   int64_t batch = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   int64_t r = k / 2, nph = h / ph, npw = w / pw, p = nph * npw, n = batch * p;
   int64_t hp = ph + 2 * r, wp = pw + 2 * r;
@@ -72,17 +76,37 @@ torch::Tensor EagerPceLayer::forward(const torch::Tensor &x) const {
   auto norms = emb.norm(2, 1, /*keepdim=*/true) * keys.norm(2, 1).unsqueeze(0);
   auto scores = emb.mm(keys.t()) / norms.clamp_min(1e-12);
   auto weights = torch::softmax(scores / tau, 1); // [N,E]
+  torch::Tensor routed; // [N,E] bool: the patches whose BN statistics count
   if (topK > 0) {
     auto kept = std::get<1>(weights.topk(topK, 1));
-    weights = weights * torch::zeros_like(weights).scatter_(1, kept, 1.0);
+    auto mask = torch::zeros_like(weights).scatter_(1, kept, 1.0);
+    weights = weights * mask;
+    routed = mask.to(torch::kBool);
   }
 
-  // §4 every expert over every patch, inference BN, ReLU, weighted sum.
+  // §4 every expert over every patch, BN, ReLU, weighted sum.
   auto mixed = torch::zeros({n, co, ph, pw});
   for (int64_t e = 0; e < experts; ++e) {
     auto y = torch::conv2d(patches, kernels[e]); // valid: [N,Co,ph,pw]
-    y = torch::batch_norm(y, gamma[e], beta[e], runningMean[e], runningVar[e],
-                          /*training=*/false, 0.1, 1e-5, /*cudnn_enabled=*/false);
+    if (!training) {
+      y = torch::batch_norm(y, gamma[e], beta[e], runningMean[e], runningVar[e],
+                            /*training=*/false, 0.1, 1e-5, /*cudnn_enabled=*/false);
+    } else if (!routed.defined()) {
+      // Dense: batch statistics over every patch (running stats not updated).
+      y = torch::batch_norm(y, gamma[e], beta[e], /*running_mean=*/{}, /*running_var=*/{},
+                            /*training=*/true, 0.1, 1e-5, /*cudnn_enabled=*/false);
+    } else {
+      // Top-k: batch statistics over the patches that chose expert e.
+      auto mine = y.index({routed.select(1, e)});
+      torch::Tensor mean = runningMean[e], var = runningVar[e];
+      if (mine.size(0) > 0) {
+        mean = mine.mean({0, 2, 3});
+        var = (mine - mean.view({1, co, 1, 1})).pow(2).mean({0, 2, 3});
+      }
+      y = (y - mean.view({1, co, 1, 1})) * torch::rsqrt(var.view({1, co, 1, 1}) + 1e-5) *
+              gamma[e].view({1, co, 1, 1}) +
+          beta[e].view({1, co, 1, 1});
+    }
     mixed += weights.select(1, e).view({n, 1, 1, 1}) * torch::relu(y);
   }
 

@@ -23,8 +23,8 @@ struct ConvBnRelu {
 };
 
 /// A PCE layer (SEMANTICS.md §1-4, cosine router, mix sum, context halo,
-/// inference BN) in float32 eager ops, from the same parameters the compiled
-/// layer holds.
+/// inference BN, or batch-statistic BN in training) in float32 eager ops, from
+/// the same parameters the compiled layer holds.
 struct EagerPceLayer {
   int64_t ph, pw, k;
   std::vector<int64_t> levels;
@@ -39,6 +39,12 @@ struct EagerPceLayer {
 
   void setCoordinates(int64_t h, int64_t w);
   torch::Tensor forward(const torch::Tensor &x) const; ///< [B,C,H,W] -> [B,Co,H,W]
+  /// With `training`, each expert's BN normalises with the batch statistics
+  /// (biased variance) of the patches routed to it: all patches for a dense
+  /// router, the top-k choosers otherwise (the running statistics when none
+  /// chose it), as the float64 reference does. Differentiable by autograd
+  /// when the tensors require grad (R4).
+  torch::Tensor forward(const torch::Tensor &x, bool training) const;
 };
 
 } // namespace pce::bench

@@ -10,7 +10,8 @@
 //   R1  compiled top-1 PCE layer / one dense LibTorch Conv-BN-ReLU (C -> Co)
 //   R2  compiled dense (top_k 0) PCE layer / naive eager float32 LibTorch PCE
 //   R3  compiled pce.experts GFLOP/s / the fp32 FMA peak measured here
-//   R4  training step (needs the compiled backward: not available yet)
+//   R4  compiled training step (forward_train + forward_backward of a
+//       pce.differentiable layer) / eager LibTorch forward + backward()
 //   R5  GPU (needs a CUDA device)
 //   compile time of pce-compile examples/fashion_pce.mlir
 //
@@ -58,6 +59,14 @@ struct Options {
   int repeats = 20, warmup = 3, threads = 0, compileRuns = 3;
   uint64_t seed = 0;
   std::string workDir, compiler, compileModel;
+  std::string only; ///< comma-separated parts to run (r1,r2,r3,r4,compile); empty: all
+
+  bool wants(const std::string &part) const {
+    if (only.empty())
+      return true;
+    std::string list = "," + only + ",";
+    return list.find("," + part + ",") != std::string::npos;
+  }
 };
 
 const char *kUsage = R"(usage: pce-bench [options]
@@ -85,6 +94,8 @@ other:
   --pce-compile PATH the compiler (default: pce-compile next to pce-bench)
   --compile-model F  model for the compile-time line
                      (default: examples/fashion_pce.mlir of the source tree)
+  --only LIST        run only these parts, comma-separated: r1,r2,r3,r4,compile
+                     (default: all; r3 includes the breakdown line)
   --help             this text
 )";
 
@@ -144,7 +155,15 @@ Options parseOptions(int argc, char **argv) {
     else if (arg == "--work-dir") o.workDir = value;
     else if (arg == "--pce-compile") o.compiler = value;
     else if (arg == "--compile-model") o.compileModel = value;
+    else if (arg == "--only") o.only = value;
     else usageError("unknown option '" + arg + "'");
+  }
+  for (size_t start = 0; !o.only.empty() && start <= o.only.size();) {
+    size_t end = std::min(o.only.find(',', start), o.only.size());
+    std::string part = o.only.substr(start, end - start);
+    if (part != "r1" && part != "r2" && part != "r3" && part != "r4" && part != "compile")
+      usageError("--only: unknown part '" + part + "' (r1, r2, r3, r4, compile)");
+    start = end + 1;
   }
   if (o.threads == 0)
     o.threads = int(std::max(1u, std::thread::hardware_concurrency()));
@@ -302,6 +321,294 @@ bool cudaVisible() {
   }
 }
 
+//===----------------------------------------------------------------------===//
+// R4: one training step
+//===----------------------------------------------------------------------===//
+
+bool startsWith(const std::string &s, const std::string &prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+const rt::EntryPoint *findEntry(const rt::Artifact &artifact, const std::string &name) {
+  for (const rt::EntryPoint &e : artifact.manifest().entryPoints)
+    if (e.name == name)
+      return &e;
+  return nullptr;
+}
+
+/// The benchmark layer of the options (cosine router, dense unless changed).
+agree::LayerSpec layerSpec(const Options &opt) {
+  agree::LayerSpec spec;
+  spec.ph = opt.ph;
+  spec.pw = opt.pw;
+  spec.k = opt.kernel;
+  spec.experts = opt.experts;
+  spec.outChannels = opt.outChannels;
+  spec.router = ref::RouterKind::Cosine;
+  return spec;
+}
+
+double msSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// Median of `v` without its first `skip` entries (the warm-up calls).
+double medianAfter(const std::vector<double> &v, size_t skip) {
+  if (v.size() <= skip)
+    return std::nan("");
+  return median(std::vector<double>(v.begin() + skip, v.end()));
+}
+
+/// R4 for one router (`topK` 0: dense, as R2; 1: top-1). The compiled side is
+/// the layer as a `pce.differentiable` model compiled for the whole batch (the
+/// batch statistics of training BN couple the items, so the batch is one call
+/// and runs on one core): one `forward_train` call, then one
+/// `forward_backward` call with its `saved.*` values, a random cotangent of
+/// `out` and zero cotangents for the other results. The baseline is R2's eager
+/// layer in training mode (batch-statistic BN), `forward` + `backward()` of
+/// `sum(out * cotangent)` with x and every parameter requiring grad, on the
+/// LibTorch threads of the other lines and, as a third side, on one thread.
+void benchTraining(const Context &ctx, const torch::Tensor &xInference, int64_t topK,
+                   const std::string &tag) {
+  const Options &opt = ctx.opt;
+  c10::InferenceMode autograd(false); // the eager side needs autograd
+  const int64_t B = opt.batch, C = opt.channels, H = opt.height, W = opt.width;
+  const int64_t E = opt.experts, Co = opt.outChannels, k = opt.kernel;
+  const int64_t P = (H / opt.ph) * (W / opt.pw), Cin = C + 4;
+  const int T = opt.threads;
+  const std::string router = topK == 0 ? "dense" : "top-" + std::to_string(topK);
+  torch::Tensor x = xInference.clone(); // a normal tensor: autograd may save it
+
+  agree::ModelText model;
+  model.setDifferentiable();
+  agree::LayerSpec spec = layerSpec(opt);
+  spec.topK = topK;
+  std::string xs = model.input("x", x.to(torch::kFloat64));
+  agree::BuiltLayer built = agree::addLayer(model, "layer0", xs, {B, C, H, W}, spec);
+  model.output("out", built.ssa, built.shape);
+  auto compileStart = std::chrono::steady_clock::now();
+  Compiled compiled = compileModel(ctx, model, tag, "x");
+  double compileS = msSince(compileStart) * 1e-3;
+  const rt::Artifact &artifact = compiled.artifact;
+  const rt::EntryPoint *train = findEntry(artifact, "forward_train");
+  const rt::EntryPoint *backward = findEntry(artifact, "forward_backward");
+  if (!train || !backward) {
+    std::printf("R4  %s: not available (the artifact lacks forward_train or "
+                "forward_backward)\n",
+                router.c_str());
+    return;
+  }
+
+  // Inputs of the two entry points; the parameters are bound.
+  torch::Tensor cotangent = torch::randn({B, Co, H, W});
+  rt::TensorMap trainInputs, backwardInputs;
+  for (const rt::BufferSpec &a : train->arguments) {
+    if (a.kind != rt::ArgKind::Input)
+      continue;
+    std::vector<int64_t> shape(a.shape.begin(), a.shape.end());
+    if (a.name == "x")
+      trainInputs[a.name] = agree::toHost(x);
+    else if (startsWith(a.name, "noise."))
+      trainInputs[a.name] = agree::toHost(
+          a.name.size() > 7 && a.name.compare(a.name.size() - 7, 7, ".gumbel") == 0
+              ? -torch::log(-torch::log(torch::rand(shape).clamp(1e-12, 1.0 - 1e-6)))
+              : torch::randn(shape));
+    else
+      fail("forward_train: unexpected input '" + a.name + "'");
+  }
+  std::vector<std::string> savedNames;
+  for (const rt::BufferSpec &a : backward->arguments) {
+    if (a.kind != rt::ArgKind::Input)
+      continue;
+    std::vector<int64_t> shape(a.shape.begin(), a.shape.end());
+    if (startsWith(a.name, "saved."))
+      savedNames.push_back(a.name);
+    else if (a.name == "grad.out")
+      backwardInputs[a.name] = agree::toHost(cotangent);
+    else if (startsWith(a.name, "grad."))
+      backwardInputs[a.name] = agree::toHost(torch::zeros(shape));
+    else if (auto it = trainInputs.find(a.name); it != trainInputs.end())
+      backwardInputs[a.name] = agree::toHost(agree::fromHost(it->second));
+    else
+      fail("forward_backward: unexpected input '" + a.name + "'");
+  }
+  if (!backwardInputs.count("grad.out"))
+    fail("forward_backward takes no grad.out");
+
+  // One step; the saved activations move into the backward's inputs.
+  std::vector<double> trainMs, backwardMs;
+  rt::TensorMap gradients;
+  auto compiledStep = [&] {
+    auto start = std::chrono::steady_clock::now();
+    auto trained = artifact.run("forward_train", trainInputs);
+    if (!trained)
+      fail(trained.error());
+    trainMs.push_back(msSince(start));
+    for (const std::string &name : savedNames)
+      backwardInputs[name] = std::move(trained->at(name));
+    start = std::chrono::steady_clock::now();
+    auto grads = artifact.run("forward_backward", backwardInputs);
+    if (!grads)
+      fail(grads.error());
+    backwardMs.push_back(msSince(start));
+    gradients = std::move(*grads);
+    return std::move(trained->at("out"));
+  };
+
+  // The eager layer from the same parameters, everything requiring grad.
+  const ref::LayerParams &p = built.params;
+  auto leaf = [](const torch::Tensor &t) {
+    return t.to(torch::kFloat32).clone().requires_grad_(true);
+  };
+  bench::EagerPceLayer eager;
+  eager.ph = opt.ph;
+  eager.pw = opt.pw;
+  eager.k = k;
+  eager.levels = built.config.embed.levels;
+  eager.tau = built.config.router.tau;
+  eager.topK = topK;
+  eager.We = leaf(p.We);
+  eager.be = leaf(p.be);
+  eager.keys = leaf(p.router.keys);
+  eager.kernels = leaf(p.experts.kernels);
+  eager.gamma = leaf(p.experts.gamma);
+  eager.beta = leaf(p.experts.beta);
+  eager.runningMean = p.experts.runningMean.to(torch::kFloat32);
+  eager.runningVar = p.experts.runningVar.to(torch::kFloat32);
+  eager.setCoordinates(H, W);
+  torch::Tensor xLeaf = x.clone().requires_grad_(true);
+  // The compiled gradients and their eager counterparts.
+  std::vector<std::pair<std::string, torch::Tensor *>> leaves = {
+      {"grad.x", &xLeaf},
+      {"grad.layer0.embed.weight", &eager.We},
+      {"grad.layer0.embed.bias", &eager.be},
+      {"grad.layer0.router.keys", &eager.keys},
+      {"grad.layer0.experts.kernel", &eager.kernels},
+      {"grad.layer0.experts.bn.gamma", &eager.gamma},
+      {"grad.layer0.experts.bn.beta", &eager.beta}};
+  std::vector<double> forwardMs, autogradMs;
+  auto eagerStep = [&] {
+    for (auto &[name, t] : leaves)
+      t->mutable_grad() = torch::Tensor();
+    auto start = std::chrono::steady_clock::now();
+    torch::Tensor out = eager.forward(xLeaf, /*training=*/true);
+    forwardMs.push_back(msSince(start));
+    start = std::chrono::steady_clock::now();
+    (out * cotangent).sum().backward();
+    autogradMs.push_back(msSince(start));
+    return out;
+  };
+
+  // Checks: training forwards against the float64 reference, compiled
+  // gradients against LibTorch autograd of the eager layer (both float32).
+  ref::LayerConfig config = built.config;
+  config.training = true;
+  torch::Tensor want;
+  {
+    torch::NoGradGuard noGrad;
+    want = ref::layer(x.to(torch::kFloat64), config, p).out;
+  }
+  torch::Tensor compiledOut = agree::fromHost(compiledStep());
+  torch::Tensor eagerOut = eagerStep().detach();
+  check("compiled " + router + " forward_train vs float64 ref",
+        agree::relativeError(compiledOut, want));
+  check("eager " + router + " training forward vs float64 ref",
+        agree::relativeError(eagerOut.to(torch::kFloat64), want));
+  // Relative L2 error per gradient: a pre-activation within rounding of zero
+  // may take the other side of a ReLU (or a max-pool tie the other element)
+  // in the two float32 computations, which moves a few hundred entries of
+  // grad.x locally; the max-norm error is printed for those.
+  double worst = 0, worstMax = 0;
+  int64_t off = 0, total = 0;
+  std::string worstName, missing;
+  for (auto &[name, t] : leaves) {
+    auto it = gradients.find(name);
+    if (it == gradients.end()) {
+      missing += " " + name;
+      continue;
+    }
+    torch::Tensor got = agree::fromHost(it->second).to(torch::kFloat64);
+    torch::Tensor ref = t->grad().to(torch::kFloat64);
+    double e = ((got - ref).norm() / ref.norm().clamp_min(1e-30)).item<double>();
+    double scale = std::max(1.0, ref.abs().max().item<double>());
+    off += ((got - ref).abs() > 1e-3 * scale).sum().item<int64_t>();
+    total += ref.numel();
+    worstMax = std::max(worstMax, agree::relativeError(got, ref));
+    if (e >= worst) {
+      worst = e;
+      worstName = name;
+    }
+  }
+  constexpr double kGradTolerance = 1e-4; // relative L2, float32 against float32
+  std::printf("check  compiled %s gradients vs eager autograd   relative L2 error %.2e "
+              "(worst of %zu: %s; tolerance %.0e: %s); max-norm %.2e, %lld of %lld entries "
+              "off by > 1e-3%s%s\n",
+              router.c_str(), worst, leaves.size(), worstName.c_str(), kGradTolerance,
+              worst <= kGradTolerance ? "ok" : "MISMATCH: timings below are suspect",
+              worstMax, (long long)off, (long long)total,
+              missing.empty() ? "" : "; not returned:", missing.c_str());
+  trainMs.clear();
+  backwardMs.clear();
+  forwardMs.clear();
+  autogradMs.clear();
+
+  // Timing. The sub-timings are recorded on every call; the eager ones come
+  // from both eager loops, so they are kept apart by the loop that ran them.
+  std::vector<double> fwd2, bwd2, fwd1, bwd1;
+  auto eagerTimed = [&](bool oneThread) {
+    return [&, oneThread] {
+      eagerStep(); // on the threads the loop set
+      (oneThread ? fwd1 : fwd2).push_back(forwardMs.back());
+      (oneThread ? bwd1 : bwd2).push_back(autogradMs.back());
+    };
+  };
+  // Two loops: changing LibTorch's thread count between calls of one loop made
+  // the multi-threaded eager calls 3-5x slower (measured), so the one-thread
+  // side gets a loop of its own, against the compiled step again.
+  auto r4 = timeAlternating({[&] { compiledStep(); }, eagerTimed(false)}, opt.warmup,
+                            opt.repeats);
+  double tr = medianAfter(trainMs, size_t(opt.warmup));
+  double bw = medianAfter(backwardMs, size_t(opt.warmup));
+  at::set_num_threads(1);
+  auto r4one = timeAlternating({[&] { compiledStep(); }, eagerTimed(true)}, opt.warmup,
+                               opt.repeats);
+  at::set_num_threads(T);
+  r4.push_back(r4one[1]);
+  size_t skip = size_t(opt.warmup);
+  double ratio = r4[0].wallMs / r4[1].wallMs;
+  std::printf("R4  %s: compiled %.2f ms / eager %.2f ms = %.2f  (target <= 0.5: %s)\n",
+              router.c_str(), r4[0].wallMs, r4[1].wallMs, ratio,
+              verdict(ratio, 0.5, true).c_str());
+  std::printf("    compiled: forward_train %.2f ms + forward_backward %.2f ms (medians; the "
+              "backward is %.0f%% of the step), batch %lld as one call on one core "
+              "(pce-compile of the training model: %.1f s)\n",
+              tr, bw, 100 * bw / (tr + bw), (long long)B, compileS);
+  std::printf("    eager (%d threads): forward %.2f ms + backward() %.2f ms; R2's eager layer "
+              "with batch-statistic BN%s, sum(out * cotangent).backward(), x and %zu "
+              "parameters requiring grad\n",
+              T, medianAfter(fwd2, skip), medianAfter(bwd2, skip),
+              topK ? " over each expert's routed patches" : "", leaves.size() - 1);
+  double cpuRatio = r4[0].cpuMs / r4[1].cpuMs;
+  std::printf("    per CPU-second: compiled %.2f CPU-ms / eager %.2f CPU-ms = %.2f  "
+              "(target <= 0.5: %s)\n",
+              r4[0].cpuMs, r4[1].cpuMs, cpuRatio, verdict(cpuRatio, 0.5, true).c_str());
+  double ratio1 = r4one[0].wallMs / r4[2].wallMs;
+  std::printf("    one core each (a second loop): compiled %.2f ms / eager on 1 thread %.2f ms "
+              "(forward %.2f + backward() %.2f) = %.2f  (target <= 0.5: %s)\n",
+              r4one[0].wallMs, r4[2].wallMs, medianAfter(fwd1, skip), medianAfter(bwd1, skip),
+              ratio1, verdict(ratio1, 0.5, true).c_str());
+  // 3 convolutions of the experts' size per step: forward, input gradient,
+  // kernel gradient (every expert on every patch, as both sides compute).
+  const double flops = 3 * 2.0 * double(B) * P * E * Co * Cin * k * k * opt.ph * opt.pw;
+  auto gflops = [&](double ms) { return flops / (ms * 1e-3) * 1e-9; };
+  std::printf("    GFLOP/s (3 x 2*B*P*E*Co*(C+4)*k*k*ph*pw = %.2f GFLOP per step): compiled "
+              "%.2f (%.2f per CPU-s), eager %.2f on %d threads (%.2f per CPU-s), eager %.2f on "
+              "1 thread\n",
+              flops * 1e-9, gflops(r4[0].wallMs), gflops(r4[0].cpuMs), gflops(r4[1].wallMs),
+              T, gflops(r4[1].cpuMs), gflops(r4[2].wallMs));
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -348,13 +655,7 @@ int main(int argc, char **argv) {
   rt::TensorMap layerInputs{{"x", agree::toHost(xFull)}};
   auto xChunk = xFull.slice(0, 0, chunk).to(torch::kFloat64);
 
-  agree::LayerSpec spec;
-  spec.ph = opt.ph;
-  spec.pw = opt.pw;
-  spec.k = k;
-  spec.experts = E;
-  spec.outChannels = Co;
-  spec.router = ref::RouterKind::Cosine;
+  agree::LayerSpec spec = layerSpec(opt);
 
   struct Layer {
     agree::ModelText model;
@@ -389,173 +690,186 @@ int main(int argc, char **argv) {
     e.setCoordinates(H, W);
     return layer;
   };
-  auto top1 = makeLayer(1, "layer_top1");
-  auto dense = makeLayer(0, "layer_dense");
+  // R1-R3 (and the breakdown) share these models: built only when one runs.
+  if (opt.wants("r1") || opt.wants("r2") || opt.wants("r3")) {
+    auto top1 = makeLayer(1, "layer_top1");
+    auto dense = makeLayer(0, "layer_dense");
 
-  // pce.experts alone on patches, the convolution R3 measures.
-  agree::ModelText expertsModel;
-  std::vector<int64_t> patchShape = {chunk, P, Cin, hp, wp};
-  auto patchesFull = torch::randn({B, P, Cin, hp, wp});
-  rt::TensorMap expertsInputs{{"patches", agree::toHost(patchesFull)}};
-  ref::ExpertParams ep;
-  {
-    auto f64 = torch::kFloat64;
-    std::string p = expertsModel.input("patches", patchesFull.slice(0, 0, chunk).to(f64));
-    std::string kern = expertsModel.param(
-        "kernels", torch::randn({E, Co, Cin, k, k}, f64) / std::sqrt(double(Cin * k * k)));
-    std::string g = expertsModel.param("gamma", 1 + 0.3 * torch::randn({E, Co}, f64));
-    std::string b = expertsModel.param("beta", 0.2 * torch::randn({E, Co}, f64));
-    std::string m = expertsModel.param("mean", 0.2 * torch::randn({E, Co}, f64));
-    std::string v = expertsModel.param("var", 0.5 + torch::rand({E, Co}, f64));
-    std::string ec = agree::tensorType({E, Co});
-    expertsModel.line("%y = pce.experts " + p + ", " + kern + " bn(" + g + ", " + b + ", " +
-                      m + ", " + v + " : " + ec + ", " + ec + ", " + ec + ", " + ec + ") : " +
-                      agree::tensorType(patchShape) + ", " +
-                      agree::tensorType({E, Co, Cin, k, k}));
-    expertsModel.output("y", "%y", {chunk, P, E, Co, opt.ph, opt.pw});
-    ep.kernels = expertsModel.value("kernels");
-    ep.gamma = expertsModel.value("gamma");
-    ep.beta = expertsModel.value("beta");
-    ep.runningMean = expertsModel.value("mean");
-    ep.runningVar = expertsModel.value("var");
-  }
-  Compiled expertsCompiled = compileModel(ctx, expertsModel, "experts", "patches");
+    // pce.experts alone on patches, the convolution R3 measures.
+    agree::ModelText expertsModel;
+    std::vector<int64_t> patchShape = {chunk, P, Cin, hp, wp};
+    auto patchesFull = torch::randn({B, P, Cin, hp, wp});
+    rt::TensorMap expertsInputs{{"patches", agree::toHost(patchesFull)}};
+    ref::ExpertParams ep;
+    {
+      auto f64 = torch::kFloat64;
+      std::string p = expertsModel.input("patches", patchesFull.slice(0, 0, chunk).to(f64));
+      std::string kern = expertsModel.param(
+          "kernels", torch::randn({E, Co, Cin, k, k}, f64) / std::sqrt(double(Cin * k * k)));
+      std::string g = expertsModel.param("gamma", 1 + 0.3 * torch::randn({E, Co}, f64));
+      std::string b = expertsModel.param("beta", 0.2 * torch::randn({E, Co}, f64));
+      std::string m = expertsModel.param("mean", 0.2 * torch::randn({E, Co}, f64));
+      std::string v = expertsModel.param("var", 0.5 + torch::rand({E, Co}, f64));
+      std::string ec = agree::tensorType({E, Co});
+      expertsModel.line("%y = pce.experts " + p + ", " + kern + " bn(" + g + ", " + b + ", " +
+                        m + ", " + v + " : " + ec + ", " + ec + ", " + ec + ", " + ec + ") : " +
+                        agree::tensorType(patchShape) + ", " +
+                        agree::tensorType({E, Co, Cin, k, k}));
+      expertsModel.output("y", "%y", {chunk, P, E, Co, opt.ph, opt.pw});
+      ep.kernels = expertsModel.value("kernels");
+      ep.gamma = expertsModel.value("gamma");
+      ep.beta = expertsModel.value("beta");
+      ep.runningMean = expertsModel.value("mean");
+      ep.runningVar = expertsModel.value("var");
+    }
+    Compiled expertsCompiled = compileModel(ctx, expertsModel, "experts", "patches");
 
-  // Baselines.
-  auto convBnRelu = bench::ConvBnRelu::random(C, Co, k);
-  // R3's context: LibTorch's conv2d doing exactly pce.experts' convolution
-  // (every patch an image, every (expert, channel) a filter), same FLOPs.
-  auto patchImages = patchesFull.reshape({B * P, Cin, hp, wp});
-  auto expertFilters = ep.kernels.to(torch::kFloat32).reshape({E * Co, Cin, k, k});
+    // Baselines.
+    auto convBnRelu = bench::ConvBnRelu::random(C, Co, k);
+    // R3's context: LibTorch's conv2d doing exactly pce.experts' convolution
+    // (every patch an image, every (expert, channel) a filter), same FLOPs.
+    auto patchImages = patchesFull.reshape({B * P, Cin, hp, wp});
+    auto expertFilters = ep.kernels.to(torch::kFloat32).reshape({E * Co, Cin, k, k});
 
-  //===--------------------------------------------------------------------===//
-  // Checks: the timed code computes the right thing (first chunk against the
-  // float64 reference; SEMANTICS.md §6 tolerance).
-  //===--------------------------------------------------------------------===//
-  auto firstChunk = [&](const rt::HostTensor &h) {
-    return agree::fromHost(h).slice(0, 0, chunk);
-  };
-  for (Layer *layer : {top1.get(), dense.get()}) {
-    std::string name = layer == top1.get() ? "top-1" : "dense";
-    auto want = ref::layer(xChunk, layer->built.config, layer->built.params).out;
-    check("compiled " + name + " layer vs float64 reference",
-          agree::relativeError(firstChunk(runCompiled(*layer->compiled, layerInputs, "out")),
-                               want));
-    check("eager " + name + " layer vs float64 reference",
-          agree::relativeError(layer->eager.forward(xChunk.to(torch::kFloat32))
-                                   .to(torch::kFloat64),
-                               want));
-  }
-  check("compiled experts vs float64 reference",
-        agree::relativeError(
-            firstChunk(runCompiled(expertsCompiled, expertsInputs, "y")),
-            ref::experts(expertsModel.value("patches"), ep, false).y));
-  std::printf("\n");
+    //===--------------------------------------------------------------------===//
+    // Checks: the timed code computes the right thing (first chunk against the
+    // float64 reference; SEMANTICS.md §6 tolerance).
+    //===--------------------------------------------------------------------===//
+    auto firstChunk = [&](const rt::HostTensor &h) {
+      return agree::fromHost(h).slice(0, 0, chunk);
+    };
+    for (Layer *layer : {top1.get(), dense.get()}) {
+      std::string name = layer == top1.get() ? "top-1" : "dense";
+      auto want = ref::layer(xChunk, layer->built.config, layer->built.params).out;
+      check("compiled " + name + " layer vs float64 reference",
+            agree::relativeError(firstChunk(runCompiled(*layer->compiled, layerInputs, "out")),
+                                 want));
+      check("eager " + name + " layer vs float64 reference",
+            agree::relativeError(layer->eager.forward(xChunk.to(torch::kFloat32))
+                                     .to(torch::kFloat64),
+                                 want));
+    }
+    check("compiled experts vs float64 reference",
+          agree::relativeError(
+              firstChunk(runCompiled(expertsCompiled, expertsInputs, "y")),
+              ref::experts(expertsModel.value("patches"), ep, false).y));
+    std::printf("\n");
 
-  //===--------------------------------------------------------------------===//
-  // R1, R2: whole layers.
-  //===--------------------------------------------------------------------===//
-  auto compiledLayer = [&](const Layer &l) {
-    return [&] { runCompiled(*l.compiled, layerInputs, "out"); };
-  };
-  auto r1 = timeAlternating(
-      {compiledLayer(*top1), [&] { convBnRelu.forward(xFull); }}, opt.warmup, opt.repeats);
-  double ratio1 = r1[0].wallMs / r1[1].wallMs;
-  std::printf("R1  compiled %.2f ms / torch %.2f ms = %.2f  (target <= 1.3: %s)\n",
-              r1[0].wallMs, r1[1].wallMs, ratio1, verdict(ratio1, 1.3, true).c_str());
-  std::printf("    compiled: top-1 cosine-routed PCE layer; torch: conv2d + batch_norm "
-              "(inference) + relu, %lld -> %lld channels, k=%lld, padding %lld\n",
-              (long long)C, (long long)Co, (long long)k, (long long)r);
+    //===--------------------------------------------------------------------===//
+    // R1, R2: whole layers.
+    //===--------------------------------------------------------------------===//
+    auto compiledLayer = [&](const Layer &l) {
+      return [&] { runCompiled(*l.compiled, layerInputs, "out"); };
+    };
+    if (opt.wants("r1")) {
+      auto r1 = timeAlternating(
+          {compiledLayer(*top1), [&] { convBnRelu.forward(xFull); }}, opt.warmup, opt.repeats);
+      double ratio1 = r1[0].wallMs / r1[1].wallMs;
+      std::printf("R1  compiled %.2f ms / torch %.2f ms = %.2f  (target <= 1.3: %s)\n",
+                  r1[0].wallMs, r1[1].wallMs, ratio1, verdict(ratio1, 1.3, true).c_str());
+      std::printf("    compiled: top-1 cosine-routed PCE layer; torch: conv2d + batch_norm "
+                  "(inference) + relu, %lld -> %lld channels, k=%lld, padding %lld\n",
+                  (long long)C, (long long)Co, (long long)k, (long long)r);
+    }
 
-  auto r2 = timeAlternating({compiledLayer(*dense), [&] { dense->eager.forward(xFull); }},
-                            opt.warmup, opt.repeats);
-  double ratio2 = r2[0].wallMs / r2[1].wallMs;
-  std::printf("R2  compiled %.2f ms / eager %.2f ms = %.2f  (target <= 0.25: %s)\n",
-              r2[0].wallMs, r2[1].wallMs, ratio2, verdict(ratio2, 0.25, true).c_str());
-  std::printf("    compiled: dense (top_k 0) layer, E=%lld; eager: SEMANTICS.md in float32 "
-              "LibTorch ops (pad+unfold patchify, 1x1 conv + adaptive_max_pool2d embed, "
-              "cosine softmax, %lld separate conv2d+batch_norm+relu experts over all patches, "
-              "weighted sum, permute unpatchify)\n",
-              (long long)E, (long long)E);
+    if (opt.wants("r2")) {
+      auto r2 = timeAlternating({compiledLayer(*dense), [&] { dense->eager.forward(xFull); }},
+                                opt.warmup, opt.repeats);
+      double ratio2 = r2[0].wallMs / r2[1].wallMs;
+      std::printf("R2  compiled %.2f ms / eager %.2f ms = %.2f  (target <= 0.25: %s)\n",
+                  r2[0].wallMs, r2[1].wallMs, ratio2, verdict(ratio2, 0.25, true).c_str());
+      std::printf("    compiled: dense (top_k 0) layer, E=%lld; eager: SEMANTICS.md in float32 "
+                  "LibTorch ops (pad+unfold patchify, 1x1 conv + adaptive_max_pool2d embed, "
+                  "cosine softmax, %lld separate conv2d+batch_norm+relu experts over all patches, "
+                  "weighted sum, permute unpatchify)\n",
+                  (long long)E, (long long)E);
+    }
 
-  //===--------------------------------------------------------------------===//
-  // R3: the expert convolution alone against the measured FMA peak.
-  //===--------------------------------------------------------------------===//
-  const double flops = 2.0 * double(B) * P * E * Co * Cin * k * k * opt.ph * opt.pw;
-  auto compiledExperts = [&] { runCompiled(expertsCompiled, expertsInputs, "y"); };
-  // The FMA calls last about as long as a compiled call (at least 30 ms), so
-  // both see other tenants' load alike.
-  double target = 0.030;
-  {
-    auto start = std::chrono::steady_clock::now();
-    compiledExperts();
-    target = std::max(target, std::min(1.0, std::chrono::duration<double>(
-                                                 std::chrono::steady_clock::now() - start)
-                                                 .count()));
-  }
-  std::string fmaKernel = bench::fmaKernelName(); // picks the kernel: not timed below
-  long fmaIterations = 1 << 20;
-  {
-    auto start = std::chrono::steady_clock::now();
-    bench::measureFmaGflops(T, fmaIterations);
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    fmaIterations = std::max(1L << 16, long(fmaIterations * target / std::max(s, 1e-6)));
-  }
-  std::vector<double> peaks;
-  double peakFlops = 0; // FLOPs of one FMA call, for the CPU-time rate
-  auto r3 = timeAlternating(
-      {compiledExperts, [&] { torch::conv2d(patchImages, expertFilters); },
-       [&] {
-         auto start = std::chrono::steady_clock::now();
-         double gflops = bench::measureFmaGflops(T, fmaIterations);
-         double s =
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-         peaks.push_back(gflops);
-         peakFlops = gflops * 1e9 * s;
-       }},
-      opt.warmup, opt.repeats);
-  auto gflopsOf = [](double f, double ms) { return f / (ms * 1e-3) * 1e-9; };
-  double peak = gflopsOf(peakFlops, r3[2].wallMs);
-  double compiledGflops = gflopsOf(flops, r3[0].wallMs);
-  double torchGflops = gflopsOf(flops, r3[1].wallMs);
-  std::printf("R3  compiled experts %.2f GFLOP/s / FMA peak %.2f GFLOP/s = %.2f  "
-              "(target >= 0.6: %s)\n",
-              compiledGflops, peak, compiledGflops / peak,
-              verdict(compiledGflops / peak, 0.6, false).c_str());
-  std::printf("    FLOPs 2*B*P*E*Co*(C+4)*k*k*ph*pw = %.3f GFLOP; compiled pce.experts "
-              "(bn, relu) %.2f ms; peak: %s on %d threads, %.0f ms calls (best call %.2f "
-              "GFLOP/s)\n",
-              flops * 1e-9, r3[0].wallMs, fmaKernel.c_str(), T, r3[2].wallMs,
-              *std::max_element(peaks.begin(), peaks.end()));
-  // Rates per second of CPU time our threads actually got (the runtime's
-  // threads and the FMA threads block when idle, they do not spin): what a
-  // core does while it runs, so this ratio does not depend on how much of the
-  // machine other tenants took during the run.
-  double compiledCpu = gflopsOf(flops, r3[0].cpuMs), peakCpu = gflopsOf(peakFlops, r3[2].cpuMs);
-  std::printf("    per CPU-second (other tenants' load cancels): compiled %.2f / peak %.2f "
-              "GFLOP per CPU-s = %.2f\n",
-              compiledCpu, peakCpu, compiledCpu / peakCpu);
-  std::printf("    context: LibTorch conv2d of the same convolution (%lld patch images, "
-              "%lld filters) %.2f ms = %.2f GFLOP/s (%.2f of peak)\n",
-              (long long)(B * P), (long long)(E * Co), r3[1].wallMs, torchGflops,
-              torchGflops / peak);
+    if (opt.wants("r3")) {
+      //===--------------------------------------------------------------------===//
+      // R3: the expert convolution alone against the measured FMA peak.
+      //===--------------------------------------------------------------------===//
+      const double flops = 2.0 * double(B) * P * E * Co * Cin * k * k * opt.ph * opt.pw;
+      auto compiledExperts = [&] { runCompiled(expertsCompiled, expertsInputs, "y"); };
+      // The FMA calls last about as long as a compiled call (at least 30 ms), so
+      // both see other tenants' load alike.
+      double target = 0.030;
+      {
+        auto start = std::chrono::steady_clock::now();
+        compiledExperts();
+        target = std::max(target, std::min(1.0, std::chrono::duration<double>(
+                                                     std::chrono::steady_clock::now() - start)
+                                                     .count()));
+    }
+    std::string fmaKernel = bench::fmaKernelName(); // picks the kernel: not timed below
+    long fmaIterations = 1 << 20;
+    {
+      auto start = std::chrono::steady_clock::now();
+      bench::measureFmaGflops(T, fmaIterations);
+      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      fmaIterations = std::max(1L << 16, long(fmaIterations * target / std::max(s, 1e-6)));
+    }
+    std::vector<double> peaks;
+    double peakFlops = 0; // FLOPs of one FMA call, for the CPU-time rate
+    auto r3 = timeAlternating(
+        {compiledExperts, [&] { torch::conv2d(patchImages, expertFilters); },
+         [&] {
+           auto start = std::chrono::steady_clock::now();
+           double gflops = bench::measureFmaGflops(T, fmaIterations);
+           double s =
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+           peaks.push_back(gflops);
+           peakFlops = gflops * 1e9 * s;
+         }},
+        opt.warmup, opt.repeats);
+    auto gflopsOf = [](double f, double ms) { return f / (ms * 1e-3) * 1e-9; };
+    double peak = gflopsOf(peakFlops, r3[2].wallMs);
+    double compiledGflops = gflopsOf(flops, r3[0].wallMs);
+    double torchGflops = gflopsOf(flops, r3[1].wallMs);
+    std::printf("R3  compiled experts %.2f GFLOP/s / FMA peak %.2f GFLOP/s = %.2f  "
+                "(target >= 0.6: %s)\n",
+                compiledGflops, peak, compiledGflops / peak,
+                verdict(compiledGflops / peak, 0.6, false).c_str());
+    std::printf("    FLOPs 2*B*P*E*Co*(C+4)*k*k*ph*pw = %.3f GFLOP; compiled pce.experts "
+                "(bn, relu) %.2f ms; peak: %s on %d threads, %.0f ms calls (best call %.2f "
+                "GFLOP/s)\n",
+                flops * 1e-9, r3[0].wallMs, fmaKernel.c_str(), T, r3[2].wallMs,
+                *std::max_element(peaks.begin(), peaks.end()));
+    // Rates per second of CPU time our threads actually got (the runtime's
+    // threads and the FMA threads block when idle, they do not spin): what a
+    // core does while it runs, so this ratio does not depend on how much of the
+    // machine other tenants took during the run.
+    double compiledCpu = gflopsOf(flops, r3[0].cpuMs), peakCpu = gflopsOf(peakFlops, r3[2].cpuMs);
+    std::printf("    per CPU-second (other tenants' load cancels): compiled %.2f / peak %.2f "
+                "GFLOP per CPU-s = %.2f\n",
+                compiledCpu, peakCpu, compiledCpu / peakCpu);
+    std::printf("    context: LibTorch conv2d of the same convolution (%lld patch images, "
+                "%lld filters) %.2f ms = %.2f GFLOP/s (%.2f of peak)\n",
+                (long long)(B * P), (long long)(E * Co), r3[1].wallMs, torchGflops,
+                torchGflops / peak);
 
-  //===--------------------------------------------------------------------===//
-  // Where the compiled layer's time goes: same loop, so comparable.
-  //===--------------------------------------------------------------------===//
-  auto parts = timeAlternating(
-      {compiledLayer(*top1), compiledLayer(*dense),
-       [&] { runCompiled(expertsCompiled, expertsInputs, "y"); }},
-      opt.warmup, opt.repeats);
-  std::printf("    breakdown (one loop): compiled top-1 layer %.2f ms, dense layer %.2f ms, "
-              "pce.experts alone %.2f ms (%.0f%% of the top-1 layer)\n",
-              parts[0].wallMs, parts[1].wallMs, parts[2].wallMs,
-              100 * parts[2].wallMs / parts[0].wallMs);
+    //===--------------------------------------------------------------------===//
+    // Where the compiled layer's time goes: same loop, so comparable.
+    //===--------------------------------------------------------------------===//
+    auto parts = timeAlternating(
+        {compiledLayer(*top1), compiledLayer(*dense),
+         [&] { runCompiled(expertsCompiled, expertsInputs, "y"); }},
+        opt.warmup, opt.repeats);
+    std::printf("    breakdown (one loop): compiled top-1 layer %.2f ms, dense layer %.2f ms, "
+                "pce.experts alone %.2f ms (%.0f%% of the top-1 layer)\n",
+                parts[0].wallMs, parts[1].wallMs, parts[2].wallMs,
+                100 * parts[2].wallMs / parts[0].wallMs);
+    } // r3
+  } // r1-r3
 
   //===--------------------------------------------------------------------===//
   // R4, R5, compile time.
   //===--------------------------------------------------------------------===//
-  std::printf("R4  not available (needs compiled backward functions)\n");
+  if (opt.wants("r4")) {
+    // The same router as R2 (dense), then the top-1 cosine variant.
+    benchTraining(ctx, xFull, /*topK=*/0, "train_dense");
+    benchTraining(ctx, xFull, /*topK=*/1, "train_top1");
+  }
   if (cudaVisible())
     std::printf("R5  not available: a CUDA device is visible, but pce-compile has no GPU "
                 "target yet\n");
@@ -565,7 +879,9 @@ int main(int argc, char **argv) {
   fs::path compileModelPath = opt.compileModel.empty()
                                   ? fs::path(PCE_SOURCE_DIR) / "examples/fashion_pce.mlir"
                                   : fs::path(opt.compileModel);
-  if (opt.compileRuns == 0) {
+  if (!opt.wants("compile")) {
+    // not asked for
+  } else if (opt.compileRuns == 0) {
     std::printf("compile  skipped (--compile-runs 0)\n");
   } else if (!fs::exists(compileModelPath)) {
     std::printf("compile  skipped: no %s (pass --compile-model)\n",
