@@ -94,6 +94,11 @@ std::vector<LayerCase> layerCases() {
   std::vector<LayerCase> cases;
   cases.push_back({"cosine_top1", spec(ref::RouterKind::Cosine, 1), {2, 2, 8, 8}});
   cases.push_back({"mlp_dense", spec(ref::RouterKind::Mlp, 0), {2, 1, 8, 12}});
+  // More patches per expert: masked statistics over many routed patches.
+  LayerSpec wide = spec(ref::RouterKind::Cosine, 1);
+  wide.experts = 4;
+  wide.outChannels = 6;
+  cases.push_back({"cosine_top1_batch8", wide, {8, 3, 16, 16}});
   LayerSpec position = spec(ref::RouterKind::Position, 1);
   position.sigma = 0.7;
   cases.push_back({"position_noisy_top1", position, {2, 2, 8, 8}});
