@@ -35,6 +35,7 @@
 
 #include "dialect/PCEOps.h"
 #include "passes/LoweringUtils.h"
+#include "passes/RoutedConvolution.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -253,6 +254,11 @@ FailureOr<Value> routedWeights(ExpertsOp op, Context &ctx) {
   return Value();
 }
 
+/// Whether the convolution may skip the pairs a top-k router dropped: when
+/// the consuming mix is the only reader of the experts' result, their
+/// outputs there are multiplied by a zero weight and receive no gradient.
+bool convolvesRoutedOnly(ExpertsOp op) { return op->hasOneUse(); }
+
 //===----------------------------------------------------------------------===//
 // The OpAdjoint
 //===----------------------------------------------------------------------===//
@@ -272,22 +278,30 @@ ExpertsAdjoint::buildTrainingForward(OpBuilder &b, Operation *operation,
                                      ValueRange operands, Context &ctx) const {
   auto op = cast<ExpertsOp>(operation);
   Location loc = op.getLoc();
-  Value conv = expertsConvolution(b, loc, operands[0], operands[1]);
+  bool affine = op.getBn().empty();
+  FailureOr<Value> weights = routedWeights(op, ctx);
+  if (failed(weights)) {
+    if (!affine)
+      return failure();
+    weights = Value(); // affine statistics need no mask: compute densely
+  }
+  bool sparse = *weights && convolvesRoutedOnly(op);
+  Value conv = sparse ? routedExpertsConvolution(b, loc, operands[0],
+                                                 operands[1], *weights)
+                      : expertsConvolution(b, loc, operands[0], operands[1]);
   auto type = cast<RankedTensorType>(conv.getType());
   Type element = type.getElementType();
   ArrayRef<int64_t> s = type.getShape();
   TrainingForward forward;
 
-  if (op.getBn().empty()) { // affine: as in inference
+  if (affine) { // as in inference
     forward.results.push_back(
         scaleShiftRelu(b, loc, conv, operands[2], operands[3]));
     forward.saved.push_back(conv);
+    if (sparse)
+      forward.saved.push_back(*weights);
     return forward;
   }
-
-  FailureOr<Value> weights = routedWeights(op, ctx);
-  if (failed(weights))
-    return failure();
   Value gamma = operands[2], beta = operands[3];
   Value runningMean = operands[4], runningVar = operands[5];
   auto channelsType = cast<RankedTensorType>(gamma.getType());
@@ -490,8 +504,16 @@ ExpertsAdjoint::buildAdjoint(OpBuilder &b, Operation *operation,
         });
   }
 
+  // The routing mask: the weights (affine) or the shares r (bn), non-zero
+  // exactly on the routed pairs; gconv is zero elsewhere.
+  Value routedMask = saved.size() > (op.getBn().empty() ? 1u : 2u)
+                         ? saved.back()
+                         : Value();
   auto [gpatches, gkernels] =
-      convolutionAdjoint(b, loc, operands[0], operands[1], gconv);
+      routedMask && convolvesRoutedOnly(op)
+          ? routedConvolutionAdjoint(b, loc, operands[0], operands[1],
+                                     routedMask, gconv)
+          : convolutionAdjoint(b, loc, operands[0], operands[1], gconv);
   SmallVector<Value> grads = {gpatches, gkernels, gscale, gshift};
   grads.resize(operands.size()); // none for the running statistics
   return grads;

@@ -63,6 +63,13 @@ func.func @affine(%p: tensor<1x2x4x3x3xf64> {pce.input = "patches"},
 // CHECK-SAME: {pce.output = "out"}, tensor<2x4xf32> {pce.output = "batch.rm"}, tensor<2x4xf32> {pce.output = "batch.rv"}
 // CHECK-SAME: tensor<2x3x2xf32> {pce.output = "saved.{{[0-9]+}}"}, tensor<2x3x4x4x4xf32> {pce.output = "saved.{{[0-9]+}}"})
 // CHECK: %[[W:.*]] = pce.route position
+// Only the routed (patch, expert) pairs are convolved: one patch with one
+// expert's kernels where w != 0, over the 6 patches and 2 experts.
+// CHECK: scf.for {{.*}} -> (tensor<6x2x4x4x4xf32>)
+// CHECK: scf.for
+// CHECK: arith.cmpf une
+// CHECK: scf.if
+// CHECK: linalg.conv_2d_nchw_fchw ins(%{{.*}}, %{{.*}} : tensor<1x5x6x6xf32>, tensor<4x5x3x3xf32>) outs(%{{.*}} : tensor<1x4x4x4xf32>)
 // CHECK: %[[MASK:.*]] = linalg.generic {{.*}} ins(%[[W]] : tensor<2x3x2xf32>)
 // CHECK: arith.cmpf une
 // CHECK: %[[COUNT:.*]] = linalg.generic {{.*}} iterator_types = ["reduction", "reduction", "parallel"]} ins(%[[MASK]] : tensor<2x3x2xf32>) outs(%{{.*}} : tensor<2xf32>)
@@ -74,6 +81,14 @@ func.func @affine(%p: tensor<1x2x4x3x3xf64> {pce.input = "patches"},
 // CHECK: pce.mix sum %[[W]]
 // CHECK-LABEL: func.func @routed_backward(
 // CHECK-SAME: -> (tensor<2x3x5x6x6xf32> {pce.output = "grad.patches"}, tensor<2x4x5x3x3xf32> {pce.output = "grad.k"}, tensor<2x4xf32> {pce.output = "grad.gamma"}, tensor<2x4xf32> {pce.output = "grad.beta"})
+// So do the adjoint convolutions: the patches' gradient (the padded gradient
+// with the flipped kernels), then the kernels' (transposed back at the end).
+// CHECK: scf.if
+// CHECK: linalg.conv_2d_nchw_fchw ins(%{{.*}}, %{{.*}} : tensor<1x4x8x8xf32>, tensor<5x4x3x3xf32>) outs(%{{.*}} : tensor<1x5x6x6xf32>)
+// CHECK: scf.if
+// CHECK: linalg.conv_2d_nchw_fchw ins(%{{.*}}, %{{.*}} : tensor<5x1x6x6xf32>, tensor<4x1x4x4xf32>) outs(%{{.*}} : tensor<5x4x3x3xf32>)
+// CHECK: linalg.transpose {{.*}} permutation = [0, 2, 1, 3, 4]
+// CHECK: return
 func.func @routed(%p: tensor<2x3x5x6x6xf32> {pce.input = "patches"},
                   %k: tensor<2x4x5x3x3xf32> {pce.param = "k"},
                   %g: tensor<2x4xf32> {pce.param = "gamma"}, %b: tensor<2x4xf32> {pce.param = "beta"},
@@ -84,6 +99,28 @@ func.func @routed(%p: tensor<2x3x5x6x6xf32> {pce.input = "patches"},
          : tensor<2x3x5x6x6xf32>, tensor<2x4x5x3x3xf32>
   %o = pce.mix sum %w, %y : tensor<2x3x2xf32>, tensor<2x3x2x4x4x4xf32>
   return %o : tensor<2x3x4x4x4xf32>
+}
+
+// Experts read by more than the mix: their outputs at unrouted pairs are
+// visible, so every pair is convolved (one convolution over all patches);
+// the statistics still cover the routed patches only.
+// CHECK-LABEL: func.func @routed_shared_train(
+// CHECK-NOT: scf.if
+// CHECK: linalg.conv_2d_nchw_fchw ins(%{{.*}}, %{{.*}} : tensor<6x5x6x6xf32>, tensor<8x5x3x3xf32>)
+// CHECK: arith.cmpf une
+// CHECK-LABEL: func.func @routed_shared_backward(
+// CHECK-NOT: scf.if
+// CHECK: return
+func.func @routed_shared(%p: tensor<2x3x5x6x6xf32> {pce.input = "patches"},
+                  %k: tensor<2x4x5x3x3xf32> {pce.param = "k"},
+                  %g: tensor<2x4xf32> {pce.param = "gamma"}, %b: tensor<2x4xf32> {pce.param = "beta"},
+                  %m: tensor<2x4xf32> {pce.param = "rm"}, %v: tensor<2x4xf32> {pce.param = "rv"})
+    -> (tensor<2x3x4x4x4xf32> {pce.output = "out"}, tensor<2x3x2x4x4x4xf32> {pce.output = "y"}) attributes {pce.differentiable} {
+  %w = pce.route position %p experts 2 top_k 1 : tensor<2x3x5x6x6xf32>
+  %y = pce.experts %p, %k bn(%g, %b, %m, %v : tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>)
+         : tensor<2x3x5x6x6xf32>, tensor<2x4x5x3x3xf32>
+  %o = pce.mix sum %w, %y : tensor<2x3x2xf32>, tensor<2x3x2x4x4x4xf32>
+  return %o, %y : tensor<2x3x4x4x4xf32>, tensor<2x3x2x4x4x4xf32>
 }
 
 // Dense weights (not from a top-k router): every patch counts, no mask.
