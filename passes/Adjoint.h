@@ -59,6 +59,9 @@ public:
   /// function being differentiated defined before the current op; null when
   /// there is none.
   virtual Value lookup(Value original) const = 0;
+  /// Whether experts under a top-k router may convolve only the routed
+  /// (patch, expert) pairs (the pass option `routed-convolutions`).
+  virtual bool routedConvolutions() const = 0;
 };
 
 /// The hand-written training forward and adjoint of one op kind.

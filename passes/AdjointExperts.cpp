@@ -285,7 +285,7 @@ ExpertsAdjoint::buildTrainingForward(OpBuilder &b, Operation *operation,
       return failure();
     weights = Value(); // affine statistics need no mask: compute densely
   }
-  bool sparse = *weights && convolvesRoutedOnly(op);
+  bool sparse = *weights && ctx.routedConvolutions() && convolvesRoutedOnly(op);
   Value conv = sparse ? routedExpertsConvolution(b, loc, operands[0],
                                                  operands[1], *weights)
                       : expertsConvolution(b, loc, operands[0], operands[1]);
@@ -434,6 +434,10 @@ ExpertsAdjoint::buildTrainingForward(OpBuilder &b, Operation *operation,
         });
     forward.saved.push_back(share);
   }
+  // The weights mark the routed pairs for the adjoint's convolutions; they
+  // are saved only when the forward convolved those pairs alone.
+  if (sparse)
+    forward.saved.push_back(*weights);
   return forward;
 }
 
@@ -504,16 +508,13 @@ ExpertsAdjoint::buildAdjoint(OpBuilder &b, Operation *operation,
         });
   }
 
-  // The routing mask: the weights (affine) or the shares r (bn), non-zero
-  // exactly on the routed pairs; gconv is zero elsewhere.
-  Value routedMask = saved.size() > (op.getBn().empty() ? 1u : 2u)
-                         ? saved.back()
-                         : Value();
+  // The routing weights, saved last when the forward convolved only the
+  // routed pairs: gconv is zero on the others.
+  bool sparse = saved.size() == (op.getBn().empty() ? 2u : 4u);
   auto [gpatches, gkernels] =
-      routedMask && convolvesRoutedOnly(op)
-          ? routedConvolutionAdjoint(b, loc, operands[0], operands[1],
-                                     routedMask, gconv)
-          : convolutionAdjoint(b, loc, operands[0], operands[1], gconv);
+      sparse ? routedConvolutionAdjoint(b, loc, operands[0], operands[1],
+                                        saved.back(), gconv)
+             : convolutionAdjoint(b, loc, operands[0], operands[1], gconv);
   SmallVector<Value> grads = {gpatches, gkernels, gscale, gshift};
   grads.resize(operands.size()); // none for the running statistics
   return grads;

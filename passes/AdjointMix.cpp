@@ -104,11 +104,7 @@ struct MixAdjoint final : OpAdjoint {
       wc3 = tensor::ExpandShapeOp::create(
           b, loc, RankedTensorType::get({outChannels, ys[2], ys[3]}, element),
           operands[2], SmallVector<ReassociationIndices>{{0}, {1, 2}});
-      // Loops (b, p, o, e, c, i, j), o reduced.
-      gz = sumInto(b, loc, ys, {wc3, g},
-                   {loopsMap(ctx, 7, {2, 3, 4}), loopsMap(ctx, 7, {0, 1, 2, 5, 6}),
-                    loopsMap(ctx, 7, {0, 1, 3, 4, 5, 6})},
-                   {2}, product);
+      gz = concatProjectionTransposed(b, loc, g, operands[2], yType);
     }
 
     // gy = w gz; loops (b, p, e, c, i, j).

@@ -124,8 +124,8 @@ struct Record {
 class TrainingContext final : public Context {
 public:
   TrainingContext(func::FuncOp original, func::FuncOp train,
-                  const IRMapping &mapping)
-      : original(original), train(train), mapping(mapping) {}
+                  const IRMapping &mapping, bool routed)
+      : original(original), train(train), mapping(mapping), routed(routed) {}
 
   Value addNoiseInput(Noise noise, RankedTensorType type) override {
     MLIRContext *ctx = train.getContext();
@@ -154,15 +154,18 @@ public:
   Value lookup(Value value) const override {
     return mapping.lookupOrNull(value);
   }
+  bool routedConvolutions() const override { return routed; }
 
   func::FuncOp original, train;
   const IRMapping &mapping;
+  bool routed;
   unsigned noiseCount = 0;
   SmallVector<std::pair<std::string, Value>> extra;
 };
 
 struct GenerateBackwardPass
     : pce::impl::GenerateBackwardBase<GenerateBackwardPass> {
+  using GenerateBackwardBase::GenerateBackwardBase;
   void runOnOperation() override {
     SmallVector<func::FuncOp> funcs;
     for (auto f : getOperation().getOps<func::FuncOp>())
@@ -213,7 +216,7 @@ struct GenerateBackwardPass
     Block *trainBlock = train.addEntryBlock();
     IRMapping mapping;
     mapping.map(f.getArguments(), trainBlock->getArguments());
-    TrainingContext context(f, train, mapping);
+    TrainingContext context(f, train, mapping, routedConvolutions);
     OpBuilder b = OpBuilder::atBlockEnd(trainBlock);
     SmallVector<Record> records;
     for (Operation &op : f.getBody().front().without_terminator()) {

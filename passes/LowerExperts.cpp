@@ -85,34 +85,8 @@ struct LowerMix : OpConversionPattern<MixOp> {
                               return arith::AddFOp::create(nb, nloc, a[2], term);
                             });
     } else {
-      // Channel e*Co + c of the concatenation is channel c of expert e, so
-      // Wc [Co', E*Co] reads as [Co', E, Co].
-      auto expertsType = cast<RankedTensorType>(experts.getType());
-      int64_t numExperts = expertsType.getShape()[2];
-      int64_t channels = expertsType.getShape()[3];
-      int64_t outChannels = type.getShape()[2];
-      Value wc = adaptor.getProj()[0], bc = adaptor.getProj()[1];
-      auto wc3Type =
-          RankedTensorType::get({outChannels, numExperts, channels}, element);
-      Value wc3 = tensor::ExpandShapeOp::create(
-          rewriter, loc, wc3Type, wc,
-          SmallVector<ReassociationIndices>{{0}, {1, 2}});
-      Value empty = tensor::EmptyOp::create(rewriter, loc, type.getShape(), element);
-      Value init = linalg::BroadcastOp::create(rewriter, loc, bc, empty,
-                                               ArrayRef<int64_t>{0, 1, 3, 4})
-                       .getResult()[0];
-      // Loops (b, p, o, i, j, e, c), e and c reduced.
-      AffineMap maps[] = {loopsMap(ctx, 7, {0, 1, 5}),
-                          loopsMap(ctx, 7, {0, 1, 5, 6, 3, 4}),
-                          loopsMap(ctx, 7, {2, 5, 6}),
-                          loopsMap(ctx, 7, {0, 1, 2, 3, 4})};
-      result = buildGeneric(
-          rewriter, loc, {weights, experts, wc3}, init, maps, {5, 6},
-          [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-            Value term = weighted(nb, nloc, a);
-            Value projected = arith::MulFOp::create(nb, nloc, a[2], term);
-            return arith::AddFOp::create(nb, nloc, a[3], projected);
-          });
+      result = concatProjection(rewriter, loc, weights, experts,
+                                adaptor.getProj()[0], adaptor.getProj()[1]);
     }
     rewriter.replaceOp(op, result);
     return success();

@@ -581,4 +581,66 @@ Value sppMaxPool(OpBuilder &b, Location loc, Value z, ArrayRef<int64_t> levels,
   return result;
 }
 
+/// `x [K, F]` as 1x1 filters `[K, F, 1, 1]`.
+static Value asPointFilters(OpBuilder &b, Location loc, Value x) {
+  ArrayRef<int64_t> s = typeOf(x).getShape();
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get({s[0], s[1], 1, 1}, typeOf(x).getElementType()),
+      x, SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
+}
+
+Value concatProjection(OpBuilder &b, Location loc, Value weights,
+                       Value experts, Value wc, Value bc) {
+  MLIRContext *ctx = b.getContext();
+  RankedTensorType yType = typeOf(experts);
+  ArrayRef<int64_t> y = yType.getShape(); // [B,P,E,Co,ph,pw]
+  Type element = yType.getElementType();
+  int64_t outChannels = typeOf(wc).getShape()[0];
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(6, ctx);
+  Value weighted = buildGeneric(
+      b, loc, {weights, experts}, tensor::EmptyOp::create(b, loc, y, element),
+      {loopsMap(ctx, 6, {0, 1, 2}), identity, identity}, {},
+      [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        return arith::MulFOp::create(nb, nloc, a[0], a[1]);
+      });
+  Value images = tensor::CollapseShapeOp::create(
+      b, loc, weighted,
+      SmallVector<ReassociationIndices>{{0, 1}, {2, 3}, {4}, {5}});
+  Value empty = tensor::EmptyOp::create(
+      b, loc, {y[0] * y[1], outChannels, y[4], y[5]}, element);
+  Value init = linalg::BroadcastOp::create(b, loc, bc, empty,
+                                           ArrayRef<int64_t>{0, 2, 3})
+                   .getResult()[0];
+  Value out = linalg::Conv2DNchwFchwOp::create(
+                  b, loc, TypeRange{init.getType()},
+                  ValueRange{images, asPointFilters(b, loc, wc)}, ValueRange{init})
+                  .getResult(0);
+  return tensor::ExpandShapeOp::create(
+      b, loc,
+      RankedTensorType::get({y[0], y[1], outChannels, y[4], y[5]}, element), out,
+      SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}, {4}});
+}
+
+Value concatProjectionTransposed(OpBuilder &b, Location loc, Value g,
+                                 Value wc, RankedTensorType type) {
+  ArrayRef<int64_t> y = type.getShape(); // [B,P,E,Co,ph,pw]
+  Type element = type.getElementType();
+  ArrayRef<int64_t> w = typeOf(wc).getShape(); // [Co', E*Co]
+  Value wcT = linalg::TransposeOp::create(
+                  b, loc, wc, tensor::EmptyOp::create(b, loc, {w[1], w[0]}, element),
+                  ArrayRef<int64_t>{1, 0})
+                  .getResult()[0];
+  Value images = tensor::CollapseShapeOp::create(
+      b, loc, g, SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}, {4}});
+  Value init =
+      filledTensor(b, loc, {y[0] * y[1], w[1], y[4], y[5]}, element, 0.0);
+  Value gz = linalg::Conv2DNchwFchwOp::create(
+                 b, loc, TypeRange{init.getType()},
+                 ValueRange{images, asPointFilters(b, loc, wcT)}, ValueRange{init})
+                 .getResult(0);
+  return tensor::ExpandShapeOp::create(
+      b, loc, type, gz,
+      SmallVector<ReassociationIndices>{{0, 1}, {2, 3}, {4}, {5}});
+}
+
 } // namespace mlir::pce::lowering

@@ -116,6 +116,19 @@ Value expertsConvolution(OpBuilder &b, Location loc, Value patches,
 Value scaleShiftRelu(OpBuilder &b, Location loc, Value x, Value scale,
                      Value shift);
 
+/// The concat mix's projection `out[b,p,o,i,j] = bc[o] + sum_{e,c}
+/// Wc[o, e*Co+c] w[b,p,e] y[b,p,e,c,i,j]` as one 1x1 linalg.conv_2d_nchw_fchw
+/// over B*P images of E*Co channels (the vectorised convolution kernel),
+/// after one elementwise pass for `w y`. `wc` is [Co', E*Co], `bc` [Co'].
+Value concatProjection(OpBuilder &b, Location loc, Value weights,
+                       Value experts, Value wc, Value bc);
+
+/// The gradient of `w y` in concatProjection from that of its result `g
+/// [B,P,Co',ph,pw]`: `gz[b,p,e,c,i,j] = sum_o Wc[o, e*Co+c] g[b,p,o,i,j]`,
+/// a 1x1 convolution with the transposed projection. `type` is y's type.
+Value concatProjectionTransposed(OpBuilder &b, Location loc, Value g,
+                                 Value wc, RankedTensorType type);
+
 /// The per-patch channel means `m[b,p,c] = mean_{i,j} x[b,p,c,i,j]`.
 Value patchChannelMeans(OpBuilder &b, Location loc, Value x);
 

@@ -82,7 +82,17 @@ def GenerateBackward : Pass<"pce-generate-backward", "::mlir::ModuleOp"> {
 
     Each op's adjoint is written by hand (`passes/Adjoint*.cpp`); an op
     without one is an error naming it. The original function is left alone.
+
+    Under a top-k router whose mix is the only reader of the experts, the
+    experts' convolution and its adjoints run on the routed (patch, expert)
+    pairs only (`passes/RoutedConvolution.cpp`); `routed-convolutions=false`
+    computes every pair, for comparison and debugging.
   }];
+  let options = [
+    Option<"routedConvolutions", "routed-convolutions", "bool",
+           /*default=*/"true",
+           "Convolve only the routed (patch, expert) pairs under a top-k router">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",

@@ -9,10 +9,7 @@
 // CHECK-DAG: #[[$SUM_W:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d5)>
 // CHECK-DAG: #[[$SUM_Y:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d5, d2, d3, d4)>
 // CHECK-DAG: #[[$SUM_OUT:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4)>
-// CHECK-DAG: #[[$CAT_W:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d5)>
-// CHECK-DAG: #[[$CAT_Y:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d5, d6, d3, d4)>
-// CHECK-DAG: #[[$CAT_WC:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d2, d5, d6)>
-// CHECK-DAG: #[[$CAT_OUT:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3, d4)>
+// CHECK-DAG: #[[$BPE6:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2)>
 // CHECK-DAG: #[[$ID5:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>
 // CHECK-DAG: #[[$BPC5:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2)>
 
@@ -96,17 +93,19 @@ func.func @mix_sum(%w: tensor<2x3x4xf32>, %y: tensor<2x3x4x2x4x5xf32>) -> tensor
   return %m : tensor<2x3x2x4x5xf32>
 }
 
-// mix concat: Wc [Co', E*Co] read as [Co', E, Co] (channel e*Co + c), bc
-// broadcast into the accumulator, one reduction over (e, c).
+// mix concat: z = w * y in one elementwise pass, then one 1x1 convolution
+// over N = B*P images of E*Co channels (channel e*Co + c is channel c of
+// expert e) with Wc [Co', E*Co] as filters, bc broadcast into the
+// accumulator.
 // CHECK-LABEL: func.func @mix_concat
 // CHECK-SAME: (%[[W:[^:]*]]: tensor<2x3x4xf32>, %[[Y:[^:]*]]: tensor<2x3x4x2x4x5xf32>, %[[WC:[^:]*]]: tensor<6x8xf32>, %[[BC:[^:]*]]: tensor<6xf32>)
-// CHECK: %[[WC3:.*]] = tensor.expand_shape %[[WC]] {{\[}}[0], [1, 2]] output_shape [6, 4, 2] : tensor<6x8xf32> into tensor<6x4x2xf32>
-// CHECK: %[[INIT:.*]] = linalg.broadcast ins(%[[BC]] : tensor<6xf32>) outs(%{{.*}} : tensor<2x3x6x4x5xf32>) dimensions = [0, 1, 3, 4]
-// CHECK: %[[OUT:.*]] = linalg.generic {indexing_maps = [#[[$CAT_W]], #[[$CAT_Y]], #[[$CAT_WC]], #[[$CAT_OUT]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[W]], %[[Y]], %[[WC3]] : tensor<2x3x4xf32>, tensor<2x3x4x2x4x5xf32>, tensor<6x4x2xf32>) outs(%[[INIT]] : tensor<2x3x6x4x5xf32>)
-// CHECK: ^bb0(%[[WV:.*]]: f32, %[[YV:.*]]: f32, %[[WCV:.*]]: f32, %[[ACC:.*]]: f32):
-// CHECK:   %[[T:.*]] = arith.mulf %[[WV]], %[[YV]] : f32
-// CHECK:   %[[P:.*]] = arith.mulf %[[WCV]], %[[T]] : f32
-// CHECK:   arith.addf %[[ACC]], %[[P]] : f32
+// CHECK: %[[Z:.*]] = linalg.generic {indexing_maps = [#[[$BPE6]], #[[$ID6]], #[[$ID6]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%[[W]], %[[Y]] : tensor<2x3x4xf32>, tensor<2x3x4x2x4x5xf32>)
+// CHECK:   arith.mulf
+// CHECK: %[[IMAGES:.*]] = tensor.collapse_shape %[[Z]] {{\[}}[0, 1], [2, 3], [4], [5]] : tensor<2x3x4x2x4x5xf32> into tensor<6x8x4x5xf32>
+// CHECK: %[[INIT:.*]] = linalg.broadcast ins(%[[BC]] : tensor<6xf32>) outs(%{{.*}} : tensor<6x6x4x5xf32>) dimensions = [0, 2, 3]
+// CHECK: %[[FILTERS:.*]] = tensor.expand_shape %[[WC]] {{\[}}[0], [1, 2, 3]] output_shape [6, 8, 1, 1] : tensor<6x8xf32> into tensor<6x8x1x1xf32>
+// CHECK: %[[CONV:.*]] = linalg.conv_2d_nchw_fchw ins(%[[IMAGES]], %[[FILTERS]] : tensor<6x8x4x5xf32>, tensor<6x8x1x1xf32>) outs(%[[INIT]] : tensor<6x6x4x5xf32>)
+// CHECK: %[[OUT:.*]] = tensor.expand_shape %[[CONV]] {{\[}}[0, 1], [2], [3], [4]] output_shape [2, 3, 6, 4, 5]
 // CHECK: return %[[OUT]]
 func.func @mix_concat(%w: tensor<2x3x4xf32>, %y: tensor<2x3x4x2x4x5xf32>, %wc: tensor<6x8xf32>, %bc: tensor<6xf32>) -> tensor<2x3x6x4x5xf32> {
   %m = pce.mix concat %w, %y proj(%wc, %bc : tensor<6x8xf32>, tensor<6xf32>) : tensor<2x3x4xf32>, tensor<2x3x4x2x4x5xf32>
@@ -114,8 +113,7 @@ func.func @mix_concat(%w: tensor<2x3x4xf32>, %y: tensor<2x3x4x2x4x5xf32>, %wc: t
 }
 
 // CHECK-LABEL: func.func @mix_concat_f64
-// CHECK: tensor.expand_shape {{.*}} : tensor<6x8xf64> into tensor<6x4x2xf64>
-// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x3x6x4x5xf64>)
+// CHECK: linalg.conv_2d_nchw_fchw ins(%{{.*}}, %{{.*}} : tensor<6x8x4x5xf64>, tensor<6x8x1x1xf64>) outs(%{{.*}} : tensor<6x6x4x5xf64>)
 func.func @mix_concat_f64(%w: tensor<2x3x4xf64>, %y: tensor<2x3x4x2x4x5xf64>, %wc: tensor<6x8xf64>, %bc: tensor<6xf64>) -> tensor<2x3x6x4x5xf64> {
   %m = pce.mix concat %w, %y proj(%wc, %bc : tensor<6x8xf64>, tensor<6xf64>) : tensor<2x3x4xf64>, tensor<2x3x4x2x4x5xf64>
   return %m : tensor<2x3x6x4x5xf64>

