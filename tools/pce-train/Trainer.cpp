@@ -12,12 +12,14 @@
 #include "tools/pce-train/Network.h"
 #include "tools/pce-train/Optimizer.h"
 #include "tools/pce-train/Plan.h"
+#include "tools/pce-train/RouterWarmStart.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
@@ -50,6 +52,10 @@ private:
   std::shared_ptr<Network> buildNetwork(size_t q);
   void startPhase(size_t q);
   void initialiseKeys(torchrt::PceLayer &layer);
+  torch::Tensor layerEmbeddings(const std::string &L, int64_t &images);
+  void warmStartRouters(size_t q, const std::map<std::string, torch::Tensor> &carried,
+                        const std::map<std::string, double> &norms,
+                        const std::vector<std::string> &fresh);
   int64_t resume(); // returns the epochs done
   void trainEpoch(int64_t epoch);
   void checkpoint(int64_t epochsDone);
@@ -132,10 +138,13 @@ std::shared_ptr<Network> Trainer::buildNetwork(size_t q) {
   return net;
 }
 
-void Trainer::initialiseKeys(torchrt::PceLayer &layer) {
-  const std::string &L = layer.layerName();
+/// The patch embeddings `[n * P, D]` of layer `L` over the first training
+/// images (`key_init.images` of them; their count in `images`), by the
+/// current network in eval mode.
+torch::Tensor Trainer::layerEmbeddings(const std::string &L, int64_t &images) {
   const int64_t B = plan_.batch;
   const int64_t n = std::min<int64_t>(plan_.training.keyInitImages, data_.train.size());
+  images = n;
   Dataset subset{data_.train.images.slice(0, 0, n), data_.train.labels.slice(0, 0, n)};
   torch::NoGradGuard noGrad;
   net_->eval();
@@ -150,11 +159,17 @@ void Trainer::initialiseKeys(torchrt::PceLayer &layer) {
     auto e = out.embedding.find(L);
     if (e == out.embedding.end())
       throw std::runtime_error("layer '" + L + "': its inference entry point returns no '" + L +
-                               ".embedding' to initialise the keys from");
+                               ".embedding' to read patch embeddings from");
     embeddings.push_back(e->second.slice(0, 0, m));
   }
   net_->train();
-  torch::Tensor points = torch::cat(embeddings).reshape({-1, embeddings[0].size(-1)});
+  return torch::cat(embeddings).reshape({-1, embeddings[0].size(-1)});
+}
+
+void Trainer::initialiseKeys(torchrt::PceLayer &layer) {
+  const std::string &L = layer.layerName();
+  int64_t n = 0;
+  torch::Tensor points = layerEmbeddings(L, n);
   torchrt::KMeansResult km = layer.initialiseKeys(points, plan_.training.keyInitIterations, gen_);
   progress_->line("  " + L + ": keys from K-Means over " + std::to_string(points.size(0)) + " patch embeddings of " +
                   std::to_string(n) + " images (" + std::to_string(km.iterations) + " Lloyd iterations" +
@@ -162,10 +177,45 @@ void Trainer::initialiseKeys(torchrt::PceLayer &layer) {
                   (km.reseeded ? ", " + std::to_string(km.reseeded) + " empty clusters re-seeded" : "") + ")");
 }
 
+/// Layers whose phase q switches from keys (cosine, Gumbel) to an MLP
+/// router start with the MLP reproducing the keys' routing (RouterWarmStart.h).
+void Trainer::warmStartRouters(size_t q, const std::map<std::string, torch::Tensor> &carried,
+                               const std::map<std::string, double> &norms,
+                               const std::vector<std::string> &fresh) {
+  std::map<std::string, torch::Tensor> t = net_->tensors();
+  auto isFresh = [&](const std::string &n) { return std::find(fresh.begin(), fresh.end(), n) != fresh.end(); };
+  for (const auto &[L, norm] : norms) {
+    const std::string mlp = L + ".router.mlp.";
+    auto keys = carried.find(L + ".router.keys");
+    if (keys == carried.end() || !isFresh(mlp + "w1") || !t.count(mlp + "w2"))
+      continue;
+    double tau = plan_.phases[q - 1].layers.at(L).tau;
+    if (auto logTau = carried.find(L + ".router.log_tau"); logTau != carried.end())
+      tau = std::exp(logTau->second.item<double>());
+    std::string why = warmStartMlpRouter(keys->second, tau, norm,
+                                         {t.at(mlp + "w1"), t.at(mlp + "b1"), t.at(mlp + "w2"), t.at(mlp + "b2")});
+    progress_->line("  " + L + ": MLP router " +
+                    (why.empty() ? "starts as the keys' router (tau " + fixed(tau, 3) + ", mean |emb| " +
+                                       fixed(norm, 3) + ")"
+                                 : "initialised at random: " + why));
+  }
+}
+
 void Trainer::startPhase(size_t q) {
   std::map<std::string, torch::Tensor> carried;
-  if (net_)
+  std::map<std::string, double> norms; // layers whose keys an MLP router replaces
+  if (net_) {
     carried = net_->tensors();
+    if (!opt_.dense && q > 0)
+      for (const auto &[L, next] : plan_.phases[q].layers) {
+        auto prev = plan_.phases[q - 1].layers.find(L);
+        if (next.router == "mlp" && prev != plan_.phases[q - 1].layers.end() &&
+            (prev->second.router == "cosine" || prev->second.router == "gumbel")) {
+          int64_t images = 0;
+          norms[L] = layerEmbeddings(L, images).norm(2, {1}).mean().item<double>();
+        }
+      }
+  }
   std::shared_ptr<Network> next = buildNetwork(q);
   phase_ = q;
   havePhase_ = true;
@@ -181,6 +231,7 @@ void Trainer::startPhase(size_t q) {
                   std::to_string(phase.epochs) + " epochs" +
                   (carried.empty() ? std::string() : "; new: " + (freshList.empty() ? "none" : freshList)) +
                   "; optimiser state reset)");
+  warmStartRouters(q, carried, norms, fresh);
   for (const auto &layer : net_->pceLayers()) {
     std::string keys = layer->keysName();
     if (!keys.empty() && std::find(fresh.begin(), fresh.end(), keys) != fresh.end())

@@ -1,0 +1,75 @@
+//===- RouterWarmStartTest.cpp - an MLP router started as the keys' one ---===//
+
+#include "tools/pce-train/RouterWarmStart.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+
+using namespace pce::train;
+
+namespace {
+
+struct Case {
+  torch::Tensor keys, emb;
+  MlpRouter mlp;
+};
+
+/// Keys [E, D], embeddings [N, D] with a large common component (as pooled
+/// embeddings have), and a randomly initialised MLP of `hidden` units.
+Case draw(int64_t E, int64_t D, int64_t hidden, uint64_t seed) {
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  auto f64 = torch::kFloat64;
+  Case c;
+  c.keys = torch::randn({E, D}, gen, f64) * 3.0;
+  torch::Tensor common = torch::randn({1, D}, gen, f64) * 5.0;
+  c.emb = common + torch::randn({300, D}, gen, f64);
+  c.mlp = {torch::randn({hidden, D}, gen, f64), torch::randn({hidden}, gen, f64),
+           torch::randn({E, hidden}, gen, f64), torch::randn({E}, gen, f64)};
+  return c;
+}
+
+torch::Tensor mlpLogits(const MlpRouter &m, const torch::Tensor &emb) {
+  torch::Tensor h = torch::relu(torch::matmul(emb, m.w1.t()) + m.b1);
+  return torch::matmul(h, m.w2.t()) + m.b2;
+}
+
+} // namespace
+
+TEST(RouterWarmStart, LogitsAreScaledKeyProductsAndTheTop1ChoiceIsKept) {
+  for (uint64_t seed : {3u, 17u, 2024u}) {
+    Case c = draw(/*E=*/4, /*D=*/24, /*hidden=*/13, seed);
+    const double tau = 0.1;
+    const double norm = c.emb.norm(2, {1}).mean().item<double>();
+    ASSERT_EQ(warmStartMlpRouter(c.keys, tau, norm, c.mlp), "");
+
+    torch::Tensor unit = c.keys / c.keys.norm(2, {1}, true);
+    torch::Tensor want = torch::matmul(c.emb, unit.t()) / (tau * norm);
+    torch::Tensor got = mlpLogits(c.mlp, c.emb);
+    EXPECT_LT((got - want).abs().max().item<double>(), 1e-12 * want.abs().max().item<double>())
+        << "seed " << seed;
+    // The cosine router's choice: argmax of <emb, k_e> / (|emb| |k_e|).
+    torch::Tensor cosine = torch::matmul(c.emb / c.emb.norm(2, {1}, true), unit.t());
+    EXPECT_TRUE(torch::equal(got.argmax(1), cosine.argmax(1))) << "seed " << seed;
+    // On average the logits match the cosine router's (cos / tau).
+    double ratio = (got.abs().mean() / (cosine / tau).abs().mean()).item<double>();
+    EXPECT_NEAR(ratio, 1.0, 0.1) << "seed " << seed;
+    // Hidden units past 2E keep their random input weights.
+    EXPECT_GT(c.mlp.w1.narrow(0, 8, 5).abs().sum().item<double>(), 0.0);
+    EXPECT_EQ(c.mlp.w2.narrow(1, 8, 5).abs().sum().item<double>(), 0.0);
+  }
+}
+
+TEST(RouterWarmStart, RefusesTooFewHiddenUnitsOrMismatchedShapesAndChangesNothing) {
+  Case small = draw(4, 24, /*hidden=*/7, 5);
+  torch::Tensor before = small.mlp.w1.clone();
+  EXPECT_NE(warmStartMlpRouter(small.keys, 0.1, 1.0, small.mlp).find("fewer than 2E = 8"),
+            std::string::npos);
+  EXPECT_TRUE(torch::equal(before, small.mlp.w1));
+
+  Case wrong = draw(4, 24, 16, 6);
+  before = wrong.mlp.w2.clone();
+  torch::Tensor otherKeys = torch::randn({4, 20}, torch::kFloat64);
+  EXPECT_NE(warmStartMlpRouter(otherKeys, 0.1, 1.0, wrong.mlp).find("do not match"), std::string::npos);
+  EXPECT_TRUE(torch::equal(before, wrong.mlp.w2));
+  EXPECT_NE(warmStartMlpRouter(wrong.keys, 0.0, 1.0, wrong.mlp).find("positive"), std::string::npos);
+}

@@ -1,0 +1,39 @@
+//===- RouterWarmStart.cpp - an MLP router that starts as the cosine router ===//
+
+#include "tools/pce-train/RouterWarmStart.h"
+
+#include <algorithm>
+
+namespace pce::train {
+
+std::string warmStartMlpRouter(const torch::Tensor &keys, double tau,
+                               double meanNorm, MlpRouter mlp) {
+  if (keys.dim() != 2 || mlp.w1.dim() != 2 || mlp.w2.dim() != 2)
+    return "keys and weights must be matrices";
+  const int64_t E = keys.size(0), D = keys.size(1), hidden = mlp.w1.size(0);
+  if (mlp.w1.size(1) != D || mlp.w2.size(0) != E || mlp.w2.size(1) != hidden ||
+      mlp.b1.numel() != hidden || mlp.b2.numel() != E)
+    return "the MLP's shapes do not match keys [" + std::to_string(E) + ", " +
+           std::to_string(D) + "]";
+  if (hidden < 2 * E)
+    return "the MLP has " + std::to_string(hidden) + " hidden units, fewer than 2E = " +
+           std::to_string(2 * E);
+  if (!(tau > 0) || !(meanNorm > 0))
+    return "tau and the mean embedding norm must be positive";
+
+  torch::NoGradGuard noGrad;
+  torch::Tensor unit = keys.to(mlp.w1.options());
+  unit = unit / unit.norm(2, {1}, true).clamp_min(1e-12);
+  mlp.w1.narrow(0, 0, E).copy_(unit);
+  mlp.w1.narrow(0, E, E).copy_(-unit);
+  mlp.b1.narrow(0, 0, 2 * E).zero_();
+  const double s = 1.0 / (tau * meanNorm);
+  mlp.w2.zero_();
+  torch::Tensor eye = torch::eye(E, mlp.w2.options()) * s;
+  mlp.w2.narrow(1, 0, E).copy_(eye);
+  mlp.w2.narrow(1, E, E).copy_(-eye);
+  mlp.b2.zero_();
+  return {};
+}
+
+} // namespace pce::train

@@ -1,0 +1,46 @@
+//===- RouterWarmStart.h - an MLP router that starts as the cosine router --===//
+//
+// When a phase replaces a layer's cosine (or Gumbel) router by an MLP router,
+// the MLP's first 2E hidden units are set to +-k_e (the unit keys) and its
+// output layer to s * (h_e - h_{E+e}), so that its logits start as
+//
+//   s * <emb, k_e>,  s = 1 / (tau * mean |emb|)
+//
+// (relu(a) - relu(-a) = a): the same top-1 choice for every patch as the
+// keys it replaces, and on average the same logits. The other hidden units
+// keep their random input weights and start with zero output weights, so
+// they receive gradients without moving the initial routing.
+//
+// Why: a freshly initialised MLP router sent every patch to one expert
+// (docs/RESULTS.md: usage [1, 0, 0, 0] for the whole of phases 2-3), since
+// the pooled embeddings share a large common component.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PCE_TOOLS_PCE_TRAIN_ROUTERWARMSTART_H
+#define PCE_TOOLS_PCE_TRAIN_ROUTERWARMSTART_H
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace pce::train {
+
+/// The MLP router's parameters, written in place.
+struct MlpRouter {
+  torch::Tensor w1; // [Hd, D]
+  torch::Tensor b1; // [Hd]
+  torch::Tensor w2; // [E, Hd]
+  torch::Tensor b2; // [E]
+};
+
+/// Sets `mlp` to reproduce the cosine router of `keys [E, D]` at
+/// temperature `tau` for embeddings of mean norm `meanNorm`. Returns an
+/// empty string, or why it cannot (fewer than 2E hidden units, shapes that
+/// do not match); the parameters are then left alone.
+std::string warmStartMlpRouter(const torch::Tensor &keys, double tau,
+                               double meanNorm, MlpRouter mlp);
+
+} // namespace pce::train
+
+#endif // PCE_TOOLS_PCE_TRAIN_ROUTERWARMSTART_H
