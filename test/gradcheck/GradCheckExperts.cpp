@@ -225,7 +225,7 @@ namespace {
 /// Experts and mix sum behind a cosine router on given embeddings, dense
 /// (top_k 0) or top-k: the mask follows the keys, and the gradient reaches
 /// them through the mixing weights.
-Result checkCosineRouted(int64_t topK, const std::string &tag) {
+Result checkCosineRouted(int64_t topK, const std::string &tag, bool affine = false) {
   ExpertsShape s{3, 4, 3, 3, 2, 3, 3, 2};
   const int64_t d = 5;
   ModelText model(/*f64=*/true);
@@ -236,7 +236,7 @@ Result checkCosineRouted(int64_t topK, const std::string &tag) {
              type({s.e, d}) + ") tau 5.000000e-01" +
              (topK ? " top_k " + std::to_string(topK) : "") + " : " +
              type({s.b, s.p, d}));
-  addExperts(model, p, s, /*affine=*/false);
+  addExperts(model, p, s, affine);
   model.line("%m = pce.mix sum %w, %y : " + type({s.b, s.p, s.e}) + ", " +
              type(s.y()));
   model.output("out", "%m", {s.b, s.p, s.co, s.ph, s.pw});
@@ -254,7 +254,7 @@ Result checkCosineRouted(int64_t topK, const std::string &tag) {
     torch::Tensor w = ref::applyTopK(dense, cfg.topK, cfg.renormalize);
     out["layer0.routing"] = w;
     torch::Tensor routed = topK ? ref::topKMask(dense, topK) : torch::Tensor();
-    out["out"] = ref::mixSum(referenceExperts(v, false, out, routed), w);
+    out["out"] = ref::mixSum(referenceExperts(v, affine, out, routed), w);
     return out;
   });
 }
@@ -271,6 +271,23 @@ TEST(GradCheckExperts, ExpertsMixTop1Cosine) {
   freshSeed();
   Result result = checkCosineRouted(1, "experts_mix_top1_cosine");
   report("experts + mix sum, top-1 cosine router", result);
+  expectWithin(result);
+}
+
+// Top-2 of 3 experts: two routed convolutions per patch accumulate into the
+// patches' gradient (passes/RoutedConvolution.cpp).
+TEST(GradCheckExperts, ExpertsMixTop2Cosine) {
+  freshSeed();
+  Result result = checkCosineRouted(2, "experts_mix_top2_cosine");
+  report("experts + mix sum, top-2 cosine router", result);
+  expectWithin(result);
+}
+
+// Affine experts convolve the routed pairs too (their weights are saved).
+TEST(GradCheckExperts, ExpertsAffineMixTop1Cosine) {
+  freshSeed();
+  Result result = checkCosineRouted(1, "experts_affine_mix_top1_cosine", /*affine=*/true);
+  report("affine experts + mix sum, top-1 cosine router", result);
   expectWithin(result);
 }
 
