@@ -141,32 +141,6 @@ Value isPositive(OpBuilder &b, Location loc, Value x) {
 // The convolution's adjoint
 //===----------------------------------------------------------------------===//
 
-/// `[N, F, H, W]` zero-padded by `ph` rows and `pw` columns on each side.
-Value padSpatial(OpBuilder &b, Location loc, Value x, int64_t ph, int64_t pw) {
-  if (ph == 0 && pw == 0)
-    return x;
-  ArrayRef<int64_t> s = shapeOf(x);
-  Value padded = filledTensor(b, loc, {s[0], s[1], s[2] + 2 * ph, s[3] + 2 * pw},
-                              elementOf(x), 0.0);
-  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
-                                       b.getIndexAttr(ph), b.getIndexAttr(pw)};
-  SmallVector<OpFoldResult> sizes = llvm::map_to_vector(
-      s, [&](int64_t d) -> OpFoldResult { return b.getIndexAttr(d); });
-  SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-  return tensor::InsertSliceOp::create(b, loc, x, padded, offsets, sizes,
-                                       strides);
-}
-
-Value transpose(OpBuilder &b, Location loc, Value x,
-                ArrayRef<int64_t> permutation) {
-  ArrayRef<int64_t> s = shapeOf(x);
-  SmallVector<int64_t> shape =
-      llvm::map_to_vector(permutation, [&](int64_t d) { return s[d]; });
-  Value init = tensor::EmptyOp::create(b, loc, shape, elementOf(x));
-  return linalg::TransposeOp::create(b, loc, x, init, permutation)
-      .getResult()[0];
-}
-
 Value conv2d(OpBuilder &b, Location loc, Value images, Value filters) {
   ArrayRef<int64_t> in = shapeOf(images), f = shapeOf(filters);
   Value init = filledTensor(
@@ -207,7 +181,7 @@ std::pair<Value, Value> convolutionAdjoint(OpBuilder &b, Location loc,
       b, loc, {filters}, flippedInit,
       {flippedRead, AffineMap::getMultiDimIdentityMap(4, ctx)}, {},
       [](OpBuilder &, Location, ValueRange v) { return v[0]; });
-  Value gimages = conv2d(b, loc, padSpatial(b, loc, grad, kh - 1, kw - 1), flipped);
+  Value gimages = conv2d(b, loc, padLastTwo(b, loc, grad, kh - 1, kw - 1), flipped);
   Value gpatches = tensor::ExpandShapeOp::create(
       b, loc, patches.getType(), gimages,
       SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}, {4}});
@@ -215,10 +189,10 @@ std::pair<Value, Value> convolutionAdjoint(OpBuilder &b, Location loc,
   // gK[f,ci,a,c] = sum_{n,i,j} images[n,ci,i+a,j+c] * grad[n,f,i,j]: a
   // convolution of the images' channels (batch ci, channels n) with the
   // gradient's (filters f, channels n), result [Cin,F,kh,kw].
-  Value gfilters = conv2d(b, loc, transpose(b, loc, images, {1, 0, 2, 3}),
-                          transpose(b, loc, grad, {1, 0, 2, 3}));
+  Value gfilters = conv2d(b, loc, transposeTensor(b, loc, images, {1, 0, 2, 3}),
+                          transposeTensor(b, loc, grad, {1, 0, 2, 3}));
   Value gkernels = tensor::ExpandShapeOp::create(
-      b, loc, kernels.getType(), transpose(b, loc, gfilters, {1, 0, 2, 3}),
+      b, loc, kernels.getType(), transposeTensor(b, loc, gfilters, {1, 0, 2, 3}),
       SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}, {4}});
   return {gpatches, gkernels};
 }

@@ -581,6 +581,36 @@ Value sppMaxPool(OpBuilder &b, Location loc, Value z, ArrayRef<int64_t> levels,
   return result;
 }
 
+Value transposeTensor(OpBuilder &b, Location loc, Value x,
+                      ArrayRef<int64_t> permutation) {
+  ArrayRef<int64_t> s = typeOf(x).getShape();
+  SmallVector<int64_t> shape =
+      llvm::map_to_vector(permutation, [&](int64_t d) { return s[d]; });
+  Value init =
+      tensor::EmptyOp::create(b, loc, shape, typeOf(x).getElementType());
+  return linalg::TransposeOp::create(b, loc, x, init, permutation)
+      .getResult()[0];
+}
+
+Value padLastTwo(OpBuilder &b, Location loc, Value x, int64_t ph, int64_t pw) {
+  if (ph == 0 && pw == 0)
+    return x;
+  SmallVector<int64_t> shape(typeOf(x).getShape());
+  size_t rank = shape.size();
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes,
+      strides(rank, b.getIndexAttr(1));
+  for (int64_t d : shape)
+    sizes.push_back(b.getIndexAttr(d));
+  offsets[rank - 2] = b.getIndexAttr(ph);
+  offsets[rank - 1] = b.getIndexAttr(pw);
+  shape[rank - 2] += 2 * ph;
+  shape[rank - 1] += 2 * pw;
+  Value padded =
+      filledTensor(b, loc, shape, typeOf(x).getElementType(), 0.0);
+  return tensor::InsertSliceOp::create(b, loc, x, padded, offsets, sizes,
+                                       strides);
+}
+
 /// `x [K, F]` as 1x1 filters `[K, F, 1, 1]`.
 static Value asPointFilters(OpBuilder &b, Location loc, Value x) {
   ArrayRef<int64_t> s = typeOf(x).getShape();
@@ -626,10 +656,7 @@ Value concatProjectionTransposed(OpBuilder &b, Location loc, Value g,
   ArrayRef<int64_t> y = type.getShape(); // [B,P,E,Co,ph,pw]
   Type element = type.getElementType();
   ArrayRef<int64_t> w = typeOf(wc).getShape(); // [Co', E*Co]
-  Value wcT = linalg::TransposeOp::create(
-                  b, loc, wc, tensor::EmptyOp::create(b, loc, {w[1], w[0]}, element),
-                  ArrayRef<int64_t>{1, 0})
-                  .getResult()[0];
+  Value wcT = transposeTensor(b, loc, wc, {1, 0});
   Value images = tensor::CollapseShapeOp::create(
       b, loc, g, SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}, {4}});
   Value init =

@@ -116,6 +116,14 @@ Value expertsConvolution(OpBuilder &b, Location loc, Value patches,
 Value scaleShiftRelu(OpBuilder &b, Location loc, Value x, Value scale,
                      Value shift);
 
+/// `x` with its dimensions permuted: result dim i is `x`'s dim
+/// `permutation[i]` (linalg.transpose).
+Value transposeTensor(OpBuilder &b, Location loc, Value x,
+                      ArrayRef<int64_t> permutation);
+
+/// `[..., H, W]` zero-padded by `ph` rows and `pw` columns on each side.
+Value padLastTwo(OpBuilder &b, Location loc, Value x, int64_t ph, int64_t pw);
+
 /// The concat mix's projection `out[b,p,o,i,j] = bc[o] + sum_{e,c}
 /// Wc[o, e*Co+c] w[b,p,e] y[b,p,e,c,i,j]` as one 1x1 linalg.conv_2d_nchw_fchw
 /// over B*P images of E*Co channels (the vectorised convolution kernel),

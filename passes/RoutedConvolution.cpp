@@ -37,37 +37,36 @@ Type elementOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getElementType();
 }
 
-/// The slice of `source` at `lead` in its leading dimensions (size 1 there)
-/// and whole in the others, of type `shape` (rank-reducing where `shape` has
-/// fewer dimensions than `source`).
+/// Offsets, sizes and strides of the slice of a tensor of `shape` at `lead`
+/// in its leading dimensions (size 1 there) and whole in the others.
+struct LeadingSlice {
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  LeadingSlice(OpBuilder &b, ArrayRef<int64_t> shape, ArrayRef<Value> lead) {
+    for (auto [i, d] : llvm::enumerate(shape)) {
+      offsets.push_back(i < lead.size() ? OpFoldResult(lead[i])
+                                        : OpFoldResult(b.getIndexAttr(0)));
+      sizes.push_back(b.getIndexAttr(i < lead.size() ? 1 : d));
+      strides.push_back(b.getIndexAttr(1));
+    }
+  }
+};
+
+/// The slice of `source` at `lead`, of type `shape` (rank-reducing where
+/// `shape` has fewer dimensions than `source`).
 Value slice(OpBuilder &b, Location loc, Value source, ArrayRef<Value> lead,
             ArrayRef<int64_t> shape) {
-  ArrayRef<int64_t> s = shapeOf(source);
-  SmallVector<OpFoldResult> offsets, sizes, strides;
-  for (auto [i, d] : llvm::enumerate(s)) {
-    offsets.push_back(i < lead.size() ? OpFoldResult(lead[i])
-                                      : OpFoldResult(b.getIndexAttr(0)));
-    sizes.push_back(b.getIndexAttr(i < lead.size() ? 1 : d));
-    strides.push_back(b.getIndexAttr(1));
-  }
+  LeadingSlice at(b, shapeOf(source), lead);
   auto type = RankedTensorType::get(shape, elementOf(source));
-  return tensor::ExtractSliceOp::create(b, loc, type, source, offsets, sizes,
-                                        strides);
+  return tensor::ExtractSliceOp::create(b, loc, type, source, at.offsets,
+                                        at.sizes, at.strides);
 }
 
 /// Writes `value` back into `dest` where `slice` read it.
 Value insert(OpBuilder &b, Location loc, Value value, Value dest,
              ArrayRef<Value> lead) {
-  ArrayRef<int64_t> s = shapeOf(dest);
-  SmallVector<OpFoldResult> offsets, sizes, strides;
-  for (auto [i, d] : llvm::enumerate(s)) {
-    offsets.push_back(i < lead.size() ? OpFoldResult(lead[i])
-                                      : OpFoldResult(b.getIndexAttr(0)));
-    sizes.push_back(b.getIndexAttr(i < lead.size() ? 1 : d));
-    strides.push_back(b.getIndexAttr(1));
-  }
-  return tensor::InsertSliceOp::create(b, loc, value, dest, offsets, sizes,
-                                       strides);
+  LeadingSlice at(b, shapeOf(dest), lead);
+  return tensor::InsertSliceOp::create(b, loc, value, dest, at.offsets,
+                                       at.sizes, at.strides);
 }
 
 /// `conv_2d_nchw_fchw(images, filters)` accumulated into `acc`.
@@ -128,34 +127,6 @@ Value expandLeading(OpBuilder &b, Location loc, Value x, Type type) {
   for (int64_t i = 2, e = cast<RankedTensorType>(type).getRank(); i < e; ++i)
     groups.push_back({i});
   return tensor::ExpandShapeOp::create(b, loc, type, x, groups);
-}
-
-/// `[..., H, W]` zero-padded by `ph` rows and `pw` columns on each side.
-Value padLastTwo(OpBuilder &b, Location loc, Value x, int64_t ph, int64_t pw) {
-  SmallVector<int64_t> shape(shapeOf(x));
-  size_t rank = shape.size();
-  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes, strides;
-  for (int64_t d : shape) {
-    sizes.push_back(b.getIndexAttr(d));
-    strides.push_back(b.getIndexAttr(1));
-  }
-  offsets[rank - 2] = b.getIndexAttr(ph);
-  offsets[rank - 1] = b.getIndexAttr(pw);
-  shape[rank - 2] += 2 * ph;
-  shape[rank - 1] += 2 * pw;
-  Value padded = filledTensor(b, loc, shape, elementOf(x), 0.0);
-  return tensor::InsertSliceOp::create(b, loc, x, padded, offsets, sizes,
-                                       strides);
-}
-
-Value transpose(OpBuilder &b, Location loc, Value x,
-                ArrayRef<int64_t> permutation) {
-  ArrayRef<int64_t> s = shapeOf(x);
-  SmallVector<int64_t> shape =
-      llvm::map_to_vector(permutation, [&](int64_t d) { return s[d]; });
-  Value init = tensor::EmptyOp::create(b, loc, shape, elementOf(x));
-  return linalg::TransposeOp::create(b, loc, x, init, permutation)
-      .getResult()[0];
 }
 
 } // namespace
@@ -241,6 +212,6 @@ std::pair<Value, Value> mlir::pce::lowering::routedConvolutionAdjoint(
       });
 
   Value gpatches = expandLeading(b, loc, gimages, patches.getType());
-  Value gkernels = transpose(b, loc, gkernelsT, {0, 2, 1, 3, 4});
+  Value gkernels = transposeTensor(b, loc, gkernelsT, {0, 2, 1, 3, 4});
   return {gpatches, gkernels};
 }
