@@ -211,6 +211,43 @@ def HoistStaticAllocas : Pass<"pce-hoist-static-allocas", "::mlir::func::FuncOp"
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def OutlineParallelLoops
+    : Pass<"pce-outline-parallel-loops", "::mlir::ModuleOp"> {
+  let summary = "Run outermost scf.parallel loops on the runtime's threads";
+  let description = [{
+    Compiled code has no thread pool of its own: the runtime lends it one
+    through a hook. Every outermost `scf.parallel` without reductions and with
+    constant bounds (on buffers, after bufferization) becomes
+
+    - a private function `@<func>_parallel<k>(%i: index, captures...)` that
+      runs iteration `%i` of the loop nest, linearized (the last dimension
+      varies fastest), with the values the body uses from outside passed as
+      arguments (constants are re-created inside);
+    - an LLVM thunk `@<func>_parallel<k>_thunk(!llvm.ptr, i64)` that unpacks
+      the captures from a context struct and calls that function;
+    - at the loop's place: a load of the global hook `@pce_parallel_for_hook`
+      (a `void (*)(i64 n, void (*)(ptr, i64), ptr ctx)` that the runtime
+      stores after loading the library); when it is null (a library used
+      without the runtime), an `scf.for` calls the function for every index
+      in order; otherwise the captures are packed into a stack struct and the
+      hook is called with the thunk.
+
+    The hook may run iterations concurrently and in any order, which is what
+    `scf.parallel` without reductions allows. Loops with reductions or with
+    bounds that are not constants are left alone (later lowered to sequential
+    loops), as are `scf.parallel` nested in another one.
+
+    Run it after vectorization and before `pce-hoist-static-allocas`, so
+    stack buffers of a loop body stay private to the thread that runs it.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
 def VectorizeConvolutions : Pass<"pce-vectorize-convolutions"> {
   let summary = "Rewrite NCHW convolutions on buffers as register-blocked vector loops";
   let description = [{

@@ -45,10 +45,15 @@ static const char kToBuffers[] =
 static const char kVectorizeConvolutions[] = "pce-vectorize-convolutions";
 static const char kVectorizeGenerics[] = "pce-vectorize-generics";
 
-static const char kToLLVM[] =
-    // Loops -> LLVM.
+static const char kToLoops[] =
     "func.func(convert-linalg-to-loops),"
-    "convert-vector-to-scf,"
+    "convert-vector-to-scf";
+
+static const char kOutlineParallelLoops[] = "pce-outline-parallel-loops";
+
+static const char kToLLVM[] =
+    // Loops -> LLVM. Stack buffers move to the entry of the function they are
+    // in, which is a parallel loop's own function once it is outlined.
     "func.func(pce-hoist-static-allocas),"
     "convert-scf-to-cf,"
     "expand-strided-metadata,"
@@ -72,6 +77,9 @@ std::string pce::cpuPipelineText(const CpuPipelineOptions &options) {
     codegen += std::string(kVectorizeGenerics) + ",";
   if (!codegen.empty())
     text += ",func.func(" + codegen + "canonicalize,cse)";
+  text += std::string(",") + kToLoops;
+  if (options.parallelLoops)
+    text += std::string(",") + kOutlineParallelLoops;
   text += std::string(",") + kToLLVM;
   return text;
 }
@@ -110,6 +118,11 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Elementwise and reduction generics as row vectors "
                      "(pce-vectorize-generics)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> parallelLoops{
+      *this, "parallel-loops",
+      llvm::cl::desc("Run parallel loops on the runtime's threads "
+                     "(pce-outline-parallel-loops)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> vectorize{
       *this, "vectorize",
       llvm::cl::desc("All vectorization; false gives the scalar loops of "
@@ -129,6 +142,7 @@ void pce::registerPipelines() {
         options.sparseDispatch = cl.sparseDispatch;
         options.vectorizeConvolutions = cl.vectorize && cl.vectorizeConvolutions;
         options.vectorizeGenerics = cl.vectorize && cl.vectorizeGenerics;
+        options.parallelLoops = cl.parallelLoops;
         if (failed(buildCpuPipelineWithOptions(pm, options)))
           llvm::report_fatal_error("pce-cpu-pipeline does not parse");
       });
@@ -153,7 +167,7 @@ std::string pce::gpuPipelineText(const GpuPipelineOptions &options) {
           std::to_string(options.blockSize) + " no-min-max-bounds=true}";
   // Debugging: the same tiled loops, run sequentially on the CPU.
   if (options.emulateOnCpu)
-    return text + ")," + kToLLVM;
+    return text + ")," + kToLoops + "," + kToLLVM;
   text += ",gpu-map-parallel-loops,"
           "convert-parallel-loops-to-gpu),"
           "canonicalize,cse,"

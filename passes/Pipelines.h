@@ -21,6 +21,8 @@ struct CpuPipelineOptions {
   bool vectorizeConvolutions = true;
   /// pce-vectorize-generics: elementwise and reduction generics by rows.
   bool vectorizeGenerics = true;
+  /// pce-outline-parallel-loops: parallel loops run on the runtime's threads.
+  bool parallelLoops = true;
 };
 
 /// From a model in the pce dialect (on tensors) to the LLVM dialect, with a

@@ -4,7 +4,7 @@
 // dilations, static shapes, a float element type, unit innermost strides)
 // into loops whose innermost body is a register-blocked vector kernel:
 //
-//   for n, for f0 (step F), for h0 (step R), for w0 (step V):
+//   parallel n, f0 (step F): for h0 (step R), for w0 (step V):
 //     acc[i][j] = out[n, f0+i, h0+j, w0:w0+V]          (F*R vectors)
 //     for c:
 //       for kh, kw (unrolled):
@@ -181,18 +181,29 @@ struct VectorizeConvolutions
     int64_t lanes = std::max<int64_t>(
         1, vectorBits / k.element.getIntOrFloatBitWidth());
 
-    auto batch = scf::ForOp::create(b, loc, index(b, loc, 0), index(b, loc, o[0]),
-                                    index(b, loc, 1));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(batch.getBody());
-    Value n = batch.getInductionVar();
-    forEachBlock(b, loc, o[1], filterBlock, [&](OpBuilder &b1, Value f0, int64_t fs) {
+    // Items and blocks of output channels are independent (each writes its
+    // own part of the result): one scf.parallel over both, and one over the
+    // items for the tail block of channels.
+    int64_t fBlock = std::max<int64_t>(1, std::min(filterBlock.getValue(), o[1]));
+    int64_t fFull = o[1] / fBlock, fTail = o[1] % fBlock;
+    auto spatial = [&](OpBuilder &b1, Value n, Value f0, int64_t fs) {
       forEachBlock(b1, loc, o[2], rowBlock, [&](OpBuilder &b2, Value h0, int64_t hs) {
         forEachBlock(b2, loc, o[3], lanes, [&](OpBuilder &b3, Value w0, int64_t ws) {
           emitKernel(b3, loc, k, n, f0, fs, h0, hs, w0, ws);
         });
       });
-    });
+    };
+    Value zero = index(b, loc, 0), one = index(b, loc, 1);
+    if (fFull > 0)
+      scf::ParallelOp::create(
+          b, loc, ValueRange{zero, zero}, ValueRange{index(b, loc, o[0]), index(b, loc, o[1] - fTail)},
+          ValueRange{one, index(b, loc, fBlock)},
+          [&](OpBuilder &pb, Location, ValueRange ivs) { spatial(pb, ivs[0], ivs[1], fBlock); });
+    if (fTail > 0)
+      scf::ParallelOp::create(b, loc, ValueRange{zero}, ValueRange{index(b, loc, o[0])},
+                              ValueRange{one}, [&](OpBuilder &pb, Location, ValueRange ivs) {
+                                spatial(pb, ivs[0], index(pb, loc, fFull * fBlock), fTail);
+                              });
   }
 };
 

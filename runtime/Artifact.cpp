@@ -146,6 +146,7 @@ Expected<Artifact> Artifact::open(const std::string &dirIn) {
     impl->handle = ::dlopen(libPath.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!impl->handle)
       fail(where + "cannot load " + libPath + ": " + dlErrorText());
+    installCompiledLoopHook(impl->handle);
 
     for (const EntryPoint &ep : m.entryPoints) {
       void *fn = lookup(impl->handle, ep.symbol);

@@ -1,7 +1,11 @@
 //===- ThreadPool.h - the runtime's parallel loop ---------------*- C++ -*-===//
 //
-// Compiled code is single-threaded; the runtime runs independent calls (one
-// per chunk of a batch) on its own threads. It does not use OpenMP: LibTorch,
+// Two levels of parallelism: the runtime runs independent calls (one per
+// chunk of a batch) on threads of their own, and compiled code runs its
+// parallel loops (pce-outline-parallel-loops) on persistent workers through
+// a hook the runtime installs in every library it loads. A compiled loop
+// inside a batch chunk runs serially, so the two never oversubscribe the
+// cores. Neither uses OpenMP: LibTorch,
 // which shares the process under pce-train, brings libgomp, and a second
 // OpenMP runtime (libomp, which MLIR's OpenMP lowering targets) in the same
 // process would oversubscribe the cores.
@@ -22,6 +26,21 @@ int defaultThreadCount();
 /// Calls `body(i)` for every i in [0, n) on up to `threads` threads (the
 /// caller's included); returns when all calls have returned.
 void parallelFor(int64_t n, int threads, const std::function<void(int64_t)> &body);
+
+/// The hook of compiled parallel loops: calls `body(ctx, i)` for every i in
+/// [0, n), on the caller and up to compiledLoopThreads() - 1 persistent
+/// workers. Runs serially when called from inside another parallel call (a
+/// worker, a batch chunk) or while another thread is using the workers.
+extern "C" void pceCompiledParallelFor(int64_t n, void (*body)(void *, int64_t), void *ctx);
+
+/// Threads (the caller's included) for compiled parallel loops; default
+/// defaultThreadCount(). Values below 1 mean 1.
+void setCompiledLoopThreads(int threads);
+int compiledLoopThreads();
+
+/// Stores pceCompiledParallelFor into the hook of a compiled library loaded
+/// with dlopen (`handle`), if the library has parallel loops.
+void installCompiledLoopHook(void *handle);
 
 } // namespace pce::rt
 

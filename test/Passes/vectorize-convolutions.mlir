@@ -1,13 +1,14 @@
 // RUN: pce-opt %s -split-input-file -pce-vectorize-convolutions -canonicalize -cse | FileCheck %s
 // RUN: pce-opt %s -split-input-file -pce-vectorize-convolutions="filter-block=2 row-block=1" -canonicalize -cse | FileCheck %s --check-prefix=SMALL
 
-// The experts' convolution on buffers: a loop over images, over blocks of 4
-// output channels (and a tail block of 2) and blocks of 2 output rows; a
-// vector of 8 along the width and a tail vector of 2; accumulators carried
-// through the input-channel loop, 3x3 taps unrolled into vector.fma.
+// The experts' convolution on buffers: a parallel loop over images and blocks
+// of 4 output channels (one block here, folded away), another over images for
+// the tail block of 2 channels; inside, blocks of 2 output rows; a vector of
+// 8 along the width and a tail vector of 2; accumulators carried through the
+// input-channel loop, 3x3 taps unrolled into vector.fma.
 // CHECK-LABEL: func.func @conv
 // CHECK-NOT: linalg.conv_2d_nchw_fchw
-// CHECK: scf.for %[[N:.*]] = %c0 to %c2 step %c1
+// CHECK: scf.parallel (%[[N:.*]]) = (%c0) to (%c2) step (%c1)
 // CHECK: scf.for %[[H:.*]] = %c0 to %c8 step %c2
 // CHECK: %[[ACC:.*]] = vector.load %{{.*}}[%[[N]], %c0, %[[H]], %c0] : memref<2x6x8x10xf32>, vector<8xf32>
 // CHECK: scf.for %[[C:.*]] = %c0 to %c3 step %c1 iter_args(%{{.*}} = %[[ACC]], {{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
@@ -19,10 +20,12 @@
 // CHECK: vector.store %{{.*}}, %{{.*}}[%[[N]], %c0, %[[H]], %c0] : memref<2x6x8x10xf32>, vector<8xf32>
 // The width tail: vectors of 2.
 // CHECK: vector.load %{{.*}} : memref<2x6x8x10xf32>, vector<2xf32>
+// CHECK: scf.reduce
 // The channel tail: 2 channels x 2 rows.
+// CHECK: scf.parallel (%{{.*}}) = (%c0) to (%c2) step (%c1)
 // CHECK: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // SMALL-LABEL: func.func @conv
-// SMALL: scf.for %{{.*}} = %c0 to %c6 step %c2
+// SMALL: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%c2, %c6) step (%c1, %c2)
 // SMALL: scf.for %{{.*}} = %c0 to %c8 step %c1
 // SMALL: scf.for {{.*}} -> (vector<8xf32>, vector<8xf32>)
 func.func @conv(%x: memref<2x3x10x12xf32>, %k: memref<6x3x3x3xf32>, %y: memref<2x6x8x10xf32>) {
@@ -32,8 +35,10 @@ func.func @conv(%x: memref<2x3x10x12xf32>, %k: memref<6x3x3x3xf32>, %y: memref<2
 
 // -----
 
-// f64 vectors hold 4 lanes.
+// f64 vectors hold 4 lanes. One image and one block of channels: the
+// parallel loop has a single iteration and is folded away.
 // CHECK-LABEL: func.func @conv_f64
+// CHECK-NOT: scf.parallel
 // CHECK: vector.fma {{.*}} : vector<4xf64>
 func.func @conv_f64(%x: memref<1x2x6x6xf64>, %k: memref<2x2x3x3xf64>, %y: memref<1x2x4x4xf64>) {
   linalg.conv_2d_nchw_fchw ins(%x, %k : memref<1x2x6x6xf64>, memref<2x2x3x3xf64>) outs(%y : memref<1x2x4x4xf64>)

@@ -10,7 +10,9 @@
 #include "test/agreement/Harness.h"
 #include "test/agreement/Layers.h"
 #include "test/reference/Reference.h"
+#include "runtime/ThreadPool.h"
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 using namespace pce;
@@ -524,4 +526,49 @@ TEST(Agreement, BatchOfThreeChunksRunsInParallelAndMatches) {
                              "k*2 items, the same k for every input, runs too)"),
             std::string::npos)
       << bad.error();
+}
+
+// pce-outline-parallel-loops: the loops it hands to the runtime's workers
+// compute each output element on one thread, in the same order as the
+// serial loops, so the results are the same bits; both agree with the
+// reference. The library built with parallel-loops=false has no hook.
+TEST(Agreement, ParallelLoopsGiveTheSameBitsAsSerialLoops) {
+  freshSeed();
+  for (int64_t topK : {0, 1}) {
+    ModelText model;
+    std::vector<int64_t> xs = {3, 5, 12, 16};
+    std::string x = model.input("x", torch::randn(xs, f64));
+    LayerSpec s = spec(ref::RouterKind::Cosine, topK, false);
+    s.outChannels = 10; // two full blocks of 4 channels and a tail of 2
+    BuiltLayer layer = addLayer(model, "layer0", x, xs, s);
+    model.output("y", layer.ssa, layer.shape);
+    std::string tag = "parallel_top" + std::to_string(topK);
+    auto parallel = compile(model, tag);
+    auto serial = compile(model, tag + "_serial", "--pipeline-options=parallel-loops=false");
+    ASSERT_TRUE(parallel && serial);
+    auto hasHook = [](const std::string &tag, const rt::Artifact &a) {
+      std::string lib = artifactDir(tag) + "/" + a.manifest().library;
+      void *handle = ::dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+      bool found = handle && ::dlsym(handle, "pce_parallel_for_hook");
+      if (handle)
+        ::dlclose(handle);
+      return found;
+    };
+    EXPECT_TRUE(hasHook(tag, *parallel));
+    EXPECT_FALSE(hasHook(tag + "_serial", *serial));
+
+    rt::setCompiledLoopThreads(3);
+    auto got = run(*parallel, model);
+    rt::setCompiledLoopThreads(1);
+    auto one = run(*parallel, model);
+    auto want = run(*serial, model);
+    rt::setCompiledLoopThreads(rt::defaultThreadCount());
+    ASSERT_TRUE(got.count("y") && one.count("y") && want.count("y"));
+    EXPECT_TRUE(torch::equal(got.at("y"), want.at("y"))) << "top_k " << topK;
+    EXPECT_TRUE(torch::equal(one.at("y"), want.at("y"))) << "top_k " << topK;
+    auto ref = ref::layer(model.value("x"), layer.config, layer.params);
+    double error = relativeError(got.at("y"), ref.out);
+    report("layer with parallel loops on 3 threads, top_k " + std::to_string(topK), error);
+    EXPECT_LE(error, kTolerance);
+  }
 }

@@ -91,7 +91,12 @@ int runCommand(const std::string &command, std::string &output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-std::optional<rt::Artifact> compile(const ModelText &model, const std::string &tag) {
+std::string artifactDir(const std::string &tag) {
+  return (fs::path(PCE_AGREEMENT_WORK_DIR) / tag / "artifact").string();
+}
+
+std::optional<rt::Artifact> compile(const ModelText &model, const std::string &tag,
+                                    const std::string &flags) {
   fs::path dir = fs::path(PCE_AGREEMENT_WORK_DIR) / tag;
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -99,14 +104,14 @@ std::optional<rt::Artifact> compile(const ModelText &model, const std::string &t
   std::ofstream(source) << model.text();
   std::string output;
   std::string command = std::string(PCE_COMPILE_BIN) + " " + source.string() +
-                        " --target cpu -o " + (dir / "artifact").string();
+                        " --target cpu -o " + artifactDir(tag) + " " + flags;
   if (runCommand(command, output) != 0) {
     ADD_FAILURE() << "pce-compile failed on " << source << ":\n"
                   << output << "\n--- model ---\n"
                   << model.text();
     return std::nullopt;
   }
-  auto artifact = rt::Artifact::open((dir / "artifact").string());
+  auto artifact = rt::Artifact::open(artifactDir(tag));
   if (!artifact.ok()) {
     ADD_FAILURE() << artifact.error();
     return std::nullopt;

@@ -65,9 +65,13 @@ private:
 /// stdout and stderr to `output`.
 int runCommand(const std::string &command, std::string &output);
 
-/// Compiles `model` with pce-compile. On failure records a test failure with
-/// pce-compile's diagnostics and returns nothing.
-std::optional<rt::Artifact> compile(const ModelText &model, const std::string &tag);
+/// Compiles `model` with pce-compile (and `flags`). On failure records a test
+/// failure with pce-compile's diagnostics and returns nothing.
+std::optional<rt::Artifact> compile(const ModelText &model, const std::string &tag,
+                                    const std::string &flags = "");
+
+/// The artifact directory compile(model, tag) writes.
+std::string artifactDir(const std::string &tag);
 
 /// Runs `forward` on the model's values; returns every result in float64.
 /// Records a test failure and returns an empty map on a runtime error.

@@ -64,6 +64,11 @@ static cl::opt<bool> training(
     cl::desc("Also give every PCE layer its own entry points <layer>, "
              "<layer>_train and <layer>_backward (pce-train; docs/Training.md)"),
     cl::init(false));
+static cl::opt<std::string> pipelineOptions(
+    "pipeline-options",
+    cl::desc("Options of --pce-cpu-pipeline, e.g. \"parallel-loops=false "
+             "vectorize=false\" to compare with a pass switched off"),
+    cl::value_desc("options"));
 static cl::opt<std::string> dumpLowered(
     "dump-llvm-dialect", cl::desc("Also write the lowered LLVM dialect module here"),
     cl::value_desc("file"));
@@ -120,7 +125,12 @@ static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
   if (failed(parameters))
     return failure();
 
-  if (failed(runPipeline(module, "pce-cpu-pipeline", mlir::pce::buildCpuPipeline)) ||
+  auto cpuPipeline = [](OpPassManager &pm) -> LogicalResult {
+    if (pipelineOptions.empty())
+      return mlir::pce::buildCpuPipeline(pm);
+    return parsePassPipeline("pce-cpu-pipeline{" + pipelineOptions + "}", pm, llvm::errs());
+  };
+  if (failed(runPipeline(module, "pce-cpu-pipeline", cpuPipeline)) ||
       failed(::pce::compile::emitEntryWrappers(module, *entries)))
     return failure();
   if (!dumpLowered.empty()) {
@@ -236,6 +246,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   registerAllPasses();
   mlir::pce::registerPCEPasses();
+  mlir::pce::registerPipelines();
   cl::ParseCommandLineOptions(argc, argv,
                               "pce-compile: a pce model to an artifact directory\n");
   DialectRegistry registry;

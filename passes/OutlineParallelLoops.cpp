@@ -1,0 +1,244 @@
+//===- OutlineParallelLoops.cpp - scf.parallel on the runtime's threads ---===//
+//
+// The compiled library must stay free of any threading runtime (LibTorch's
+// libgomp shares the process with it under pce-train, and the runtime must
+// build where MLIR does not exist), so parallel loops call back into the
+// runtime: each outermost scf.parallel becomes a function of the linear
+// iteration index, a thunk with a uniform C signature that unpacks the
+// loop's captures from a struct, and a call of the hook the runtime fills in.
+// Capturing happens before the LLVM conversion, so a captured memref is
+// passed as its LLVM descriptor through unrealized casts that
+// reconcile-unrealized-casts removes once the function signatures are
+// converted.
+//
+//===----------------------------------------------------------------------===//
+
+#include "mlir/Conversion/LLVMCommon/TypeConverter.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+#include "passes/Passes.h"
+
+namespace mlir::pce {
+#define GEN_PASS_DEF_OUTLINEPARALLELLOOPS
+#include "passes/Passes.h.inc"
+} // namespace mlir::pce
+
+using namespace mlir;
+
+namespace {
+
+constexpr llvm::StringLiteral kHook = "pce_parallel_for_hook";
+
+/// One dimension of a loop nest with constant bounds.
+struct Dim {
+  int64_t lb, step, trips;
+};
+
+/// `loop`'s dimensions, or nothing when a bound or step is not a constant.
+std::optional<SmallVector<Dim>> staticDims(scf::ParallelOp loop) {
+  SmallVector<Dim> dims;
+  for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(), loop.getUpperBound(),
+                                       loop.getStep())) {
+    APInt l, u, s;
+    if (!matchPattern(lb, m_ConstantInt(&l)) || !matchPattern(ub, m_ConstantInt(&u)) ||
+        !matchPattern(step, m_ConstantInt(&s)) || s.getSExtValue() <= 0)
+      return std::nullopt;
+    int64_t span = u.getSExtValue() - l.getSExtValue();
+    int64_t st = s.getSExtValue();
+    dims.push_back({l.getSExtValue(), st, span <= 0 ? 0 : (span + st - 1) / st});
+  }
+  return dims;
+}
+
+bool isOutlinable(scf::ParallelOp loop) {
+  return loop.getNumResults() == 0 && !loop->getParentOfType<scf::ParallelOp>() &&
+         loop->getParentOfType<func::FuncOp>() && staticDims(loop);
+}
+
+struct OutlineParallelLoops
+    : pce::impl::OutlineParallelLoopsBase<OutlineParallelLoops> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<scf::ParallelOp> loops;
+    module.walk([&](scf::ParallelOp loop) {
+      if (isOutlinable(loop))
+        loops.push_back(loop);
+    });
+    if (loops.empty())
+      return;
+    SymbolTable symbols(module);
+    declareHook(module, symbols);
+    LLVMTypeConverter converter(&getContext());
+    llvm::DenseMap<Operation *, unsigned> counts;
+    for (scf::ParallelOp loop : loops) {
+      auto parent = loop->getParentOfType<func::FuncOp>();
+      unsigned k = counts[parent]++;
+      if (failed(outline(loop, parent, k, symbols, converter)))
+        return signalPassFailure();
+    }
+  }
+
+  /// `ptr @pce_parallel_for_hook = null`, visible to dlsym.
+  void declareHook(ModuleOp module, SymbolTable &symbols) {
+    if (symbols.lookup(kHook))
+      return;
+    OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
+    auto ptr = LLVM::LLVMPointerType::get(&getContext());
+    auto global = LLVM::GlobalOp::create(b, module.getLoc(), ptr, /*isConstant=*/false,
+                                         LLVM::Linkage::External, kHook, Attribute());
+    Block *init = b.createBlock(&global.getInitializerRegion());
+    b.setInsertionPointToStart(init);
+    LLVM::ReturnOp::create(b, module.getLoc(),
+                           LLVM::ZeroOp::create(b, module.getLoc(), ptr).getResult());
+  }
+
+  LogicalResult outline(scf::ParallelOp loop, func::FuncOp parent, unsigned k,
+                        SymbolTable &symbols, const LLVMTypeConverter &converter) {
+    MLIRContext *ctx = &getContext();
+    Location loc = loop.getLoc();
+    SmallVector<Dim> dims = *staticDims(loop);
+    int64_t total = 1;
+    for (const Dim &d : dims)
+      total *= d.trips;
+
+    // Values from above: constants are re-created in the body, the rest
+    // become arguments.
+    llvm::SetVector<Value> above;
+    getUsedValuesDefinedAbove(loop.getRegion(), above);
+    SmallVector<Value> captures;
+    SmallVector<Operation *> constants;
+    for (Value v : above) {
+      Operation *def = v.getDefiningOp();
+      if (def && def->hasTrait<OpTrait::ConstantLike>())
+        constants.push_back(def);
+      else
+        captures.push_back(v);
+    }
+
+    // The body as a function of the linear index.
+    OpBuilder b(ctx);
+    b.setInsertionPointAfter(parent);
+    SmallVector<Type> argTypes{b.getIndexType()};
+    for (Value v : captures)
+      argTypes.push_back(v.getType());
+    std::string name = (parent.getName() + "_parallel" + Twine(k)).str();
+    auto body = func::FuncOp::create(b, loc, name, b.getFunctionType(argTypes, {}));
+    body.setPrivate();
+    symbols.insert(body);
+    {
+      Block *entry = body.addEntryBlock();
+      OpBuilder fb = OpBuilder::atBlockBegin(entry);
+      IRMapping map;
+      for (auto [v, arg] : llvm::zip(captures, entry->getArguments().drop_front()))
+        map.map(v, arg);
+      for (Operation *c : constants)
+        fb.clone(*c, map);
+      // Delinearize: iv_d = lb_d + ((i / stride_d) mod trip_d) * step_d.
+      Value linear = entry->getArgument(0);
+      int64_t stride = total;
+      auto constant = [&](int64_t v) { return arith::ConstantIndexOp::create(fb, loc, v); };
+      for (auto [pos, dimIv] : llvm::enumerate(llvm::zip(dims, loop.getInductionVars()))) {
+        auto [d, iv] = dimIv;
+        stride /= std::max<int64_t>(d.trips, 1);
+        Value idx = arith::DivUIOp::create(fb, loc, linear, constant(stride));
+        if (pos > 0) // the outermost index is below its trip count already
+          idx = arith::RemUIOp::create(fb, loc, idx, constant(d.trips));
+        Value value = arith::AddIOp::create(
+            fb, loc, constant(d.lb), arith::MulIOp::create(fb, loc, idx, constant(d.step)));
+        map.map(iv, value);
+      }
+      for (Operation &op : loop.getBody()->without_terminator())
+        fb.clone(op, map);
+      func::ReturnOp::create(fb, loc);
+    }
+
+    // The thunk: void(ptr ctx, i64 i).
+    auto ptr = LLVM::LLVMPointerType::get(ctx);
+    auto i64 = IntegerType::get(ctx, 64);
+    SmallVector<Type> fields;
+    for (Value v : captures) {
+      Type t = converter.convertType(v.getType());
+      if (!t)
+        return loop.emitError("pce-outline-parallel-loops: no LLVM type for a captured ")
+               << v.getType();
+      fields.push_back(t);
+    }
+    auto context = LLVM::LLVMStructType::getLiteral(ctx, fields);
+    auto thunkType =
+        LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr, i64});
+    auto thunk = LLVM::LLVMFuncOp::create(b, loc, name + "_thunk", thunkType,
+                                          LLVM::Linkage::Internal);
+    symbols.insert(thunk);
+    {
+      OpBuilder scratch(ctx);
+      Block *entry = thunk.addEntryBlock(scratch);
+      OpBuilder tb = OpBuilder::atBlockBegin(entry);
+      SmallVector<Value> args{
+          cast(tb, loc, entry->getArgument(1), b.getIndexType())};
+      if (!captures.empty()) {
+        Value packed = LLVM::LoadOp::create(tb, loc, context, entry->getArgument(0));
+        for (auto [i, v] : llvm::enumerate(captures)) {
+          Value field = LLVM::ExtractValueOp::create(tb, loc, packed, i);
+          args.push_back(cast(tb, loc, field, v.getType()));
+        }
+      }
+      func::CallOp::create(tb, loc, body, args);
+      LLVM::ReturnOp::create(tb, loc, ValueRange());
+    }
+
+    // The call site: the hook when the runtime set it, else a plain loop.
+    b.setInsertionPoint(loop);
+    Value hookAddress = LLVM::AddressOfOp::create(b, loc, ptr, kHook);
+    Value hook = LLVM::LoadOp::create(b, loc, ptr, hookAddress);
+    Value null = LLVM::ZeroOp::create(b, loc, ptr);
+    Value unset = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, hook, null);
+    auto branch = scf::IfOp::create(b, loc, unset, /*withElseRegion=*/true);
+    {
+      OpBuilder tb = branch.getThenBodyBuilder();
+      auto serial = scf::ForOp::create(tb, loc, arith::ConstantIndexOp::create(tb, loc, 0),
+                                       arith::ConstantIndexOp::create(tb, loc, total),
+                                       arith::ConstantIndexOp::create(tb, loc, 1));
+      tb.setInsertionPointToStart(serial.getBody());
+      SmallVector<Value> args{serial.getInductionVar()};
+      args.append(captures.begin(), captures.end());
+      func::CallOp::create(tb, loc, body, args);
+    }
+    {
+      OpBuilder eb = branch.getElseBodyBuilder();
+      // The context lives in the caller's frame: one slot per loop, made at
+      // the entry so loops around the call do not grow the stack.
+      OpBuilder entry = OpBuilder::atBlockBegin(&parent.getBody().front());
+      Value one = LLVM::ConstantOp::create(entry, loc, i64, entry.getI64IntegerAttr(1));
+      Value slot = LLVM::AllocaOp::create(entry, loc, ptr, context, one);
+      if (!captures.empty()) {
+        Value packed = LLVM::UndefOp::create(eb, loc, context);
+        for (auto [i, v] : llvm::enumerate(captures))
+          packed = LLVM::InsertValueOp::create(eb, loc, packed, cast(eb, loc, v, fields[i]), i);
+        LLVM::StoreOp::create(eb, loc, packed, slot);
+      }
+      Value n = LLVM::ConstantOp::create(eb, loc, i64, eb.getI64IntegerAttr(total));
+      Value fn = LLVM::AddressOfOp::create(eb, loc, ptr, thunk.getSymName());
+      auto hookType = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
+                                                  {i64, ptr, ptr});
+      LLVM::CallOp::create(eb, loc, hookType, ValueRange{hook, n, fn, slot});
+    }
+    loop.erase();
+    return success();
+  }
+
+  /// `v` as `to`, through a cast that the LLVM conversion resolves.
+  static Value cast(OpBuilder &b, Location loc, Value v, Type to) {
+    if (v.getType() == to)
+      return v;
+    return UnrealizedConversionCastOp::create(b, loc, to, v).getResult(0);
+  }
+};
+
+} // namespace
