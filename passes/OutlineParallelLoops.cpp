@@ -36,6 +36,10 @@ namespace {
 
 constexpr llvm::StringLiteral kHook = "pce_parallel_for_hook";
 
+/// Points of the leading dimensions a loop's work is split into, at least:
+/// a few per thread on machines with tens of cores.
+constexpr int64_t kMinPoints = 256;
+
 /// One dimension of a loop nest with constant bounds.
 struct Dim {
   int64_t lb, step, trips;
@@ -57,18 +61,66 @@ std::optional<SmallVector<Dim>> staticDims(scf::ParallelOp loop) {
   return dims;
 }
 
-bool isOutlinable(scf::ParallelOp loop) {
+/// Trip count of an scf.for with constant bounds; `unknown` otherwise.
+int64_t tripCount(scf::ForOp loop, int64_t unknown) {
+  APInt l, u, s;
+  if (!matchPattern(loop.getLowerBound(), m_ConstantInt(&l)) ||
+      !matchPattern(loop.getUpperBound(), m_ConstantInt(&u)) ||
+      !matchPattern(loop.getStep(), m_ConstantInt(&s)) || s.getSExtValue() <= 0)
+    return unknown;
+  int64_t span = u.getSExtValue() - l.getSExtValue();
+  return span <= 0 ? 0 : (span + s.getSExtValue() - 1) / s.getSExtValue();
+}
+
+/// A rough count of the operations `block` executes: one per op, loops
+/// times their trip count (16 when it is not a constant), the larger branch
+/// of an scf.if. Enough to tell a loop worth handing to other threads from
+/// one that costs less than waking them.
+int64_t estimateCost(Block &block);
+
+int64_t estimateCost(Operation &op) {
+  auto regionCost = [](Region &r) { return r.empty() ? 0 : estimateCost(r.front()); };
+  if (auto loop = dyn_cast<scf::ForOp>(op))
+    return tripCount(loop, 16) * estimateCost(*loop.getBody());
+  if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
+    int64_t points = 1;
+    if (auto dims = staticDims(loop))
+      for (const Dim &d : *dims)
+        points *= d.trips;
+    else
+      points = 16;
+    return points * estimateCost(*loop.getBody());
+  }
+  if (auto branch = dyn_cast<scf::IfOp>(op))
+    return 1 + std::max(regionCost(branch.getThenRegion()), regionCost(branch.getElseRegion()));
+  int64_t cost = 1;
+  for (Region &r : op.getRegions())
+    cost += regionCost(r);
+  return cost;
+}
+
+int64_t estimateCost(Block &block) {
+  int64_t cost = 0;
+  for (Operation &op : block)
+    cost = std::min<int64_t>(cost + estimateCost(op), int64_t(1) << 40);
+  return cost;
+}
+
+bool isOutlinable(scf::ParallelOp loop, int64_t minCost) {
   return loop.getNumResults() == 0 && !loop->getParentOfType<scf::ParallelOp>() &&
-         loop->getParentOfType<func::FuncOp>() && staticDims(loop);
+         loop->getParentOfType<func::FuncOp>() && staticDims(loop) &&
+         estimateCost(*loop.getOperation()) >= minCost;
 }
 
 struct OutlineParallelLoops
     : pce::impl::OutlineParallelLoopsBase<OutlineParallelLoops> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<scf::ParallelOp> loops;
     module.walk([&](scf::ParallelOp loop) {
-      if (isOutlinable(loop))
+      if (isOutlinable(loop, minCost))
         loops.push_back(loop);
     });
     if (loops.empty())
@@ -104,10 +156,13 @@ struct OutlineParallelLoops
     MLIRContext *ctx = &getContext();
     Location loc = loop.getLoc();
     SmallVector<Dim> dims = *staticDims(loop);
+    // The leading dimensions whose points are handed out (enough of them to
+    // share among threads); the others stay loops inside each point, so the
+    // innermost code keeps its plain loop.
+    size_t split = 0;
     int64_t total = 1;
-    for (const Dim &d : dims)
-      total *= d.trips;
-
+    while (split < dims.size() && total < kMinPoints)
+      total *= dims[split++].trips;
     // Values from above: constants are re-created in the body, the rest
     // become arguments.
     llvm::SetVector<Value> above;
@@ -122,10 +177,11 @@ struct OutlineParallelLoops
         captures.push_back(v);
     }
 
-    // The body as a function of the linear index.
+    // The body as a function of a range of linear indices of the leading
+    // dimensions.
     OpBuilder b(ctx);
     b.setInsertionPointAfter(parent);
-    SmallVector<Type> argTypes{b.getIndexType()};
+    SmallVector<Type> argTypes{b.getIndexType(), b.getIndexType()};
     for (Value v : captures)
       argTypes.push_back(v.getType());
     std::string name = (parent.getName() + "_parallel" + Twine(k)).str();
@@ -136,30 +192,40 @@ struct OutlineParallelLoops
       Block *entry = body.addEntryBlock();
       OpBuilder fb = OpBuilder::atBlockBegin(entry);
       IRMapping map;
-      for (auto [v, arg] : llvm::zip(captures, entry->getArguments().drop_front()))
+      for (auto [v, arg] : llvm::zip(captures, entry->getArguments().drop_front(2)))
         map.map(v, arg);
       for (Operation *c : constants)
         fb.clone(*c, map);
-      // Delinearize: iv_d = lb_d + ((i / stride_d) mod trip_d) * step_d.
-      Value linear = entry->getArgument(0);
-      int64_t stride = total;
       auto constant = [&](int64_t v) { return arith::ConstantIndexOp::create(fb, loc, v); };
-      for (auto [pos, dimIv] : llvm::enumerate(llvm::zip(dims, loop.getInductionVars()))) {
-        auto [d, iv] = dimIv;
-        stride /= std::max<int64_t>(d.trips, 1);
+      auto points = scf::ForOp::create(fb, loc, entry->getArgument(0), entry->getArgument(1),
+                                       constant(1));
+      fb.setInsertionPointToStart(points.getBody());
+      // Delinearize: iv_d = lb_d + ((i / stride_d) mod trip_d) * step_d.
+      Value linear = points.getInductionVar();
+      int64_t stride = total;
+      for (size_t d = 0; d < split; ++d) {
+        stride /= std::max<int64_t>(dims[d].trips, 1);
         Value idx = arith::DivUIOp::create(fb, loc, linear, constant(stride));
-        if (pos > 0) // the outermost index is below its trip count already
-          idx = arith::RemUIOp::create(fb, loc, idx, constant(d.trips));
+        if (d > 0) // the outermost index is below its trip count already
+          idx = arith::RemUIOp::create(fb, loc, idx, constant(dims[d].trips));
         Value value = arith::AddIOp::create(
-            fb, loc, constant(d.lb), arith::MulIOp::create(fb, loc, idx, constant(d.step)));
-        map.map(iv, value);
+            fb, loc, constant(dims[d].lb), arith::MulIOp::create(fb, loc, idx, constant(dims[d].step)));
+        map.map(loop.getInductionVars()[d], value);
+      }
+      for (size_t d = split; d < dims.size(); ++d) {
+        auto inner = scf::ForOp::create(fb, loc, constant(dims[d].lb),
+                                        constant(dims[d].lb + dims[d].trips * dims[d].step),
+                                        constant(dims[d].step));
+        fb.setInsertionPointToStart(inner.getBody());
+        map.map(loop.getInductionVars()[d], inner.getInductionVar());
       }
       for (Operation &op : loop.getBody()->without_terminator())
         fb.clone(op, map);
+      fb.setInsertionPointToEnd(entry);
       func::ReturnOp::create(fb, loc);
     }
 
-    // The thunk: void(ptr ctx, i64 i).
+    // The thunk: void(ptr ctx, i64 begin, i64 end).
     auto ptr = LLVM::LLVMPointerType::get(ctx);
     auto i64 = IntegerType::get(ctx, 64);
     SmallVector<Type> fields;
@@ -172,7 +238,7 @@ struct OutlineParallelLoops
     }
     auto context = LLVM::LLVMStructType::getLiteral(ctx, fields);
     auto thunkType =
-        LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr, i64});
+        LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr, i64, i64});
     auto thunk = LLVM::LLVMFuncOp::create(b, loc, name + "_thunk", thunkType,
                                           LLVM::Linkage::Internal);
     symbols.insert(thunk);
@@ -180,8 +246,8 @@ struct OutlineParallelLoops
       OpBuilder scratch(ctx);
       Block *entry = thunk.addEntryBlock(scratch);
       OpBuilder tb = OpBuilder::atBlockBegin(entry);
-      SmallVector<Value> args{
-          cast(tb, loc, entry->getArgument(1), b.getIndexType())};
+      SmallVector<Value> args{cast(tb, loc, entry->getArgument(1), b.getIndexType()),
+                              cast(tb, loc, entry->getArgument(2), b.getIndexType())};
       if (!captures.empty()) {
         Value packed = LLVM::LoadOp::create(tb, loc, context, entry->getArgument(0));
         for (auto [i, v] : llvm::enumerate(captures)) {
@@ -193,7 +259,8 @@ struct OutlineParallelLoops
       LLVM::ReturnOp::create(tb, loc, ValueRange());
     }
 
-    // The call site: the hook when the runtime set it, else a plain loop.
+    // The call site: the hook when the runtime set it, else one call over
+    // the whole range.
     b.setInsertionPoint(loop);
     Value hookAddress = LLVM::AddressOfOp::create(b, loc, ptr, kHook);
     Value hook = LLVM::LoadOp::create(b, loc, ptr, hookAddress);
@@ -202,11 +269,8 @@ struct OutlineParallelLoops
     auto branch = scf::IfOp::create(b, loc, unset, /*withElseRegion=*/true);
     {
       OpBuilder tb = branch.getThenBodyBuilder();
-      auto serial = scf::ForOp::create(tb, loc, arith::ConstantIndexOp::create(tb, loc, 0),
-                                       arith::ConstantIndexOp::create(tb, loc, total),
-                                       arith::ConstantIndexOp::create(tb, loc, 1));
-      tb.setInsertionPointToStart(serial.getBody());
-      SmallVector<Value> args{serial.getInductionVar()};
+      SmallVector<Value> args{arith::ConstantIndexOp::create(tb, loc, 0),
+                              arith::ConstantIndexOp::create(tb, loc, total)};
       args.append(captures.begin(), captures.end());
       func::CallOp::create(tb, loc, body, args);
     }

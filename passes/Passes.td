@@ -219,27 +219,36 @@ def OutlineParallelLoops
     through a hook. Every outermost `scf.parallel` without reductions and with
     constant bounds (on buffers, after bufferization) becomes
 
-    - a private function `@<func>_parallel<k>(%i: index, captures...)` that
-      runs iteration `%i` of the loop nest, linearized (the last dimension
-      varies fastest), with the values the body uses from outside passed as
+    - a private function `@<func>_parallel<k>(%begin, %end: index,
+      captures...)` that runs points [%begin, %end) of the leading dimensions
+      of the loop, linearized (the last of them varies fastest): as few
+      leading dimensions as give at least 256 points, the others stay loops
+      inside each point. The values the body uses from outside are passed as
       arguments (constants are re-created inside);
-    - an LLVM thunk `@<func>_parallel<k>_thunk(!llvm.ptr, i64)` that unpacks
-      the captures from a context struct and calls that function;
+    - an LLVM thunk `@<func>_parallel<k>_thunk(!llvm.ptr, i64, i64)` that
+      unpacks the captures from a context struct and calls that function;
     - at the loop's place: a load of the global hook `@pce_parallel_for_hook`
-      (a `void (*)(i64 n, void (*)(ptr, i64), ptr ctx)` that the runtime
-      stores after loading the library); when it is null (a library used
-      without the runtime), an `scf.for` calls the function for every index
-      in order; otherwise the captures are packed into a stack struct and the
-      hook is called with the thunk.
+      (a `void (*)(i64 n, void (*)(ptr ctx, i64 begin, i64 end), ptr ctx)`
+      that the runtime stores after loading the library); when it is null (a
+      library used without the runtime), one call of the function over all
+      points; otherwise the captures are packed into a stack struct and the
+      hook is called with the thunk, to cover [0, n) with ranges.
 
     The hook may run iterations concurrently and in any order, which is what
     `scf.parallel` without reductions allows. Loops with reductions or with
     bounds that are not constants are left alone (later lowered to sequential
-    loops), as are `scf.parallel` nested in another one.
+    loops), as are `scf.parallel` nested in another one and loops whose
+    estimated cost (operations executed: one per op, times the trip counts
+    of the loops around it) is below `min-cost`, which would cost less than
+    waking another thread.
 
     Run it after vectorization and before `pce-hoist-static-allocas`, so
     stack buffers of a loop body stay private to the thread that runs it.
   }];
+  let options = [
+    Option<"minCost", "min-cost", "int64_t", /*default=*/"8192",
+           "Smallest estimated cost (operations executed) of a loop to outline">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",

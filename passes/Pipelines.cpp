@@ -45,8 +45,12 @@ static const char kToBuffers[] =
 static const char kVectorizeConvolutions[] = "pce-vectorize-convolutions";
 static const char kVectorizeGenerics[] = "pce-vectorize-generics";
 
+// The linalg ops left are lowered to scf.parallel over their parallel
+// dimensions (scf.for over reductions), which pce-outline-parallel-loops
+// hands to the runtime's threads when they are worth it, or scf-to-cf runs
+// in order.
 static const char kToLoops[] =
-    "func.func(convert-linalg-to-loops),"
+    "func.func(convert-linalg-to-parallel-loops),"
     "convert-vector-to-scf";
 
 static const char kOutlineParallelLoops[] = "pce-outline-parallel-loops";

@@ -127,7 +127,7 @@ struct VectorizeGenerics : pce::impl::VectorizeGenericsBase<VectorizeGenerics> {
       linalg::LinalgTilingOptions options;
       options.setTileSizes(p.tileSizes)
           .setInterchange(p.interchange)
-          .setLoopType(linalg::LinalgTilingLoopType::Loops);
+          .setLoopType(linalg::LinalgTilingLoopType::ParallelLoops);
       rewriter.setInsertionPoint(op);
       FailureOr<linalg::TiledLinalgOp> tiled =
           linalg::tileLinalgOp(rewriter, op, options);

@@ -35,17 +35,18 @@ void spinPause() {
 /// joined it has left.
 struct Job {
   int64_t n;
-  void (*body)(void *, int64_t);
+  void (*body)(void *, int64_t, int64_t);
   void *ctx;
   int helpers;                 // workers allowed to join
+  int64_t chunk;               // consecutive indices handed out at once
   int joined = 0;              // guarded by Workers::mutex
   std::atomic<int64_t> next{0};
   std::atomic<int> active{0};  // joined workers still running
 
   void run() {
-    for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n;
-         i = next.fetch_add(1, std::memory_order_relaxed))
-      body(ctx, i);
+    for (int64_t begin = next.fetch_add(chunk, std::memory_order_relaxed); begin < n;
+         begin = next.fetch_add(chunk, std::memory_order_relaxed))
+      body(ctx, begin, std::min(n, begin + chunk));
   }
 };
 
@@ -138,7 +139,7 @@ int compiledLoopThreads() {
 }
 
 void installCompiledLoopHook(void *handle) {
-  using Hook = void (*)(int64_t, void (*)(void *, int64_t), void *);
+  using Hook = void (*)(int64_t, void (*)(void *, int64_t, int64_t), void *);
   if (auto *slot = static_cast<Hook *>(::dlsym(handle, "pce_parallel_for_hook")))
     *slot = &pceCompiledParallelFor;
 }
@@ -176,15 +177,20 @@ void parallelFor(int64_t n, int threads, const std::function<void(int64_t)> &bod
     t.join();
 }
 
-extern "C" void pceCompiledParallelFor(int64_t n, void (*body)(void *, int64_t), void *ctx) {
+extern "C" void pceCompiledParallelFor(int64_t n, void (*body)(void *, int64_t, int64_t),
+                                       void *ctx) {
   int helpers = static_cast<int>(std::min<int64_t>(compiledLoopThreads(), n)) - 1;
   if (helpers > 0 && !insideParallelCall) {
-    Job job{n, body, ctx, helpers};
+    // Chunks of consecutive indices (a loop over small rows would otherwise
+    // spend its time on the shared counter); several per thread, so a thread
+    // that starts late still gets a share.
+    int64_t chunk = std::max<int64_t>(1, n / (4 * (helpers + 1)));
+    Job job{n, body, ctx, helpers, chunk};
     if (Workers::get().run(job))
       return;
   }
-  for (int64_t i = 0; i < n; ++i)
-    body(ctx, i);
+  if (n > 0)
+    body(ctx, 0, n);
 }
 
 } // namespace pce::rt

@@ -27,11 +27,13 @@ int defaultThreadCount();
 /// caller's included); returns when all calls have returned.
 void parallelFor(int64_t n, int threads, const std::function<void(int64_t)> &body);
 
-/// The hook of compiled parallel loops: calls `body(ctx, i)` for every i in
-/// [0, n), on the caller and up to compiledLoopThreads() - 1 persistent
-/// workers. Runs serially when called from inside another parallel call (a
-/// worker, a batch chunk) or while another thread is using the workers.
-extern "C" void pceCompiledParallelFor(int64_t n, void (*body)(void *, int64_t), void *ctx);
+/// The hook of compiled parallel loops: calls `body(ctx, begin, end)` on
+/// ranges that cover [0, n) once, on the caller and up to
+/// compiledLoopThreads() - 1 persistent workers. Runs serially (one call
+/// over [0, n)) when called from inside another parallel call (a worker, a
+/// batch chunk) or while another thread is using the workers.
+extern "C" void pceCompiledParallelFor(int64_t n, void (*body)(void *, int64_t, int64_t),
+                                       void *ctx);
 
 /// Threads (the caller's included) for compiled parallel loops; default
 /// defaultThreadCount(). Values below 1 mean 1.

@@ -1,14 +1,15 @@
-// RUN: pce-opt %s -split-input-file -pce-outline-parallel-loops | FileCheck %s
-// RUN: pce-opt %s -split-input-file -pce-outline-parallel-loops -canonicalize | FileCheck %s --check-prefix=CANON
+// RUN: pce-opt %s -split-input-file -pce-outline-parallel-loops="min-cost=0" | FileCheck %s
+// RUN: pce-opt %s -split-input-file -pce-outline-parallel-loops="min-cost=0" -canonicalize | FileCheck %s --check-prefix=CANON
+// RUN: pce-opt %s -split-input-file -pce-outline-parallel-loops | FileCheck %s --check-prefix=COST
 // RUN: pce-opt %s -split-input-file --pce-cpu-pipeline | FileCheck %s --check-prefix=LLVM
 // RUN: pce-opt %s -split-input-file --pce-cpu-pipeline="parallel-loops=false" | FileCheck %s --check-prefix=SERIAL
 
 // A two-dimensional loop (lower bound 1 and step 2 in the inner dimension)
 // with three kinds of captures: a memref, an index and a float. It becomes a
-// function of the linear index that delinearizes it (inner dimension
-// fastest), a thunk unpacking a context struct, and, at the loop's place, the
-// runtime hook when it is set or an scf.for over the 12 points when it is not.
-// The constant 7 is re-created in the body rather than captured.
+// function of a range of linear indices that delinearizes each (inner
+// dimension fastest), a thunk unpacking a context struct, and, at the loop's
+// place, the runtime hook when it is set or one call over all 12 points when
+// it is not. The constant 7 is re-created in the body rather than captured.
 // CHECK: llvm.mlir.global external @pce_parallel_for_hook() {{.*}} : !llvm.ptr {
 // CHECK-NEXT: llvm.mlir.zero : !llvm.ptr
 // CHECK-LABEL: func.func @fill(
@@ -18,8 +19,9 @@
 // CHECK: %[[HOOK:.*]] = llvm.load %{{.*}} : !llvm.ptr -> !llvm.ptr
 // CHECK: %[[UNSET:.*]] = llvm.icmp "eq" %[[HOOK]], %{{.*}} : !llvm.ptr
 // CHECK: scf.if %[[UNSET]] {
-// CHECK: scf.for %[[I:.*]] = %{{.*}} to %c12 step
-// CHECK: func.call @fill_parallel0(%[[I]], %[[OFF]], %[[SCALE]], %[[OUT]]) : (index, index, f32, memref<4x6xf32>) -> ()
+// CHECK-DAG: %[[ZERO:.*]] = arith.constant 0 : index
+// CHECK-DAG: %[[ALL:.*]] = arith.constant 12 : index
+// CHECK: func.call @fill_parallel0(%[[ZERO]], %[[ALL]], %[[OFF]], %[[SCALE]], %[[OUT]]) : (index, index, index, f32, memref<4x6xf32>) -> ()
 // CHECK: } else {
 // CHECK: builtin.unrealized_conversion_cast %[[OFF]] : index to i64
 // CHECK: builtin.unrealized_conversion_cast %[[OUT]] : memref<4x6xf32> to !llvm.struct<(ptr, ptr, i64, array<2 x i64>, array<2 x i64>)>
@@ -27,32 +29,25 @@
 // CHECK: %[[N:.*]] = llvm.mlir.constant(12 : i64) : i64
 // CHECK: %[[THUNK:.*]] = llvm.mlir.addressof @fill_parallel0_thunk : !llvm.ptr
 // CHECK: llvm.call %[[HOOK]](%[[N]], %[[THUNK]], %[[SLOT]]) : !llvm.ptr, (i64, !llvm.ptr, !llvm.ptr) -> ()
-// CHECK: func.func private @fill_parallel0(%[[L:.*]]: index, %{{.*}}: index, %{{.*}}: f32, %[[M:.*]]: memref<4x6xf32>)
+// CHECK: func.func private @fill_parallel0(%[[B:.*]]: index, %[[E:.*]]: index, %{{.*}}: index, %{{.*}}: f32, %[[M:.*]]: memref<4x6xf32>)
 // CHECK-DAG: %[[C7:.*]] = arith.constant 7 : index
+// CHECK: scf.for %[[L:.*]] = %[[B]] to %[[E]] step
 // CHECK: arith.divui %[[L]], %c3
 // CHECK-NOT: arith.remui %{{.*}}, %c4
 // CHECK: arith.remui %{{.*}}, %c3
 // CHECK: arith.muli %{{.*}}, %[[C7]]
 // CHECK: memref.store %{{.*}}, %[[M]]
-// CHECK: llvm.func internal @fill_parallel0_thunk(%[[CTX:.*]]: !llvm.ptr, %[[IDX:.*]]: i64)
+// CHECK: llvm.func internal @fill_parallel0_thunk(%[[CTX:.*]]: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64)
 // CHECK: llvm.load %[[CTX]] : !llvm.ptr -> !llvm.struct<(i64, f32, struct<(ptr, ptr, i64, array<2 x i64>, array<2 x i64>)>)>
 // CHECK-COUNT-3: llvm.extractvalue
 // CHECK: func.call @fill_parallel0(
 // CANON-LABEL: func.func private @fill_parallel0(
-// CANON-SAME: %[[L:[a-z0-9]+]]: index
+// CANON: scf.for %[[L:.*]] = %{{.*}} to %{{.*}} step
 // CANON: %[[II:.*]] = arith.divui %[[L]], %c3
 // CANON: %[[JJ:.*]] = arith.remui %[[L]], %c3
 // CANON: %[[J2:.*]] = arith.muli %[[JJ]], %c2
 // CANON: %[[J:.*]] = arith.addi %[[J2]], %c1
 // CANON: memref.store %{{.*}}, %{{.*}}[%[[II]], %[[J]]]
-// LLVM: llvm.mlir.global external @pce_parallel_for_hook()
-// LLVM-LABEL: llvm.func @fill(
-// LLVM: llvm.call %{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}) : !llvm.ptr, (i64, !llvm.ptr, !llvm.ptr) -> ()
-// LLVM: llvm.func @fill_parallel0(%{{.*}}: i64,
-// LLVM: llvm.func internal @fill_parallel0_thunk(%{{.*}}: !llvm.ptr, %{{.*}}: i64)
-// LLVM-NOT: unrealized_conversion_cast
-// SERIAL-NOT: pce_parallel_for_hook
-// SERIAL-NOT: _parallel0
 func.func @fill(%out: memref<4x6xf32>, %scale: f32, %off: index) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -119,6 +114,50 @@ func.func @nested(%m: memref<2x3xf32>, %v: f32) {
       memref.store %v, %m[%i, %j] : memref<2x3xf32>
       scf.reduce
     }
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// The default min-cost (8192 operations) keeps loops that cost less than
+// waking a thread: the 12-point @fill above (COST checks). Here 2 x 200 x 16
+// points of 3 ops (19200) are outlined; the first two dimensions give 400
+// points (at least 256) to share, the third stays a loop inside each.
+// COST-LABEL: func.func @fill(
+// COST: scf.parallel
+// COST-NOT: llvm.call
+// COST-LABEL: func.func @costly(
+// COST-NOT: scf.parallel
+// COST: llvm.mlir.constant(400 : i64)
+// COST: llvm.call %{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}) : !llvm.ptr, (i64, !llvm.ptr, !llvm.ptr) -> ()
+// COST: func.func private @costly_parallel0(
+// COST: scf.for %[[P:.*]] = %{{.*}} to %{{.*}} step
+// COST: %[[I:.*]] = arith.divui %[[P]], %c200
+// COST: %[[J:.*]] = arith.remui %{{.*}}, %c200
+// COST: scf.for %[[K:.*]] = %c0{{.*}} to %c16{{.*}} step
+// COST: memref.load %{{.*}}[%{{.*}}, %{{.*}}, %[[K]]]
+// Through the CPU pipeline (default cost) to LLVM, where no cast is left; none
+// of it with parallel-loops=false.
+// LLVM: llvm.mlir.global external @pce_parallel_for_hook()
+// LLVM-LABEL: llvm.func @costly(
+// LLVM: llvm.call %{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}) : !llvm.ptr, (i64, !llvm.ptr, !llvm.ptr) -> ()
+// LLVM: llvm.func @costly_parallel0(%{{.*}}: i64, %{{.*}}: i64,
+// LLVM: llvm.func internal @costly_parallel0_thunk(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64)
+// LLVM-NOT: unrealized_conversion_cast
+// SERIAL-NOT: pce_parallel_for_hook
+// SERIAL-NOT: _parallel0
+func.func @costly(%m: memref<2x200x16xf32>, %v: f32) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c16 = arith.constant 16 : index
+  %c200 = arith.constant 200 : index
+  scf.parallel (%i, %j, %k) = (%c0, %c0, %c0) to (%c2, %c200, %c16) step (%c1, %c1, %c1) {
+    %x = memref.load %m[%i, %j, %k] : memref<2x200x16xf32>
+    %y = arith.mulf %x, %v : f32
+    memref.store %y, %m[%i, %j, %k] : memref<2x200x16xf32>
     scf.reduce
   }
   return

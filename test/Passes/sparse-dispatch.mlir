@@ -45,19 +45,23 @@ func.func @top1(%p: tensor<2x4x5x6x6xf32>, %k: tensor<3x8x5x3x3xf32>,
 
 // In the CPU pipeline the skip test survives as a compare of the weight with
 // 0, the per-patch convolution still becomes the vector kernel (rows of the
-// output width 4, in the function of its parallel loop over filter blocks)
-// and the epilogue a row of vector operations; with sparse-dispatch=false
-// every expert is computed and there is no such test.
-// VEC-LABEL: llvm.func @top1(
+// output width 4) and the epilogue a row of vector operations; with
+// sparse-dispatch=false every expert is computed and there is no such test.
+// VEC-LABEL: llvm.func @top1
 // VEC: llvm.fcmp "une"
-// VEC: llvm.intr.maximum({{.*}}) : (vector<4xf32>, vector<4xf32>) -> vector<4xf32>
-// VEC: llvm.func @top1_parallel0(
 // VEC: llvm.intr.fmuladd({{.*}}) : (vector<4xf32>, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+// VEC: llvm.intr.maximum({{.*}}) : (vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+// The dense convolution of all experts is large enough to run on the
+// runtime's threads (pce-outline-parallel-loops), in a function of its own.
 // DENSE-LABEL: llvm.func @top1(
 // DENSE-NOT: llvm.fcmp "une"
 // DENSE: llvm.func @_mlir_ciface_top1
+// DENSE-NOT: llvm.fcmp "une"
 // DENSE: llvm.func @top1_parallel0(
+// DENSE-NOT: llvm.fcmp "une"
 // DENSE: llvm.intr.fmuladd({{.*}}) : (vector<4xf32>, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
+// DENSE-NOT: llvm.fcmp "une"
+// DENSE: llvm.func internal @top1_parallel0_thunk
 
 // -----
 

@@ -9,14 +9,14 @@
 #t_in = affine_map<(d0, d1) -> (d1, d0)>
 #t_out = affine_map<(d0, d1) -> (d0, d1)>
 
-// An elementwise op with a broadcast operand: one vector per result row,
-// the broadcast value read once per row block.
+// An elementwise op with a broadcast operand: one vector per result row, in
+// one scf.parallel over the rows (pce-outline-parallel-loops may hand it to
+// the runtime's threads).
 // CHECK-LABEL: func.func @scale_relu
 // CHECK-NOT: linalg.generic
-// CHECK: scf.for
-// CHECK: vector.transfer_read %{{.*}}[], %{{.*}} : memref<f32, strided<[], offset: ?>>, vector<f32>
-// CHECK: scf.for
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%c4, %c3) step (%c1, %c1)
 // CHECK: %[[X:.*]] = vector.transfer_read %{{.*}}[%c0], %{{.*}} {in_bounds = [true]} : memref<8xf32, {{.*}}>, vector<8xf32>
+// CHECK: vector.transfer_read %{{.*}}[], %{{.*}} : memref<f32, strided<[], offset: ?>>, vector<f32>
 // CHECK: %[[S:.*]] = vector.broadcast %{{.*}} : vector<f32> to vector<8xf32>
 // CHECK: %[[M:.*]] = arith.mulf %[[X]], %[[S]] : vector<8xf32>
 // CHECK: %[[R:.*]] = arith.maximumf %[[M]], %{{.*}} : vector<8xf32>
@@ -36,13 +36,12 @@ func.func @scale_relu(%x: memref<4x3x8xf32>, %s: memref<4xf32>, %y: memref<4x3x8
 // A 1x1 convolution: out[n,d,i,j] += x[n,c,i,j] * w[d,c].
 func.func @contract(%x: memref<2x5x4x8xf32>, %w: memref<6x5xf32>, %y: memref<2x6x4x8xf32>) {
 
-// A contraction (a 1x1 convolution): the reduction loop goes innermost and
-// each step accumulates a whole result row.
+// A contraction (a 1x1 convolution): the reduction loop goes innermost (an
+// scf.for inside the parallel loop over result rows) and each step
+// accumulates a whole result row.
 // CHECK-LABEL: func.func @contract
 // CHECK-NOT: linalg.generic
-// CHECK: scf.for %{{.*}} = %c0 to %c2
-// CHECK: scf.for %{{.*}} = %c0 to %c6
-// CHECK: scf.for %{{.*}} = %c0 to %c4
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = (%c0, %c0, %c0) to (%c2, %c6, %c4)
 // CHECK: scf.for %{{.*}} = %c0 to %c5
 // CHECK: vector.transfer_read {{.*}} vector<8x1xf32>
 // CHECK: arith.mulf {{.*}} : vector<8xf32>
@@ -64,7 +63,7 @@ func.func @long_rows(%x: memref<2x96xf32>, %y: memref<2x96xf32>) {
 
 // Rows longer than max-lanes are cut into equal pieces.
 // CHECK-LABEL: func.func @long_rows
-// CHECK: scf.for %{{.*}} = %c0 to %c96 step %c48
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%c2, %c96) step (%c1, %c48)
 // CHECK: arith.negf {{.*}} : vector<48xf32>
 // LANES-LABEL: func.func @long_rows
 // LANES: arith.negf {{.*}} : vector<32xf32>

@@ -25,14 +25,16 @@ struct Record {
   explicit Record(int64_t n) : hits(n) {}
 };
 
-void recordBody(void *ctx, int64_t i) {
+void recordBody(void *ctx, int64_t begin, int64_t end) {
   auto *r = static_cast<Record *>(ctx);
-  if (r->sleepMicros)
-    std::this_thread::sleep_for(std::chrono::microseconds(r->sleepMicros));
-  r->hits[i].fetch_add(1);
-  std::lock_guard<std::mutex> lock(r->mutex);
-  r->threads.insert(std::this_thread::get_id());
-  r->order.push_back(i);
+  for (int64_t i = begin; i < end; ++i) {
+    if (r->sleepMicros)
+      std::this_thread::sleep_for(std::chrono::microseconds(r->sleepMicros));
+    r->hits[i].fetch_add(1);
+    std::lock_guard<std::mutex> lock(r->mutex);
+    r->threads.insert(std::this_thread::get_id());
+    r->order.push_back(i);
+  }
 }
 
 struct ThreadsGuard {
@@ -75,16 +77,18 @@ struct InnerCtx {
   Nested *nested;
   std::thread::id outer;
 };
-void innerBody(void *ctx, int64_t) {
+void innerBody(void *ctx, int64_t begin, int64_t end) {
   auto *c = static_cast<InnerCtx *>(ctx);
-  c->nested->inner.fetch_add(1);
+  c->nested->inner.fetch_add(static_cast<int>(end - begin));
   if (std::this_thread::get_id() != c->outer)
     c->nested->innerOnOtherThread.fetch_add(1);
 }
-void outerBody(void *ctx, int64_t) {
-  InnerCtx inner{static_cast<Nested *>(ctx), std::this_thread::get_id()};
-  std::this_thread::sleep_for(std::chrono::microseconds(200));
-  pceCompiledParallelFor(8, innerBody, &inner);
+void outerBody(void *ctx, int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    InnerCtx inner{static_cast<Nested *>(ctx), std::this_thread::get_id()};
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    pceCompiledParallelFor(8, innerBody, &inner);
+  }
 }
 } // namespace
 
@@ -136,7 +140,7 @@ TEST(CompiledLoops, BatchChunksRunTheirLoopsSerially) {
 TEST(CompiledLoops, LoadingALibraryInstallsTheHook) {
   void *handle = ::dlopen(PCE_FAKE_MODEL_SO, RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(handle, nullptr) << ::dlerror();
-  using Hook = void (*)(int64_t, void (*)(void *, int64_t), void *);
+  using Hook = void (*)(int64_t, void (*)(void *, int64_t, int64_t), void *);
   auto *slot = static_cast<Hook *>(::dlsym(handle, "pce_parallel_for_hook"));
   ASSERT_NE(slot, nullptr);
   *slot = nullptr; // another test may have loaded the library already

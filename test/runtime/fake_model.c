@@ -112,4 +112,4 @@ EXPORT void pce_entry_nosig(void **args) { (void)args; }
 
 /* The hook of compiled parallel loops (pce-outline-parallel-loops), which the
    runtime fills in when it loads a library. */
-void (*pce_parallel_for_hook)(int64_t, void (*)(void *, int64_t), void *) = 0;
+void (*pce_parallel_for_hook)(int64_t, void (*)(void *, int64_t, int64_t), void *) = 0;

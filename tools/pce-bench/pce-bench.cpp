@@ -24,6 +24,7 @@
 #include "tools/pce-bench/FmaPeak.h"
 
 #include "runtime/Artifact.h"
+#include "runtime/ThreadPool.h"
 
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -282,6 +283,7 @@ Compiled compileModel(const Context &ctx, const agree::ModelText &model,
       if (rt::Status s = artifact->bindParameter(name, agree::toHost(value)); !s)
         fail(s.message());
   artifact->setThreads(ctx.opt.threads);
+  rt::setCompiledLoopThreads(ctx.opt.threads);
   return {std::move(*artifact)};
 }
 
@@ -362,8 +364,9 @@ double medianAfter(const std::vector<double> &v, size_t skip) {
 
 /// R4 for one router (`topK` 0: dense, as R2; 1: top-1). The compiled side is
 /// the layer as a `pce.differentiable` model compiled for the whole batch (the
-/// batch statistics of training BN couple the items, so the batch is one call
-/// and runs on one core): one `forward_train` call, then one
+/// batch statistics of training BN couple the items, so the batch is one call,
+/// whose parallel loops run on the runtime's threads): one `forward_train`
+/// call, then one
 /// `forward_backward` call with its `saved.*` values, a random cotangent of
 /// `out` and zero cotangents for the other results. The baseline is R2's eager
 /// layer in training mode (batch-statistic BN), `forward` + `backward()` of
@@ -579,9 +582,11 @@ void benchTraining(const Context &ctx, const torch::Tensor &xInference, int64_t 
   double tr = medianAfter(trainMs, size_t(opt.warmup));
   double bw = medianAfter(backwardMs, size_t(opt.warmup));
   at::set_num_threads(1);
+  rt::setCompiledLoopThreads(1);
   auto r4one = timeAlternating({[&] { compiledStep(); }, eagerTimed(true)}, opt.warmup,
                                opt.repeats);
   at::set_num_threads(T);
+  rt::setCompiledLoopThreads(T);
   r4.push_back(r4one[1]);
   size_t skip = size_t(opt.warmup);
   double ratio = r4[0].wallMs / r4[1].wallMs;
@@ -589,9 +594,9 @@ void benchTraining(const Context &ctx, const torch::Tensor &xInference, int64_t 
               router.c_str(), r4[0].wallMs, r4[1].wallMs, ratio,
               verdict(ratio, 0.5, true).c_str());
   std::printf("    compiled: forward_train %.2f ms + forward_backward %.2f ms (medians; the "
-              "backward is %.0f%% of the step), batch %lld as one call on one core "
-              "(pce-compile of the training model: %.1f s)\n",
-              tr, bw, 100 * bw / (tr + bw), (long long)B, compileS);
+              "backward is %.0f%% of the step), batch %lld as one call, its parallel loops "
+              "on %d threads (pce-compile of the training model: %.1f s)\n",
+              tr, bw, 100 * bw / (tr + bw), (long long)B, T, compileS);
   std::printf("    eager (%d threads): forward %.2f ms + backward() %.2f ms; R2's eager layer "
               "with batch-statistic BN%s, sum(out * cotangent).backward(), x and %zu "
               "parameters requiring grad\n",

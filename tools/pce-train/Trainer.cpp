@@ -3,6 +3,7 @@
 #include "tools/pce-train/Trainer.h"
 
 #include "runtime/Artifact.h"
+#include "runtime/ThreadPool.h"
 #include "runtime/torch/RouterStats.h"
 #include "tools/pce-train/Checkpoint.h"
 #include "tools/pce-train/Compile.h"
@@ -458,7 +459,10 @@ void Trainer::run() {
   progress_ = std::make_unique<Progress>(stdout, opt_.progressEvery);
   preparePlan();
   const TrainingConfig &t = plan_.training;
+  // LibTorch's ops and the compiled layers' parallel loops take turns on
+  // the same threads.
   at::set_num_threads(static_cast<int>(threads_));
+  rt::setCompiledLoopThreads(static_cast<int>(threads_));
   gen_ = at::detail::createCPUGenerator(static_cast<uint64_t>(t.seed));
   data_ = loadFashionMnist(t.data, t.validation, static_cast<uint64_t>(t.seed), opt_.limitTrain);
   const auto &img = data_.train.images;
