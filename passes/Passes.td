@@ -275,7 +275,7 @@ def VectorizeConvolutions : Pass<"pce-vectorize-convolutions"> {
     linalg.conv_2d_nchw_fchw ins(%x, %k : memref<2x3x10x10xf32>, memref<8x3x3x3xf32>)
                              outs(%y : memref<2x8x8x8xf32>)
     // becomes
-    scf.for %n ... { scf.for %f0 ... step 4 { scf.for %h0 ... step 2 {
+    scf.parallel (%n, %f0) ... step (1, 4) { scf.for %h0 ... step 2 {
       %acc = vector.load %y[...] : memref<2x8x8x8xf32>, vector<8xf32>   // x8
       scf.for %c ... iter_args(...) {
         %row = vector.load %x[%n, %c, ...] ...                           // per tap
@@ -283,8 +283,16 @@ def VectorizeConvolutions : Pass<"pce-vectorize-convolutions"> {
         vector.fma %row, %wv, %acc ...
       }
       vector.store ...
-    }}}
+    }}
     ```
+
+    Results narrower than half a vector under filter rows of 4 lanes or more
+    (a kernel gradient: a 3x3 result of 7x7 "filters") get another kernel:
+    vectors along the filter rows, one accumulator per result element of a
+    block of filters and a result row, summed across lanes at the end.
+
+    The loops over items and blocks of output channels are an `scf.parallel`
+    (each point writes its own part of the result).
 
     Convolutions on tensors, with dynamic shapes, mixed or integer element
     types, strides or dilations other than 1, or strided rows are left alone

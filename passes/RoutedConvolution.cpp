@@ -181,12 +181,13 @@ std::pair<Value, Value> mlir::pce::lowering::routedConvolutionAdjoint(
       b, loc, {kernels}, flippedInit,
       {flippedRead, AffineMap::getMultiDimIdentityMap(5, ctx)}, {},
       [](OpBuilder &, Location, ValueRange v) { return v[0]; });
-  Value padded = padLastTwo(b, loc, grad, kh - 1, kw - 1);
-  int64_t paddedH = height + 2 * (kh - 1), paddedW = width + 2 * (kw - 1);
+  // Each routed pair's gradient is padded on its own: padding all of them
+  // first would write every expert's gradient, routed or not.
   Value gimages = forEachRoutedPair(
       b, loc, mask, filledTensor(b, loc, {n, cin, p[3], p[4]}, element, 0.0),
       [&](OpBuilder &tb, Location tl, Value i, Value x, Value acc) -> Value {
-        Value g = slice(tb, tl, padded, {i, x}, {1, co, paddedH, paddedW});
+        Value g = padLastTwo(tb, tl, slice(tb, tl, grad, {i, x}, {1, co, height, width}),
+                             kh - 1, kw - 1);
         Value filter = slice(tb, tl, flipped, {x}, {cin, co, kh, kw});
         Value target = slice(tb, tl, acc, {i}, {1, cin, p[3], p[4]});
         return insert(tb, tl, convInto(tb, tl, g, filter, target), acc, {i});

@@ -15,7 +15,9 @@
 // The output row (NCHW: width is the contiguous dimension) is the vector;
 // F output channels times R output rows are the register block. Blocks that
 // do not divide a dimension get a tail kernel of the remaining static size,
-// so every vector has a static shape and no masks are needed. Upstream's
+// so every vector has a static shape and no masks are needed. Results
+// narrower than half a vector under long filter rows (kernel gradients) use
+// vectors along the filter rows instead (emitWideFilterKernel). Upstream's
 // convolution vectorizer (linalg::vectorize after decomposition to 1-D convs)
 // vectorizes NCHW convolutions along the channel dimensions, through
 // transposes and a gather of the filter; see docs/Rationale.md.
@@ -152,6 +154,55 @@ void emitKernel(OpBuilder &b, Location loc, const Kernel &k, Value n, Value f0,
                               ValueRange{n, fIdx[i], hIdx[j], w0});
 }
 
+/// The kernel for results narrower than half a vector with filter rows of a
+/// few lanes (a kernel gradient: a 3x3 result, 7x7 "filters"): vectors run
+/// along the filter row instead of the result row. `filters` x `cols`
+/// accumulators of `kw` lanes, one per result element of out[n, f0.., h,
+/// 0..cols), gather products over channels and filter rows; each is summed
+/// across its lanes at the end and added to the result.
+void emitWideFilterKernel(OpBuilder &b, Location loc, const Kernel &k, Value n, Value f0,
+                          int64_t filters, Value h, int64_t cols) {
+  auto vecType = VectorType::get({k.kw}, k.element);
+  SmallVector<Value> fIdx, cIdx;
+  for (int64_t i = 0; i < filters; ++i)
+    fIdx.push_back(plus(b, loc, f0, i));
+  for (int64_t j = 0; j < cols; ++j)
+    cIdx.push_back(index(b, loc, j));
+  Value zeroVec = arith::ConstantOp::create(
+      b, loc, vecType, DenseElementsAttr::get(vecType, b.getFloatAttr(k.element, 0.0)));
+  SmallVector<Value> init(filters * cols, zeroVec);
+  Value c0 = index(b, loc, 0);
+  auto channelLoop = scf::ForOp::create(
+      b, loc, c0, index(b, loc, k.channels), index(b, loc, 1), init,
+      [&](OpBuilder &lb, Location lloc, Value c, ValueRange accs) {
+        SmallVector<Value> acc(accs.begin(), accs.end());
+        for (int64_t r = 0; r < k.kh; ++r) {
+          Value row = plus(lb, lloc, h, r), rIdx = index(lb, lloc, r);
+          SmallVector<Value> x, w;
+          for (int64_t j = 0; j < cols; ++j)
+            x.push_back(vector::LoadOp::create(lb, lloc, vecType, k.in,
+                                               ValueRange{n, c, row, cIdx[j]}));
+          for (int64_t i = 0; i < filters; ++i)
+            w.push_back(vector::LoadOp::create(lb, lloc, vecType, k.filter,
+                                               ValueRange{fIdx[i], c, rIdx, c0}));
+          for (int64_t i = 0; i < filters; ++i)
+            for (int64_t j = 0; j < cols; ++j) {
+              Value &a = acc[i * cols + j];
+              a = vector::FMAOp::create(lb, lloc, x[j], w[i], a);
+            }
+        }
+        scf::YieldOp::create(lb, lloc, acc);
+      });
+  for (int64_t i = 0; i < filters; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                              channelLoop.getResult(i * cols + j));
+      ValueRange at{n, fIdx[i], h, cIdx[j]};
+      Value old = memref::LoadOp::create(b, loc, k.out, at);
+      memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, old, sum), k.out, at);
+    }
+}
+
 struct VectorizeConvolutions
     : pce::impl::VectorizeConvolutionsBase<VectorizeConvolutions> {
   using Base::Base;
@@ -181,12 +232,26 @@ struct VectorizeConvolutions
     int64_t lanes = std::max<int64_t>(
         1, vectorBits / k.element.getIntOrFloatBitWidth());
 
+    // A result row shorter than half a vector under filter rows of at least
+    // 4 lanes: vectors along the filter rows (3/8 of the lanes would be used
+    // along a result row of 3).
+    bool wideFilter = 2 * o[3] <= lanes && k.kw >= 4 && k.kw <= lanes;
+    int64_t blockLimit = wideFilter ? std::max<int64_t>(1, 12 / o[3]) : filterBlock.getValue();
+
     // Items and blocks of output channels are independent (each writes its
     // own part of the result): one scf.parallel over both, and one over the
     // items for the tail block of channels.
-    int64_t fBlock = std::max<int64_t>(1, std::min(filterBlock.getValue(), o[1]));
+    int64_t fBlock = std::max<int64_t>(1, std::min(blockLimit, o[1]));
     int64_t fFull = o[1] / fBlock, fTail = o[1] % fBlock;
     auto spatial = [&](OpBuilder &b1, Value n, Value f0, int64_t fs) {
+      if (wideFilter) {
+        auto rows = scf::ForOp::create(b1, loc, index(b1, loc, 0), index(b1, loc, o[2]),
+                                       index(b1, loc, 1));
+        OpBuilder::InsertionGuard guard(b1);
+        b1.setInsertionPointToStart(rows.getBody());
+        emitWideFilterKernel(b1, loc, k, n, f0, fs, rows.getInductionVar(), o[3]);
+        return;
+      }
       forEachBlock(b1, loc, o[2], rowBlock, [&](OpBuilder &b2, Value h0, int64_t hs) {
         forEachBlock(b2, loc, o[3], lanes, [&](OpBuilder &b3, Value w0, int64_t ws) {
           emitKernel(b3, loc, k, n, f0, fs, h0, hs, w0, ws);

@@ -73,3 +73,26 @@ func.func @left_alone(%t: tensor<1x2x6x6xf32>, %tk: tensor<2x2x3x3xf32>, %ty: te
   linalg.conv_2d_nhwc_hwcf ins(%hx, %hk : memref<1x6x6x2xf32>, memref<3x3x2x2xf32>) outs(%hy : memref<1x4x4x2xf32>)
   return %r : tensor<1x2x4x4xf32>
 }
+
+// -----
+
+// A kernel gradient's shape: a result row of 3 (less than half of 8 lanes)
+// under 4-wide filter rows. Vectors run along the filter rows: 4 filters x 3
+// result columns of vector<4> accumulators over the channels and filter rows
+// (unrolled), each summed across its lanes and added to the result; a tail
+// block of 1 filter.
+// CHECK-LABEL: func.func @wide_filter
+// CHECK: scf.parallel (%[[N:.*]]) = (%c0) to (%c2) step (%c1)
+// CHECK: scf.for %[[H:.*]] = %c0 to %c3 step %c1
+// CHECK: scf.for %[[C:.*]] = %c0 to %c2 step %c1 iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK: vector.load %{{.*}}[%[[N]], %[[C]], %[[H]], %c0] : memref<2x2x6x6xf32>, vector<4xf32>
+// CHECK: vector.load %{{.*}}[%c0, %[[C]], %c0, %c0] : memref<5x2x4x4xf32>, vector<4xf32>
+// CHECK-COUNT-48: vector.fma {{.*}} : vector<4xf32>
+// CHECK: scf.yield
+// CHECK-COUNT-12: vector.reduction <add>, %{{.*}} : vector<4xf32> into f32
+// CHECK: scf.parallel (%{{.*}}) = (%c0) to (%c2) step (%c1)
+// CHECK: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>)
+func.func @wide_filter(%x: memref<2x2x6x6xf32>, %k: memref<5x2x4x4xf32>, %y: memref<2x5x3x3xf32>) {
+  linalg.conv_2d_nchw_fchw ins(%x, %k : memref<2x2x6x6xf32>, memref<5x2x4x4xf32>) outs(%y : memref<2x5x3x3xf32>)
+  return
+}
