@@ -151,150 +151,165 @@ struct OutlineParallelLoops
                            LLVM::ZeroOp::create(b, module.getLoc(), ptr).getResult());
   }
 
+  /// What outlining one loop needs to know.
+  struct Plan {
+    SmallVector<Dim> dims;
+    size_t split = 0;   // leading dimensions shared out
+    int64_t total = 1;  // their points
+    SmallVector<Value> captures;
+    SmallVector<Operation *> constants;
+    SmallVector<Type> fields; // LLVM types of the captures
+  };
+
   LogicalResult outline(scf::ParallelOp loop, func::FuncOp parent, unsigned k,
                         SymbolTable &symbols, const LLVMTypeConverter &converter) {
-    MLIRContext *ctx = &getContext();
-    Location loc = loop.getLoc();
-    SmallVector<Dim> dims = *staticDims(loop);
-    // The leading dimensions whose points are handed out (enough of them to
-    // share among threads); the others stay loops inside each point, so the
-    // innermost code keeps its plain loop.
-    size_t split = 0;
-    int64_t total = 1;
-    while (split < dims.size() && total < kMinPoints)
-      total *= dims[split++].trips;
+    Plan plan;
+    plan.dims = *staticDims(loop);
+    // Enough leading dimensions to share among threads; the others stay
+    // loops inside each point, so the innermost code keeps its plain loop.
+    while (plan.split < plan.dims.size() && plan.total < kMinPoints)
+      plan.total *= plan.dims[plan.split++].trips;
     // Values from above: constants are re-created in the body, the rest
     // become arguments.
     llvm::SetVector<Value> above;
     getUsedValuesDefinedAbove(loop.getRegion(), above);
-    SmallVector<Value> captures;
-    SmallVector<Operation *> constants;
     for (Value v : above) {
       Operation *def = v.getDefiningOp();
-      if (def && def->hasTrait<OpTrait::ConstantLike>())
-        constants.push_back(def);
-      else
-        captures.push_back(v);
-    }
-
-    // The body as a function of a range of linear indices of the leading
-    // dimensions.
-    OpBuilder b(ctx);
-    b.setInsertionPointAfter(parent);
-    SmallVector<Type> argTypes{b.getIndexType(), b.getIndexType()};
-    for (Value v : captures)
-      argTypes.push_back(v.getType());
-    std::string name = (parent.getName() + "_parallel" + Twine(k)).str();
-    auto body = func::FuncOp::create(b, loc, name, b.getFunctionType(argTypes, {}));
-    body.setPrivate();
-    symbols.insert(body);
-    {
-      Block *entry = body.addEntryBlock();
-      OpBuilder fb = OpBuilder::atBlockBegin(entry);
-      IRMapping map;
-      for (auto [v, arg] : llvm::zip(captures, entry->getArguments().drop_front(2)))
-        map.map(v, arg);
-      for (Operation *c : constants)
-        fb.clone(*c, map);
-      auto constant = [&](int64_t v) { return arith::ConstantIndexOp::create(fb, loc, v); };
-      auto points = scf::ForOp::create(fb, loc, entry->getArgument(0), entry->getArgument(1),
-                                       constant(1));
-      fb.setInsertionPointToStart(points.getBody());
-      // Delinearize: iv_d = lb_d + ((i / stride_d) mod trip_d) * step_d.
-      Value linear = points.getInductionVar();
-      int64_t stride = total;
-      for (size_t d = 0; d < split; ++d) {
-        stride /= std::max<int64_t>(dims[d].trips, 1);
-        Value idx = arith::DivUIOp::create(fb, loc, linear, constant(stride));
-        if (d > 0) // the outermost index is below its trip count already
-          idx = arith::RemUIOp::create(fb, loc, idx, constant(dims[d].trips));
-        Value value = arith::AddIOp::create(
-            fb, loc, constant(dims[d].lb), arith::MulIOp::create(fb, loc, idx, constant(dims[d].step)));
-        map.map(loop.getInductionVars()[d], value);
+      if (def && def->hasTrait<OpTrait::ConstantLike>()) {
+        plan.constants.push_back(def);
+        continue;
       }
-      for (size_t d = split; d < dims.size(); ++d) {
-        auto inner = scf::ForOp::create(fb, loc, constant(dims[d].lb),
-                                        constant(dims[d].lb + dims[d].trips * dims[d].step),
-                                        constant(dims[d].step));
-        fb.setInsertionPointToStart(inner.getBody());
-        map.map(loop.getInductionVars()[d], inner.getInductionVar());
-      }
-      for (Operation &op : loop.getBody()->without_terminator())
-        fb.clone(op, map);
-      fb.setInsertionPointToEnd(entry);
-      func::ReturnOp::create(fb, loc);
-    }
-
-    // The thunk: void(ptr ctx, i64 begin, i64 end).
-    auto ptr = LLVM::LLVMPointerType::get(ctx);
-    auto i64 = IntegerType::get(ctx, 64);
-    SmallVector<Type> fields;
-    for (Value v : captures) {
       Type t = converter.convertType(v.getType());
       if (!t)
         return loop.emitError("pce-outline-parallel-loops: no LLVM type for a captured ")
                << v.getType();
-      fields.push_back(t);
-    }
-    auto context = LLVM::LLVMStructType::getLiteral(ctx, fields);
-    auto thunkType =
-        LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr, i64, i64});
-    auto thunk = LLVM::LLVMFuncOp::create(b, loc, name + "_thunk", thunkType,
-                                          LLVM::Linkage::Internal);
-    symbols.insert(thunk);
-    {
-      OpBuilder scratch(ctx);
-      Block *entry = thunk.addEntryBlock(scratch);
-      OpBuilder tb = OpBuilder::atBlockBegin(entry);
-      SmallVector<Value> args{cast(tb, loc, entry->getArgument(1), b.getIndexType()),
-                              cast(tb, loc, entry->getArgument(2), b.getIndexType())};
-      if (!captures.empty()) {
-        Value packed = LLVM::LoadOp::create(tb, loc, context, entry->getArgument(0));
-        for (auto [i, v] : llvm::enumerate(captures)) {
-          Value field = LLVM::ExtractValueOp::create(tb, loc, packed, i);
-          args.push_back(cast(tb, loc, field, v.getType()));
-        }
-      }
-      func::CallOp::create(tb, loc, body, args);
-      LLVM::ReturnOp::create(tb, loc, ValueRange());
+      plan.captures.push_back(v);
+      plan.fields.push_back(t);
     }
 
-    // The call site: the hook when the runtime set it, else one call over
-    // the whole range.
+    OpBuilder b(&getContext());
+    b.setInsertionPointAfter(parent);
+    std::string name = (parent.getName() + "_parallel" + Twine(k)).str();
+    func::FuncOp body = buildRangeFunction(b, loop, plan, name);
+    symbols.insert(body);
+    LLVM::LLVMFuncOp thunk = buildThunk(b, loop.getLoc(), plan, body);
+    symbols.insert(thunk);
     b.setInsertionPoint(loop);
+    callThroughHook(b, loop.getLoc(), plan, parent, body, thunk);
+    loop.erase();
+    return success();
+  }
+
+  /// func.func private @name(%begin, %end: index, captures...): the loop's
+  /// points [begin, end) of the leading dimensions, linearized.
+  func::FuncOp buildRangeFunction(OpBuilder &b, scf::ParallelOp loop, const Plan &plan,
+                                  StringRef name) {
+    Location loc = loop.getLoc();
+    SmallVector<Type> argTypes{b.getIndexType(), b.getIndexType()};
+    for (Value v : plan.captures)
+      argTypes.push_back(v.getType());
+    auto fn = func::FuncOp::create(b, loc, name, b.getFunctionType(argTypes, {}));
+    fn.setPrivate();
+    Block *entry = fn.addEntryBlock();
+    OpBuilder fb = OpBuilder::atBlockBegin(entry);
+    IRMapping map;
+    for (auto [v, arg] : llvm::zip(plan.captures, entry->getArguments().drop_front(2)))
+      map.map(v, arg);
+    for (Operation *c : plan.constants)
+      fb.clone(*c, map);
+    auto constant = [&](int64_t v) { return arith::ConstantIndexOp::create(fb, loc, v); };
+    auto points = scf::ForOp::create(fb, loc, entry->getArgument(0), entry->getArgument(1),
+                                     constant(1));
+    fb.setInsertionPointToStart(points.getBody());
+    // Delinearize: iv_d = lb_d + ((i / stride_d) mod trip_d) * step_d.
+    Value linear = points.getInductionVar();
+    int64_t stride = plan.total;
+    for (size_t d = 0; d < plan.split; ++d) {
+      const Dim &dim = plan.dims[d];
+      stride /= std::max<int64_t>(dim.trips, 1);
+      Value idx = arith::DivUIOp::create(fb, loc, linear, constant(stride));
+      if (d > 0) // the outermost index is below its trip count already
+        idx = arith::RemUIOp::create(fb, loc, idx, constant(dim.trips));
+      Value iv = arith::AddIOp::create(fb, loc, constant(dim.lb),
+                                       arith::MulIOp::create(fb, loc, idx, constant(dim.step)));
+      map.map(loop.getInductionVars()[d], iv);
+    }
+    for (size_t d = plan.split; d < plan.dims.size(); ++d) {
+      const Dim &dim = plan.dims[d];
+      auto inner = scf::ForOp::create(fb, loc, constant(dim.lb),
+                                      constant(dim.lb + dim.trips * dim.step), constant(dim.step));
+      fb.setInsertionPointToStart(inner.getBody());
+      map.map(loop.getInductionVars()[d], inner.getInductionVar());
+    }
+    for (Operation &op : loop.getBody()->without_terminator())
+      fb.clone(op, map);
+    fb.setInsertionPointToEnd(entry);
+    func::ReturnOp::create(fb, loc);
+    return fn;
+  }
+
+  /// llvm.func internal @<body>_thunk(ptr ctx, i64 begin, i64 end): unpacks
+  /// the captures from the context struct and calls `body`.
+  LLVM::LLVMFuncOp buildThunk(OpBuilder &b, Location loc, const Plan &plan, func::FuncOp body) {
+    MLIRContext *ctx = &getContext();
+    auto ptr = LLVM::LLVMPointerType::get(ctx);
+    auto i64 = IntegerType::get(ctx, 64);
+    auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr, i64, i64});
+    auto thunk = LLVM::LLVMFuncOp::create(b, loc, (body.getName() + "_thunk").str(), type,
+                                          LLVM::Linkage::Internal);
+    OpBuilder scratch(ctx);
+    Block *entry = thunk.addEntryBlock(scratch);
+    OpBuilder tb = OpBuilder::atBlockBegin(entry);
+    SmallVector<Value> args{cast(tb, loc, entry->getArgument(1), tb.getIndexType()),
+                            cast(tb, loc, entry->getArgument(2), tb.getIndexType())};
+    if (!plan.captures.empty()) {
+      auto context = LLVM::LLVMStructType::getLiteral(ctx, plan.fields);
+      Value packed = LLVM::LoadOp::create(tb, loc, context, entry->getArgument(0));
+      for (auto [i, v] : llvm::enumerate(plan.captures))
+        args.push_back(
+            cast(tb, loc, LLVM::ExtractValueOp::create(tb, loc, packed, i), v.getType()));
+    }
+    func::CallOp::create(tb, loc, body, args);
+    LLVM::ReturnOp::create(tb, loc, ValueRange());
+    return thunk;
+  }
+
+  /// At the loop's place: the hook with the thunk and the packed captures
+  /// when the runtime set it, else one call of `body` over all points.
+  void callThroughHook(OpBuilder &b, Location loc, const Plan &plan, func::FuncOp parent,
+                       func::FuncOp body, LLVM::LLVMFuncOp thunk) {
+    MLIRContext *ctx = &getContext();
+    auto ptr = LLVM::LLVMPointerType::get(ctx);
+    auto i64 = IntegerType::get(ctx, 64);
     Value hookAddress = LLVM::AddressOfOp::create(b, loc, ptr, kHook);
     Value hook = LLVM::LoadOp::create(b, loc, ptr, hookAddress);
     Value null = LLVM::ZeroOp::create(b, loc, ptr);
     Value unset = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, hook, null);
     auto branch = scf::IfOp::create(b, loc, unset, /*withElseRegion=*/true);
-    {
-      OpBuilder tb = branch.getThenBodyBuilder();
-      SmallVector<Value> args{arith::ConstantIndexOp::create(tb, loc, 0),
-                              arith::ConstantIndexOp::create(tb, loc, total)};
-      args.append(captures.begin(), captures.end());
-      func::CallOp::create(tb, loc, body, args);
+
+    OpBuilder tb = branch.getThenBodyBuilder();
+    SmallVector<Value> args{arith::ConstantIndexOp::create(tb, loc, 0),
+                            arith::ConstantIndexOp::create(tb, loc, plan.total)};
+    args.append(plan.captures.begin(), plan.captures.end());
+    func::CallOp::create(tb, loc, body, args);
+
+    OpBuilder eb = branch.getElseBodyBuilder();
+    // The context lives in the caller's frame: one slot per loop, made at
+    // the entry so loops around the call do not grow the stack.
+    auto context = LLVM::LLVMStructType::getLiteral(ctx, plan.fields);
+    OpBuilder entry = OpBuilder::atBlockBegin(&parent.getBody().front());
+    Value one = LLVM::ConstantOp::create(entry, loc, i64, entry.getI64IntegerAttr(1));
+    Value slot = LLVM::AllocaOp::create(entry, loc, ptr, context, one);
+    if (!plan.captures.empty()) {
+      Value packed = LLVM::UndefOp::create(eb, loc, context);
+      for (auto [i, v] : llvm::enumerate(plan.captures))
+        packed = LLVM::InsertValueOp::create(eb, loc, packed, cast(eb, loc, v, plan.fields[i]), i);
+      LLVM::StoreOp::create(eb, loc, packed, slot);
     }
-    {
-      OpBuilder eb = branch.getElseBodyBuilder();
-      // The context lives in the caller's frame: one slot per loop, made at
-      // the entry so loops around the call do not grow the stack.
-      OpBuilder entry = OpBuilder::atBlockBegin(&parent.getBody().front());
-      Value one = LLVM::ConstantOp::create(entry, loc, i64, entry.getI64IntegerAttr(1));
-      Value slot = LLVM::AllocaOp::create(entry, loc, ptr, context, one);
-      if (!captures.empty()) {
-        Value packed = LLVM::UndefOp::create(eb, loc, context);
-        for (auto [i, v] : llvm::enumerate(captures))
-          packed = LLVM::InsertValueOp::create(eb, loc, packed, cast(eb, loc, v, fields[i]), i);
-        LLVM::StoreOp::create(eb, loc, packed, slot);
-      }
-      Value n = LLVM::ConstantOp::create(eb, loc, i64, eb.getI64IntegerAttr(total));
-      Value fn = LLVM::AddressOfOp::create(eb, loc, ptr, thunk.getSymName());
-      auto hookType = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
-                                                  {i64, ptr, ptr});
-      LLVM::CallOp::create(eb, loc, hookType, ValueRange{hook, n, fn, slot});
-    }
-    loop.erase();
-    return success();
+    Value n = LLVM::ConstantOp::create(eb, loc, i64, eb.getI64IntegerAttr(plan.total));
+    Value fn = LLVM::AddressOfOp::create(eb, loc, ptr, thunk.getSymName());
+    auto hookType = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {i64, ptr, ptr});
+    LLVM::CallOp::create(eb, loc, hookType, ValueRange{hook, n, fn, slot});
   }
 
   /// `v` as `to`, through a cast that the LLVM conversion resolves.
