@@ -205,12 +205,15 @@ struct EmbedAdjoint final : OpAdjoint {
         {loopsMap(ctx, 6, {0, 1, 2, 4, 5}), loopsMap(ctx, 6, {0, 1, 3, 4, 5}),
          loopsMap(ctx, 6, {2, 3})},
         {0, 1, 4, 5}, mulAdd);
-    // dpatches: the core's gradient, a 1x1 convolution of dz with the
-    // transposed weight, accumulated in place into the core of a zero tensor
-    // of the patches' shape.
+    // dpatches: the core's gradient, loops (b, p, c, i, j, d), accumulated
+    // in place into the core of a zero tensor of the patches' shape.
     Value dPatches = filledTensor(b, loc, patchesType.getShape(), element, 0.0);
     Value dCore = extractCore(b, loc, dPatches, r);
-    dCore = patchPointConv(b, loc, dz, transposeTensor(b, loc, weight, {1, 0}), dCore);
+    dCore = buildGeneric(b, loc, {weight, dz}, dCore,
+                         {loopsMap(ctx, 6, {5, 2}),
+                          loopsMap(ctx, 6, {0, 1, 5, 3, 4}),
+                          loopsMap(ctx, 6, {0, 1, 2, 3, 4})},
+                         {5}, mulAdd);
     if (r > 0) {
       SmallVector<OpFoldResult> offsets =
           getAsIndexOpFoldResult(ctx, {0, 0, 0, r, r});

@@ -1,9 +1,8 @@
 //===- LowerEmbed.cpp - pce.embed to linalg -------------------------------===//
 //
 // The patch embedding of docs/SEMANTICS.md §2 in three steps: slice out the
-// patch cores, a 1x1 convolution (linalg.conv_2d_nchw_fchw of the B*P cores,
-// starting from the broadcast bias, so the vector convolution kernel runs
-// it), then per pyramid level one max-pooling
+// patch cores, a 1x1 convolution (a linalg.generic reducing over channels,
+// starting from the broadcast bias), then per pyramid level one max-pooling
 // linalg.generic whose result is flattened and inserted into the embedding.
 // The builders live in LoweringUtils: the training forward (AdjointEmbed.cpp)
 // reuses them.

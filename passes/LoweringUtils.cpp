@@ -401,35 +401,30 @@ Value unpatchifyGrid(OpBuilder &b, Location loc, Value patches, int64_t nph,
       ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3}, {4, 5}});
 }
 
-static Value asPointFilters(OpBuilder &b, Location loc, Value x) {
-  ArrayRef<int64_t> s = typeOf(x).getShape();
-  return tensor::ExpandShapeOp::create(
-      b, loc, RankedTensorType::get({s[0], s[1], 1, 1}, typeOf(x).getElementType()),
-      x, SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
-}
-
-Value patchPointConv(OpBuilder &b, Location loc, Value x, Value w, Value init) {
-  SmallVector<ReassociationIndices> patchesAsImages = {{0, 1}, {2}, {3}, {4}};
-  Value images = tensor::CollapseShapeOp::create(b, loc, x, patchesAsImages);
-  Value acc = tensor::CollapseShapeOp::create(b, loc, init, patchesAsImages);
-  Value out = linalg::Conv2DNchwFchwOp::create(b, loc, TypeRange{acc.getType()},
-                                               ValueRange{images, asPointFilters(b, loc, w)},
-                                               ValueRange{acc})
-                  .getResult(0);
-  return tensor::ExpandShapeOp::create(b, loc, init.getType(), out, patchesAsImages);
-}
-
 Value embedConv1x1(OpBuilder &b, Location loc, Value core, Value weight,
                    Value bias) {
   auto coreType = cast<RankedTensorType>(core.getType());
   ArrayRef<int64_t> s = coreType.getShape(); // B, P, Cin, ph, pw
   int64_t de = cast<RankedTensorType>(weight.getType()).getDimSize(0);
   Type elemType = coreType.getElementType();
-  Value empty = tensor::EmptyOp::create(b, loc, {s[0], s[1], de, s[3], s[4]}, elemType);
+  auto zType = RankedTensorType::get({s[0], s[1], de, s[3], s[4]}, elemType);
+
+  Value empty = tensor::EmptyOp::create(b, loc, zType.getShape(), elemType);
   Value init = linalg::BroadcastOp::create(b, loc, bias, empty,
                                            ArrayRef<int64_t>{0, 1, 3, 4})
                    .getResult()[0];
-  return patchPointConv(b, loc, core, weight, init);
+
+  // Loops (b, p, d, i, j, c); c is reduced.
+  MLIRContext *ctx = b.getContext();
+  AffineMap maps[] = {loopsMap(ctx, 6, {0, 1, 5, 3, 4}),
+                      loopsMap(ctx, 6, {2, 5}),
+                      loopsMap(ctx, 6, {0, 1, 2, 3, 4})};
+  return buildGeneric(b, loc, {core, weight}, init, maps, {5},
+                      [](OpBuilder &b, Location loc, ValueRange args) -> Value {
+                        Value prod =
+                            arith::MulFOp::create(b, loc, args[0], args[1]);
+                        return arith::AddFOp::create(b, loc, args[2], prod);
+                      });
 }
 
 Value IndexConstants::operator()(int64_t v) {
@@ -617,6 +612,12 @@ Value padLastTwo(OpBuilder &b, Location loc, Value x, int64_t ph, int64_t pw) {
 }
 
 /// `x [K, F]` as 1x1 filters `[K, F, 1, 1]`.
+static Value asPointFilters(OpBuilder &b, Location loc, Value x) {
+  ArrayRef<int64_t> s = typeOf(x).getShape();
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get({s[0], s[1], 1, 1}, typeOf(x).getElementType()),
+      x, SmallVector<ReassociationIndices>{{0}, {1, 2, 3}});
+}
 
 Value concatProjection(OpBuilder &b, Location loc, Value weights,
                        Value experts, Value wc, Value bc) {

@@ -162,11 +162,6 @@ Value extractCore(OpBuilder &b, Location loc, Value patches, int64_t radius);
 Value unpatchifyGrid(OpBuilder &b, Location loc, Value patches, int64_t nph,
                      int64_t npw);
 
-/// `init[b,p,f,i,j] + sum_c w[f,c] * x[b,p,c,i,j]`: a 1x1 convolution of the
-/// B*P patches of `x [B, P, C, h, w]` (`pce-vectorize-convolutions` gives it
-/// the register-blocked kernel).
-Value patchPointConv(OpBuilder &b, Location loc, Value x, Value w, Value init);
-
 /// The embedding's 1x1 convolution of `core [B, P, Cin, ph, pw]`:
 /// `z[b,p,d,i,j] = bias[d] + sum_c weight[d,c] * core[b,p,c,i,j]`.
 Value embedConv1x1(OpBuilder &b, Location loc, Value core, Value weight,

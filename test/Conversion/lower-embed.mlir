@@ -1,13 +1,16 @@
 // RUN: pce-opt %s -pce-lower-to-linalg -split-input-file | FileCheck %s
 //
 // pce.embed becomes: the patch cores (extract_slice), a 1x1 convolution (a
-// linalg.conv_2d_nchw_fchw of the B*P cores with the weight as 1x1 filters,
-// accumulating into the broadcast bias), and per pyramid level a max-pooling linalg.generic (initialised with
+// linalg.generic reducing over channels, initialised with the broadcast
+// bias), and per pyramid level a max-pooling linalg.generic (initialised with
 // -inf) whose [B, P, De, l, l] result is flattened channel-major and inserted
 // at the level's offset. Numbers are checked against NumPy by
 // Inputs/check_patching_embed.py.
 
 // Default levels [1, 2, 4], f32, r = 1, ph = pw = 7: D = 5 * 21 = 105.
+// CHECK-DAG: #[[CORE:.+]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d5, d3, d4)>
+// CHECK-DAG: #[[WMAP:.+]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d2, d5)>
+// CHECK-DAG: #[[ZMAP:.+]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4)>
 // CHECK-DAG: #[[WIN:.+]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d5, d6)>
 // CHECK-DAG: #[[POOL:.+]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3, d4)>
 // CHECK-LABEL: func.func @embed_default
@@ -16,11 +19,11 @@
 // CHECK: %[[CORES:.+]] = tensor.extract_slice %[[P]][0, 0, 0, 1, 1] [2, 16, 5, 7, 7] [1, 1, 1, 1, 1] : tensor<2x16x5x9x9xf32> to tensor<2x16x5x7x7xf32>
 // CHECK: %[[ZE:.+]] = tensor.empty() : tensor<2x16x5x7x7xf32>
 // CHECK: %[[BIAS:.+]] = linalg.broadcast ins(%[[B]] : tensor<5xf32>) outs(%[[ZE]] : tensor<2x16x5x7x7xf32>) dimensions = [0, 1, 3, 4]
-// CHECK: %[[IMAGES:.+]] = tensor.collapse_shape %[[CORES]] {{\[}}[0, 1], [2], [3], [4]] : tensor<2x16x5x7x7xf32> into tensor<32x5x7x7xf32>
-// CHECK: %[[ACC:.+]] = tensor.collapse_shape %[[BIAS]] {{\[}}[0, 1], [2], [3], [4]] : tensor<2x16x5x7x7xf32> into tensor<32x5x7x7xf32>
-// CHECK: %[[FILTERS:.+]] = tensor.expand_shape %[[W]] {{\[}}[0], [1, 2, 3]] output_shape [5, 5, 1, 1] : tensor<5x5xf32> into tensor<5x5x1x1xf32>
-// CHECK: %[[CONV:.+]] = linalg.conv_2d_nchw_fchw ins(%[[IMAGES]], %[[FILTERS]] : tensor<32x5x7x7xf32>, tensor<5x5x1x1xf32>) outs(%[[ACC]] : tensor<32x5x7x7xf32>)
-// CHECK: %[[Z:.+]] = tensor.expand_shape %[[CONV]] {{\[}}[0, 1], [2], [3], [4]] output_shape [2, 16, 5, 7, 7]
+// CHECK: %[[Z:.+]] = linalg.generic {indexing_maps = [#[[CORE]], #[[WMAP]], #[[ZMAP]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[CORES]], %[[W]] : tensor<2x16x5x7x7xf32>, tensor<5x5xf32>) outs(%[[BIAS]] : tensor<2x16x5x7x7xf32>)
+// CHECK: ^bb0(%[[IN:[^:]+]]: f32, %[[WT:[^:]+]]: f32, %[[ACC:[^:]+]]: f32):
+// CHECK: %[[MUL:.+]] = arith.mulf %[[IN]], %[[WT]] : f32
+// CHECK: %[[SUM:.+]] = arith.addf %[[ACC]], %[[MUL]] : f32
+// CHECK: linalg.yield %[[SUM]] : f32
 // CHECK: %[[EMB0:.+]] = tensor.empty() : tensor<2x16x105xf32>
 //   Level 1: one bin, a 7x7 window, at offset 0.
 // CHECK: %[[E1:.+]] = tensor.empty() : tensor<2x16x5x1x1xf32>
@@ -90,9 +93,9 @@ func.func @embed_default(%p: tensor<2x16x5x9x9xf32>, %w: tensor<5x5xf32>, %b: te
 // CHECK-SAME: (%[[P:[^:]+]]: tensor<1x2x3x5x8xf64>, %[[W:[^:]+]]: tensor<4x3xf64>, %[[B:[^:]+]]: tensor<4xf64>)
 // CHECK-NOT: tensor.extract_slice
 // CHECK: %[[BIAS:.+]] = linalg.broadcast ins(%[[B]] : tensor<4xf64>) outs(%{{.+}} : tensor<1x2x4x5x8xf64>) dimensions = [0, 1, 3, 4]
-// CHECK: %[[IMAGES:.+]] = tensor.collapse_shape %[[P]] {{\[}}[0, 1], [2], [3], [4]] : tensor<1x2x3x5x8xf64> into tensor<2x3x5x8xf64>
-// CHECK: %[[CONV:.+]] = linalg.conv_2d_nchw_fchw ins(%[[IMAGES]], %{{.+}} : tensor<2x3x5x8xf64>, tensor<4x3x1x1xf64>) outs(%{{.+}} : tensor<2x4x5x8xf64>)
-// CHECK: %[[Z:.+]] = tensor.expand_shape %[[CONV]]
+// CHECK: %[[Z:.+]] = linalg.generic {{.+}} ins(%[[P]], %[[W]] : tensor<1x2x3x5x8xf64>, tensor<4x3xf64>) outs(%[[BIAS]] : tensor<1x2x4x5x8xf64>)
+// CHECK: arith.mulf %{{.+}}, %{{.+}} : f64
+// CHECK: arith.addf %{{.+}}, %{{.+}} : f64
 // CHECK: %[[EMB0:.+]] = tensor.empty() : tensor<1x2x40xf64>
 // CHECK: %[[NINF:.+]] = arith.constant 0xFFF0000000000000 : f64
 // CHECK: linalg.fill ins(%[[NINF]] : f64) outs(%{{.+}} : tensor<1x2x4x1x1xf64>)
