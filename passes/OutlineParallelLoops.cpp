@@ -45,31 +45,33 @@ struct Dim {
   int64_t lb, step, trips;
 };
 
+/// The dimension `lb to ub step step`, or nothing when one is not a constant.
+std::optional<Dim> constantDim(Value lb, Value ub, Value step) {
+  APInt l, u, s;
+  if (!matchPattern(lb, m_ConstantInt(&l)) || !matchPattern(ub, m_ConstantInt(&u)) ||
+      !matchPattern(step, m_ConstantInt(&s)) || s.getSExtValue() <= 0)
+    return std::nullopt;
+  int64_t span = u.getSExtValue() - l.getSExtValue(), st = s.getSExtValue();
+  return Dim{l.getSExtValue(), st, span <= 0 ? 0 : (span + st - 1) / st};
+}
+
 /// `loop`'s dimensions, or nothing when a bound or step is not a constant.
 std::optional<SmallVector<Dim>> staticDims(scf::ParallelOp loop) {
   SmallVector<Dim> dims;
   for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(), loop.getUpperBound(),
                                        loop.getStep())) {
-    APInt l, u, s;
-    if (!matchPattern(lb, m_ConstantInt(&l)) || !matchPattern(ub, m_ConstantInt(&u)) ||
-        !matchPattern(step, m_ConstantInt(&s)) || s.getSExtValue() <= 0)
+    std::optional<Dim> d = constantDim(lb, ub, step);
+    if (!d)
       return std::nullopt;
-    int64_t span = u.getSExtValue() - l.getSExtValue();
-    int64_t st = s.getSExtValue();
-    dims.push_back({l.getSExtValue(), st, span <= 0 ? 0 : (span + st - 1) / st});
+    dims.push_back(*d);
   }
   return dims;
 }
 
-/// Trip count of an scf.for with constant bounds; `unknown` otherwise.
-int64_t tripCount(scf::ForOp loop, int64_t unknown) {
-  APInt l, u, s;
-  if (!matchPattern(loop.getLowerBound(), m_ConstantInt(&l)) ||
-      !matchPattern(loop.getUpperBound(), m_ConstantInt(&u)) ||
-      !matchPattern(loop.getStep(), m_ConstantInt(&s)) || s.getSExtValue() <= 0)
-    return unknown;
-  int64_t span = u.getSExtValue() - l.getSExtValue();
-  return span <= 0 ? 0 : (span + s.getSExtValue() - 1) / s.getSExtValue();
+/// Costs saturate far above any threshold instead of overflowing.
+constexpr int64_t kCostCap = int64_t(1) << 40;
+int64_t timesCost(int64_t trips, int64_t cost) {
+  return cost != 0 && trips > kCostCap / cost ? kCostCap : trips * cost;
 }
 
 /// A rough count of the operations `block` executes: one per op, loops
@@ -80,16 +82,18 @@ int64_t estimateCost(Block &block);
 
 int64_t estimateCost(Operation &op) {
   auto regionCost = [](Region &r) { return r.empty() ? 0 : estimateCost(r.front()); };
-  if (auto loop = dyn_cast<scf::ForOp>(op))
-    return tripCount(loop, 16) * estimateCost(*loop.getBody());
+  if (auto loop = dyn_cast<scf::ForOp>(op)) {
+    auto d = constantDim(loop.getLowerBound(), loop.getUpperBound(), loop.getStep());
+    return timesCost(d ? d->trips : 16, estimateCost(*loop.getBody()));
+  }
   if (auto loop = dyn_cast<scf::ParallelOp>(op)) {
-    int64_t points = 1;
-    if (auto dims = staticDims(loop))
-      for (const Dim &d : *dims)
-        points *= d.trips;
-    else
-      points = 16;
-    return points * estimateCost(*loop.getBody());
+    int64_t cost = estimateCost(*loop.getBody());
+    auto dims = staticDims(loop);
+    if (!dims)
+      return timesCost(16, cost);
+    for (const Dim &d : *dims)
+      cost = timesCost(d.trips, cost);
+    return cost;
   }
   if (auto branch = dyn_cast<scf::IfOp>(op))
     return 1 + std::max(regionCost(branch.getThenRegion()), regionCost(branch.getElseRegion()));
@@ -102,7 +106,7 @@ int64_t estimateCost(Operation &op) {
 int64_t estimateCost(Block &block) {
   int64_t cost = 0;
   for (Operation &op : block)
-    cost = std::min<int64_t>(cost + estimateCost(op), int64_t(1) << 40);
+    cost = std::min<int64_t>(cost + estimateCost(op), kCostCap);
   return cost;
 }
 

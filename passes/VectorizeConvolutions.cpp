@@ -235,7 +235,9 @@ struct VectorizeConvolutions
     // A result row shorter than half a vector under filter rows of at least
     // 4 lanes: vectors along the filter rows (3/8 of the lanes would be used
     // along a result row of 3).
-    bool wideFilter = 2 * o[3] <= lanes && k.kw >= 4 && k.kw <= lanes;
+    // Its block keeps filters x columns accumulators at about 12 vector
+    // registers, leaving room for the rows and filter rows it loads.
+    bool wideFilter = o[3] > 0 && 2 * o[3] <= lanes && k.kw >= 4 && k.kw <= lanes;
     int64_t blockLimit = wideFilter ? std::max<int64_t>(1, 12 / o[3]) : filterBlock.getValue();
 
     // Items and blocks of output channels are independent (each writes its

@@ -7,12 +7,15 @@
 // RUN: not pce-compile %t/unnamed.mlir --target cuda -o %t/out3 2>&1 | FileCheck %s --check-prefix=TARGET
 // RUN: not pce-compile %t/broken.mlir -o %t/out4 2>&1 | FileCheck %s --check-prefix=BROKEN
 // RUN: not pce-compile %t/missing.mlir -o %t/out5 2>&1 | FileCheck %s --check-prefix=MISSING
-// RUN: not ls %t/out1 %t/out2 %t/out3 %t/out4 %t/out5
+// RUN: not pce-compile %pce_src_root/examples/fashion_pce.mlir --pipeline-options="parallel-loop=false" -o %t/out6 2>&1 | FileCheck %s --check-prefix=OPTIONS
+// RUN: not ls %t/out1 %t/out2 %t/out3 %t/out4 %t/out5 %t/out6
 //
 // UNNAMED: unnamed.mlir:1:1: error: argument #1 of @forward needs exactly one of {pce.input = "name"} and {pce.param = "name"}
 // F16: f16.mlir:1:1: error: argument 'x' has element type 'f16'; artifacts hold f32 or f64
 // TARGET: pce-compile: unknown --target 'cuda' (this build compiles for: cpu)
 // BROKEN: broken.mlir:2:24: error: custom op 'pce.patchify' expected 'patch'
+// OPTIONS: no such option parallel-loop
+// OPTIONS: failed to add `pce-cpu-pipeline` with options `parallel-loop=false`
 // MISSING: pce-compile: cannot open input file '{{.*}}missing.mlir': No such file or directory
 
 //--- unnamed.mlir
