@@ -39,15 +39,9 @@ struct LowerExperts : OpConversionPattern<ExpertsOp> {
   LogicalResult
   matchAndRewrite(ExpertsOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    Value conv = expertsConvolution(rewriter, loc, adaptor.getPatches(),
-                                    adaptor.getKernels());
-    auto [scale, shift] =
-        adaptor.getBn().empty()
-            ? std::pair<Value, Value>{adaptor.getAffine()[0], adaptor.getAffine()[1]}
-            : foldBatchNorm(rewriter, loc, adaptor.getBn(),
-                            op.getEps().convertToDouble());
-    Value result = scaleShiftRelu(rewriter, loc, conv, scale, shift);
+    Value result = inferenceExperts(
+        rewriter, op.getLoc(), adaptor.getPatches(), adaptor.getKernels(),
+        adaptor.getBn(), adaptor.getAffine(), op.getEps().convertToDouble());
     rewriter.replaceOp(op, result);
     return success();
   }

@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/ADT/DenseMap.h"
 
 #include <cmath>
@@ -318,6 +319,29 @@ Value expertsConvolution(OpBuilder &b, Location loc, Value patches,
       SmallVector<ReassociationIndices>{{0, 1}, {2, 3}, {4}, {5}});
 }
 
+std::pair<Value, Value> expertsScaleShift(OpBuilder &b, Location loc,
+                                          ValueRange bn, ValueRange affine,
+                                          double eps) {
+  if (bn.empty())
+    return {affine[0], affine[1]};
+  return foldBatchNorm(b, loc, bn, eps);
+}
+
+bool isSplatOne(Value v) {
+  DenseElementsAttr attr;
+  if (!matchPattern(v, m_Constant(&attr)) || !attr.isSplat())
+    return false;
+  auto element = dyn_cast<FloatAttr>(attr.getSplatValue<Attribute>());
+  return element && element.getValueAsDouble() == 1.0;
+}
+
+Value expertActivation(OpBuilder &b, Location loc, Value x, Value scale,
+                       Value shift) {
+  Value scaled = scale ? arith::MulFOp::create(b, loc, scale, x) : x;
+  Value shifted = arith::AddFOp::create(b, loc, scaled, shift);
+  return relu(b, loc, shifted);
+}
+
 Value scaleShiftRelu(OpBuilder &b, Location loc, Value x, Value scale,
                      Value shift) {
   MLIRContext *ctx = b.getContext();
@@ -326,14 +350,29 @@ Value scaleShiftRelu(OpBuilder &b, Location loc, Value x, Value scale,
   AffineMap perFilter = loopsMap(ctx, 6, {2, 3});
   Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
                                        type.getElementType());
-  return buildGeneric(b, loc, {x, scale, shift}, init,
-                      {identity, perFilter, perFilter, identity}, {},
-                      [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-                        Value scaled = arith::MulFOp::create(nb, nloc, a[1], a[0]);
-                        Value shifted =
-                            arith::AddFOp::create(nb, nloc, scaled, a[2]);
-                        return relu(nb, nloc, shifted);
-                      });
+  bool scaled = !isSplatOne(scale);
+  SmallVector<Value> inputs = {x};
+  SmallVector<AffineMap> maps = {identity};
+  if (scaled) {
+    inputs.push_back(scale);
+    maps.push_back(perFilter);
+  }
+  inputs.push_back(shift);
+  maps.append({perFilter, identity});
+  return buildGeneric(
+      b, loc, inputs, init, maps, {},
+      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        return scaled ? expertActivation(nb, nloc, a[0], a[1], a[2])
+                      : expertActivation(nb, nloc, a[0], Value(), a[1]);
+      });
+}
+
+Value inferenceExperts(OpBuilder &b, Location loc, Value patches,
+                       Value kernels, ValueRange bn, ValueRange affine,
+                       double eps) {
+  Value conv = expertsConvolution(b, loc, patches, kernels);
+  auto [scale, shift] = expertsScaleShift(b, loc, bn, affine, eps);
+  return scaleShiftRelu(b, loc, conv, scale, shift);
 }
 
 Value patchChannelMeans(OpBuilder &b, Location loc, Value x) {

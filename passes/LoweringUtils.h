@@ -98,6 +98,28 @@ bool isStaticWithUnitInnerStride(Type t);
 std::pair<Value, Value> foldBatchNorm(OpBuilder &b, Location loc, ValueRange bn,
                                       double eps);
 
+/// The experts' batch norm as `(scale, shift)`, each `[E, Co]`: folded from
+/// `bn = (gamma, beta, mean, var)` (foldBatchNorm), or the `affine` pair as
+/// is (exactly one of the two is non-empty).
+std::pair<Value, Value> expertsScaleShift(OpBuilder &b, Location loc,
+                                          ValueRange bn, ValueRange affine,
+                                          double eps);
+
+/// True when `v` is a constant tensor of 1.0 everywhere: the scale that
+/// pce-fold-batch-norm leaves once it has moved the scale into the kernels,
+/// so the experts' epilogue skips the multiply.
+bool isSplatOne(Value v);
+
+/// `relu(scale * x + shift)` on scalars; no multiply when `scale` is null.
+Value expertActivation(OpBuilder &b, Location loc, Value x, Value scale,
+                       Value shift);
+
+/// Marks the elementwise generic in which pce-fuse-patches applies the
+/// experts' batch norm and ReLU to their convolutions
+/// (`[B,nph,npw,E,Co,ph,pw]`), so that pce-fuse-experts-mix can fuse it into
+/// a `sum` mix.
+inline constexpr llvm::StringLiteral kExpertsEpilogueAttr = "pce.experts_epilogue";
+
 /// The ranked tensor type of `v` (every value the builders handle has one).
 inline RankedTensorType typeOf(Value v) {
   return cast<RankedTensorType>(v.getType());
@@ -112,9 +134,16 @@ Value relu(OpBuilder &b, Location loc, Value x);
 Value expertsConvolution(OpBuilder &b, Location loc, Value patches,
                          Value kernels);
 
-/// `relu(scale[e,c] * x[b,p,e,c,i,j] + shift[e,c])`, in one elementwise pass.
+/// `relu(scale[e,c] * x[b,p,e,c,i,j] + shift[e,c])`, in one elementwise pass
+/// (without the multiply when `scale` is all ones, see isSplatOne).
 Value scaleShiftRelu(OpBuilder &b, Location loc, Value x, Value scale,
                      Value shift);
+
+/// pce.experts with inference semantics, `[B,P,E,Co,ph,pw]`:
+/// expertsConvolution, then batch norm and ReLU in one epilogue.
+Value inferenceExperts(OpBuilder &b, Location loc, Value patches,
+                       Value kernels, ValueRange bn, ValueRange affine,
+                       double eps);
 
 /// `x` with its dimensions permuted: result dim i is `x`'s dim
 /// `permutation[i]` (linalg.transpose).

@@ -158,6 +158,80 @@ def SparseDispatch : Pass<"pce-sparse-dispatch"> {
   ];
 }
 
+def FoldBatchNorm : Pass<"pce-fold-batch-norm"> {
+  let summary = "Fold the experts' inference batch norm into their kernels and a bias";
+  let description = [{
+    Rewrites `pce.experts %p, %K bn(%gamma, %beta, %mean, %var)` (running
+    statistics: inference semantics) into
+    `pce.experts %p, %K' affine(%ones, %shift)` with
+    `scale = gamma / sqrt(var + eps)`, `K'[e, o] = scale[e, o] * K[e, o]` and
+    `shift = beta - mean * scale` (the bias), since the convolution is linear
+    in its kernel. `%ones` is a constant that the lowerings recognise: the
+    experts' epilogue becomes `relu(conv + shift)`, one multiply per output
+    element fewer. Experts given `affine(...)` and dynamic shapes are left
+    alone. Training does not see it: pce-generate-backward has replaced
+    training experts (batch statistics) before the pipeline runs.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def FusePatches : Pass<"pce-fuse-patches"> {
+  let summary = "Expert convolutions read the feature map, not the patches";
+  let description = [{
+    Rewrites `pce.experts` over `pce.patchify %x patch [ph, pw] radius r`
+    with a context halo into linalg on tensors that never builds the patches
+    `[B, P, C+4, ph+2r, pw+2r]`:
+
+    - the image part: one `linalg.conv_2d_nchw_fchw` of the zero-padded
+      feature map `[B, C, H+2r, W+2r]` with the kernels' first C channels as
+      `E*Co` filters, `[B, E*Co, H, W]` (a context halo is exactly the padded
+      image around the patch);
+    - the coordinate part, independent of the input: the coordinate planes of
+      every patch (`pce.patchify` of a map with no channels) convolved with
+      the kernels' last 4 channels, `[P, E*Co, ph, pw]`;
+    - one epilogue `relu(scale * (image + coordinates) + shift)` over
+      `(b, a, bcol, e, o, i, j)` into `[B, nph, npw, E, Co, ph, pw]`,
+      collapsed to `[B, P, E, Co, ph, pw]` and tagged
+      `pce.experts_epilogue` for pce-fuse-experts-mix.
+
+    The embedding and position/uniform routers that read the same patchify
+    then read one without a halo (`[B, P, C+4, ph, pw]`). Left alone:
+    isolated halos, dynamic shapes, kernels whose size is not `2r+1`, and
+    experts over anything but a patchify (e.g. top-k experts already taken
+    by pce-sparse-dispatch). The sums run in a different order than one
+    convolution over C+4 channels: results agree to float rounding.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def FuseExpertsMix : Pass<"pce-fuse-experts-mix"> {
+  let summary = "Compute a dense router's mix in the experts' epilogue";
+  let description = [{
+    Rewrites `pce.mix sum %w, %y` whose experts `%y` have no other user into
+    one linalg.generic that computes each expert's batch norm and ReLU and
+    accumulates `w[b, p, e] * y` over `e` (in order 0 .. E-1, as the unfused
+    mix), so the `[B, P, E, Co, ph, pw]` tensor of every expert's output is
+    never written. `%y` is a `pce.experts` (lowered here first, as
+    pce-lower-to-linalg would) or the epilogue that pce-fuse-patches built
+    (`[B, nph, npw, E, Co, ph, pw]`; the weights are then read as
+    `[B, nph, npw, E]`). `concat` mixes and experts or epilogues with
+    another user are left alone; top-k mixes normally are pce-sparse-dispatch's.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def ExposeRouting : Pass<"pce-expose-routing", "::mlir::ModuleOp"> {
   let summary = "Return every router's weights from the public functions";
   let description = [{

@@ -17,9 +17,14 @@ static const char kDecompose[] =
     "pce-decompose-layer,"
     "canonicalize";
 
-// Top-k routers: only the routed experts are computed (docs/BENCHMARKS.md,
-// "Sparse dispatch").
+// Fusions on pce ops, each optional (docs/Rationale.md, "Fusions"): batch
+// norm into the kernels; top-k routers compute only the routed experts
+// (docs/BENCHMARKS.md, "Sparse dispatch"); the other experts convolve the
+// feature map instead of patches, and dense mixes happen in their epilogue.
+static const char kFoldBatchNorm[] = "pce-fold-batch-norm";
 static const char kSparseDispatch[] = "pce-sparse-dispatch";
+static const char kFusePatches[] = "pce-fuse-patches";
+static const char kFuseExpertsMix[] = "pce-fuse-experts-mix";
 
 static const char kToBuffers[] =
     // pce -> linalg on tensors.
@@ -71,8 +76,14 @@ static const char kToLLVM[] =
 
 std::string pce::cpuPipelineText(const CpuPipelineOptions &options) {
   std::string text = std::string(kDecompose) + ",";
+  if (options.foldBatchNorm)
+    text += std::string(kFoldBatchNorm) + ",";
   if (options.sparseDispatch)
     text += std::string(kSparseDispatch) + ",";
+  if (options.fusePatches)
+    text += std::string(kFusePatches) + ",";
+  if (options.fuseExpertsMix)
+    text += std::string(kFuseExpertsMix) + ",";
   text += kToBuffers;
   std::string codegen;
   if (options.vectorizeConvolutions)
@@ -112,6 +123,21 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Compute only the routed experts of top-k routers "
                      "(pce-sparse-dispatch)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> foldBatchNorm{
+      *this, "fold-batch-norm",
+      llvm::cl::desc("Fold the experts' batch norm into their kernels "
+                     "(pce-fold-batch-norm)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> fusePatches{
+      *this, "fuse-patches",
+      llvm::cl::desc("Expert convolutions read the feature map, not patches "
+                     "(pce-fuse-patches)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> fuseExpertsMix{
+      *this, "fuse-experts-mix",
+      llvm::cl::desc("A dense router's mix in the experts' epilogue "
+                     "(pce-fuse-experts-mix)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> vectorizeConvolutions{
       *this, "vectorize-convolutions",
       llvm::cl::desc("Register-blocked vector kernels for NCHW convolutions "
@@ -144,6 +170,9 @@ void pce::registerPipelines() {
       [](OpPassManager &pm, const CpuPipelineCLOptions &cl) {
         CpuPipelineOptions options;
         options.sparseDispatch = cl.sparseDispatch;
+        options.foldBatchNorm = cl.foldBatchNorm;
+        options.fusePatches = cl.fusePatches;
+        options.fuseExpertsMix = cl.fuseExpertsMix;
         options.vectorizeConvolutions = cl.vectorize && cl.vectorizeConvolutions;
         options.vectorizeGenerics = cl.vectorize && cl.vectorizeGenerics;
         options.parallelLoops = cl.parallelLoops;

@@ -17,6 +17,12 @@ struct CpuPipelineOptions {
   /// pce-sparse-dispatch: a top-k router's mix computes only the routed
   /// experts of each patch.
   bool sparseDispatch = true;
+  /// pce-fold-batch-norm: the experts' batch norm scales their kernels.
+  bool foldBatchNorm = true;
+  /// pce-fuse-patches: expert convolutions read the feature map.
+  bool fusePatches = true;
+  /// pce-fuse-experts-mix: a dense router's mix in the experts' epilogue.
+  bool fuseExpertsMix = true;
   /// pce-vectorize-convolutions: register-blocked NCHW convolutions.
   bool vectorizeConvolutions = true;
   /// pce-vectorize-generics: elementwise and reduction generics by rows.

@@ -67,16 +67,6 @@ ExpertsOp dispatchable(MixOp mix) {
   return experts;
 }
 
-/// `scale = gamma / sqrt(var + eps)`, `shift = beta - mean * scale`
-/// (foldBatchNorm), or the affine pair as is.
-std::pair<Value, Value> scaleAndShift(OpBuilder &b, Location loc,
-                                      ExpertsOp experts) {
-  if (experts.getBn().empty())
-    return {experts.getAffine()[0], experts.getAffine()[1]};
-  return foldBatchNorm(b, loc, experts.getBn(),
-                       experts.getEps().convertToDouble());
-}
-
 Value index(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
 }
@@ -99,7 +89,10 @@ void rewrite(IRRewriter &rewriter, MixOp mix, ExpertsOp experts) {
   ArrayRef<int64_t> kShape = cast<RankedTensorType>(kernels.getType()).getShape();
   Value weights = mix.getWeights();                                  // [B,P,E]
 
-  auto [scale, shift] = scaleAndShift(rewriter, loc, experts);       // [E,Co]
+  auto [scale, shift] = expertsScaleShift(              // [E,Co]
+      rewriter, loc, experts.getBn(), experts.getAffine(),
+      experts.getEps().convertToDouble());
+  bool scaled = !isSplatOne(scale); // not when pce-fold-batch-norm ran
   Value init = filledTensor(rewriter, loc, resultType.getShape(), element, 0.0);
 
   auto imageType = RankedTensorType::get({1, p[2], p[3], p[4]}, element);
@@ -161,24 +154,28 @@ void rewrite(IRRewriter &rewriter, MixOp mix, ExpertsOp experts) {
                           Value conv3 = tensor::ExtractSliceOp::create(
                               tb, tl, accType, conv, offsets({}, 4),
                               staticSizes({1, channels, height, width}), ones(4));
-                          Value s = tensor::ExtractSliceOp::create(
-                              tb, tl, vecType, scale, offsets({e}, 2),
-                              staticSizes({1, channels}), ones(2));
                           Value t = tensor::ExtractSliceOp::create(
                               tb, tl, vecType, shift, offsets({e}, 2),
                               staticSizes({1, channels}), ones(2));
                           // acc += w * relu(s * conv + t), loops (c, i, j).
                           AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
                           AffineMap perChannel = loopsMap(ctx, 3, {0});
+                          SmallVector<Value> inputs = {conv3, t};
+                          SmallVector<AffineMap> maps = {id, perChannel};
+                          if (scaled) {
+                            inputs.push_back(tensor::ExtractSliceOp::create(
+                                tb, tl, vecType, scale, offsets({e}, 2),
+                                staticSizes({1, channels}), ones(2)));
+                            maps.push_back(perChannel);
+                          }
+                          maps.push_back(id);
                           Value next = buildGeneric(
-                              tb, tl, {conv3, s, t}, acc,
-                              {id, perChannel, perChannel, id}, {},
+                              tb, tl, inputs, acc, maps, {},
                               [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
-                                Value scaled = arith::MulFOp::create(nb, nl, a[1], a[0]);
-                                Value shifted = arith::AddFOp::create(nb, nl, scaled, a[2]);
-                                Value term =
-                                    arith::MulFOp::create(nb, nl, w, relu(nb, nl, shifted));
-                                return arith::AddFOp::create(nb, nl, a[3], term);
+                                Value y = expertActivation(
+                                    nb, nl, a[0], scaled ? a[2] : Value(), a[1]);
+                                Value term = arith::MulFOp::create(nb, nl, w, y);
+                                return arith::AddFOp::create(nb, nl, a.back(), term);
                               });
                           scf::YieldOp::create(tb, tl, next);
                         },

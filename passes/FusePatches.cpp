@@ -1,0 +1,242 @@
+//===- FusePatches.cpp - expert convolutions straight from the image ------===//
+//
+// `pce.experts` over `pce.patchify %x ... halo context` convolves patches
+// `[B, P, C+4, ph+2r, pw+2r]` that repeat every pixel of the halo and carry
+// four coordinate planes. With a context halo, a patch's pixel channels are
+// exactly the zero-padded image around the patch, and the convolution is
+// linear in its input channels, so (docs/SEMANTICS.md §1, §4)
+//
+//   conv(patch(a, b), K_e)[o, i, j]
+//     = conv_pad_r(x, K_e[:, 0:C])[o, a*ph + i, b*pw + j]     image part
+//     + conv(coords(a, b), K_e[:, C:C+4])[o, i, j]             coordinate part
+//
+// The image part is one convolution of the zero-padded feature map
+// `[B, C, H+2r, W+2r]` with the E*Co filters, reading every pixel once and
+// writing rows W long instead of pw; the coordinate part does not depend on
+// the input: a `[P, E*Co, ph, pw]` convolution of the coordinate planes
+// (patchify of a map with no channels). Batch norm and ReLU follow in one
+// epilogue over `(b, a, bcol, e, o, i, j)` that reads both:
+//
+//   y[b, a*npw + bcol, e, o, i, j] =
+//       relu(scale[e,o] * (img[b, e*Co + o, a*ph + i, bcol*pw + j]
+//                          + coord[a*npw + bcol, e*Co + o, i, j]) + shift[e,o])
+//
+// The epilogue is tagged like LowerExperts' (kExpertsEpilogueAttr), so
+// pce-fuse-experts-mix can still fold the mix into it. The embedding and the
+// position/uniform routers, which read only the patch cores (or only B and
+// P), then read a patchify without a halo, `[B, P, C+4, ph, pw]`, and the
+// patches with their halo are gone.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialect/PCEOps.h"
+#include "passes/LoweringUtils.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace mlir::pce {
+#define GEN_PASS_DEF_FUSEPATCHES
+#include "passes/Passes.h.inc"
+} // namespace mlir::pce
+
+using namespace mlir;
+using namespace mlir::pce;
+using namespace mlir::pce::lowering;
+
+namespace {
+
+/// The patchify whose image `experts` can read instead of its patches, or
+/// null: a context halo, static shapes, and a kernel of 2r+1 (so the result
+/// covers each patch's core exactly).
+PatchifyOp fusablePatchify(ExpertsOp experts) {
+  auto patchify = experts.getPatches().getDefiningOp<PatchifyOp>();
+  if (!patchify || patchify.getHalo() != HaloMode::context)
+    return {};
+  for (Value v : experts->getOperands())
+    if (!typeOf(v).hasStaticShape())
+      return {};
+  RankedTensorType input = typeOf(patchify.getInput());
+  if (!input.hasStaticShape() || input.getRank() != 4 || input.getDimSize(1) < 1)
+    return {};
+  ArrayRef<int64_t> k = typeOf(experts.getKernels()).getShape();
+  int64_t r = patchify.getRadius();
+  if (k[3] != 2 * r + 1 || k[3] != k[4])
+    return {};
+  return patchify;
+}
+
+SmallVector<OpFoldResult> indexAttrs(OpBuilder &b, ArrayRef<int64_t> values) {
+  return llvm::to_vector(llvm::map_range(
+      values, [&](int64_t v) -> OpFoldResult { return b.getIndexAttr(v); }));
+}
+
+/// Channels [first, first+count) of `kernels [E,Co,Cin,k,k]` as filters
+/// `[E*Co, count, k, k]`: a strided view, which the convolution kernel reads
+/// one scalar at a time anyway.
+Value kernelChannels(OpBuilder &b, Location loc, Value kernels, int64_t first,
+                     int64_t count) {
+  RankedTensorType type = typeOf(kernels);
+  ArrayRef<int64_t> k = type.getShape();
+  SmallVector<int64_t> sliceShape = {k[0], k[1], count, k[3], k[4]};
+  auto sliceType = RankedTensorType::get(sliceShape, type.getElementType());
+  Value slice = tensor::ExtractSliceOp::create(
+      b, loc, sliceType, kernels, indexAttrs(b, {0, 0, first, 0, 0}),
+      indexAttrs(b, sliceShape), indexAttrs(b, {1, 1, 1, 1, 1}));
+  return tensor::CollapseShapeOp::create(
+      b, loc, slice, SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}, {4}});
+}
+
+/// conv_2d_nchw_fchw of `images [N,C,Hin,Win]` with `filters [F,C,k,k]`.
+Value convolve(OpBuilder &b, Location loc, Value images, Value filters) {
+  ArrayRef<int64_t> in = typeOf(images).getShape();
+  ArrayRef<int64_t> f = typeOf(filters).getShape();
+  Value init = filledTensor(b, loc, {in[0], f[0], in[2] - f[2] + 1, in[3] - f[3] + 1},
+                            typeOf(images).getElementType(), 0.0);
+  return linalg::Conv2DNchwFchwOp::create(b, loc, TypeRange{init.getType()},
+                                          ValueRange{images, filters},
+                                          ValueRange{init})
+      .getResult(0);
+}
+
+void rewrite(IRRewriter &rewriter, ExpertsOp experts, PatchifyOp patchify) {
+  Location loc = experts.getLoc();
+  MLIRContext *ctx = rewriter.getContext();
+  rewriter.setInsertionPoint(experts);
+
+  Value x = patchify.getInput(); // [B,C,H,W]
+  RankedTensorType xType = typeOf(x);
+  Type element = xType.getElementType();
+  ArrayRef<int64_t> xs = xType.getShape();
+  int64_t batch = xs[0], channels = xs[1], height = xs[2], width = xs[3];
+  int64_t ph = patchify.getPatch()[0], pw = patchify.getPatch()[1];
+  int64_t nph = height / ph, npw = width / pw, r = patchify.getRadius();
+  ArrayRef<int64_t> ks = typeOf(experts.getKernels()).getShape();
+  int64_t numExperts = ks[0], outChannels = ks[1];
+
+  // The image part: one convolution of the zero-padded feature map.
+  Value padded = x;
+  if (r > 0) {
+    Value zeros = filledTensor(rewriter, loc,
+                               {batch, channels, height + 2 * r, width + 2 * r},
+                               element, 0.0);
+    padded = tensor::InsertSliceOp::create(
+        rewriter, loc, x, zeros, indexAttrs(rewriter, {0, 0, r, r}),
+        indexAttrs(rewriter, xs), indexAttrs(rewriter, {1, 1, 1, 1}));
+  }
+  Value image = convolve(
+      rewriter, loc, padded,
+      kernelChannels(rewriter, loc, experts.getKernels(), 0, channels));
+  // [B, E*Co, H, W] -> [B, E, Co, nph, ph, npw, pw]
+  Value image7 = tensor::ExpandShapeOp::create(
+      rewriter, loc,
+      RankedTensorType::get({batch, numExperts, outChannels, nph, ph, npw, pw},
+                            element),
+      image, SmallVector<ReassociationIndices>{{0}, {1, 2}, {3, 4}, {5, 6}});
+
+  // The coordinate part: the planes of every patch, [P, 4, ph+2r, pw+2r].
+  Value noChannels =
+      tensor::EmptyOp::create(rewriter, loc, {1, 0, height, width}, element);
+  Value planes = PatchifyOp::create(rewriter, loc, noChannels,
+                                    patchify.getPatchAttr(),
+                                    patchify.getRadiusAttr(),
+                                    patchify.getHaloAttr());
+  Value planes4 = tensor::CollapseShapeOp::create(
+      rewriter, loc, planes,
+      SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}, {4}});
+  Value coords = convolve(
+      rewriter, loc, planes4,
+      kernelChannels(rewriter, loc, experts.getKernels(), channels, 4));
+  // [P, E*Co, ph, pw] -> [nph, npw, E, Co, ph, pw]
+  Value coords6 = tensor::ExpandShapeOp::create(
+      rewriter, loc,
+      RankedTensorType::get({nph, npw, numExperts, outChannels, ph, pw}, element),
+      coords, SmallVector<ReassociationIndices>{{0, 1}, {2, 3}, {4}, {5}});
+
+  // The epilogue, loops (b, a, bcol, e, o, i, j) = (0, ..., 6).
+  auto [scale, shift] = expertsScaleShift(rewriter, loc, experts.getBn(),
+                                          experts.getAffine(),
+                                          experts.getEps().convertToDouble());
+  bool scaled = !isSplatOne(scale);
+  AffineMap perFilter = loopsMap(ctx, 7, {3, 4});
+  SmallVector<Value> inputs = {image7, coords6};
+  SmallVector<AffineMap> maps = {loopsMap(ctx, 7, {0, 3, 4, 1, 5, 2, 6}),
+                                 loopsMap(ctx, 7, {1, 2, 3, 4, 5, 6})};
+  if (scaled) {
+    inputs.push_back(scale);
+    maps.push_back(perFilter);
+  }
+  inputs.push_back(shift);
+  maps.push_back(perFilter);
+  maps.push_back(AffineMap::getMultiDimIdentityMap(7, ctx));
+  Value init = tensor::EmptyOp::create(
+      rewriter, loc, {batch, nph, npw, numExperts, outChannels, ph, pw}, element);
+  Value y7 = buildGeneric(
+      rewriter, loc, inputs, init, maps, {},
+      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        Value conv = arith::AddFOp::create(nb, nloc, a[0], a[1]);
+        return expertActivation(nb, nloc, conv, scaled ? a[2] : Value(),
+                                scaled ? a[3] : a[2]);
+      });
+  y7.getDefiningOp()->setAttr(kExpertsEpilogueAttr, rewriter.getUnitAttr());
+  Value y = tensor::CollapseShapeOp::create(
+      rewriter, loc, y7,
+      SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}, {5}, {6}});
+  rewriter.replaceOp(experts, y);
+}
+
+/// Once no experts read `patchify`, what else does (the embedding, which
+/// reads the patch cores, and routers that only read B and P) reads a
+/// patchify without a halo instead, `[B, P, C+4, ph, pw]`; the patches with
+/// their halo are then gone. Other users keep `patchify` as it is.
+void shrinkToCores(IRRewriter &rewriter, PatchifyOp patchify) {
+  int64_t r = patchify.getRadius();
+  if (r == 0)
+    return;
+  for (Operation *user : patchify->getUsers()) {
+    auto embed = dyn_cast<EmbedOp>(user);
+    if (!(embed && static_cast<int64_t>(embed.getRadius()) == r) &&
+        !isa<RouteOp>(user))
+      return;
+  }
+  rewriter.setInsertionPoint(patchify);
+  Value cores = PatchifyOp::create(rewriter, patchify.getLoc(),
+                                   patchify.getInput(), patchify.getPatchAttr(),
+                                   rewriter.getI64IntegerAttr(0),
+                                   patchify.getHaloAttr());
+  for (Operation *user : llvm::make_early_inc_range(patchify->getUsers()))
+    rewriter.modifyOpInPlace(user, [&] {
+      user->replaceUsesOfWith(patchify, cores);
+      if (auto embed = dyn_cast<EmbedOp>(user))
+        embed.setRadius(0);
+    });
+  rewriter.eraseOp(patchify);
+}
+
+struct FusePatches : pce::impl::FusePatchesBase<FusePatches> {
+  void runOnOperation() override {
+    SmallVector<std::pair<ExpertsOp, PatchifyOp>> work;
+    llvm::SetVector<Operation *> patchifies;
+    getOperation()->walk([&](ExpertsOp experts) {
+      if (PatchifyOp patchify = fusablePatchify(experts)) {
+        work.push_back({experts, patchify});
+        patchifies.insert(patchify);
+      }
+    });
+    IRRewriter rewriter(&getContext());
+    for (auto [experts, patchify] : work)
+      rewrite(rewriter, experts, patchify);
+    for (Operation *patchify : patchifies) {
+      if (patchify->use_empty())
+        rewriter.eraseOp(patchify);
+      else
+        shrinkToCores(rewriter, cast<PatchifyOp>(patchify));
+    }
+  }
+};
+
+} // namespace
