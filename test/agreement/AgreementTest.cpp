@@ -572,3 +572,75 @@ TEST(Agreement, ParallelLoopsGiveTheSameBitsAsSerialLoops) {
     EXPECT_LE(error, kTolerance);
   }
 }
+
+// pce-fold-batch-norm, pce-fuse-patches and pce-fuse-experts-mix change the
+// order of the sums (batch norm scale inside the convolution, the image and
+// coordinate channels summed apart), not what is computed: the layer built
+// with all of them, with each one switched off and with none agrees with the
+// float64 reference, and the builds agree with each other to float rounding.
+// Cases: the dense path every fusion applies to, top-1 (sparse dispatch: only
+// batch-norm folding applies), an isolated halo (patch fusion does not apply,
+// the mix still fuses), affine batch norm with a 5x5 kernel, and a concat mix.
+TEST(Agreement, FusionsOnAndOffComputeTheSameLayer) {
+  freshSeed();
+  struct Case {
+    const char *name;
+    ref::RouterKind router;
+    int64_t topK, k;
+    ref::Halo halo;
+    bool affine;
+    ref::MixKind mix;
+  };
+  const Case cases[] = {
+      {"dense_cosine", ref::RouterKind::Cosine, 0, 3, ref::Halo::Context, false,
+       ref::MixKind::Sum},
+      {"top1_cosine", ref::RouterKind::Cosine, 1, 3, ref::Halo::Context, false,
+       ref::MixKind::Sum},
+      {"dense_isolated", ref::RouterKind::Position, 0, 3, ref::Halo::Isolated, false,
+       ref::MixKind::Sum},
+      {"dense_affine_k5", ref::RouterKind::Uniform, 0, 5, ref::Halo::Context, true,
+       ref::MixKind::Sum},
+      {"dense_concat", ref::RouterKind::Mlp, 0, 3, ref::Halo::Context, false,
+       ref::MixKind::Concat},
+  };
+  const char *variants[] = {
+      "",
+      "--pipeline-options=fold-batch-norm=false",
+      "--pipeline-options=fuse-patches=false",
+      "--pipeline-options=fuse-experts-mix=false",
+      "'--pipeline-options=fold-batch-norm=false fuse-patches=false fuse-experts-mix=false'",
+  };
+  for (const Case &c : cases) {
+    ModelText model;
+    std::vector<int64_t> xs = {2, 3, 12, 8};
+    std::string x = model.input("x", torch::randn(xs, f64));
+    LayerSpec s;
+    s.router = c.router;
+    s.topK = c.topK;
+    s.k = c.k;
+    s.halo = c.halo;
+    s.affineNorm = c.affine;
+    s.mix = c.mix;
+    s.outChannels = 6;
+    BuiltLayer layer = addLayer(model, "layer0", x, xs, s);
+    model.output("y", layer.ssa, layer.shape);
+    auto ref = ref::layer(model.value("x"), layer.config, layer.params);
+
+    torch::Tensor first;
+    for (size_t v = 0; v < std::size(variants); ++v) {
+      std::string tag = std::string("fusions_") + c.name + "_" + std::to_string(v);
+      auto artifact = compile(model, tag, variants[v]);
+      ASSERT_TRUE(artifact) << c.name << " " << variants[v];
+      auto got = run(*artifact, model);
+      ASSERT_TRUE(got.count("y")) << c.name << " " << variants[v];
+      std::string what = std::string(c.name) + " " + (*variants[v] ? variants[v] : "(all fusions)");
+      double error = relativeError(got.at("y"), ref.out);
+      report(what, error);
+      EXPECT_LE(error, kTolerance) << what;
+      if (v == 0)
+        first = got.at("y");
+      else
+        EXPECT_LE(relativeError(got.at("y"), first.to(f64)), 1e-5) << what;
+    }
+  }
+}
