@@ -249,10 +249,11 @@ struct Context {
 };
 
 /// pce-compile `source` into `dir`; returns the wall time in seconds.
-double runCompiler(const Context &ctx, const fs::path &source, const fs::path &dir) {
+double runCompiler(const Context &ctx, const fs::path &source, const fs::path &dir,
+                   const std::string &flags = "") {
   std::string output;
   std::string command = ctx.compiler.string() + " " + source.string() +
-                        " --target cpu -o " + dir.string();
+                        " --target cpu -o " + dir.string() + " " + flags;
   auto start = std::chrono::steady_clock::now();
   int rc = agree::runCommand(command, output);
   double seconds =
@@ -268,13 +269,14 @@ struct Compiled {
 };
 
 Compiled compileModel(const Context &ctx, const agree::ModelText &model,
-                      const std::string &tag, const std::string &inputName) {
+                      const std::string &tag, const std::string &inputName,
+                      const std::string &flags = "") {
   fs::path dir = ctx.workDir / tag;
   fs::remove_all(dir);
   fs::create_directories(dir);
   fs::path source = dir / "model.mlir";
   std::ofstream(source) << model.text();
-  runCompiler(ctx, source, dir / "artifact");
+  runCompiler(ctx, source, dir / "artifact", flags);
   auto artifact = rt::Artifact::open((dir / "artifact").string());
   if (!artifact)
     fail(artifact.error());
@@ -710,6 +712,13 @@ int main(int argc, char **argv) {
   if (opt.wants("r1") || opt.wants("r2") || opt.wants("r3")) {
     auto top1 = makeLayer(1, "layer_top1");
     auto dense = makeLayer(0, "layer_dense");
+    // The dense layer again without the fusion passes, for R2's context.
+    const char *kNoFusions =
+        "'--pipeline-options=fold-batch-norm=false fuse-patches=false fuse-experts-mix=false'";
+    std::unique_ptr<Compiled> denseUnfused;
+    if (opt.wants("r2"))
+      denseUnfused = std::make_unique<Compiled>(
+          compileModel(ctx, dense->model, "layer_dense_unfused", "x", kNoFusions));
 
     // pce.experts alone on patches, the convolution R3 measures.
     agree::ModelText expertsModel;
@@ -765,6 +774,10 @@ int main(int argc, char **argv) {
                                      .to(torch::kFloat64),
                                  want));
     }
+    if (denseUnfused)
+      check("compiled dense layer without fusions vs float64 reference",
+            agree::relativeError(firstChunk(runCompiled(*denseUnfused, layerInputs, "out")),
+                                 ref::layer(xChunk, dense->built.config, dense->built.params).out));
     check("compiled experts vs float64 reference",
           agree::relativeError(
               firstChunk(runCompiled(expertsCompiled, expertsInputs, "y")),
@@ -789,11 +802,15 @@ int main(int argc, char **argv) {
     }
 
     if (opt.wants("r2")) {
-      auto r2 = timeAlternating({compiledLayer(*dense), [&] { dense->eager.forward(xFull); }},
+      auto r2 = timeAlternating({compiledLayer(*dense), [&] { dense->eager.forward(xFull); },
+                                 [&] { runCompiled(*denseUnfused, layerInputs, "out"); }},
                                 opt.warmup, opt.repeats);
       double ratio2 = r2[0].wallMs / r2[1].wallMs;
       std::printf("R2  compiled %.2f ms / eager %.2f ms = %.2f  (target <= 0.25: %s)\n",
                   r2[0].wallMs, r2[1].wallMs, ratio2, verdict(ratio2, 0.25, true).c_str());
+      std::printf("    without pce-fold-batch-norm, pce-fuse-patches, pce-fuse-experts-mix: "
+                  "%.2f ms; fused / unfused = %.2f\n",
+                  r2[2].wallMs, r2[0].wallMs / r2[2].wallMs);
       std::printf("    compiled: dense (top_k 0) layer, E=%lld; eager: SEMANTICS.md in float32 "
                   "LibTorch ops (pad+unfold patchify, 1x1 conv + adaptive_max_pool2d embed, "
                   "cosine softmax, %lld separate conv2d+batch_norm+relu experts over all patches, "
