@@ -6,8 +6,8 @@
 // into an even number of pieces when longer than `max-lanes`), with the
 // reduction loops innermost; every tile is then vectorized with
 // `linalg::vectorize`, and the reads and writes of the result row are
-// hoisted out of the reduction loops (`linalg::hoistRedundantVectorTransfers`)
-// so that the accumulator stays in a register. Unit dimensions of the
+// hoisted out of the reduction loops (keepRowInRegisters) so that the
+// accumulator stays in a register. Unit dimensions of the
 // resulting vectors are folded away.
 //
 // Only generics whose every operand is read either contiguously along the
@@ -22,14 +22,16 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Linalg/Transforms/Hoisting.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
 #include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
+#include "mlir/IR/Dominance.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/CSE.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
 
@@ -46,6 +48,10 @@ namespace {
 struct Plan {
   SmallVector<int64_t> tileSizes;
   SmallVector<unsigned> interchange;
+  /// The tile's loops reordered so that the vector loop is last: the
+  /// vectorized tile then reads every operand along its innermost dimension
+  /// (a transposed vector<Nx1> read would be lowered to N scalar loads).
+  SmallVector<unsigned> vectorLoopLast;
 };
 
 /// The tiling that makes every tile one (piece of a) result row, or nothing
@@ -105,7 +111,72 @@ std::optional<Plan> plan(linalg::GenericOp op, int64_t maxLanes) {
   for (unsigned d = 0; d < ranges.size(); ++d)
     if (iterators[d] != utils::IteratorType::parallel)
       p.interchange.push_back(d);
+  for (unsigned d = 0; d < ranges.size(); ++d)
+    if (d != vecDim)
+      p.vectorLoopLast.push_back(d);
+  p.vectorLoopLast.push_back(vecDim);
   return p;
+}
+
+/// In a reduction loop `loop` of a vectorized tile, the result row is read
+/// and written back every iteration. When the loop's block holds exactly one
+/// transfer_write of a loop-invariant row, one transfer_read of the same row
+/// before it and no other use of that buffer, the row is read once before the
+/// loop, carried as an iter_arg and written once after it. (Upstream's
+/// hoistRedundantVectorTransfers refuses rows reached through subviews,
+/// which every tile's rows are.) The result buffer of a reduction generic is
+/// never one of its inputs, so no other access in the loop can alias it.
+void keepRowInRegisters(RewriterBase &rewriter, scf::ForOp loop) {
+  Block *body = loop.getBody();
+  vector::TransferWriteOp write;
+  for (Operation &op : body->without_terminator())
+    if (auto w = dyn_cast<vector::TransferWriteOp>(op)) {
+      if (write)
+        return;
+      write = w;
+    }
+  if (!write || !write.getResults().empty())
+    return;
+  Value base = write.getBase();
+  auto invariant = [&](Operation *op) {
+    return llvm::all_of(op->getOperands().drop_front(isa<vector::TransferWriteOp>(op)),
+                        [&](Value v) { return loop.isDefinedOutsideOfLoop(v); });
+  };
+  if (!invariant(write))
+    return;
+  vector::TransferReadOp read;
+  for (OpOperand &use : base.getUses()) {
+    Operation *user = use.getOwner();
+    if (user == write || !loop->isAncestor(user))
+      continue;
+    auto r = dyn_cast<vector::TransferReadOp>(user);
+    if (read || !r || r->getBlock() != body || !r->isBeforeInBlock(write) ||
+        r.getVectorType() != write.getVectorType() ||
+        r.getIndices() != write.getIndices() ||
+        r.getPermutationMap() != write.getPermutationMap() || !invariant(r))
+      return;
+    read = r;
+  }
+  if (!read)
+    return;
+
+  rewriter.setInsertionPoint(loop);
+  Operation *initial = rewriter.clone(*read);
+  auto loopLike = cast<LoopLikeOpInterface>(loop.getOperation());
+  FailureOr<LoopLikeOpInterface> carried = loopLike.replaceWithAdditionalYields(
+      rewriter, initial->getResults(), /*replaceInitOperandUsesInLoop=*/false,
+      [&](OpBuilder &, Location, ArrayRef<BlockArgument>) {
+        return SmallVector<Value>{write.getVector()};
+      });
+  if (failed(carried))
+    return;
+  auto newLoop = cast<scf::ForOp>(carried->getOperation());
+  rewriter.replaceOp(read, newLoop.getRegionIterArgs().back());
+  rewriter.setInsertionPointAfter(newLoop);
+  IRMapping mapping;
+  mapping.map(write.getVector(), newLoop.getResults().back());
+  rewriter.clone(*write, mapping);
+  rewriter.eraseOp(write);
 }
 
 struct VectorizeGenerics : pce::impl::VectorizeGenericsBase<VectorizeGenerics> {
@@ -135,6 +206,12 @@ struct VectorizeGenerics : pce::impl::VectorizeGenericsBase<VectorizeGenerics> {
         continue;
       rewriter.eraseOp(op);
       Operation *tile = tiled->op.getOperation();
+      if (auto generic = dyn_cast<linalg::GenericOp>(tile)) {
+        FailureOr<linalg::GenericOp> reordered =
+            linalg::interchangeGenericOp(rewriter, generic, p.vectorLoopLast);
+        if (succeeded(reordered))
+          tile = reordered->getOperation();
+      }
       rewriter.setInsertionPoint(tile);
       FailureOr<linalg::VectorizationResult> vectorized =
           linalg::vectorize(rewriter, tile);
@@ -161,10 +238,16 @@ struct VectorizeGenerics : pce::impl::VectorizeGenericsBase<VectorizeGenerics> {
       return signalPassFailure();
 
     // Accumulators of reductions stay in registers: the result row's read
-    // and write move out of the reduction loops, once the views they go
-    // through are hoisted.
+    // and write move out of the reduction loops (innermost first), once the
+    // views they go through are hoisted.
     root->walk([](LoopLikeOpInterface loop) { moveLoopInvariantCode(loop); });
-    linalg::hoistRedundantVectorTransfers(root);
+    // The row's read and write go through equal but distinct subviews.
+    DominanceInfo dominance(root);
+    eliminateCommonSubExpressions(rewriter, dominance, root);
+    SmallVector<scf::ForOp> loops;
+    root->walk([&](scf::ForOp loop) { loops.push_back(loop); });
+    for (scf::ForOp loop : loops)
+      keepRowInRegisters(rewriter, loop);
   }
 };
 

@@ -38,15 +38,20 @@ func.func @contract(%x: memref<2x5x4x8xf32>, %w: memref<6x5xf32>, %y: memref<2x6
 
 // A contraction (a 1x1 convolution): the reduction loop goes innermost (an
 // scf.for inside the parallel loop over result rows) and each step
-// accumulates a whole result row.
+// accumulates a whole result row, which stays in a register (an iter_arg):
+// read once before the loop, written once after it. The input row is read
+// along its innermost dimension (vector<8xf32>, not a transposed 8x1 read).
 // CHECK-LABEL: func.func @contract
 // CHECK-NOT: linalg.generic
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = (%c0, %c0, %c0) to (%c2, %c6, %c4)
-// CHECK: scf.for %{{.*}} = %c0 to %c5
-// CHECK: vector.transfer_read {{.*}} vector<8x1xf32>
+// CHECK: %[[ROW:.*]] = vector.transfer_read %[[OUT:[a-z0-9_]+]][%c0]{{.*}} : memref<8xf32, #{{.*}}>, vector<8xf32>
+// CHECK: %[[SUM:.*]] = scf.for %{{.*}} = %c0 to %c5 step %c1 iter_args(%[[ACC:.*]] = %[[ROW]]) -> (vector<8xf32>)
+// CHECK-NOT: vector.transfer_write
+// CHECK: vector.transfer_read {{.*}} vector<8xf32>
 // CHECK: arith.mulf {{.*}} : vector<8xf32>
-// CHECK: arith.addf {{.*}} : vector<8xf32>
-// CHECK: vector.transfer_write {{.*}} : vector<8xf32>
+// CHECK: arith.addf %{{.*}}, %[[ACC]] : vector<8xf32>
+// CHECK: scf.yield
+// CHECK: vector.transfer_write %[[SUM]], %[[OUT]][%c0]
   linalg.generic {indexing_maps = [affine_map<(n, d, i, j, c) -> (n, c, i, j)>, affine_map<(n, d, i, j, c) -> (d, c)>, affine_map<(n, d, i, j, c) -> (n, d, i, j)>],
                   iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
       ins(%x, %w : memref<2x5x4x8xf32>, memref<6x5xf32>) outs(%y : memref<2x6x4x8xf32>) {
