@@ -1,6 +1,7 @@
 //===- Artifact.cpp - Loading a compiled artifact and calling it ----------===//
 
 #include "runtime/Artifact.h"
+#include "runtime/Memory.h"
 #include "runtime/ThreadPool.h"
 
 #include "runtime/Failure.h"
@@ -147,6 +148,9 @@ Expected<Artifact> Artifact::open(const std::string &dirIn) {
     if (!impl->handle)
       fail(where + "cannot load " + libPath + ": " + dlErrorText());
     installCompiledLoopHook(impl->handle);
+    // Compiled calls free their temporaries and allocate them again next
+    // call: keep that memory in the process (runtime/Memory.h).
+    keepFreedMemoryForReuse();
 
     for (const EntryPoint &ep : m.entryPoints) {
       void *fn = lookup(impl->handle, ep.symbol);
