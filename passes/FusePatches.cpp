@@ -31,6 +31,7 @@
 
 #include "dialect/PCEOps.h"
 #include "passes/LoweringUtils.h"
+#include "passes/PatchFusion.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -47,61 +48,9 @@ namespace mlir::pce {
 using namespace mlir;
 using namespace mlir::pce;
 using namespace mlir::pce::lowering;
+using namespace mlir::pce::patchfusion;
 
 namespace {
-
-/// The patchify whose image `experts` can read instead of its patches, or
-/// null: a context halo, static shapes, and a kernel of 2r+1 (so the result
-/// covers each patch's core exactly).
-PatchifyOp fusablePatchify(ExpertsOp experts) {
-  auto patchify = experts.getPatches().getDefiningOp<PatchifyOp>();
-  if (!patchify || patchify.getHalo() != HaloMode::context)
-    return {};
-  for (Value v : experts->getOperands())
-    if (!typeOf(v).hasStaticShape())
-      return {};
-  RankedTensorType input = typeOf(patchify.getInput());
-  if (!input.hasStaticShape() || input.getRank() != 4 || input.getDimSize(1) < 1)
-    return {};
-  ArrayRef<int64_t> k = typeOf(experts.getKernels()).getShape();
-  int64_t r = patchify.getRadius();
-  if (k[3] != 2 * r + 1 || k[3] != k[4])
-    return {};
-  return patchify;
-}
-
-SmallVector<OpFoldResult> indexAttrs(OpBuilder &b, ArrayRef<int64_t> values) {
-  return llvm::to_vector(llvm::map_range(
-      values, [&](int64_t v) -> OpFoldResult { return b.getIndexAttr(v); }));
-}
-
-/// Channels [first, first+count) of `kernels [E,Co,Cin,k,k]` as filters
-/// `[E*Co, count, k, k]`: a strided view, which the convolution kernel reads
-/// one scalar at a time anyway.
-Value kernelChannels(OpBuilder &b, Location loc, Value kernels, int64_t first,
-                     int64_t count) {
-  RankedTensorType type = typeOf(kernels);
-  ArrayRef<int64_t> k = type.getShape();
-  SmallVector<int64_t> sliceShape = {k[0], k[1], count, k[3], k[4]};
-  auto sliceType = RankedTensorType::get(sliceShape, type.getElementType());
-  Value slice = tensor::ExtractSliceOp::create(
-      b, loc, sliceType, kernels, indexAttrs(b, {0, 0, first, 0, 0}),
-      indexAttrs(b, sliceShape), indexAttrs(b, {1, 1, 1, 1, 1}));
-  return tensor::CollapseShapeOp::create(
-      b, loc, slice, SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}, {4}});
-}
-
-/// conv_2d_nchw_fchw of `images [N,C,Hin,Win]` with `filters [F,C,k,k]`.
-Value convolve(OpBuilder &b, Location loc, Value images, Value filters) {
-  ArrayRef<int64_t> in = typeOf(images).getShape();
-  ArrayRef<int64_t> f = typeOf(filters).getShape();
-  Value init = filledTensor(b, loc, {in[0], f[0], in[2] - f[2] + 1, in[3] - f[3] + 1},
-                            typeOf(images).getElementType(), 0.0);
-  return linalg::Conv2DNchwFchwOp::create(b, loc, TypeRange{init.getType()},
-                                          ValueRange{images, filters},
-                                          ValueRange{init})
-      .getResult(0);
-}
 
 void rewrite(IRRewriter &rewriter, ExpertsOp experts, PatchifyOp patchify) {
   Location loc = experts.getLoc();
@@ -114,23 +63,17 @@ void rewrite(IRRewriter &rewriter, ExpertsOp experts, PatchifyOp patchify) {
   ArrayRef<int64_t> xs = xType.getShape();
   int64_t batch = xs[0], channels = xs[1], height = xs[2], width = xs[3];
   int64_t ph = patchify.getPatch()[0], pw = patchify.getPatch()[1];
-  int64_t nph = height / ph, npw = width / pw, r = patchify.getRadius();
+  int64_t nph = height / ph, npw = width / pw;
   ArrayRef<int64_t> ks = typeOf(experts.getKernels()).getShape();
   int64_t numExperts = ks[0], outChannels = ks[1];
+  SmallVector<ReassociationIndices> mergeFirstTwo = {{0, 1}, {2}, {3}, {4}};
 
   // The image part: one convolution of the zero-padded feature map.
-  Value padded = x;
-  if (r > 0) {
-    Value zeros = filledTensor(rewriter, loc,
-                               {batch, channels, height + 2 * r, width + 2 * r},
-                               element, 0.0);
-    padded = tensor::InsertSliceOp::create(
-        rewriter, loc, x, zeros, indexAttrs(rewriter, {0, 0, r, r}),
-        indexAttrs(rewriter, xs), indexAttrs(rewriter, {1, 1, 1, 1}));
-  }
-  Value image = convolve(
-      rewriter, loc, padded,
-      kernelChannels(rewriter, loc, experts.getKernels(), 0, channels));
+  Value padded = padImage(rewriter, loc, x, patchify.getRadius());
+  Value filters = tensor::CollapseShapeOp::create(
+      rewriter, loc, kernelChannels(rewriter, loc, experts.getKernels(), 0, channels),
+      mergeFirstTwo);
+  Value image = convolve(rewriter, loc, padded, filters);
   // [B, E*Co, H, W] -> [B, E, Co, nph, ph, npw, pw]
   Value image7 = tensor::ExpandShapeOp::create(
       rewriter, loc,
@@ -138,24 +81,12 @@ void rewrite(IRRewriter &rewriter, ExpertsOp experts, PatchifyOp patchify) {
                             element),
       image, SmallVector<ReassociationIndices>{{0}, {1, 2}, {3, 4}, {5, 6}});
 
-  // The coordinate part: the planes of every patch, [P, 4, ph+2r, pw+2r].
-  Value noChannels =
-      tensor::EmptyOp::create(rewriter, loc, {1, 0, height, width}, element);
-  Value planes = PatchifyOp::create(rewriter, loc, noChannels,
-                                    patchify.getPatchAttr(),
-                                    patchify.getRadiusAttr(),
-                                    patchify.getHaloAttr());
-  Value planes4 = tensor::CollapseShapeOp::create(
-      rewriter, loc, planes,
-      SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}, {4}});
-  Value coords = convolve(
-      rewriter, loc, planes4,
-      kernelChannels(rewriter, loc, experts.getKernels(), channels, 4));
-  // [P, E*Co, ph, pw] -> [nph, npw, E, Co, ph, pw]
+  // The coordinate part, [P, E*Co, ph, pw] -> [nph, npw, E, Co, ph, pw].
   Value coords6 = tensor::ExpandShapeOp::create(
       rewriter, loc,
       RankedTensorType::get({nph, npw, numExperts, outChannels, ph, pw}, element),
-      coords, SmallVector<ReassociationIndices>{{0, 1}, {2, 3}, {4}, {5}});
+      coordinateTerm(rewriter, loc, patchify, experts.getKernels()),
+      SmallVector<ReassociationIndices>{{0, 1}, {2, 3}, {4}, {5}});
 
   // The epilogue, loops (b, a, bcol, e, o, i, j) = (0, ..., 6).
   auto [scale, shift] = expertsScaleShift(rewriter, loc, experts.getBn(),
@@ -189,40 +120,12 @@ void rewrite(IRRewriter &rewriter, ExpertsOp experts, PatchifyOp patchify) {
   rewriter.replaceOp(experts, y);
 }
 
-/// Once no experts read `patchify`, what else does (the embedding, which
-/// reads the patch cores, and routers that only read B and P) reads a
-/// patchify without a halo instead, `[B, P, C+4, ph, pw]`; the patches with
-/// their halo are then gone. Other users keep `patchify` as it is.
-void shrinkToCores(IRRewriter &rewriter, PatchifyOp patchify) {
-  int64_t r = patchify.getRadius();
-  if (r == 0)
-    return;
-  for (Operation *user : patchify->getUsers()) {
-    auto embed = dyn_cast<EmbedOp>(user);
-    if (!(embed && static_cast<int64_t>(embed.getRadius()) == r) &&
-        !isa<RouteOp>(user))
-      return;
-  }
-  rewriter.setInsertionPoint(patchify);
-  Value cores = PatchifyOp::create(rewriter, patchify.getLoc(),
-                                   patchify.getInput(), patchify.getPatchAttr(),
-                                   rewriter.getI64IntegerAttr(0),
-                                   patchify.getHaloAttr());
-  for (Operation *user : llvm::make_early_inc_range(patchify->getUsers()))
-    rewriter.modifyOpInPlace(user, [&] {
-      user->replaceUsesOfWith(patchify, cores);
-      if (auto embed = dyn_cast<EmbedOp>(user))
-        embed.setRadius(0);
-    });
-  rewriter.eraseOp(patchify);
-}
-
 struct FusePatches : pce::impl::FusePatchesBase<FusePatches> {
   void runOnOperation() override {
     SmallVector<std::pair<ExpertsOp, PatchifyOp>> work;
     llvm::SetVector<Operation *> patchifies;
     getOperation()->walk([&](ExpertsOp experts) {
-      if (PatchifyOp patchify = fusablePatchify(experts)) {
+      if (PatchifyOp patchify = imagePatchify(experts)) {
         work.push_back({experts, patchify});
         patchifies.insert(patchify);
       }

@@ -148,7 +148,21 @@ def SparseDispatch : Pass<"pce-sparse-dispatch"> {
     Runs on pce ops before `pce-lower-to-linalg`, which lowers the router and
     the patches. Dense routers (`top_k` 0 or `>= E`), experts with another
     user, `concat` mixes and dynamic shapes are left alone.
+
+    With `read-image` (the default) and patches from a context-halo
+    `pce.patchify` (as pce-fuse-patches requires), each routed pair's
+    convolution reads its window `[1, C, ph+2r, pw+2r]` of the zero-padded
+    feature map instead of the patch, with the kernel's C image channels,
+    and its epilogue adds the coordinate channels' term `[P, E, Co, ph, pw]`
+    (computed once, independent of the input): the halo patches are not
+    built, and the embedding and routers read patch cores
+    (`[B, P, C+4, ph, pw]`) instead.
   }];
+  let options = [
+    Option<"readImage", "read-image", "bool", /*default=*/"true",
+           "Convolve windows of the padded feature map instead of patches">
+  ];
+
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",

@@ -79,7 +79,8 @@ std::string pce::cpuPipelineText(const CpuPipelineOptions &options) {
   if (options.foldBatchNorm)
     text += std::string(kFoldBatchNorm) + ",";
   if (options.sparseDispatch)
-    text += std::string(kSparseDispatch) + ",";
+    text += std::string(kSparseDispatch) +
+            (options.fusePatches ? "," : "{read-image=false},");
   if (options.fusePatches)
     text += std::string(kFusePatches) + ",";
   if (options.fuseExpertsMix)

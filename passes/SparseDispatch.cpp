@@ -24,6 +24,7 @@
 
 #include "dialect/PCEOps.h"
 #include "passes/LoweringUtils.h"
+#include "passes/PatchFusion.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -32,6 +33,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/SetVector.h"
 
 namespace mlir::pce {
 #define GEN_PASS_DEF_SPARSEDISPATCH
@@ -41,6 +43,7 @@ namespace mlir::pce {
 using namespace mlir;
 using namespace mlir::pce;
 using namespace mlir::pce::lowering;
+using namespace mlir::pce::patchfusion;
 
 namespace {
 
@@ -71,8 +74,11 @@ Value index(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
 }
 
-/// Replaces `mix` and `experts` by the dispatch loops.
-void rewrite(IRRewriter &rewriter, MixOp mix, ExpertsOp experts) {
+/// Replaces `mix` and `experts` by the dispatch loops. With `patchify`, the
+/// convolutions read the padded image and add the coordinate term instead of
+/// reading the patches (passes/PatchFusion.h).
+void rewrite(IRRewriter &rewriter, MixOp mix, ExpertsOp experts,
+             PatchifyOp patchify) {
   Location loc = mix.getLoc();
   MLIRContext *ctx = rewriter.getContext();
   rewriter.setInsertionPoint(mix);
@@ -85,9 +91,28 @@ void rewrite(IRRewriter &rewriter, MixOp mix, ExpertsOp experts) {
           height = y[4], width = y[5];
   Value patchesValue = experts.getPatches();                         // [B,P,Cin,Hp,Wp]
   Value kernels = experts.getKernels();                              // [E,Co,Cin,k,k]
-  ArrayRef<int64_t> p = cast<RankedTensorType>(patchesValue.getType()).getShape();
-  ArrayRef<int64_t> kShape = cast<RankedTensorType>(kernels.getType()).getShape();
+  SmallVector<int64_t> p(typeOf(patchesValue).getShape());
+  SmallVector<int64_t> kShape(typeOf(kernels).getShape());
   Value weights = mix.getWeights();                                  // [B,P,E]
+
+  // Reading the image: the source is the padded feature map [B,C,H+2r,W+2r],
+  // the kernels lose their coordinate channels, which the coordinate term
+  // [P,E,Co,ph,pw] stands for.
+  Value padded, coords;
+  int64_t npw = 0;
+  if (patchify) {
+    Value x = patchify.getInput();
+    int64_t imageChannels = typeOf(x).getDimSize(1);
+    npw = typeOf(x).getDimSize(3) / width;
+    padded = padImage(rewriter, loc, x, patchify.getRadius());
+    coords = tensor::ExpandShapeOp::create(
+        rewriter, loc,
+        RankedTensorType::get({patches, numExperts, channels, height, width}, element),
+        coordinateTerm(rewriter, loc, patchify, kernels),
+        SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+    kernels = kernelChannels(rewriter, loc, kernels, 0, imageChannels);
+    p[2] = kShape[2] = imageChannels;
+  }
 
   auto [scale, shift] = expertsScaleShift(              // [E,Co]
       rewriter, loc, experts.getBn(), experts.getAffine(),
@@ -122,9 +147,23 @@ void rewrite(IRRewriter &rewriter, MixOp mix, ExpertsOp experts) {
             bb, bl, c0, index(bb, bl, patches), c1, bArgs,
             [&](OpBuilder &pb, Location pl, Value pIdx, ValueRange pArgs) {
               Value out = pArgs[0];
-              Value image = tensor::ExtractSliceOp::create(
-                  pb, pl, imageType, patchesValue, offsets({b, pIdx}, 5),
-                  staticSizes({1, 1, p[2], p[3], p[4]}), ones(5));
+              Value image;
+              if (patchify) {
+                // Patch (a, bcol) = (p / npw, p % npw) starts at row a*ph
+                // and column bcol*pw of the padded image.
+                Value a = arith::DivUIOp::create(pb, pl, pIdx, index(pb, pl, npw));
+                Value bcol = arith::RemUIOp::create(pb, pl, pIdx, index(pb, pl, npw));
+                Value row = arith::MulIOp::create(pb, pl, a, index(pb, pl, height));
+                Value col = arith::MulIOp::create(pb, pl, bcol, index(pb, pl, width));
+                image = tensor::ExtractSliceOp::create(
+                    pb, pl, imageType, padded,
+                    SmallVector<OpFoldResult>{b, rewriter.getIndexAttr(0), row, col},
+                    staticSizes({1, p[2], p[3], p[4]}), ones(4));
+              } else {
+                image = tensor::ExtractSliceOp::create(
+                    pb, pl, imageType, patchesValue, offsets({b, pIdx}, 5),
+                    staticSizes({1, 1, p[2], p[3], p[4]}), ones(5));
+              }
               Value acc0 = tensor::ExtractSliceOp::create(
                   pb, pl, accType, out, offsets({b, pIdx}, 5),
                   staticSizes({1, 1, channels, height, width}), ones(5));
@@ -157,11 +196,18 @@ void rewrite(IRRewriter &rewriter, MixOp mix, ExpertsOp experts) {
                           Value t = tensor::ExtractSliceOp::create(
                               tb, tl, vecType, shift, offsets({e}, 2),
                               staticSizes({1, channels}), ones(2));
-                          // acc += w * relu(s * conv + t), loops (c, i, j).
+                          // acc += w * relu(s * (conv [+ coordinates]) + t),
+                          // loops (c, i, j).
                           AffineMap id = AffineMap::getMultiDimIdentityMap(3, ctx);
                           AffineMap perChannel = loopsMap(ctx, 3, {0});
                           SmallVector<Value> inputs = {conv3, t};
                           SmallVector<AffineMap> maps = {id, perChannel};
+                          if (patchify) {
+                            inputs.push_back(tensor::ExtractSliceOp::create(
+                                tb, tl, accType, coords, offsets({pIdx, e}, 5),
+                                staticSizes({1, 1, channels, height, width}), ones(5)));
+                            maps.push_back(id);
+                          }
                           if (scaled) {
                             inputs.push_back(tensor::ExtractSliceOp::create(
                                 tb, tl, vecType, scale, offsets({e}, 2),
@@ -172,8 +218,12 @@ void rewrite(IRRewriter &rewriter, MixOp mix, ExpertsOp experts) {
                           Value next = buildGeneric(
                               tb, tl, inputs, acc, maps, {},
                               [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                                unsigned extra = 2;
+                                Value x = a[0];
+                                if (patchify)
+                                  x = arith::AddFOp::create(nb, nl, x, a[extra++]);
                                 Value y = expertActivation(
-                                    nb, nl, a[0], scaled ? a[2] : Value(), a[1]);
+                                    nb, nl, x, scaled ? a[extra] : Value(), a[1]);
                                 Value term = arith::MulFOp::create(nb, nl, w, y);
                                 return arith::AddFOp::create(nb, nl, a.back(), term);
                               });
@@ -197,6 +247,8 @@ void rewrite(IRRewriter &rewriter, MixOp mix, ExpertsOp experts) {
 }
 
 struct SparseDispatch : pce::impl::SparseDispatchBase<SparseDispatch> {
+  using Base::Base;
+
   void runOnOperation() override {
     SmallVector<std::pair<MixOp, ExpertsOp>> matches;
     getOperation()->walk([&](MixOp mix) {
@@ -204,8 +256,20 @@ struct SparseDispatch : pce::impl::SparseDispatchBase<SparseDispatch> {
         matches.push_back({mix, experts});
     });
     IRRewriter rewriter(&getContext());
-    for (auto [mix, experts] : matches)
-      rewrite(rewriter, mix, experts);
+    llvm::SetVector<Operation *> patchifies;
+    for (auto [mix, experts] : matches) {
+      PatchifyOp patchify = readImage ? imagePatchify(experts) : PatchifyOp();
+      if (patchify)
+        patchifies.insert(patchify);
+      rewrite(rewriter, mix, experts, patchify);
+    }
+    // Patches that nothing convolves any more: gone, or cores only.
+    for (Operation *patchify : patchifies) {
+      if (patchify->use_empty())
+        rewriter.eraseOp(patchify);
+      else
+        shrinkToCores(rewriter, cast<PatchifyOp>(patchify));
+    }
   }
 };
 

@@ -2,6 +2,7 @@
 // RUN: pce-opt %s -pce-sparse-dispatch -split-input-file -pce-lower-to-linalg | FileCheck %s --check-prefix=LOWERED
 // RUN: pce-opt %s -split-input-file --pce-cpu-pipeline | FileCheck %s --check-prefix=VEC
 // RUN: pce-opt %s -split-input-file --pce-cpu-pipeline="sparse-dispatch=false" | FileCheck %s --check-prefix=DENSE
+// RUN: pce-opt %s -pce-sparse-dispatch="read-image=false" -split-input-file | FileCheck %s --check-prefix=NOIMAGE
 
 // A top-1 router's mix: the experts and the mix become loops over (b, p, e)
 // that compute expert e on patch (b, p) only when its weight is not 0, as
@@ -139,4 +140,54 @@ func.func @concat(%p: tensor<1x4x5x6x6xf32>, %k: tensor<3x8x5x3x3xf32>,
   %y = pce.experts %p, %k affine(%s, %s : tensor<3x8xf32>, tensor<3x8xf32>) : tensor<1x4x5x6x6xf32>, tensor<3x8x5x3x3xf32>
   %m = pce.mix concat %w, %y proj(%wc, %bc : tensor<6x24xf32>, tensor<6xf32>) : tensor<1x4x3xf32>, tensor<1x4x3x8x4x4xf32>
   return %m : tensor<1x4x6x4x4xf32>
+}
+
+// -----
+
+// Patches of a context-halo patchify: each routed pair convolves its window
+// of the zero-padded image ([1, 3, 6, 6] at row (p / 2) * 4 and column
+// (p % 2) * 4) with the kernel's 3 image channels, and the epilogue adds the
+// coordinate term of (p, e), computed once from the coordinate planes. The
+// embedding reads patch cores; no halo patches are built. With
+// read-image=false the pairs convolve the patches as above.
+// CHECK-LABEL: func.func @image_windows
+// CHECK-SAME: (%[[X:.*]]: tensor<2x3x8x8xf32>, %[[K:.*]]: tensor<3x8x7x3x3xf32>
+// CHECK: %[[CORES:.*]] = pce.patchify %[[X]] patch [4, 4] : tensor<2x3x8x8xf32>
+// CHECK: pce.embed %[[CORES]]
+// CHECK: %[[PAD:.*]] = tensor.insert_slice %[[X]] into %{{.*}}[0, 0, 1, 1] [2, 3, 8, 8] [1, 1, 1, 1] : tensor<2x3x8x8xf32> into tensor<2x3x10x10xf32>
+// CHECK: pce.patchify %{{.*}} patch [4, 4] radius 1 : tensor<1x0x8x8xf32>
+// CHECK: %[[COORD:.*]] = linalg.conv_2d_nchw_fchw {{.*}} -> tensor<4x24x4x4xf32>
+// CHECK: %[[COORD5:.*]] = tensor.expand_shape %[[COORD]] {{\[}}[0], [1, 2], [3], [4]] output_shape [4, 3, 8, 4, 4]
+// CHECK: %[[KD:.*]] = tensor.extract_slice %[[K]][0, 0, 0, 0, 0] [3, 8, 3, 3, 3]
+// CHECK: scf.for %[[B:[a-z0-9_]+]] =
+// CHECK: scf.for %[[PI:[a-z0-9_]+]] =
+// CHECK: %[[A:.*]] = arith.divui %[[PI]], %c2
+// CHECK: %[[BC:.*]] = arith.remui %[[PI]], %c2
+// CHECK: %[[ROW:.*]] = arith.muli %[[A]], %c4
+// CHECK: %[[COL:.*]] = arith.muli %[[BC]], %c4
+// CHECK: %[[WIN:.*]] = tensor.extract_slice %[[PAD]][%[[B]], 0, %[[ROW]], %[[COL]]] [1, 3, 6, 6] [1, 1, 1, 1] : tensor<2x3x10x10xf32> to tensor<1x3x6x6xf32>
+// CHECK: scf.for %[[E:[a-z0-9_]+]] =
+// CHECK: scf.if
+// CHECK: %[[F:.*]] = tensor.extract_slice %[[KD]][%[[E]], 0, 0, 0, 0] [1, 8, 3, 3, 3] {{.*}} to tensor<8x3x3x3xf32>
+// CHECK: linalg.conv_2d_nchw_fchw ins(%[[WIN]], %[[F]] : tensor<1x3x6x6xf32>, tensor<8x3x3x3xf32>)
+// CHECK: %[[C:.*]] = tensor.extract_slice %[[COORD5]][%[[PI]], %[[E]], 0, 0, 0] [1, 1, 8, 4, 4]
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[C]], %{{.*}} :
+// CHECK: arith.addf
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: arith.maximumf
+// CHECK-NOT: pce.experts
+// NOIMAGE-LABEL: func.func @image_windows
+// NOIMAGE: %[[P:.*]] = pce.patchify %{{.*}} patch [4, 4] radius 1 : tensor<2x3x8x8xf32>
+// NOIMAGE: tensor.extract_slice %[[P]][%{{.*}}, %{{.*}}, 0, 0, 0] [1, 1, 7, 6, 6]
+func.func @image_windows(%x: tensor<2x3x8x8xf32>, %k: tensor<3x8x7x3x3xf32>,
+                         %s: tensor<3x8xf32>, %t: tensor<3x8xf32>,
+                         %we: tensor<7x7xf32>, %be: tensor<7xf32>,
+                         %keys: tensor<3x147xf32>) -> tensor<2x4x8x4x4xf32> {
+  %p = pce.patchify %x patch [4, 4] radius 1 : tensor<2x3x8x8xf32>
+  %e = pce.embed %p, %we, %be radius 1 : tensor<2x4x7x6x6xf32>, tensor<7x7xf32>, tensor<7xf32>
+  %w = pce.route cosine %e keys(%keys : tensor<3x147xf32>) top_k 1 : tensor<2x4x147xf32>
+  %y = pce.experts %p, %k affine(%s, %t : tensor<3x8xf32>, tensor<3x8xf32>) : tensor<2x4x7x6x6xf32>, tensor<3x8x7x3x3xf32>
+  %m = pce.mix sum %w, %y : tensor<2x4x3xf32>, tensor<2x4x3x8x4x4xf32>
+  return %m : tensor<2x4x8x4x4xf32>
 }
