@@ -204,9 +204,10 @@ def FusePatches : Pass<"pce-fuse-patches"> {
       feature map `[B, C, H+2r, W+2r]` with the kernels' first C channels as
       `E*Co` filters, `[B, E*Co, H, W]` (a context halo is exactly the padded
       image around the patch);
-    - the coordinate part, independent of the input: the coordinate planes of
-      every patch (`pce.patchify` of a map with no channels) convolved with
-      the kernels' last 4 channels, `[P, E*Co, ph, pw]`;
+    - the coordinate part, independent of the input, `[P, E*Co, ph, pw]`: the
+      coordinate planes convolved with the kernels' last 4 channels, computed
+      as a per-row, a per-column and a per-patch term (each plane varies
+      along one index only) from constant tables of `lin` values;
     - one epilogue `relu(scale * (image + coordinates) + shift)` over
       `(b, a, bcol, e, o, i, j)` into `[B, nph, npw, E, Co, ph, pw]`,
       collapsed to `[B, P, E, Co, ph, pw]` and tagged

@@ -39,9 +39,11 @@ Value kernelChannels(OpBuilder &b, Location loc, Value kernels, int64_t first,
 Value convolve(OpBuilder &b, Location loc, Value images, Value filters);
 
 /// The coordinate channels' contribution to every expert's convolution,
-/// `[P, E*Co, ph, pw]`: the coordinate planes of every patch (a patchify of
-/// a map with no channels, so their formula stays in LowerPatching)
-/// convolved with the kernels' last four channels.
+/// `[P, E*Co, ph, pw]`: the coordinate planes of every patch convolved with
+/// the kernels' last four channels, computed as the sum of a per-row, a
+/// per-column and a per-patch term (each plane varies along one index only)
+/// from small constant tables of `lin` values: a few generics, no
+/// convolution kernels to generate.
 Value coordinateTerm(OpBuilder &b, Location loc, PatchifyOp patchify,
                      Value kernels);
 

@@ -4,9 +4,12 @@
 
 // Context halo: the experts convolve the zero-padded image [2,3,10,10] with
 // the kernels' 3 pixel channels (8 = E*Co filters, a strided view of the
-// kernels), the coordinate planes of a map with no channels with the last 4,
-// and one epilogue over (b, a, bcol, e, o, i, j) adds the two and applies the
-// batch norm and ReLU into [B, nph, npw, E, Co, ph, pw]. The embedding reads
+// kernels); the coordinate channels' term [P, E*Co, ph, pw] is a per-row, a
+// per-column and a per-patch contraction of the last 4 kernel channels with
+// constant tables of lin values (rows and columns: lin(4, i + d - 1), past
+// [-1, 1] on the halo; patches: lin(2, a), lin(2, bcol)), and one epilogue
+// over (b, a, bcol, e, o, i, j) adds the two and applies the batch norm and
+// ReLU into [B, nph, npw, E, Co, ph, pw]. The embedding reads
 // the patch cores of a patchify without a halo; the halo patches are gone.
 // CHECK-LABEL: func.func @context
 // CHECK-SAME: (%[[X:.*]]: tensor<2x3x8x8xf32>, %[[K:.*]]: tensor<2x4x7x3x3xf32>, %[[S:.*]]: tensor<2x4xf32>, %[[T:.*]]: tensor<2x4xf32>, %[[WE:.*]]: tensor<7x7xf32>, %[[BE:.*]]: tensor<7xf32>)
@@ -18,12 +21,13 @@
 // CHECK: %[[FD:.*]] = tensor.collapse_shape %[[KD]] {{\[}}[0, 1], [2], [3], [4]] : tensor<2x4x3x3x3xf32> into tensor<8x3x3x3xf32>
 // CHECK: %[[IMG:.*]] = linalg.conv_2d_nchw_fchw ins(%[[PAD]], %[[FD]] : tensor<2x3x10x10xf32>, tensor<8x3x3x3xf32>) {{.*}} -> tensor<2x8x8x8xf32>
 // CHECK: %[[IMG7:.*]] = tensor.expand_shape %[[IMG]] {{\[}}[0], [1, 2], [3, 4], [5, 6]] output_shape [2, 2, 4, 2, 4, 2, 4]
-// CHECK: %[[NONE:.*]] = tensor.empty() : tensor<1x0x8x8xf32>
-// CHECK: %[[PLANES:.*]] = pce.patchify %[[NONE]] patch [4, 4] radius 1 : tensor<1x0x8x8xf32>
-// CHECK: %[[P4:.*]] = tensor.collapse_shape %[[PLANES]] {{\[}}[0, 1], [2], [3], [4]] : tensor<1x4x4x6x6xf32> into tensor<4x4x6x6xf32>
-// CHECK: %[[KC:.*]] = tensor.extract_slice %[[K]][0, 0, 3, 0, 0] [2, 4, 4, 3, 3] [1, 1, 1, 1, 1]
-// CHECK: %[[FC:.*]] = tensor.collapse_shape %[[KC]]
-// CHECK: %[[COORD:.*]] = linalg.conv_2d_nchw_fchw ins(%[[P4]], %[[FC]] : tensor<4x4x6x6xf32>, tensor<8x4x3x3xf32>) {{.*}} -> tensor<4x8x4x4xf32>
+// CHECK: arith.constant dense<{{\[\[}}-1.66666663, -1.000000e+00, -0.333333343], [-1.000000e+00, -0.333333343, 0.333333343], [-0.333333343, 0.333333343, 1.000000e+00], [0.333333343, 1.000000e+00, 1.66666663]]> : tensor<4x3xf32>
+// CHECK: arith.constant dense<{{\[\[}}-1.000000e+00, -1.000000e+00], [-1.000000e+00, 1.000000e+00], [1.000000e+00, -1.000000e+00], [1.000000e+00, 1.000000e+00]]> : tensor<4x2xf32>
+// CHECK: tensor.extract_slice %[[K]][0, 0, 3, 0, 0] [2, 4, 4, 3, 3]
+// CHECK: %[[ROWS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction"]{{.*}} outs(%{{.*}} : tensor<8x4xf32>)
+// CHECK: %[[COLS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction"]{{.*}} outs(%{{.*}} : tensor<8x4xf32>)
+// CHECK: %[[PATCH:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction"]{{.*}} outs(%{{.*}} : tensor<8x4xf32>)
+// CHECK: %[[COORD:.*]] = linalg.generic {{.*}} ins(%[[ROWS]], %[[COLS]], %[[PATCH]] : {{.*}}) outs(%{{.*}} : tensor<4x8x4x4xf32>)
 // CHECK: %[[COORD6:.*]] = tensor.expand_shape %[[COORD]] {{\[}}[0, 1], [2, 3], [4], [5]] output_shape [2, 2, 2, 4, 4, 4]
 // CHECK: %[[Y7:.*]] = linalg.generic {indexing_maps = [#[[IMGMAP:map[0-9]*]], #[[COORDMAP:map[0-9]*]], #[[EO:map[0-9]*]], #[[EO]], #[[ID:map[0-9]*]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "parallel", "parallel"]} ins(%[[IMG7]], %[[COORD6]], %[[S]], %[[T]] : {{.*}}) outs(%{{.*}} : tensor<2x2x2x2x4x4x4xf32>) attrs = {pce.experts_epilogue}
 // CHECK: arith.addf
@@ -68,8 +72,8 @@ func.func @context(%x: tensor<2x3x8x8xf32>, %k: tensor<2x4x7x3x3xf32>,
 // CHECK: pce.route position %[[CORES]] experts 2
 // CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, 0, 2, 2] [1, 2, 8, 8] [1, 1, 1, 1] : tensor<1x2x8x8xf32> into tensor<1x2x12x12xf32>
 // CHECK: linalg.conv_2d_nchw_fchw {{.*}} : tensor<1x2x12x12xf32>, tensor<6x2x5x5xf32>)
-// CHECK: pce.patchify %{{.*}} patch [4, 4] radius 2 : tensor<1x0x8x8xf32>
-// CHECK: linalg.conv_2d_nchw_fchw {{.*}} : tensor<4x4x8x8xf32>, tensor<6x4x5x5xf32>)
+// CHECK: arith.constant dense<{{\[\[}}-2.33333325, -1.66666663, -1.000000e+00, -0.333333343, 0.333333343], {{.*}}> : tensor<4x5xf32>
+// CHECK-NOT: linalg.conv_2d_nchw_fchw
 // CHECK: pce.mix sum
 func.func @position_k5(%x: tensor<1x2x8x8xf32>, %k: tensor<2x3x6x5x5xf32>,
                        %s: tensor<2x3xf32>) -> tensor<1x4x3x4x4xf32> {
