@@ -34,6 +34,9 @@
 #include "mlir/Transforms/CSE.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
+#include "llvm/ADT/SmallPtrSet.h"
+
+#include <limits>
 
 namespace mlir::pce {
 #define GEN_PASS_DEF_VECTORIZEGENERICS
@@ -56,7 +59,8 @@ struct Plan {
 
 /// The tiling that makes every tile one (piece of a) result row, or nothing
 /// when `op` is left alone.
-std::optional<Plan> plan(linalg::GenericOp op, int64_t maxLanes) {
+std::optional<Plan> plan(linalg::GenericOp op, int64_t maxLanes,
+                         bool keepOuterReductions = false) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1)
     return std::nullopt;
   for (Value operand : op->getOperands())
@@ -105,10 +109,21 @@ std::optional<Plan> plan(linalg::GenericOp op, int64_t maxLanes) {
   Plan p;
   for (unsigned d = 0; d < ranges.size(); ++d)
     p.tileSizes.push_back(d == vecDim ? vecTile : 1);
-  for (unsigned d = 0; d < ranges.size(); ++d)
+  // Reduction loops go innermost, so a row's accumulator stays in a
+  // register, except (keepOuterReductions) the leading reduction loops of
+  // the generic but its last: they stay outside, so that the inputs one
+  // outer step reads stay in cache while every row is updated.
+  unsigned outer = 0;
+  if (keepOuterReductions)
+    while (outer < ranges.size() && iterators[outer] != utils::IteratorType::parallel)
+      ++outer;
+  outer = outer > 0 ? outer - 1 : 0;
+  for (unsigned d = 0; d < outer; ++d)
+    p.interchange.push_back(d);
+  for (unsigned d = outer; d < ranges.size(); ++d)
     if (iterators[d] == utils::IteratorType::parallel)
       p.interchange.push_back(d);
-  for (unsigned d = 0; d < ranges.size(); ++d)
+  for (unsigned d = outer; d < ranges.size(); ++d)
     if (iterators[d] != utils::IteratorType::parallel)
       p.interchange.push_back(d);
   for (unsigned d = 0; d < ranges.size(); ++d)
@@ -116,6 +131,97 @@ std::optional<Plan> plan(linalg::GenericOp op, int64_t maxLanes) {
       p.vectorLoopLast.push_back(d);
   p.vectorLoopLast.push_back(vecDim);
   return p;
+}
+
+/// A reduction whose result does not index the dimension that every input
+/// reads contiguously cannot be vectorized along a result row: the weight
+/// gradient of the embedding, gWe[d, c] = sum over (n, p, i, j) of
+/// gz[n, p, d, i, j] * core[n, p, c, i, j], or the SPP levels' max pooling.
+/// It is split on buffers into
+///   partial[..., j] = the same reduction without j   (j now a result row)
+///   out[...] = out[...] combined with partial[..., j] over j   (small)
+/// where the body combines with `arith.addf` (partial starts at 0) or
+/// `arith.maximumf` (at -inf). Returns the first generic (which `plan`
+/// vectorizes along j), or null when `op` is left alone.
+linalg::GenericOp splitContiguousReduction(RewriterBase &rewriter,
+                                           linalg::GenericOp op, int64_t maxLanes) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumDpsInputs() == 0 || op.getNumReductionLoops() < 2)
+    return {};
+  for (Value operand : op->getOperands())
+    if (!isStaticWithUnitInnerStride(operand.getType()))
+      return {};
+  OpOperand *init = op.getDpsInitOperand(0);
+  AffineMap initMap = op.getMatchingIndexingMap(init);
+  if (!initMap.isProjectedPermutation())
+    return {};
+  // The dimension every input reads innermost, a reduction the result lacks.
+  std::optional<unsigned> dim;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (map.getNumResults() == 0)
+      return {};
+    auto last = dyn_cast<AffineDimExpr>(map.getResults().back());
+    if (!last || (dim && *dim != last.getPosition()))
+      return {};
+    dim = last.getPosition();
+  }
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  if (iterators[*dim] != utils::IteratorType::reduction ||
+      initMap.isFunctionOfDim(*dim))
+    return {};
+  int64_t extent = op.getStaticLoopRanges()[*dim];
+  if (extent < 4 || extent > maxLanes)
+    return {};
+  // The body: yield combine(result element, term), the result element read
+  // there only.
+  Block &body = op.getRegion().front();
+  BlockArgument acc = op.getMatchingBlockArgument(init);
+  Operation *combine = body.getTerminator()->getOperand(0).getDefiningOp();
+  if (!combine || !isa<arith::AddFOp, arith::MaximumFOp>(combine) ||
+      !acc.hasOneUse() || acc.getUses().begin()->getOwner() != combine)
+    return {};
+  bool isMax = isa<arith::MaximumFOp>(combine);
+
+  Location loc = op.getLoc();
+  MLIRContext *ctx = rewriter.getContext();
+  rewriter.setInsertionPoint(op);
+  auto outType = cast<MemRefType>(init->get().getType());
+  SmallVector<int64_t> partialShape(outType.getShape());
+  partialShape.push_back(extent);
+  auto partialType = MemRefType::get(partialShape, outType.getElementType());
+  Value partial = memref::AllocOp::create(rewriter, loc, partialType);
+  Value identity = floatConstant(
+      rewriter, loc, outType.getElementType(),
+      isMax ? -std::numeric_limits<double>::infinity() : 0.0);
+  linalg::FillOp::create(rewriter, loc, ValueRange{identity}, ValueRange{partial});
+
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  SmallVector<AffineExpr> partialResults(initMap.getResults());
+  partialResults.push_back(getAffineDimExpr(*dim, ctx));
+  maps.back() = AffineMap::get(initMap.getNumDims(), 0, partialResults, ctx);
+  iterators[*dim] = utils::IteratorType::parallel;
+  auto first = linalg::GenericOp::create(rewriter, loc, TypeRange{},
+                                         op.getDpsInputs(), ValueRange{partial},
+                                         maps, iterators);
+  rewriter.inlineRegionBefore(op.getRegion(), first.getRegion(),
+                              first.getRegion().end());
+
+  unsigned rank = outType.getRank();
+  SmallVector<utils::IteratorType> combineIterators(rank, utils::IteratorType::parallel);
+  combineIterators.push_back(utils::IteratorType::reduction);
+  linalg::GenericOp::create(
+      rewriter, loc, TypeRange{}, ValueRange{partial}, ValueRange{init->get()},
+      SmallVector<AffineMap>{AffineMap::getMultiDimIdentityMap(rank + 1, ctx),
+                             loopsMap(ctx, rank + 1, firstLoops(rank))},
+      combineIterators, [&](OpBuilder &nb, Location nloc, ValueRange a) {
+        Value c = isMax ? Value(arith::MaximumFOp::create(nb, nloc, a[1], a[0]))
+                        : Value(arith::AddFOp::create(nb, nloc, a[1], a[0]));
+        linalg::YieldOp::create(nb, nloc, c);
+      });
+  memref::DeallocOp::create(rewriter, loc, partial);
+  rewriter.eraseOp(op);
+  return first;
 }
 
 /// In a reduction loop `loop` of a vectorized tile, the result row is read
@@ -185,15 +291,25 @@ struct VectorizeGenerics : pce::impl::VectorizeGenericsBase<VectorizeGenerics> {
   void runOnOperation() override {
     Operation *root = getOperation();
     MLIRContext *ctx = &getContext();
+    IRRewriter rewriter(ctx);
+    SmallVector<linalg::GenericOp> candidates;
+    root->walk([&](linalg::GenericOp op) {
+      if (!plan(op, maxLanes))
+        candidates.push_back(op);
+    });
+    llvm::SmallPtrSet<Operation *, 8> split;
+    for (linalg::GenericOp op : candidates)
+      if (linalg::GenericOp first = splitContiguousReduction(rewriter, op, maxLanes))
+        split.insert(first);
+
     SmallVector<std::pair<linalg::GenericOp, Plan>> work;
     root->walk([&](linalg::GenericOp op) {
-      if (auto p = plan(op, maxLanes))
+      if (auto p = plan(op, maxLanes, split.contains(op)))
         work.push_back({op, *p});
     });
     if (work.empty())
       return;
 
-    IRRewriter rewriter(ctx);
     for (auto &[op, p] : work) {
       linalg::LinalgTilingOptions options;
       options.setTileSizes(p.tileSizes)

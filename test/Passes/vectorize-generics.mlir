@@ -113,3 +113,68 @@ func.func @left_alone(%x: memref<8x4xf32>, %y: memref<4x8xf32>, %d: memref<?x8xf
   } -> tensor<4x8xf32>
   return %r : tensor<4x8xf32>
 }
+
+// A contraction whose result lacks the dimension both inputs read
+// contiguously (the embedding's weight gradient: gw[d, c] = sum over n, p,
+// j of x[n, p, d, j] * y[n, p, c, j]) is split: partial[d, c, j]
+// (zero-filled, a result row along j, so vectorized with the accumulator in
+// a register), then gw[d, c] += sum over j of partial. Of the leading
+// reductions (n, p) all but the last stay outside the parallel loop over
+// (d, c), so one step's inputs stay in cache while every row is updated.
+// CHECK-LABEL: func.func @contiguous_reduction
+// CHECK: %[[PART:.*]] = memref.alloc() : memref<6x5x8xf32>
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[PART]] : memref<6x5x8xf32>)
+// CHECK: scf.for %[[N:.*]] = %c0 to %c3
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%c6, %c5)
+// CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1 iter_args(%{{.*}}) -> (vector<8xf32>)
+// CHECK: vector.transfer_read {{.*}} : memref<8xf32, #{{.*}}>, vector<8xf32>
+// CHECK: arith.mulf {{.*}} : vector<8xf32>
+// CHECK: arith.addf {{.*}} : vector<8xf32>
+// CHECK: vector.transfer_write {{.*}} : vector<8xf32>, memref<8xf32
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[PART]] : memref<6x5x8xf32>) outs(%{{.*}} : memref<6x5xf32>)
+// CHECK: arith.addf
+// CHECK: memref.dealloc %[[PART]]
+// A maximum over rows and columns (SPP pooling to one bin) starts the
+// partial maxima at -inf and combines them with a maximum.
+// CHECK-LABEL: func.func @contiguous_max
+// CHECK: %[[PM:.*]] = memref.alloc() : memref<4x8xf32>
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[PM]]
+// CHECK: arith.maximumf {{.*}} : vector<8xf32>
+// CHECK: ins(%[[PM]] : memref<4x8xf32>) outs(%{{.*}} : memref<4xf32>)
+// CHECK: arith.maximumf
+// CHECK: memref.dealloc %[[PM]]
+// CHECK-LABEL: func.func @contiguous_product
+// CHECK-NOT: memref.alloc
+// CHECK-NOT: vector.
+func.func @contiguous_reduction(%x: memref<3x2x6x8xf32>, %y: memref<3x2x5x8xf32>, %gw: memref<6x5xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(n, p, d, c, j) -> (n, p, d, j)>, affine_map<(n, p, d, c, j) -> (n, p, c, j)>, affine_map<(n, p, d, c, j) -> (d, c)>],
+                  iterator_types = ["reduction", "reduction", "parallel", "parallel", "reduction"]}
+      ins(%x, %y : memref<3x2x6x8xf32>, memref<3x2x5x8xf32>) outs(%gw : memref<6x5xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    %r = arith.addf %o, %m : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+func.func @contiguous_max(%x: memref<4x8x8xf32>, %m: memref<4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(c, i, j) -> (c, i, j)>, affine_map<(c, i, j) -> (c)>],
+                  iterator_types = ["parallel", "reduction", "reduction"]}
+      ins(%x : memref<4x8x8xf32>) outs(%m : memref<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.maximumf %o, %a : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+// A product is neither a sum nor a maximum: left alone.
+func.func @contiguous_product(%x: memref<4x8x8xf32>, %m: memref<4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(c, i, j) -> (c, i, j)>, affine_map<(c, i, j) -> (c)>],
+                  iterator_types = ["parallel", "reduction", "reduction"]}
+      ins(%x : memref<4x8x8xf32>) outs(%m : memref<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.mulf %o, %a : f32
+    linalg.yield %r : f32
+  }
+  return
+}
