@@ -429,7 +429,8 @@ def VectorizeGenerics : Pass<"pce-vectorize-generics", "::mlir::func::FuncOp"> {
     A reduction whose result lacks the dimension `j` that every input reads
     innermost (a weight gradient `gw[d, c] = sum x[n, p, d, j] * y[n, p, c, j]`,
     a max pooling to one bin), combined with `arith.addf` or
-    `arith.maximumf`, is first split into `partial[..., j]` (a new buffer
+    `arith.maximumf`, and at least 64 rows to reduce per result element, is
+    first split into `partial[..., j]` (a new buffer
     filled with 0 or -inf, vectorized along `j`) and a small reduction of
     `partial` over `j` into the result; its leading reduction loops but the
     last stay outside the parallel loops, so each step's inputs stay in

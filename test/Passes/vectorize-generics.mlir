@@ -126,7 +126,7 @@ func.func @left_alone(%x: memref<8x4xf32>, %y: memref<4x8xf32>, %d: memref<?x8xf
 // CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[PART]] : memref<6x5x8xf32>)
 // CHECK: scf.for %[[N:.*]] = %c0 to %c3
 // CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %c0) to (%c6, %c5)
-// CHECK: scf.for %{{.*}} = %c0 to %c2 step %c1 iter_args(%{{.*}}) -> (vector<8xf32>)
+// CHECK: scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args(%{{.*}}) -> (vector<8xf32>)
 // CHECK: vector.transfer_read {{.*}} : memref<8xf32, #{{.*}}>, vector<8xf32>
 // CHECK: arith.mulf {{.*}} : vector<8xf32>
 // CHECK: arith.addf {{.*}} : vector<8xf32>
@@ -134,8 +134,8 @@ func.func @left_alone(%x: memref<8x4xf32>, %y: memref<4x8xf32>, %d: memref<?x8xf
 // CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[PART]] : memref<6x5x8xf32>) outs(%{{.*}} : memref<6x5xf32>)
 // CHECK: arith.addf
 // CHECK: memref.dealloc %[[PART]]
-// A maximum over rows and columns (SPP pooling to one bin) starts the
-// partial maxima at -inf and combines them with a maximum.
+// A maximum over 64 rows and 8 columns starts the partial maxima at -inf
+// and combines them with a maximum.
 // CHECK-LABEL: func.func @contiguous_max
 // CHECK: %[[PM:.*]] = memref.alloc() : memref<4x8xf32>
 // CHECK: linalg.fill ins(%{{.*}} : f32) outs(%[[PM]]
@@ -146,10 +146,13 @@ func.func @left_alone(%x: memref<8x4xf32>, %y: memref<4x8xf32>, %d: memref<?x8xf
 // CHECK-LABEL: func.func @contiguous_product
 // CHECK-NOT: memref.alloc
 // CHECK-NOT: vector.
-func.func @contiguous_reduction(%x: memref<3x2x6x8xf32>, %y: memref<3x2x5x8xf32>, %gw: memref<6x5xf32>) {
+// CHECK-LABEL: func.func @few_rows
+// CHECK-NOT: memref.alloc
+// CHECK-NOT: vector.
+func.func @contiguous_reduction(%x: memref<3x64x6x8xf32>, %y: memref<3x64x5x8xf32>, %gw: memref<6x5xf32>) {
   linalg.generic {indexing_maps = [affine_map<(n, p, d, c, j) -> (n, p, d, j)>, affine_map<(n, p, d, c, j) -> (n, p, c, j)>, affine_map<(n, p, d, c, j) -> (d, c)>],
                   iterator_types = ["reduction", "reduction", "parallel", "parallel", "reduction"]}
-      ins(%x, %y : memref<3x2x6x8xf32>, memref<3x2x5x8xf32>) outs(%gw : memref<6x5xf32>) {
+      ins(%x, %y : memref<3x64x6x8xf32>, memref<3x64x5x8xf32>) outs(%gw : memref<6x5xf32>) {
   ^bb0(%a: f32, %b: f32, %o: f32):
     %m = arith.mulf %a, %b : f32
     %r = arith.addf %o, %m : f32
@@ -157,10 +160,10 @@ func.func @contiguous_reduction(%x: memref<3x2x6x8xf32>, %y: memref<3x2x5x8xf32>
   }
   return
 }
-func.func @contiguous_max(%x: memref<4x8x8xf32>, %m: memref<4xf32>) {
+func.func @contiguous_max(%x: memref<4x64x8xf32>, %m: memref<4xf32>) {
   linalg.generic {indexing_maps = [affine_map<(c, i, j) -> (c, i, j)>, affine_map<(c, i, j) -> (c)>],
                   iterator_types = ["parallel", "reduction", "reduction"]}
-      ins(%x : memref<4x8x8xf32>) outs(%m : memref<4xf32>) {
+      ins(%x : memref<4x64x8xf32>) outs(%m : memref<4xf32>) {
   ^bb0(%a: f32, %o: f32):
     %r = arith.maximumf %o, %a : f32
     linalg.yield %r : f32
@@ -174,6 +177,18 @@ func.func @contiguous_product(%x: memref<4x8x8xf32>, %m: memref<4xf32>) {
       ins(%x : memref<4x8x8xf32>) outs(%m : memref<4xf32>) {
   ^bb0(%a: f32, %o: f32):
     %r = arith.mulf %o, %a : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+// 8 rows per result (an SPP bin of an 8x8 patch): not worth a second pass
+// and a buffer, left alone.
+func.func @few_rows(%x: memref<4x8x8xf32>, %m: memref<4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(c, i, j) -> (c, i, j)>, affine_map<(c, i, j) -> (c)>],
+                  iterator_types = ["parallel", "reduction", "reduction"]}
+      ins(%x : memref<4x8x8xf32>) outs(%m : memref<4xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = arith.maximumf %o, %a : f32
     linalg.yield %r : f32
   }
   return
