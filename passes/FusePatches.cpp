@@ -13,16 +13,16 @@
 // The image part is one convolution of the zero-padded feature map
 // `[B, C, H+2r, W+2r]` with the E*Co filters, reading every pixel once and
 // writing rows W long instead of pw; the coordinate part does not depend on
-// the input: a `[P, E*Co, ph, pw]` convolution of the coordinate planes
-// (patchify of a map with no channels). Batch norm and ReLU follow in one
-// epilogue over `(b, a, bcol, e, o, i, j)` that reads both:
+// the input: `[P, E*Co, ph, pw]`, from small contractions with tables of
+// coordinates (patchfusion::coordinateTerm). Batch norm and ReLU follow in
+// one epilogue over `(b, a, bcol, e, o, i, j)` that reads both:
 //
 //   y[b, a*npw + bcol, e, o, i, j] =
 //       relu(scale[e,o] * (img[b, e*Co + o, a*ph + i, bcol*pw + j]
 //                          + coord[a*npw + bcol, e*Co + o, i, j]) + shift[e,o])
 //
-// The epilogue is tagged like LowerExperts' (kExpertsEpilogueAttr), so
-// pce-fuse-experts-mix can still fold the mix into it. The embedding and the
+// The epilogue is tagged (kExpertsEpilogueAttr) so that pce-fuse-experts-mix
+// can still fold the mix into it. The embedding and the
 // position/uniform routers, which read only the patch cores (or only B and
 // P), then read a patchify without a halo, `[B, P, C+4, ph, pw]`, and the
 // patches with their halo are gone.
