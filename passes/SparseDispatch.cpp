@@ -15,7 +15,11 @@
 //       out[b, p] += w[b, p, e] * relu(scale[e] * c + shift[e])
 //
 // on tensors, before pce-lower-to-linalg (which lowers what is left: the
-// router, the patches, the folded batch norm). Both slices are contiguous
+// router, the patches, the folded batch norm). With `read-image` and patches
+// of a context-halo patchify, `patches[b, p]` is instead the window of the
+// zero-padded feature map at row (p / npw) * ph, column (p % npw) * pw, the
+// kernel loses its coordinate channels and the epilogue adds their term
+// (passes/PatchFusion.h): the halo patches are then never built. Both slices are contiguous
 // rows after bufferization, so pce-vectorize-convolutions still turns the
 // per-(patch, expert) convolution into its vector kernel, and the epilogue
 // is an elementwise generic that pce-vectorize-generics vectorizes.
