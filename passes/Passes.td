@@ -434,7 +434,9 @@ def VectorizeGenerics : Pass<"pce-vectorize-generics", "::mlir::func::FuncOp"> {
     filled with 0 or -inf, vectorized along `j`) and a small reduction of
     `partial` over `j` into the result; its leading reduction loops but the
     last stay outside the parallel loops, so each step's inputs stay in
-    cache.
+    cache. This changes the order of the sum (per lane of `j`, then across
+    lanes), so `--pce-cpu-pipeline` asks for it only with its
+    `split-reductions=true` (docs/Rationale.md).
 
     Generics that would read an operand across its innermost dimension (a
     gather: transposes, other reductions into the innermost dimension), with
@@ -443,7 +445,11 @@ def VectorizeGenerics : Pass<"pce-vectorize-generics", "::mlir::func::FuncOp"> {
   }];
   let options = [
     Option<"maxLanes", "max-lanes", "int64_t", /*default=*/"64",
-           "Longest vector kept whole; longer rows are cut into equal pieces">
+           "Longest vector kept whole; longer rows are cut into equal pieces">,
+    Option<"splitReductions", "split-reductions", "bool", /*default=*/"true",
+           "Split sums and maxima along the inputs' contiguous dimension "
+           "(changes their summation order; off in --pce-cpu-pipeline unless "
+           "its split-reductions=true)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -90,7 +90,8 @@ std::string pce::cpuPipelineText(const CpuPipelineOptions &options) {
   if (options.vectorizeConvolutions)
     codegen += std::string(kVectorizeConvolutions) + ",";
   if (options.vectorizeGenerics)
-    codegen += std::string(kVectorizeGenerics) + ",";
+    codegen += std::string(kVectorizeGenerics) +
+               (options.splitReductions ? "," : "{split-reductions=false},");
   if (!codegen.empty())
     text += ",func.func(" + codegen + "canonicalize,cse)";
   text += std::string(",") + kToLoops;
@@ -144,6 +145,11 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Register-blocked vector kernels for NCHW convolutions "
                      "(pce-vectorize-convolutions)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> splitReductions{
+      *this, "split-reductions",
+      llvm::cl::desc("Split sums along the inputs' contiguous dimension in "
+                     "pce-vectorize-generics (another summation order)"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> vectorizeGenerics{
       *this, "vectorize-generics",
       llvm::cl::desc("Elementwise and reduction generics as row vectors "
@@ -176,6 +182,7 @@ void pce::registerPipelines() {
         options.fuseExpertsMix = cl.fuseExpertsMix;
         options.vectorizeConvolutions = cl.vectorize && cl.vectorizeConvolutions;
         options.vectorizeGenerics = cl.vectorize && cl.vectorizeGenerics;
+        options.splitReductions = cl.splitReductions;
         options.parallelLoops = cl.parallelLoops;
         if (failed(buildCpuPipelineWithOptions(pm, options)))
           llvm::report_fatal_error("pce-cpu-pipeline does not parse");

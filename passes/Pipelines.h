@@ -27,6 +27,9 @@ struct CpuPipelineOptions {
   bool vectorizeConvolutions = true;
   /// pce-vectorize-generics: elementwise and reduction generics by rows.
   bool vectorizeGenerics = true;
+  /// pce-vectorize-generics' split-reductions: faster weight gradients, but
+  /// a different summation order than the loops (docs/Rationale.md), so off.
+  bool splitReductions = false;
   /// pce-outline-parallel-loops: parallel loops run on the runtime's threads.
   bool parallelLoops = true;
 };

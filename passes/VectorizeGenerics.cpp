@@ -312,9 +312,10 @@ struct VectorizeGenerics : pce::impl::VectorizeGenericsBase<VectorizeGenerics> {
         candidates.push_back(op);
     });
     llvm::SmallPtrSet<Operation *, 8> split;
-    for (linalg::GenericOp op : candidates)
-      if (linalg::GenericOp first = splitContiguousReduction(rewriter, op, maxLanes))
-        split.insert(first);
+    if (splitReductions)
+      for (linalg::GenericOp op : candidates)
+        if (linalg::GenericOp first = splitContiguousReduction(rewriter, op, maxLanes))
+          split.insert(first);
 
     SmallVector<std::pair<linalg::GenericOp, Plan>> work;
     root->walk([&](linalg::GenericOp op) {
