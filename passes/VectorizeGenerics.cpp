@@ -306,16 +306,19 @@ struct VectorizeGenerics : pce::impl::VectorizeGenericsBase<VectorizeGenerics> {
     Operation *root = getOperation();
     MLIRContext *ctx = &getContext();
     IRRewriter rewriter(ctx);
-    SmallVector<linalg::GenericOp> candidates;
-    root->walk([&](linalg::GenericOp op) {
-      if (!plan(op, maxLanes))
-        candidates.push_back(op);
-    });
+    // Generics that cannot be vectorized along a result row as they are may
+    // be split first (split-reductions).
     llvm::SmallPtrSet<Operation *, 8> split;
-    if (splitReductions)
+    if (splitReductions) {
+      SmallVector<linalg::GenericOp> candidates;
+      root->walk([&](linalg::GenericOp op) {
+        if (!plan(op, maxLanes))
+          candidates.push_back(op);
+      });
       for (linalg::GenericOp op : candidates)
         if (linalg::GenericOp first = splitContiguousReduction(rewriter, op, maxLanes))
           split.insert(first);
+    }
 
     SmallVector<std::pair<linalg::GenericOp, Plan>> work;
     root->walk([&](linalg::GenericOp op) {
