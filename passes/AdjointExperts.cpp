@@ -141,17 +141,6 @@ Value isPositive(OpBuilder &b, Location loc, Value x) {
 // The convolution's adjoint
 //===----------------------------------------------------------------------===//
 
-Value conv2d(OpBuilder &b, Location loc, Value images, Value filters) {
-  ArrayRef<int64_t> in = shapeOf(images), f = shapeOf(filters);
-  Value init = filledTensor(
-      b, loc, {in[0], f[0], in[2] - f[2] + 1, in[3] - f[3] + 1},
-      elementOf(images), 0.0);
-  return linalg::Conv2DNchwFchwOp::create(b, loc, TypeRange{init.getType()},
-                                          ValueRange{images, filters},
-                                          ValueRange{init})
-      .getResult(0);
-}
-
 /// The gradients of `patches` and `kernels` of `expertsConvolution` from the
 /// gradient `gconv [B,P,E,Co,ph,pw]` of its result.
 std::pair<Value, Value> convolutionAdjoint(OpBuilder &b, Location loc,

@@ -73,7 +73,7 @@ void rewrite(IRRewriter &rewriter, ExpertsOp experts, PatchifyOp patchify) {
   Value filters = tensor::CollapseShapeOp::create(
       rewriter, loc, kernelChannels(rewriter, loc, experts.getKernels(), 0, channels),
       mergeFirstTwo);
-  Value image = convolve(rewriter, loc, padded, filters);
+  Value image = conv2d(rewriter, loc, padded, filters);
   // [B, E*Co, H, W] -> [B, E, Co, nph, ph, npw, pw]
   Value image7 = tensor::ExpandShapeOp::create(
       rewriter, loc,

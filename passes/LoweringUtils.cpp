@@ -291,6 +291,17 @@ std::pair<Value, Value> foldBatchNorm(OpBuilder &b, Location loc, ValueRange bn,
   return {scale, shift};
 }
 
+Value conv2d(OpBuilder &b, Location loc, Value images, Value filters) {
+  ArrayRef<int64_t> in = typeOf(images).getShape();
+  ArrayRef<int64_t> f = typeOf(filters).getShape();
+  Value init = filledTensor(b, loc, {in[0], f[0], in[2] - f[2] + 1, in[3] - f[3] + 1},
+                            typeOf(images).getElementType(), 0.0);
+  return linalg::Conv2DNchwFchwOp::create(b, loc, TypeRange{init.getType()},
+                                          ValueRange{images, filters},
+                                          ValueRange{init})
+      .getResult(0);
+}
+
 Value expertsConvolution(OpBuilder &b, Location loc, Value patches,
                          Value kernels) {
   auto patchesType = cast<RankedTensorType>(patches.getType());
@@ -306,12 +317,7 @@ Value expertsConvolution(OpBuilder &b, Location loc, Value patches,
   Value filters =
       tensor::CollapseShapeOp::create(b, loc, kernels, mergeFirstTwo);
   int64_t height = p[3] - k[3] + 1, width = p[4] - k[4] + 1;
-  Value init = filledTensor(b, loc, {p[0] * p[1], k[0] * k[1], height, width},
-                            element, 0.0);
-  Value conv = linalg::Conv2DNchwFchwOp::create(b, loc, TypeRange{init.getType()},
-                                                ValueRange{images, filters},
-                                                ValueRange{init})
-                   .getResult(0);
+  Value conv = conv2d(b, loc, images, filters);
   auto type = RankedTensorType::get({p[0], p[1], k[0], k[1], height, width},
                                     element);
   return tensor::ExpandShapeOp::create(
@@ -692,18 +698,11 @@ Value concatProjection(OpBuilder &b, Location loc, Value weights,
 
 Value concatProjectionTransposed(OpBuilder &b, Location loc, Value g,
                                  Value wc, RankedTensorType type) {
-  ArrayRef<int64_t> y = type.getShape(); // [B,P,E,Co,ph,pw]
-  Type element = type.getElementType();
-  ArrayRef<int64_t> w = typeOf(wc).getShape(); // [Co', E*Co]
+  // type: [B,P,E,Co,ph,pw]; wc: [Co', E*Co]
   Value wcT = transposeTensor(b, loc, wc, {1, 0});
   Value images = tensor::CollapseShapeOp::create(
       b, loc, g, SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}, {4}});
-  Value init =
-      filledTensor(b, loc, {y[0] * y[1], w[1], y[4], y[5]}, element, 0.0);
-  Value gz = linalg::Conv2DNchwFchwOp::create(
-                 b, loc, TypeRange{init.getType()},
-                 ValueRange{images, asPointFilters(b, loc, wcT)}, ValueRange{init})
-                 .getResult(0);
+  Value gz = conv2d(b, loc, images, asPointFilters(b, loc, wcT));
   return tensor::ExpandShapeOp::create(
       b, loc, type, gz,
       SmallVector<ReassociationIndices>{{0, 1}, {2, 3}, {4}, {5}});

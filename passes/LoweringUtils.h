@@ -128,6 +128,10 @@ inline RankedTensorType typeOf(Value v) {
 /// `max(x, 0)` on a scalar.
 Value relu(OpBuilder &b, Location loc, Value x);
 
+/// linalg.conv_2d_nchw_fchw of `images [N,C,Hin,Win]` with `filters
+/// [F,C,k,k]` into a zero-filled `[N, F, Hin-k+1, Win-k+1]`.
+Value conv2d(OpBuilder &b, Location loc, Value images, Value filters);
+
 /// The experts' convolutions `conv[b,p,e,c,i,j]` of `patches [B,P,Cin,Hp,Wp]`
 /// with `kernels [E,Co,Cin,k,k]`: one linalg.conv_2d_nchw_fchw over B*P
 /// images and E*Co filters, result `[B,P,E,Co,Hp-k+1,Wp-k+1]`.

@@ -58,17 +58,6 @@ Value kernelChannels(OpBuilder &b, Location loc, Value kernels, int64_t first,
       indexAttrs(b, sliceShape), indexAttrs(b, {1, 1, 1, 1, 1}));
 }
 
-Value convolve(OpBuilder &b, Location loc, Value images, Value filters) {
-  ArrayRef<int64_t> in = typeOf(images).getShape();
-  ArrayRef<int64_t> f = typeOf(filters).getShape();
-  Value init = filledTensor(b, loc, {in[0], f[0], in[2] - f[2] + 1, in[3] - f[3] + 1},
-                            typeOf(images).getElementType(), 0.0);
-  return linalg::Conv2DNchwFchwOp::create(b, loc, TypeRange{init.getType()},
-                                          ValueRange{images, filters},
-                                          ValueRange{init})
-      .getResult(0);
-}
-
 /// `lin(n, i) = 2*i/(n-1) - 1` (0 when n == 1), docs/SEMANTICS.md §1; `i` may
 /// lie on the halo (negative or >= n).
 static double lin(int64_t n, int64_t i) {

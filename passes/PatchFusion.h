@@ -35,9 +35,6 @@ Value padImage(OpBuilder &b, Location loc, Value x, int64_t r);
 Value kernelChannels(OpBuilder &b, Location loc, Value kernels, int64_t first,
                      int64_t count);
 
-/// conv_2d_nchw_fchw of `images [N,C,Hin,Win]` with `filters [F,C,k,k]`.
-Value convolve(OpBuilder &b, Location loc, Value images, Value filters);
-
 /// The coordinate channels' contribution to every expert's convolution,
 /// `[P, E*Co, ph, pw]`: the coordinate planes of every patch convolved with
 /// the kernels' last four channels, computed as the sum of a per-row, a
