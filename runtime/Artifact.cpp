@@ -1,6 +1,7 @@
 //===- Artifact.cpp - Loading a compiled artifact and calling it ----------===//
 
 #include "runtime/Artifact.h"
+#include "runtime/CompiledCuda.h"
 #include "runtime/Memory.h"
 #include "runtime/ThreadPool.h"
 
@@ -9,6 +10,8 @@
 
 #include <dlfcn.h>
 #include <sys/stat.h>
+
+#include <cstring>
 
 namespace pce::rt {
 
@@ -20,12 +23,15 @@ struct Artifact::Impl {
   std::string dir;
   Manifest manifest;
   void *handle = nullptr;
+  bool cuda = false;                      // target "cuda": bound, staged calls
   std::map<std::string, EntryFn> entries; // by entry point name
   TensorMap parameters;                   // bound parameters by name
   int threads = defaultThreadCount();     // for batches split into chunks
   std::vector<std::string> warnings;
 
   ~Impl() {
+    if (handle && cuda)
+      cuda::unbindCompiledLibrary(handle);
     if (handle)
       ::dlclose(handle);
   }
@@ -115,6 +121,60 @@ int64_t chunksOf(const BufferSpec &spec, const HostTensor &t, int64_t batch) {
   return t.shape[0] / batch;
 }
 
+/// A CUDA artifact's call: every argument and result in managed memory (the
+/// kernels cannot read pageable host memory), chunks one after another, and
+/// the first error the compiled code met reported with the kernel it names.
+template <typename ChunkOf>
+void runStaged(const EntryPoint &ep, EntryFn fn, const std::vector<const HostTensor *> &args,
+               const std::vector<HostTensor *> &results, int64_t chunks, ChunkOf chunkOf) {
+  auto ctx = cuda::compiledCodeContext();
+  if (!ctx)
+    fail("entry point '" + ep.name + "': " + ctx.error());
+  struct Staged {
+    cuda::Context *ctx = nullptr;
+    void *data = nullptr;
+    ~Staged() {
+      if (ctx)
+        (void)ctx->freeManaged(data);
+    }
+  };
+  auto stage = [&](const BufferSpec &spec, const void *from) {
+    size_t bytes = static_cast<size_t>(checkedNumel(spec.shape).value_or(0)) * dtypeSize(spec.dtype);
+    auto p = (*ctx)->allocateManaged(bytes);
+    if (!p)
+      fail("entry point '" + ep.name + "', buffer '" + spec.name + "': " + p.error());
+    auto staged = std::make_unique<Staged>();
+    staged->ctx = *ctx;
+    staged->data = *p;
+    if (from && bytes)
+      std::memcpy(staged->data, from, bytes);
+    return staged;
+  };
+  for (int64_t c = 0; c < chunks; ++c) {
+    std::vector<std::unique_ptr<Staged>> in, out;
+    MemRefPack pack;
+    for (size_t i = 0; i < args.size(); ++i) {
+      in.push_back(stage(ep.arguments[i], chunkOf(*args[i], ep.arguments[i], c)));
+      pack.add(in.back()->data, ep.arguments[i].shape);
+    }
+    for (size_t i = 0; i < results.size(); ++i) {
+      out.push_back(stage(ep.results[i], nullptr));
+      pack.add(out.back()->data, ep.results[i].shape);
+    }
+    cuda::takeCompiledCodeError();
+    fn(pack.args());
+    // The host code synchronises after every launch: results are final.
+    std::string error = cuda::takeCompiledCodeError();
+    if (!error.empty())
+      fail("entry point '" + ep.name + "': " + error);
+    for (size_t i = 0; i < results.size(); ++i) {
+      const BufferSpec &spec = ep.results[i];
+      size_t bytes = static_cast<size_t>(checkedNumel(spec.shape).value_or(0)) * dtypeSize(spec.dtype);
+      std::memcpy(chunkOf(*results[i], spec, c), out[i]->data, bytes);
+    }
+  }
+}
+
 } // namespace
 
 void Artifact::setThreads(int threads) { impl_->threads = threads > 0 ? threads : 1; }
@@ -148,6 +208,13 @@ Expected<Artifact> Artifact::open(const std::string &dirIn) {
     if (!impl->handle)
       fail(where + "cannot load " + libPath + ": " + dlErrorText());
     installCompiledLoopHook(impl->handle);
+    if (m.target == "cuda") {
+      // Fill the library's imports and load its kernels (CompiledCudaAbi.h).
+      if (Status s = cuda::bindCompiledLibrary(impl->handle, "library " + m.library); !s)
+        fail(where + s.message());
+      impl->cuda = true;
+      impl->threads = 1; // one context, calls in order
+    }
     // Compiled calls free their temporaries and allocate them again next
     // call: keep that memory in the process (runtime/Memory.h).
     keepFreedMemoryForReuse();
@@ -287,6 +354,10 @@ Expected<TensorMap> Artifact::run(const std::string &entryName, const TensorMap 
       return data + c * (t.nbytes() / chunks);
     };
     EntryFn fn = impl_->entries.at(ep->name);
+    if (impl_->cuda) {
+      runStaged(*ep, fn, args, order, chunks, chunkOf);
+      return results;
+    }
     parallelFor(chunks, impl_->threads, [&](int64_t c) {
       MemRefPack pack;
       // Compiled code only reads arguments; the descriptor type is not const.

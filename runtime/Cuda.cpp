@@ -30,6 +30,8 @@ constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
 constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 constexpr int CU_JIT_ERROR_LOG_BUFFER = 5;
 constexpr int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
+constexpr unsigned CU_MEM_ATTACH_GLOBAL = 1;
+constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
 } // namespace
 
 /// Names for the errors seen when there is no usable driver, for when the
@@ -72,6 +74,10 @@ struct ContextImpl {
   CUresult (*cuMemFree)(CUdeviceptr) = nullptr;
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t) = nullptr;
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t) = nullptr;
+  CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned) = nullptr;
+  CUresult (*cuStreamCreate)(CUstream *, unsigned) = nullptr;
+  CUresult (*cuStreamSynchronize)(CUstream) = nullptr;
+  CUresult (*cuStreamDestroy)(CUstream) = nullptr;
   CUresult (*cuGetErrorName)(CUresult, const char **) = nullptr;
   CUresult (*cuGetErrorString)(CUresult, const char **) = nullptr;
 
@@ -155,6 +161,10 @@ Expected<std::shared_ptr<ContextImpl>> loadDriver(const std::string &path) {
   resolve(impl->cuMemFree, "cuMemFree_v2");
   resolve(impl->cuMemcpyHtoD, "cuMemcpyHtoD_v2");
   resolve(impl->cuMemcpyDtoH, "cuMemcpyDtoH_v2");
+  resolve(impl->cuMemAllocManaged, "cuMemAllocManaged");
+  resolve(impl->cuStreamCreate, "cuStreamCreate");
+  resolve(impl->cuStreamSynchronize, "cuStreamSynchronize");
+  resolve(impl->cuStreamDestroy, "cuStreamDestroy_v2", "cuStreamDestroy");
   resolve(impl->cuGetErrorName, "cuGetErrorName");
   resolve(impl->cuGetErrorString, "cuGetErrorString");
   if (!missing.empty())
@@ -295,23 +305,76 @@ Expected<DeviceBuffer> Context::allocate(std::size_t bytes) {
 
 Status Context::launch(const Kernel &kernel, const LaunchDims &d,
                        const std::vector<void *> &args) {
+  std::vector<void *> params(args);
+  return launch(kernel, d, params.empty() ? nullptr : params.data(), nullptr);
+}
+
+Status Context::launch(const Kernel &kernel, const LaunchDims &d, void **params,
+                       void *stream) {
   if (!kernel.handle)
     return Status::error("cuLaunchKernel: kernel '" + kernel.name +
                          "' was not loaded");
   if (Status s = impl_->makeCurrent(); !s)
     return s;
+  CUresult r = impl_->cuLaunchKernel(kernel.handle, d.gridX, d.gridY, d.gridZ,
+                                     d.blockX, d.blockY, d.blockZ, d.sharedBytes,
+                                     stream, params, nullptr);
+  if (r == CUDA_SUCCESS)
+    return Status::success();
   std::ostringstream call;
   call << "cuLaunchKernel(kernel '" << kernel.name << "' in module '"
        << kernel.module << "', grid " << d.gridX << "x" << d.gridY << "x"
        << d.gridZ << ", block " << d.blockX << "x" << d.blockY << "x"
        << d.blockZ << ")";
-  std::vector<void *> params(args);
-  return impl_->check(call.str(),
-                      impl_->cuLaunchKernel(kernel.handle, d.gridX, d.gridY,
-                                            d.gridZ, d.blockX, d.blockY,
-                                            d.blockZ, d.sharedBytes, nullptr,
-                                            params.empty() ? nullptr : params.data(),
-                                            nullptr));
+  return Status::error(impl_->describe(call.str(), r));
+}
+
+Expected<void *> Context::allocateManaged(std::size_t bytes) {
+  if (!bytes)
+    return static_cast<void *>(nullptr);
+  if (Status s = impl_->makeCurrent(); !s)
+    return s;
+  CUdeviceptr p = 0;
+  if (Status s = impl_->check("cuMemAllocManaged(" + std::to_string(bytes) + " bytes)",
+                              impl_->cuMemAllocManaged(&p, bytes, CU_MEM_ATTACH_GLOBAL));
+      !s)
+    return s;
+  return reinterpret_cast<void *>(static_cast<std::uintptr_t>(p));
+}
+
+Status Context::freeManaged(void *address) {
+  if (!address)
+    return Status::success();
+  if (Status s = impl_->makeCurrent(); !s)
+    return s;
+  return impl_->check("cuMemFree(managed memory)",
+                      impl_->cuMemFree(reinterpret_cast<std::uintptr_t>(address)));
+}
+
+Expected<void *> Context::createStream() {
+  if (Status s = impl_->makeCurrent(); !s)
+    return s;
+  CUstream stream = nullptr;
+  if (Status s = impl_->check("cuStreamCreate",
+                              impl_->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+      !s)
+    return s;
+  return stream;
+}
+
+Status Context::synchronizeStream(void *stream, const std::string &after) {
+  if (Status s = impl_->makeCurrent(); !s)
+    return s;
+  return impl_->check("cuStreamSynchronize(" + after + ")",
+                      impl_->cuStreamSynchronize(stream));
+}
+
+Status Context::destroyStream(void *stream) {
+  if (!stream)
+    return Status::success();
+  if (Status s = impl_->makeCurrent(); !s)
+    return s;
+  return impl_->check("cuStreamDestroy", impl_->cuStreamDestroy(stream));
 }
 
 Status Context::synchronize() {

@@ -122,6 +122,23 @@ public:
   /// cuCtxSynchronize.
   Status synchronize();
 
+  // Raw handles for compiled host code (runtime/CompiledCuda.h), which owns
+  // what it creates and calls these from generated code.
+
+  /// cuLaunchKernel on `stream` (nullptr: the default stream) with the
+  /// kernel's parameter array as the driver takes it.
+  Status launch(const Kernel &kernel, const LaunchDims &dims, void **params,
+                void *stream);
+  /// cuMemAllocManaged (CU_MEM_ATTACH_GLOBAL): one address for the host and
+  /// the device. 0 bytes gives nullptr.
+  Expected<void *> allocateManaged(std::size_t bytes);
+  Status freeManaged(void *address);
+  /// cuStreamCreate (non-blocking), cuStreamSynchronize, cuStreamDestroy.
+  /// `after` names what ran on the stream, for the error message.
+  Expected<void *> createStream();
+  Status synchronizeStream(void *stream, const std::string &after);
+  Status destroyStream(void *stream);
+
 private:
   std::shared_ptr<ContextImpl> impl_;
 };

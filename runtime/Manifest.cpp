@@ -120,9 +120,9 @@ void validate(const Manifest &m, const Locate &locate) {
   if (m.version != kManifestVersion)
     fail(locate("version") + "expected version " + std::to_string(kManifestVersion) + ", found " +
          std::to_string(m.version));
-  if (m.target != "cpu")
+  if (m.target != "cpu" && m.target != "cuda")
     fail(locate("target") + "target '" + m.target +
-         "' is not supported by this runtime (supported: cpu)");
+         "' is not supported by this runtime (supported: cpu, cuda)");
   if (m.library.empty() || m.library == "." || m.library == ".." ||
       m.library.find('/') != std::string::npos || m.library.find('\0') != std::string::npos)
     fail(locate("library") + "expected a plain file name inside the artifact directory, found '" +

@@ -4,7 +4,7 @@
 // RUN: rm -rf %t && split-file %s %t
 // RUN: not pce-compile %t/unnamed.mlir -o %t/out1 2>&1 | FileCheck %s --check-prefix=UNNAMED
 // RUN: not pce-compile %t/f16.mlir -o %t/out2 2>&1 | FileCheck %s --check-prefix=F16
-// RUN: not pce-compile %t/unnamed.mlir --target cuda -o %t/out3 2>&1 | FileCheck %s --check-prefix=TARGET
+// RUN: not pce-compile %t/unnamed.mlir --target rocm -o %t/out3 2>&1 | FileCheck %s --check-prefix=TARGET
 // RUN: not pce-compile %t/broken.mlir -o %t/out4 2>&1 | FileCheck %s --check-prefix=BROKEN
 // RUN: not pce-compile %t/missing.mlir -o %t/out5 2>&1 | FileCheck %s --check-prefix=MISSING
 // RUN: not pce-compile %pce_src_root/examples/fashion_pce.mlir --pipeline-options="parallel-loop=false" -o %t/out6 2>&1 | FileCheck %s --check-prefix=OPTIONS
@@ -12,7 +12,7 @@
 //
 // UNNAMED: unnamed.mlir:1:1: error: argument #1 of @forward needs exactly one of {pce.input = "name"} and {pce.param = "name"}
 // F16: f16.mlir:1:1: error: argument 'x' has element type 'f16'; artifacts hold f32 or f64
-// TARGET: pce-compile: unknown --target 'cuda' (this build compiles for: cpu)
+// TARGET: pce-compile: unknown --target 'rocm' (this build compiles for: cpu, cuda)
 // BROKEN: broken.mlir:2:24: error: custom op 'pce.patchify' expected 'patch'
 // OPTIONS: no such option parallel-loop
 // OPTIONS: failed to add `pce-cpu-pipeline` with options `parallel-loop=false`

@@ -95,22 +95,30 @@ std::string artifactDir(const std::string &tag) {
   return (fs::path(PCE_AGREEMENT_WORK_DIR) / tag / "artifact").string();
 }
 
-std::optional<rt::Artifact> compile(const ModelText &model, const std::string &tag,
-                                    const std::string &flags) {
+bool writeArtifact(const ModelText &model, const std::string &tag, const std::string &flags) {
   fs::path dir = fs::path(PCE_AGREEMENT_WORK_DIR) / tag;
   fs::remove_all(dir);
   fs::create_directories(dir);
   fs::path source = dir / "model.mlir";
   std::ofstream(source) << model.text();
   std::string output;
-  std::string command = std::string(PCE_COMPILE_BIN) + " " + source.string() +
-                        " --target cpu -o " + artifactDir(tag) + " " + flags;
+  // The CPU unless `flags` names a target.
+  std::string target = flags.find("--target") == std::string::npos ? " --target cpu" : "";
+  std::string command = std::string(PCE_COMPILE_BIN) + " " + source.string() + target +
+                        " -o " + artifactDir(tag) + " " + flags;
   if (runCommand(command, output) != 0) {
     ADD_FAILURE() << "pce-compile failed on " << source << ":\n"
                   << output << "\n--- model ---\n"
                   << model.text();
-    return std::nullopt;
+    return false;
   }
+  return true;
+}
+
+std::optional<rt::Artifact> compile(const ModelText &model, const std::string &tag,
+                                    const std::string &flags) {
+  if (!writeArtifact(model, tag, flags))
+    return std::nullopt;
   auto artifact = rt::Artifact::open(artifactDir(tag));
   if (!artifact.ok()) {
     ADD_FAILURE() << artifact.error();

@@ -65,8 +65,15 @@ private:
 /// stdout and stderr to `output`.
 int runCommand(const std::string &command, std::string &output);
 
-/// Compiles `model` with pce-compile (and `flags`). On failure records a test
-/// failure with pce-compile's diagnostics and returns nothing.
+/// Compiles `model` with pce-compile (and `flags`; --target cpu unless they
+/// name one) into artifactDir(tag). On failure records a test failure with
+/// pce-compile's diagnostics and returns false.
+bool writeArtifact(const ModelText &model, const std::string &tag,
+                   const std::string &flags = "");
+
+/// writeArtifact, then opens the artifact. On failure records a test
+/// failure (pce-compile's diagnostics or the runtime's error) and returns
+/// nothing.
 std::optional<rt::Artifact> compile(const ModelText &model, const std::string &tag,
                                     const std::string &flags = "");
 

@@ -83,8 +83,8 @@ TEST(Manifest, TopLevelFieldErrors) {
   EXPECT_CONTAINS(e, byteAt(at + 11) + "version: expected version 1, found 2");
   e = errorAfter("\"version\": 1", "\"version\": \"1\"", &at);
   EXPECT_CONTAINS(e, byteAt(at + 11) + "version: expected an integer, found a string");
-  e = errorAfter("\"cpu\"", "\"cuda\"", &at);
-  EXPECT_CONTAINS(e, byteAt(at) + "target: target 'cuda' is not supported by this runtime");
+  e = errorAfter("\"cpu\"", "\"rocm\"", &at);
+  EXPECT_CONTAINS(e, byteAt(at) + "target: target 'rocm' is not supported by this runtime (supported: cpu, cuda)");
   e = errorAfter("\"model.so\"", "\"../model.so\"", &at);
   EXPECT_CONTAINS(e, byteAt(at) + "library: expected a plain file name");
   e = errorAfter("\"model\": \"fashion_pce\",", "\"model\": \"fashion_pce\", \"modle\": 1,", &at);

@@ -1,9 +1,11 @@
 //===- SharedObject.cpp - LLVM dialect module to a shared object ----------===//
 
 #include "tools/pce-compile/SharedObject.h"
+#include "tools/pce-compile/CudaHostBinding.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
@@ -22,24 +24,37 @@ using namespace mlir;
 namespace pce::compile {
 
 static std::unique_ptr<llvm::Module> translate(ModuleOp module,
-                                               llvm::LLVMContext &context) {
+                                               llvm::LLVMContext &context,
+                                               const CodegenOptions &options) {
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  // gpu.binary (the kernels) -> global data and module loads.
+  if (options.cuda) {
+    registerGPUDialectTranslation(registry);
+    gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
+  }
   module->getContext()->appendDialectRegistry(registry);
   auto llvmModule = translateModuleToLLVMIR(module, context, "pce_model");
-  if (!llvmModule)
+  if (!llvmModule) {
     module.emitError("translation to LLVM IR failed");
+    return nullptr;
+  }
+  if (options.cuda)
+    if (llvm::Error err = bindCudaHostCode(*llvmModule)) {
+      module.emitError() << llvm::toString(std::move(err));
+      return nullptr;
+    }
+  if (!options.llvmIRPath.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(options.llvmIRPath, ec, llvm::sys::fs::OF_Text);
+    if (ec) {
+      module.emitError() << "cannot write " << options.llvmIRPath << ": " << ec.message();
+      return nullptr;
+    }
+    llvmModule->print(os, nullptr);
+  }
   return llvmModule;
-}
-
-LogicalResult printLLVMIR(ModuleOp module, llvm::raw_ostream &os) {
-  llvm::LLVMContext context;
-  auto llvmModule = translate(module, context);
-  if (!llvmModule)
-    return failure();
-  llvmModule->print(os, nullptr);
-  return success();
 }
 
 /// A target machine for this host (or `cpu`), position-independent code.
@@ -70,7 +85,7 @@ createTargetMachine(const CodegenOptions &options, std::string &error) {
 LogicalResult writeSharedObject(ModuleOp module, const std::string &path,
                                 const CodegenOptions &options) {
   llvm::LLVMContext context;
-  auto llvmModule = translate(module, context);
+  auto llvmModule = translate(module, context, options);
   if (!llvmModule)
     return failure();
 

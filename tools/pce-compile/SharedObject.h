@@ -13,6 +13,12 @@ struct CodegenOptions {
   /// Target CPU for the object code; "native" means this machine's.
   std::string cpu = "native";
   unsigned optLevel = 3;
+  /// Host code of --pce-gpu-pipeline: bound to the runtime's CUDA ABI
+  /// (CudaHostBinding.h), kernels embedded as gpu.binary data.
+  bool cuda = false;
+  /// When set, the LLVM IR (after binding, before optimisation) is also
+  /// written here.
+  std::string llvmIRPath;
 };
 
 /// Translates `module` (LLVM dialect) to LLVM IR, optimises it, emits an
@@ -21,9 +27,6 @@ struct CodegenOptions {
 mlir::LogicalResult writeSharedObject(mlir::ModuleOp module,
                                       const std::string &path,
                                       const CodegenOptions &options);
-
-/// Translates `module` to textual LLVM IR (what pce-translate prints).
-mlir::LogicalResult printLLVMIR(mlir::ModuleOp module, llvm::raw_ostream &os);
 
 } // namespace pce::compile
 

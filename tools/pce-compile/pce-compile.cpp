@@ -1,6 +1,8 @@
 //===- pce-compile.cpp - a model to an artifact directory -----------------===//
 //
 //   pce-compile MODEL.mlir --target cpu -o DIR
+//   pce-compile MODEL.mlir --target cuda -o DIR  (kernels as PTX for sm_90,
+//                                                 docs/GPU.md)
 //   pce-compile MODEL.yaml --target cpu -o DIR   (a model description,
 //                                                 docs/ModelDescription.md)
 //
@@ -49,8 +51,11 @@ static cl::opt<std::string> inputFile(cl::Positional,
                                       cl::Required);
 static cl::opt<std::string> outputDir("o", cl::desc("Artifact directory to write"),
                                       cl::value_desc("dir"), cl::Required);
-static cl::opt<std::string> target("target", cl::desc("Target: cpu"),
-                                   cl::init("cpu"));
+static cl::opt<std::string> target(
+    "target",
+    cl::desc("Target: cpu (--pce-cpu-pipeline), or cuda (--pce-gpu-pipeline; "
+             "the runtime launches the kernels on GPU 0)"),
+    cl::init("cpu"));
 static cl::opt<std::string> cpu("mcpu",
                                 cl::desc("CPU to generate code for (default: "
                                          "this machine's)"),
@@ -67,10 +72,16 @@ static cl::opt<bool> training(
 static cl::opt<std::string> pipelineOptions(
     "pipeline-options",
     cl::desc("Options of --pce-cpu-pipeline, e.g. \"parallel-loops=false "
-             "vectorize=false\" to compare with a pass switched off"),
+             "vectorize=false\" to compare with a pass switched off (with "
+             "--target cuda: of --pce-gpu-pipeline, e.g. \"block-size=128\")"),
     cl::value_desc("options"));
 static cl::opt<std::string> dumpLowered(
     "dump-llvm-dialect", cl::desc("Also write the lowered LLVM dialect module here"),
+    cl::value_desc("file"));
+static cl::opt<std::string> dumpLLVMIR(
+    "dump-llvm-ir",
+    cl::desc("Also write the LLVM IR here (before LLVM's optimisation; for "
+             "--target cuda after binding the host code to the runtime)"),
     cl::value_desc("file"));
 
 /// Writes `text` to `path` atomically (temporary file, then rename).
@@ -125,12 +136,14 @@ static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
   if (failed(parameters))
     return failure();
 
-  auto cpuPipeline = [](OpPassManager &pm) -> LogicalResult {
+  bool cuda = target == "cuda";
+  std::string pipelineName = cuda ? "pce-gpu-pipeline" : "pce-cpu-pipeline";
+  auto pipeline = [&](OpPassManager &pm) -> LogicalResult {
     if (pipelineOptions.empty())
-      return mlir::pce::buildCpuPipeline(pm);
-    return parsePassPipeline("pce-cpu-pipeline{" + pipelineOptions + "}", pm, llvm::errs());
+      return cuda ? mlir::pce::buildGpuPipeline(pm) : mlir::pce::buildCpuPipeline(pm);
+    return parsePassPipeline(pipelineName + "{" + pipelineOptions + "}", pm, llvm::errs());
   };
-  if (failed(runPipeline(module, "pce-cpu-pipeline", cpuPipeline)) ||
+  if (failed(runPipeline(module, pipelineName, pipeline)) ||
       failed(::pce::compile::emitEntryWrappers(module, *entries)))
     return failure();
   if (!dumpLowered.empty()) {
@@ -147,7 +160,7 @@ static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
     return failure();
   }
   ::pce::rt::Manifest manifest;
-  manifest.target = "cpu";
+  manifest.target = target;
   manifest.library = "model.so";
   // --model-name, else the module's name (a description's `model:`), else
   // the file's stem.
@@ -172,6 +185,8 @@ static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
   std::string fresh = (library + ".new").str();
   ::pce::compile::CodegenOptions codegen;
   codegen.cpu = cpu;
+  codegen.cuda = cuda;
+  codegen.llvmIRPath = dumpLLVMIR;
   if (failed(::pce::compile::writeSharedObject(module, fresh, codegen)))
     return failure();
   if (std::error_code ec = llvm::sys::fs::rename(fresh, library)) {
@@ -190,9 +205,9 @@ static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
 
 static LogicalResult compile(MLIRContext &context) {
   auto start = std::chrono::steady_clock::now();
-  if (target != "cpu") {
+  if (target != "cpu" && target != "cuda") {
     llvm::errs() << "pce-compile: unknown --target '" << target
-                 << "' (this build compiles for: cpu)\n";
+                 << "' (this build compiles for: cpu, cuda)\n";
     return failure();
   }
 
