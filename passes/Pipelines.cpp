@@ -3,6 +3,8 @@
 #include "passes/Pipelines.h"
 #include "passes/Passes.h"
 
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassOptions.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/Support/ErrorHandling.h"
@@ -239,6 +241,19 @@ LogicalResult pce::buildGpuPipeline(OpPassManager &pm,
 }
 
 namespace {
+/// Fails at once with `message`, an error on the module.
+struct RejectOptionsPass
+    : public PassWrapper<RejectOptionsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(RejectOptionsPass)
+  explicit RejectOptionsPass(std::string message) : message(std::move(message)) {}
+  StringRef getArgument() const override { return "pce-reject-pipeline-options"; }
+  void runOnOperation() override {
+    mlir::emitError(getOperation().getLoc(), message);
+    signalPassFailure();
+  }
+  std::string message;
+};
+
 /// `--pce-gpu-pipeline="block-size=128 chip=sm_90 format=isa"`.
 struct GpuPipelineCLOptions : PassPipelineOptions<GpuPipelineCLOptions> {
   PassOptions::Option<int64_t> blockSize{
@@ -277,6 +292,14 @@ void pce::registerGpuPipeline() {
         options.features = cl.features;
         options.format = cl.format;
         options.emulateOnCpu = cl.emulateOnCpu;
+        // A registered pipeline cannot fail while it is built: bad options
+        // become a pass that reports them on the module.
+        if (options.blockSize <= 0) {
+          pm.addPass(std::make_unique<RejectOptionsPass>(
+              "pce-gpu-pipeline: block-size must be positive, not " +
+              std::to_string(options.blockSize)));
+          return;
+        }
         if (failed(buildGpuPipeline(pm, options)))
           llvm::report_fatal_error("pce-gpu-pipeline does not parse");
       });

@@ -53,19 +53,21 @@ rt::TensorMap run(const CompiledLayerSpec &spec, const std::string &entry, const
   return std::move(*out);
 }
 
-// Sorts results into CompiledOutputs; saved.* go to `saved` when given.
-CompiledOutputs collect(const CompiledLayerSpec &spec, rt::TensorMap &results, rt::TensorMap *saved) {
+// Sorts results into CompiledOutputs, on `device` (the input's); saved.* go
+// to `saved` when given (they stay host tensors for the backward).
+CompiledOutputs collect(const CompiledLayerSpec &spec, rt::TensorMap &results, rt::TensorMap *saved,
+                        const torch::Device &device) {
   CompiledOutputs out;
   const std::string routing = spec.layer + ".routing", embedding = spec.layer + ".embedding";
   for (auto &[name, t] : results) {
     if (name == "y")
-      out.y = toTorch(std::move(t));
+      out.y = toTorch(std::move(t), device);
     else if (name == routing)
-      out.routing = toTorch(std::move(t));
+      out.routing = toTorch(std::move(t), device);
     else if (name == embedding)
-      out.embedding = toTorch(std::move(t));
+      out.embedding = toTorch(std::move(t), device);
     else if (startsWith(name, "batch."))
-      out.batchStats[name.substr(6)] = toTorch(std::move(t));
+      out.batchStats[name.substr(6)] = toTorch(std::move(t), device);
     else if (startsWith(name, "saved.") && saved)
       saved->emplace(name, std::move(t));
   }
@@ -81,6 +83,7 @@ struct SavedCall : torch::CustomClassHolder {
   CompiledLayerSpec spec;
   std::vector<std::string> names; // names[i] is forward input i+1 (0 is x)
   std::vector<bool> needsGrad;    // per forward input, x first
+  std::vector<torch::Device> devices; // per forward input: where its gradient goes
   rt::TensorMap pool;
 };
 
@@ -103,10 +106,12 @@ public:
     saved->spec = spec;
     saved->names = *info->names;
     saved->needsGrad.push_back(x.requires_grad());
+    saved->devices.push_back(x.device());
     rt::TensorMap &pool = saved->pool;
     pool.emplace("x", toHost(x, spec.layer + " input x"));
     for (size_t i = 0; i < tensors.size(); ++i) {
       saved->needsGrad.push_back(tensors[i].requires_grad());
+      saved->devices.push_back(tensors[i].device());
       pool.emplace(saved->names[i], toHost(tensors[i], saved->names[i]));
     }
     for (const auto &[name, t] : *info->noise)
@@ -118,7 +123,7 @@ public:
     for (auto &[name, t] : args) // back into the pool for the backward
       pool.emplace(name, std::move(t));
     rt::TensorMap savedActs;
-    CompiledOutputs out = collect(spec, results, &savedActs);
+    CompiledOutputs out = collect(spec, results, &savedActs, x.device());
     for (auto &[name, t] : savedActs)
       pool.emplace(name, std::move(t));
 
@@ -150,7 +155,7 @@ public:
     auto take = [&](const std::string &name, size_t slot) {
       auto it = results.find("grad." + name);
       if (it != results.end() && saved->needsGrad[slot])
-        out[slot] = toTorch(std::move(it->second));
+        out[slot] = toTorch(std::move(it->second), saved->devices[slot]);
     };
     take("x", 0);
     for (size_t i = 0; i < saved->names.size(); ++i)
@@ -198,7 +203,7 @@ CompiledOutputs compiledInfer(const CompiledLayerSpec &spec, const torch::Tensor
   const rt::EntryPoint &ep = entryOf(spec, spec.layer);
   rt::TensorMap args = takeArguments(ep, pool, false);
   rt::TensorMap results = run(spec, ep.name, args);
-  return collect(spec, results, nullptr);
+  return collect(spec, results, nullptr, x.device());
 }
 
 } // namespace pce::torchrt

@@ -35,10 +35,13 @@ static rt::DType runtimeType(torch::ScalarType type, const std::string &what) {
 rt::HostTensor toHost(const torch::Tensor &t, const std::string &what) {
   if (!t.defined())
     throw std::runtime_error(what + ": undefined tensor");
-  if (!t.device().is_cpu())
-    throw std::runtime_error(what + ": not a CPU tensor");
+  if (!t.device().is_cpu() && !t.device().is_cuda())
+    throw std::runtime_error(what + ": a tensor on " + t.device().str() +
+                             " (the adapter takes CPU and CUDA tensors)");
   rt::DType dtype = runtimeType(t.scalar_type(), what);
-  torch::Tensor c = t.detach().contiguous();
+  // CUDA tensors come over to the host: the runtime stages every argument
+  // itself (into managed memory for a CUDA artifact).
+  torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
   auto h = rt::HostTensor::create(dtype, c.sizes().vec());
   if (!h)
     throw std::runtime_error(what + ": " + h.error());
@@ -55,6 +58,11 @@ torch::Tensor toTorch(rt::HostTensor &&h) {
       torch::TensorOptions().dtype(scalarType(raw->dtype)));
   owner.release(); // the tensor's deleter owns it now
   return t;
+}
+
+torch::Tensor toTorch(rt::HostTensor &&h, const torch::Device &device) {
+  torch::Tensor t = toTorch(std::move(h));
+  return device.is_cpu() ? t : t.to(device);
 }
 
 } // namespace pce::torchrt

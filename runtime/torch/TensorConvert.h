@@ -16,12 +16,15 @@
 
 namespace pce::torchrt {
 
-// A CPU tensor of dtype f32/f64/i64/i32/u8 -> a row-major HostTensor (copy).
-// Throws std::runtime_error naming `what` for any other dtype or device.
+// A CPU or CUDA tensor of dtype f32/f64/i64/i32/u8 -> a row-major HostTensor
+// (copy; a CUDA tensor is copied to the host first). Throws
+// std::runtime_error naming `what` for any other dtype or device.
 rt::HostTensor toHost(const torch::Tensor &t, const std::string &what = "tensor");
 
 // Takes ownership of h's buffer (no copy).
 torch::Tensor toTorch(rt::HostTensor &&h);
+// The same, then on `device` (a copy unless it is the CPU).
+torch::Tensor toTorch(rt::HostTensor &&h, const torch::Device &device);
 
 torch::ScalarType scalarType(rt::DType dtype);
 

@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 
 using namespace pce;
 using namespace pce::agree;
@@ -159,6 +160,51 @@ TEST(CudaArtifact, HostSideOnAFakeDriver) {
     }
     EXPECT_EQ(fake.stats().modulesUnloaded, fake.stats().modulesLoaded) << "closing unloads";
   }
+}
+
+// The training functions (<f>_train, <f>_backward) compile for CUDA too; on
+// the fake driver every entry point runs and launches kernels (some inside
+// host loops, so launches outnumber modules), waits for each, and frees
+// everything.
+TEST(CudaArtifact, TrainingEntryPointsOnAFakeDriver) {
+  freshSeed();
+  FakeDriver fake;
+  ASSERT_TRUE(fake.ok()) << ::dlerror();
+  fake.reset();
+  TestLayer t = makeLayer(1);
+  t.model.setDifferentiable();
+  ASSERT_TRUE(writeArtifact(t.model, "cuda_fake_training", "--target cuda"));
+  auto artifact = rt::Artifact::open(artifactDir("cuda_fake_training"));
+  ASSERT_TRUE(artifact.ok()) << artifact.error();
+  int modules = fake.stats().modulesLoaded;
+  std::vector<std::string> entries;
+  for (const rt::EntryPoint &ep : artifact->manifest().entryPoints) {
+    entries.push_back(ep.name);
+    // The kernels do not run here: any values of the right types do.
+    rt::TensorMap inputs;
+    for (const rt::BufferSpec &a : ep.arguments) {
+      auto h = rt::HostTensor::create(a.dtype, a.shape);
+      ASSERT_TRUE(h.ok()) << h.error();
+      if (a.dtype == rt::DType::F32) {
+        auto values = torch::randn({static_cast<int64_t>(h->numel())}, torch::kFloat32);
+        std::memcpy(h->data.data(), values.data_ptr(), h->nbytes());
+      }
+      inputs[a.name] = std::move(*h);
+    }
+    int before = fake.stats().launches;
+    auto out = artifact->run(ep.name, inputs);
+    ASSERT_TRUE(out.ok()) << ep.name << ": " << out.error();
+    EXPECT_EQ(out->size(), ep.results.size()) << ep.name;
+    EXPECT_GT(fake.stats().launches, before) << ep.name;
+  }
+  EXPECT_NE(std::find(entries.begin(), entries.end(), "forward_backward"), entries.end());
+  FakeStats after = fake.stats();
+  EXPECT_LE(after.functionsFound, modules);
+  EXPECT_GE(after.launches, after.functionsFound);
+  EXPECT_EQ(after.synchronizations, after.launches);
+  EXPECT_EQ(after.badLaunches, 0);
+  EXPECT_EQ(after.managedLive, 0);
+  EXPECT_EQ(after.streamsLive, 0);
 }
 
 TEST(CudaArtifact, ErrorsNameTheKernelOrModuleAndLoseNothing) {
