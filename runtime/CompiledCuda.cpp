@@ -18,12 +18,6 @@
 namespace pce::rt::cuda {
 namespace {
 
-/// $PCE_CUDA_DRIVER, else the system's driver.
-std::string driverPath() {
-  const char *path = std::getenv("PCE_CUDA_DRIVER");
-  return path && *path ? path : kDefaultDriver;
-}
-
 /// The process's context: created by the first bound library, kept once it
 /// exists (a failure is not kept: a later artifact tries again).
 Context *context(std::string *error = nullptr) {

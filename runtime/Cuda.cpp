@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <type_traits>
 #include <sstream>
 #include <utility>
@@ -205,7 +206,7 @@ struct Availability {
 const Availability &availability() {
   static Availability a = [] {
     Availability r;
-    auto opened = openDevice(0, kDefaultDriver);
+    auto opened = openDevice(0, driverPath());
     r.available = opened.ok();
     if (!r.available)
       r.reason = opened.error();
@@ -215,6 +216,11 @@ const Availability &availability() {
 }
 
 } // namespace
+
+std::string driverPath() {
+  const char *path = std::getenv("PCE_CUDA_DRIVER");
+  return path && *path ? path : kDefaultDriver;
+}
 
 bool cudaAvailable() { return availability().available; }
 std::string cudaUnavailableReason() { return availability().reason; }

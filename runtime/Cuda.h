@@ -29,9 +29,12 @@ namespace pce::rt::cuda {
 
 /// The driver library opened by default.
 inline constexpr const char *kDefaultDriver = "libcuda.so.1";
+/// $PCE_CUDA_DRIVER when set (another driver, or a test's fake), else
+/// kDefaultDriver: what cudaAvailable() and compiled CUDA artifacts use.
+std::string driverPath();
 
-/// True when the driver loads, cuInit succeeds and there is at least one
-/// device. Cached after the first call.
+/// True when the driver (driverPath()) loads, cuInit succeeds and there is at
+/// least one device. Cached after the first call.
 bool cudaAvailable();
 /// Why cudaAvailable() is false ("" when it is true).
 std::string cudaUnavailableReason();

@@ -12,7 +12,8 @@
 //   R3  compiled pce.experts GFLOP/s / the fp32 FMA peak measured here
 //   R4  compiled training step (forward_train + forward_backward of a
 //       pce.differentiable layer) / eager LibTorch forward + backward()
-//   R5  GPU (needs a CUDA device)
+//   R5  R1's layer compiled for CUDA on GPU 0 (needs a GPU; the PyTorch side
+//       is tools/pce-bench/r5_torch.py, run with the compiled time)
 //   compile time of pce-compile examples/fashion_pce.mlir
 //
 //===----------------------------------------------------------------------===//
@@ -24,11 +25,11 @@
 #include "tools/pce-bench/FmaPeak.h"
 
 #include "runtime/Artifact.h"
+#include "runtime/CompiledCuda.h"
 #include "runtime/ThreadPool.h"
 
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
-#include <torch/cuda.h>
 
 #include <algorithm>
 #include <chrono>
@@ -60,7 +61,7 @@ struct Options {
   int repeats = 20, warmup = 3, threads = 0, compileRuns = 3;
   uint64_t seed = 0;
   std::string workDir, compiler, compileModel;
-  std::string only; ///< comma-separated parts to run (r1,r2,r3,r4,compile); empty: all
+  std::string only; ///< comma-separated parts to run (r1,...,r5,compile); empty: all
 
   bool wants(const std::string &part) const {
     if (only.empty())
@@ -95,7 +96,7 @@ other:
   --pce-compile PATH the compiler (default: pce-compile next to pce-bench)
   --compile-model F  model for the compile-time line
                      (default: examples/fashion_pce.mlir of the source tree)
-  --only LIST        run only these parts, comma-separated: r1,r2,r3,r4,compile
+  --only LIST        run only these parts, comma-separated: r1,r2,r3,r4,r5,compile
                      (default: all; r3 includes the breakdown line)
   --help             this text
 )";
@@ -162,8 +163,9 @@ Options parseOptions(int argc, char **argv) {
   for (size_t start = 0; !o.only.empty() && start <= o.only.size();) {
     size_t end = std::min(o.only.find(',', start), o.only.size());
     std::string part = o.only.substr(start, end - start);
-    if (part != "r1" && part != "r2" && part != "r3" && part != "r4" && part != "compile")
-      usageError("--only: unknown part '" + part + "' (r1, r2, r3, r4, compile)");
+    if (part != "r1" && part != "r2" && part != "r3" && part != "r4" && part != "r5" &&
+        part != "compile")
+      usageError("--only: unknown part '" + part + "' (r1, r2, r3, r4, r5, compile)");
     start = end + 1;
   }
   if (o.threads == 0)
@@ -252,8 +254,9 @@ struct Context {
 double runCompiler(const Context &ctx, const fs::path &source, const fs::path &dir,
                    const std::string &flags = "") {
   std::string output;
-  std::string command = ctx.compiler.string() + " " + source.string() +
-                        " --target cpu -o " + dir.string() + " " + flags;
+  std::string target = flags.find("--target") == std::string::npos ? " --target cpu" : "";
+  std::string command = ctx.compiler.string() + " " + source.string() + target + " -o " +
+                        dir.string() + " " + flags;
   auto start = std::chrono::steady_clock::now();
   int rc = agree::runCommand(command, output);
   double seconds =
@@ -315,14 +318,6 @@ std::string verdict(double ratio, double target, bool atMost) {
 void check(const std::string &what, double error) {
   std::printf("check  %-44s relative error %.2e  (%s)\n", what.c_str(), error,
               error <= agree::kTolerance ? "ok" : "MISMATCH: timings below are suspect");
-}
-
-bool cudaVisible() {
-  try {
-    return torch::cuda::is_available() && torch::cuda::device_count() > 0;
-  } catch (const std::exception &) {
-    return false;
-  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -709,7 +704,8 @@ int main(int argc, char **argv) {
     return layer;
   };
   // R1-R3 (and the breakdown) share these models: built only when one runs.
-  if (opt.wants("r1") || opt.wants("r2") || opt.wants("r3")) {
+  // R5 uses R1's layer.
+  if (opt.wants("r1") || opt.wants("r2") || opt.wants("r3") || opt.wants("r5")) {
     auto top1 = makeLayer(1, "layer_top1");
     auto dense = makeLayer(0, "layer_dense");
     // Both layers again without the fusion passes, for R1's and R2's context.
@@ -790,6 +786,41 @@ int main(int argc, char **argv) {
               firstChunk(runCompiled(expertsCompiled, expertsInputs, "y")),
               ref::experts(expertsModel.value("patches"), ep, false).y));
     std::printf("\n");
+
+    //===--------------------------------------------------------------------===//
+    // R5: R1's layer compiled for CUDA, on GPU 0, and the PyTorch side
+    // (r5_torch.py: eager, torch.compile, cuDNN conv at equal FLOPs) with the
+    // same shape, given the compiled time.
+    //===--------------------------------------------------------------------===//
+    if (opt.wants("r5")) {
+      if (!rt::cuda::cudaAvailable()) {
+        std::printf("R5  not available on this machine: %s\n\n",
+                    rt::cuda::cudaUnavailableReason().c_str());
+      } else {
+        Compiled gpu = compileModel(ctx, top1->model, "layer_top1_cuda", "x", "--target cuda");
+        auto want = ref::layer(xChunk, top1->built.config, top1->built.params).out;
+        check("compiled top-1 layer on the GPU vs float64 reference",
+              agree::relativeError(firstChunk(runCompiled(gpu, layerInputs, "out")), want));
+        auto r5 = timeAlternating({[&] { runCompiled(gpu, layerInputs, "out"); }}, opt.warmup,
+                                  opt.repeats);
+        std::string device = (*rt::cuda::compiledCodeContext())->description();
+        std::printf("R5  compiled top-1 layer on %s: %.3f ms per batch of %lld (arguments and "
+                    "results copied through managed memory on every call)\n",
+                    device.c_str(), r5[0].wallMs, (long long)B);
+        char command[512];
+        std::snprintf(command, sizeof command,
+                      "python3 %s/tools/pce-bench/r5_torch.py --device cuda --batch %lld "
+                      "--channels %lld --image %lld --patch %lld --experts %lld "
+                      "--out-channels %lld --kernel %lld --top-k 1 --compiled-ms %.4f",
+                      PCE_SOURCE_DIR, (long long)B, (long long)C, (long long)H,
+                      (long long)opt.ph, (long long)E, (long long)Co, (long long)k,
+                      r5[0].wallMs);
+        std::string output;
+        int rc = agree::runCommand(command, output);
+        std::printf("    %s\n%s%s\n", command, output.c_str(),
+                    rc == 0 ? "" : "    (r5_torch.py failed: R5's ratios are missing)");
+      }
+    }
 
     //===--------------------------------------------------------------------===//
     // R1, R2: whole layers.
@@ -914,11 +945,6 @@ int main(int argc, char **argv) {
     benchTraining(ctx, xFull, /*topK=*/0, "train_dense");
     benchTraining(ctx, xFull, /*topK=*/1, "train_top1");
   }
-  if (cudaVisible())
-    std::printf("R5  not available: a CUDA device is visible, but pce-compile has no GPU "
-                "target yet\n");
-  else
-    std::printf("R5  not available on this machine (no CUDA device visible)\n");
 
   fs::path compileModelPath = opt.compileModel.empty()
                                   ? fs::path(PCE_SOURCE_DIR) / "examples/fashion_pce.mlir"
