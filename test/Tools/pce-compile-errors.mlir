@@ -12,7 +12,7 @@
 //
 // UNNAMED: unnamed.mlir:1:1: error: argument #1 of @forward needs exactly one of {pce.input = "name"} and {pce.param = "name"}
 // F16: f16.mlir:1:1: error: argument 'x' has element type 'f16'; artifacts hold f32 or f64
-// TARGET: pce-compile: unknown --target 'rocm' (this build compiles for: cpu, cuda)
+// TARGET: pce-compile: unknown --target 'rocm' (this build compiles for: cpu, cuda, cuda-emulated)
 // BROKEN: broken.mlir:2:24: error: custom op 'pce.patchify' expected 'patch'
 // OPTIONS: no such option parallel-loop
 // OPTIONS: failed to add `pce-cpu-pipeline` with options `parallel-loop=false`

@@ -87,7 +87,7 @@ Result check(agree::ModelText model, const std::string &tag,
   Result result;
   EXPECT_TRUE(model.isF64()) << "gradient checks run in float64";
   model.setDifferentiable();
-  std::optional<rt::Artifact> artifact = agree::compile(model, tag);
+  std::optional<rt::Artifact> artifact = agree::compile(model, tag, options.compileFlags);
   if (!artifact)
     return result;
   const rt::EntryPoint *train = findEntry(*artifact, "forward_train");

@@ -51,6 +51,8 @@ struct Options {
   /// Arguments that are not differentiated (their gradient is neither
   /// expected nor checked); by default every name containing "running_".
   std::set<std::string> constants;
+  /// Extra pce-compile flags (e.g. another --target).
+  std::string compileFlags;
 };
 
 struct Result {

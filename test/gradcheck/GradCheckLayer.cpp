@@ -116,10 +116,10 @@ std::vector<LayerCase> layerCases() {
 
 void PrintTo(const LayerCase &c, std::ostream *os) { *os << c.name; }
 
-class GradCheckLayer : public ::testing::TestWithParam<LayerCase> {};
-
-TEST_P(GradCheckLayer, AgainstFiniteDifferences) {
-  const LayerCase &c = GetParam();
+/// The layer of `c`, compiled with `options.compileFlags`, against finite
+/// differences of the float64 reference.
+static void checkLayer(const LayerCase &c, const std::string &tag,
+                       const grad::Options &options = {}) {
   freshSeed();
   ModelText model(/*f64=*/true);
   std::string x = model.input("x", torch::randn(c.input, f64));
@@ -139,11 +139,31 @@ TEST_P(GradCheckLayer, AgainstFiniteDifferences) {
     addLayerResults(out, "layer0", r, p);
     return out;
   };
-  grad::Result result = grad::check(model, "layer_" + c.name, reference);
-  grad::report("layer " + c.name, result);
+  grad::Result result = grad::check(model, tag, reference, options);
+  grad::report(tag, result);
+}
+
+class GradCheckLayer : public ::testing::TestWithParam<LayerCase> {};
+
+TEST_P(GradCheckLayer, AgainstFiniteDifferences) {
+  checkLayer(GetParam(), "layer_" + GetParam().name);
 }
 
 INSTANTIATE_TEST_SUITE_P(Layers, GradCheckLayer, ::testing::ValuesIn(layerCases()),
+                         [](const auto &info) { return info.param.name; });
+
+// The training functions through the GPU pipeline's kernel structure, run as
+// loops on the CPU (--target cuda-emulated, block size 96 so that every tail
+// guard runs): forward and gradients as for the CPU pipeline.
+class GpuPipelineGradCheckLayer : public ::testing::TestWithParam<LayerCase> {};
+
+TEST_P(GpuPipelineGradCheckLayer, AgainstFiniteDifferences) {
+  grad::Options options;
+  options.compileFlags = "--target cuda-emulated --pipeline-options=block-size=96";
+  checkLayer(GetParam(), "gpu_layer_" + GetParam().name, options);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layers, GpuPipelineGradCheckLayer, ::testing::ValuesIn(layerCases()),
                          [](const auto &info) { return info.param.name; });
 
 TEST(GradCheckStack, TwoLayers) {

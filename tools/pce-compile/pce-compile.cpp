@@ -3,6 +3,8 @@
 //   pce-compile MODEL.mlir --target cpu -o DIR
 //   pce-compile MODEL.mlir --target cuda -o DIR  (kernels as PTX for sm_90,
 //                                                 docs/GPU.md)
+//   pce-compile MODEL.mlir --target cuda-emulated -o DIR  (those kernels as
+//                                                 loops, a CPU artifact)
 //   pce-compile MODEL.yaml --target cpu -o DIR   (a model description,
 //                                                 docs/ModelDescription.md)
 //
@@ -53,8 +55,10 @@ static cl::opt<std::string> outputDir("o", cl::desc("Artifact directory to write
                                       cl::value_desc("dir"), cl::Required);
 static cl::opt<std::string> target(
     "target",
-    cl::desc("Target: cpu (--pce-cpu-pipeline), or cuda (--pce-gpu-pipeline; "
-             "the runtime launches the kernels on GPU 0)"),
+    cl::desc("Target: cpu (--pce-cpu-pipeline), cuda (--pce-gpu-pipeline; "
+             "the runtime launches the kernels on GPU 0), or cuda-emulated "
+             "(the GPU pipeline's kernels as loops on the CPU, for checking it "
+             "without a GPU)"),
     cl::init("cpu"));
 static cl::opt<std::string> cpu("mcpu",
                                 cl::desc("CPU to generate code for (default: "
@@ -136,12 +140,17 @@ static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
   if (failed(parameters))
     return failure();
 
-  bool cuda = target == "cuda";
-  std::string pipelineName = cuda ? "pce-gpu-pipeline" : "pce-cpu-pipeline";
+  // cuda-emulated: the GPU pipeline's kernels as their tiled loops, run on
+  // the CPU (a CPU artifact; for checking the GPU pipeline without a GPU).
+  bool cuda = target == "cuda", emulated = target == "cuda-emulated";
+  std::string pipelineName = cuda || emulated ? "pce-gpu-pipeline" : "pce-cpu-pipeline";
+  std::string options = pipelineOptions;
+  if (emulated)
+    options = "emulate-on-cpu=true " + options;
   auto pipeline = [&](OpPassManager &pm) -> LogicalResult {
-    if (pipelineOptions.empty())
+    if (options.empty())
       return cuda ? mlir::pce::buildGpuPipeline(pm) : mlir::pce::buildCpuPipeline(pm);
-    return parsePassPipeline(pipelineName + "{" + pipelineOptions + "}", pm, llvm::errs());
+    return parsePassPipeline(pipelineName + "{" + options + "}", pm, llvm::errs());
   };
   if (failed(runPipeline(module, pipelineName, pipeline)) ||
       failed(::pce::compile::emitEntryWrappers(module, *entries)))
@@ -160,7 +169,7 @@ static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
     return failure();
   }
   ::pce::rt::Manifest manifest;
-  manifest.target = target;
+  manifest.target = cuda ? "cuda" : "cpu";
   manifest.library = "model.so";
   // --model-name, else the module's name (a description's `model:`), else
   // the file's stem.
@@ -205,9 +214,9 @@ static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
 
 static LogicalResult compile(MLIRContext &context) {
   auto start = std::chrono::steady_clock::now();
-  if (target != "cpu" && target != "cuda") {
+  if (target != "cpu" && target != "cuda" && target != "cuda-emulated") {
     llvm::errs() << "pce-compile: unknown --target '" << target
-                 << "' (this build compiles for: cpu, cuda)\n";
+                 << "' (this build compiles for: cpu, cuda, cuda-emulated)\n";
     return failure();
   }
 
