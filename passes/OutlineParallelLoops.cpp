@@ -199,7 +199,7 @@ struct OutlineParallelLoops
     LLVM::LLVMFuncOp thunk = buildThunk(b, loop.getLoc(), plan, body);
     symbols.insert(thunk);
     b.setInsertionPoint(loop);
-    callThroughHook(b, loop.getLoc(), plan, parent, body, thunk);
+    callThroughHook(b, loop.getLoc(), plan, parent, thunk);
     loop.erase();
     return success();
   }
@@ -214,6 +214,10 @@ struct OutlineParallelLoops
       argTypes.push_back(v.getType());
     auto fn = func::FuncOp::create(b, loc, name, b.getFunctionType(argTypes, {}));
     fn.setPrivate();
+    // Internal in LLVM too: its one caller, the thunk, inlines it and LLVM
+    // drops it (an external body was compiled three times: itself, in the
+    // thunk and in the serial path; 2x pce-compile's LLVM time).
+    fn->setAttr("llvm.linkage", LLVM::LinkageAttr::get(b.getContext(), LLVM::Linkage::Internal));
     Block *entry = fn.addEntryBlock();
     OpBuilder fb = OpBuilder::atBlockBegin(entry);
     IRMapping map;
@@ -261,6 +265,9 @@ struct OutlineParallelLoops
     auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr, i64, i64});
     auto thunk = LLVM::LLVMFuncOp::create(b, loc, (body.getName() + "_thunk").str(), type,
                                           LLVM::Linkage::Internal);
+    // Called directly on the serial path too: not inlined there, so the
+    // loop's code exists once.
+    thunk.setNoInline(true);
     OpBuilder scratch(ctx);
     Block *entry = thunk.addEntryBlock(scratch);
     OpBuilder tb = OpBuilder::atBlockBegin(entry);
@@ -278,26 +285,14 @@ struct OutlineParallelLoops
     return thunk;
   }
 
-  /// At the loop's place: the hook with the thunk and the packed captures
-  /// when the runtime set it, else one call of `body` over all points.
+  /// At the loop's place: the captures packed into a context, then the hook
+  /// with the thunk and the context when the runtime set it, else the thunk
+  /// itself over all points (so the loop's code exists once, in the thunk).
   void callThroughHook(OpBuilder &b, Location loc, const Plan &plan, func::FuncOp parent,
-                       func::FuncOp body, LLVM::LLVMFuncOp thunk) {
+                       LLVM::LLVMFuncOp thunk) {
     MLIRContext *ctx = &getContext();
     auto ptr = LLVM::LLVMPointerType::get(ctx);
     auto i64 = IntegerType::get(ctx, 64);
-    Value hookAddress = LLVM::AddressOfOp::create(b, loc, ptr, kHook);
-    Value hook = LLVM::LoadOp::create(b, loc, ptr, hookAddress);
-    Value null = LLVM::ZeroOp::create(b, loc, ptr);
-    Value unset = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, hook, null);
-    auto branch = scf::IfOp::create(b, loc, unset, /*withElseRegion=*/true);
-
-    OpBuilder tb = branch.getThenBodyBuilder();
-    SmallVector<Value> args{arith::ConstantIndexOp::create(tb, loc, 0),
-                            arith::ConstantIndexOp::create(tb, loc, plan.total)};
-    args.append(plan.captures.begin(), plan.captures.end());
-    func::CallOp::create(tb, loc, body, args);
-
-    OpBuilder eb = branch.getElseBodyBuilder();
     // The context lives in the caller's frame: one slot per loop, made at
     // the entry so loops around the call do not grow the stack.
     auto context = LLVM::LLVMStructType::getLiteral(ctx, plan.fields);
@@ -305,12 +300,24 @@ struct OutlineParallelLoops
     Value one = LLVM::ConstantOp::create(entry, loc, i64, entry.getI64IntegerAttr(1));
     Value slot = LLVM::AllocaOp::create(entry, loc, ptr, context, one);
     if (!plan.captures.empty()) {
-      Value packed = LLVM::UndefOp::create(eb, loc, context);
+      Value packed = LLVM::UndefOp::create(b, loc, context);
       for (auto [i, v] : llvm::enumerate(plan.captures))
-        packed = LLVM::InsertValueOp::create(eb, loc, packed, cast(eb, loc, v, plan.fields[i]), i);
-      LLVM::StoreOp::create(eb, loc, packed, slot);
+        packed = LLVM::InsertValueOp::create(b, loc, packed, cast(b, loc, v, plan.fields[i]), i);
+      LLVM::StoreOp::create(b, loc, packed, slot);
     }
-    Value n = LLVM::ConstantOp::create(eb, loc, i64, eb.getI64IntegerAttr(plan.total));
+    Value n = LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(plan.total));
+
+    Value hookAddress = LLVM::AddressOfOp::create(b, loc, ptr, kHook);
+    Value hook = LLVM::LoadOp::create(b, loc, ptr, hookAddress);
+    Value null = LLVM::ZeroOp::create(b, loc, ptr);
+    Value unset = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, hook, null);
+    auto branch = scf::IfOp::create(b, loc, unset, /*withElseRegion=*/true);
+
+    OpBuilder tb = branch.getThenBodyBuilder();
+    Value zero = LLVM::ConstantOp::create(tb, loc, i64, tb.getI64IntegerAttr(0));
+    LLVM::CallOp::create(tb, loc, thunk, ValueRange{slot, zero, n});
+
+    OpBuilder eb = branch.getElseBodyBuilder();
     Value fn = LLVM::AddressOfOp::create(eb, loc, ptr, thunk.getSymName());
     auto hookType = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {i64, ptr, ptr});
     LLVM::CallOp::create(eb, loc, hookType, ValueRange{hook, n, fn, slot});

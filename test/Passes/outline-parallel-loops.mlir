@@ -7,29 +7,32 @@
 // A two-dimensional loop (lower bound 1 and step 2 in the inner dimension)
 // with three kinds of captures: a memref, an index and a float. It becomes a
 // function of a range of linear indices that delinearizes each (inner
-// dimension fastest), a thunk unpacking a context struct, and, at the loop's
-// place, the runtime hook when it is set or one call over all 12 points when
-// it is not. The constant 7 is re-created in the body rather than captured.
+// dimension fastest; internal in LLVM, so that the thunk, its only caller,
+// inlines it), a thunk unpacking a context struct (never inlined), and, at
+// the loop's place, the captures packed into the context, then the runtime
+// hook when it is set or the thunk over all 12 points when it is not: the
+// loop's code exists once. The constant 7 is re-created in the body rather
+// than captured.
 // CHECK: llvm.mlir.global external @pce_parallel_for_hook() {{.*}} : !llvm.ptr {
 // CHECK-NEXT: llvm.mlir.zero : !llvm.ptr
 // CHECK-LABEL: func.func @fill(
 // CHECK-SAME: %[[OUT:[a-z0-9]+]]: memref<4x6xf32>, %[[SCALE:[a-z0-9]+]]: f32, %[[OFF:[a-z0-9]+]]: index)
 // CHECK: %[[SLOT:.*]] = llvm.alloca %{{.*}} x !llvm.struct<(i64, f32, struct<(ptr, ptr, i64, array<2 x i64>, array<2 x i64>)>)>
 // CHECK-NOT: scf.parallel
-// CHECK: %[[HOOK:.*]] = llvm.load %{{.*}} : !llvm.ptr -> !llvm.ptr
-// CHECK: %[[UNSET:.*]] = llvm.icmp "eq" %[[HOOK]], %{{.*}} : !llvm.ptr
-// CHECK: scf.if %[[UNSET]] {
-// CHECK-DAG: %[[ZERO:.*]] = arith.constant 0 : index
-// CHECK-DAG: %[[ALL:.*]] = arith.constant 12 : index
-// CHECK: func.call @fill_parallel0(%[[ZERO]], %[[ALL]], %[[OFF]], %[[SCALE]], %[[OUT]]) : (index, index, index, f32, memref<4x6xf32>) -> ()
-// CHECK: } else {
 // CHECK: builtin.unrealized_conversion_cast %[[OFF]] : index to i64
 // CHECK: builtin.unrealized_conversion_cast %[[OUT]] : memref<4x6xf32> to !llvm.struct<(ptr, ptr, i64, array<2 x i64>, array<2 x i64>)>
 // CHECK: llvm.store %{{.*}}, %[[SLOT]]
 // CHECK: %[[N:.*]] = llvm.mlir.constant(12 : i64) : i64
+// CHECK: %[[HOOK:.*]] = llvm.load %{{.*}} : !llvm.ptr -> !llvm.ptr
+// CHECK: %[[UNSET:.*]] = llvm.icmp "eq" %[[HOOK]], %{{.*}} : !llvm.ptr
+// CHECK: scf.if %[[UNSET]] {
+// CHECK: %[[ZERO:.*]] = llvm.mlir.constant(0 : i64) : i64
+// CHECK: llvm.call @fill_parallel0_thunk(%[[SLOT]], %[[ZERO]], %[[N]]) : (!llvm.ptr, i64, i64) -> ()
+// CHECK: } else {
 // CHECK: %[[THUNK:.*]] = llvm.mlir.addressof @fill_parallel0_thunk : !llvm.ptr
 // CHECK: llvm.call %[[HOOK]](%[[N]], %[[THUNK]], %[[SLOT]]) : !llvm.ptr, (i64, !llvm.ptr, !llvm.ptr) -> ()
 // CHECK: func.func private @fill_parallel0(%[[B:.*]]: index, %[[E:.*]]: index, %{{.*}}: index, %{{.*}}: f32, %[[M:.*]]: memref<4x6xf32>)
+// CHECK-SAME: llvm.linkage = #llvm.linkage<internal>
 // CHECK-DAG: %[[C7:.*]] = arith.constant 7 : index
 // CHECK: scf.for %[[L:.*]] = %[[B]] to %[[E]] step
 // CHECK: arith.divui %[[L]], %c3
@@ -38,6 +41,7 @@
 // CHECK: arith.muli %{{.*}}, %[[C7]]
 // CHECK: memref.store %{{.*}}, %[[M]]
 // CHECK: llvm.func internal @fill_parallel0_thunk(%[[CTX:.*]]: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64)
+// CHECK-SAME: no_inline
 // CHECK: llvm.load %[[CTX]] : !llvm.ptr -> !llvm.struct<(i64, f32, struct<(ptr, ptr, i64, array<2 x i64>, array<2 x i64>)>)>
 // CHECK-COUNT-3: llvm.extractvalue
 // CHECK: func.call @fill_parallel0(
@@ -143,7 +147,7 @@ func.func @nested(%m: memref<2x3xf32>, %v: f32) {
 // LLVM: llvm.mlir.global external @pce_parallel_for_hook()
 // LLVM-LABEL: llvm.func @costly(
 // LLVM: llvm.call %{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}) : !llvm.ptr, (i64, !llvm.ptr, !llvm.ptr) -> ()
-// LLVM: llvm.func @costly_parallel0(%{{.*}}: i64, %{{.*}}: i64,
+// LLVM: llvm.func internal @costly_parallel0(%{{.*}}: i64, %{{.*}}: i64,
 // LLVM: llvm.func internal @costly_parallel0_thunk(%{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64)
 // LLVM-NOT: unrealized_conversion_cast
 // SERIAL-NOT: pce_parallel_for_hook

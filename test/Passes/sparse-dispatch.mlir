@@ -58,7 +58,7 @@ func.func @top1(%p: tensor<2x4x5x6x6xf32>, %k: tensor<3x8x5x3x3xf32>,
 // DENSE-NOT: llvm.fcmp "une"
 // DENSE: llvm.func @_mlir_ciface_top1
 // DENSE-NOT: llvm.fcmp "une"
-// DENSE: llvm.func @top1_parallel0(
+// DENSE: llvm.func internal @top1_parallel0(
 // DENSE-NOT: llvm.fcmp "une"
 // DENSE: llvm.intr.fmuladd({{.*}}) : (vector<4xf32>, vector<4xf32>, vector<4xf32>) -> vector<4xf32>
 // DENSE-NOT: llvm.fcmp "une"

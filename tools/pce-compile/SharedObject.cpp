@@ -10,6 +10,7 @@
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/Support/Format.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
@@ -18,6 +19,8 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
+
+#include <chrono>
 
 using namespace mlir;
 
@@ -82,12 +85,29 @@ createTargetMachine(const CodegenOptions &options, std::string &error) {
                             : llvm::CodeGenOptLevel::Default));
 }
 
+namespace {
+/// Seconds per step, printed by --timing.
+struct StepTimer {
+  bool enabled;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  void done(const char *step) {
+    auto now = std::chrono::steady_clock::now();
+    if (enabled)
+      llvm::errs() << llvm::format("pce-compile: %-20s %.3f s\n", step,
+                                   std::chrono::duration<double>(now - last).count());
+    last = now;
+  }
+};
+} // namespace
+
 LogicalResult writeSharedObject(ModuleOp module, const std::string &path,
                                 const CodegenOptions &options) {
+  StepTimer timer{options.timing};
   llvm::LLVMContext context;
   auto llvmModule = translate(module, context, options);
   if (!llvmModule)
     return failure();
+  timer.done("LLVM IR translation");
 
   std::string error;
   auto machine = createTargetMachine(options, error);
@@ -101,6 +121,7 @@ LogicalResult writeSharedObject(ModuleOp module, const std::string &path,
   if (llvm::Error err = optimize(llvmModule.get()))
     return module.emitError() << "LLVM optimisation failed: "
                               << llvm::toString(std::move(err));
+  timer.done("LLVM optimisation");
 
   // Object file next to the library, removed once linked.
   std::string object = path + ".o";
@@ -115,6 +136,7 @@ LogicalResult writeSharedObject(ModuleOp module, const std::string &path,
       return module.emitError("the code generator cannot emit object files");
     passes.run(*llvmModule);
   }
+  timer.done("code generation");
 
   // Link with the C compiler driver: it knows where libc and libm live.
   auto cc = llvm::sys::findProgramByName("cc");
@@ -130,6 +152,7 @@ LogicalResult writeSharedObject(ModuleOp module, const std::string &path,
   if (rc != 0)
     return module.emitError() << "linking " << path << " failed (" << rc
                               << "): " << message;
+  timer.done("linking");
   return success();
 }
 

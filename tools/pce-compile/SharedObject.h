@@ -19,6 +19,9 @@ struct CodegenOptions {
   /// When set, the LLVM IR (after binding, before optimisation) is also
   /// written here.
   std::string llvmIRPath;
+  /// Print the time of each step (translation, LLVM optimisation, code
+  /// generation, linking) to stderr.
+  bool timing = false;
 };
 
 /// Translates `module` (LLVM dialect) to LLVM IR, optimises it, emits an

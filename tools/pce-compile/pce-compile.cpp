@@ -82,6 +82,10 @@ static cl::opt<std::string> pipelineOptions(
 static cl::opt<std::string> dumpLowered(
     "dump-llvm-dialect", cl::desc("Also write the lowered LLVM dialect module here"),
     cl::value_desc("file"));
+static cl::opt<bool> timing(
+    "timing", cl::desc("Print the time of each step (MLIR pipeline, LLVM IR "
+                       "translation, LLVM optimisation, code generation, linking)"),
+    cl::init(false));
 static cl::opt<std::string> dumpLLVMIR(
     "dump-llvm-ir",
     cl::desc("Also write the LLVM IR here (before LLVM's optimisation; for "
@@ -152,9 +156,14 @@ static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
       return cuda ? mlir::pce::buildGpuPipeline(pm) : mlir::pce::buildCpuPipeline(pm);
     return parsePassPipeline(pipelineName + "{" + options + "}", pm, llvm::errs());
   };
+  auto pipelineStart = std::chrono::steady_clock::now();
   if (failed(runPipeline(module, pipelineName, pipeline)) ||
       failed(::pce::compile::emitEntryWrappers(module, *entries)))
     return failure();
+  if (timing)
+    llvm::errs() << llvm::format(
+        "pce-compile: %-20s %.3f s\n", pipelineName.c_str(),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - pipelineStart).count());
   if (!dumpLowered.empty()) {
     std::string text;
     llvm::raw_string_ostream os(text);
@@ -196,6 +205,7 @@ static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
   codegen.cpu = cpu;
   codegen.cuda = cuda;
   codegen.llvmIRPath = dumpLLVMIR;
+  codegen.timing = timing;
   if (failed(::pce::compile::writeSharedObject(module, fresh, codegen)))
     return failure();
   if (std::error_code ec = llvm::sys::fs::rename(fresh, library)) {
