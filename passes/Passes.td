@@ -309,19 +309,23 @@ def OutlineParallelLoops
     constant bounds (on buffers, after bufferization) becomes
 
     - a private function `@<func>_parallel<k>(%begin, %end: index,
-      captures...)` that runs points [%begin, %end) of the leading dimensions
-      of the loop, linearized (the last of them varies fastest): as few
-      leading dimensions as give at least 256 points, the others stay loops
-      inside each point. The values the body uses from outside are passed as
-      arguments (constants are re-created inside);
-    - an LLVM thunk `@<func>_parallel<k>_thunk(!llvm.ptr, i64, i64)` that
-      unpacks the captures from a context struct and calls that function;
-    - at the loop's place: a load of the global hook `@pce_parallel_for_hook`
-      (a `void (*)(i64 n, void (*)(ptr ctx, i64 begin, i64 end), ptr ctx)`
-      that the runtime stores after loading the library); when it is null (a
-      library used without the runtime), one call of the function over all
-      points; otherwise the captures are packed into a stack struct and the
-      hook is called with the thunk, to cover [0, n) with ranges.
+      captures...)` (internal linkage in LLVM) that runs points
+      [%begin, %end) of the leading dimensions of the loop, linearized (the
+      last of them varies fastest): as few leading dimensions as give at
+      least 256 points, the others stay loops inside each point. The values
+      the body uses from outside are passed as arguments (constants are
+      re-created inside);
+    - an LLVM thunk `@<func>_parallel<k>_thunk(!llvm.ptr, i64, i64)`, marked
+      `no_inline`, that unpacks the captures from a context struct and calls
+      that function (its only caller, so LLVM inlines it there and the loop's
+      code exists once);
+    - at the loop's place: the captures packed into a stack struct, then a
+      load of the global hook `@pce_parallel_for_hook` (a `void (*)(i64 n,
+      void (*)(ptr ctx, i64 begin, i64 end), ptr ctx)` that the runtime
+      stores after loading the library); when it is null (a library used
+      without the runtime), one call of the thunk over all points;
+      otherwise the hook is called with the thunk, to cover [0, n) with
+      ranges.
 
     The hook may run iterations concurrently and in any order, which is what
     `scf.parallel` without reductions allows. Loops with reductions or with
