@@ -442,6 +442,15 @@ def VectorizeGenerics : Pass<"pce-vectorize-generics", "::mlir::func::FuncOp"> {
     lanes), so `--pce-cpu-pipeline` asks for it only with its
     `split-reductions=true` (docs/Rationale.md).
 
+    Otherwise (`transpose-inputs`, on by default) such a reduction with at
+    least 64 rows per result element, when an input reads the result's
+    innermost dimension `c` at another position (the embedding's weight
+    gradient `gw[d, c] = sum gz[n, p, d, i, j] * core[n, p, c, i, j]`), reads
+    a copy of that input with `c` moved innermost (`core[n, p, i, j, c]`,
+    one pass over it) and is vectorized along result rows with its leading
+    reduction loops but the last outside. Each lane is one result element
+    summed in the original order: the same bits as the scalar loops.
+
     Generics that would read an operand across its innermost dimension (a
     gather: transposes, other reductions into the innermost dimension), with
     dynamic shapes or strided rows, several results, or bodies the
@@ -453,12 +462,17 @@ def VectorizeGenerics : Pass<"pce-vectorize-generics", "::mlir::func::FuncOp"> {
     Option<"splitReductions", "split-reductions", "bool", /*default=*/"true",
            "Split sums and maxima along the inputs' contiguous dimension "
            "(changes their summation order; off in --pce-cpu-pipeline unless "
-           "its split-reductions=true)">
+           "its split-reductions=true)">,
+    Option<"transposeInputs", "transpose-inputs", "bool", /*default=*/"true",
+           "Give reductions whose result row an input reads across its "
+           "innermost dimension a copy of that input with the row innermost "
+           "(same summation order)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
+    "::mlir::ub::UBDialect",
     "::mlir::vector::VectorDialect"
   ];
 }

@@ -92,8 +92,9 @@ std::string pce::cpuPipelineText(const CpuPipelineOptions &options) {
   if (options.vectorizeConvolutions)
     codegen += std::string(kVectorizeConvolutions) + ",";
   if (options.vectorizeGenerics)
-    codegen += std::string(kVectorizeGenerics) +
-               (options.splitReductions ? "," : "{split-reductions=false},");
+    codegen += std::string(kVectorizeGenerics) + "{split-reductions=" +
+               (options.splitReductions ? "true" : "false") +
+               " transpose-inputs=" + (options.transposeInputs ? "true" : "false") + "},";
   if (!codegen.empty())
     text += ",func.func(" + codegen + "canonicalize,cse)";
   text += std::string(",") + kToLoops;
@@ -147,6 +148,12 @@ struct CpuPipelineCLOptions : PassPipelineOptions<CpuPipelineCLOptions> {
       llvm::cl::desc("Register-blocked vector kernels for NCHW convolutions "
                      "(pce-vectorize-convolutions)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> transposeInputs{
+      *this, "transpose-inputs",
+      llvm::cl::desc("Reductions that read their result row across an input's "
+                     "innermost dimension read a transposed copy "
+                     "(pce-vectorize-generics; same summation order)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> splitReductions{
       *this, "split-reductions",
       llvm::cl::desc("Split sums along the inputs' contiguous dimension in "
@@ -185,6 +192,7 @@ void pce::registerPipelines() {
         options.vectorizeConvolutions = cl.vectorize && cl.vectorizeConvolutions;
         options.vectorizeGenerics = cl.vectorize && cl.vectorizeGenerics;
         options.splitReductions = cl.splitReductions;
+        options.transposeInputs = cl.transposeInputs;
         options.parallelLoops = cl.parallelLoops;
         if (failed(buildCpuPipelineWithOptions(pm, options)))
           llvm::report_fatal_error("pce-cpu-pipeline does not parse");

@@ -30,6 +30,8 @@ struct CpuPipelineOptions {
   /// pce-vectorize-generics' split-reductions: faster weight gradients, but
   /// a different summation order than the loops (docs/Rationale.md), so off.
   bool splitReductions = false;
+  /// pce-vectorize-generics' transpose-inputs (the same summation order).
+  bool transposeInputs = true;
   /// pce-outline-parallel-loops: parallel loops run on the runtime's threads.
   bool parallelLoops = true;
 };

@@ -25,6 +25,7 @@
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/UB/IR/UBOps.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
 #include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
@@ -56,6 +57,18 @@ struct Plan {
   /// (a transposed vector<Nx1> read would be lowered to N scalar loads).
   SmallVector<unsigned> vectorLoopLast;
 };
+
+/// The tile of a result row of `extent` elements: 0 for the whole row, else
+/// the largest divisor of at most `maxLanes` lanes (at least 4); nothing when
+/// there is none.
+std::optional<int64_t> rowTile(int64_t extent, int64_t maxLanes) {
+  if (extent <= maxLanes)
+    return 0;
+  for (int64_t t = maxLanes; t >= 4; --t)
+    if (extent % t == 0)
+      return t;
+  return std::nullopt;
+}
 
 /// The tiling that makes every tile one (piece of a) result row, or nothing
 /// when `op` is left alone.
@@ -97,18 +110,13 @@ std::optional<Plan> plan(linalg::GenericOp op, int64_t maxLanes,
   int64_t extent = ranges[vecDim];
   if (ShapedType::isDynamic(extent) || extent < 2)
     return std::nullopt;
-  int64_t vecTile = 0; // 0: the whole row
-  if (extent > maxLanes) {
-    for (int64_t t = maxLanes; t >= 2 && !vecTile; --t)
-      if (extent % t == 0)
-        vecTile = t;
-    if (vecTile < 4)
-      return std::nullopt;
-  }
+  std::optional<int64_t> vecTile = rowTile(extent, maxLanes);
+  if (!vecTile)
+    return std::nullopt;
 
   Plan p;
   for (unsigned d = 0; d < ranges.size(); ++d)
-    p.tileSizes.push_back(d == vecDim ? vecTile : 1);
+    p.tileSizes.push_back(d == vecDim ? *vecTile : 1);
   // Reduction loops go innermost, so a row's accumulator stays in a
   // register, except (keepOuterReductions) the leading reduction loops of
   // the generic but its last: they stay outside, so that the inputs one
@@ -238,6 +246,121 @@ linalg::GenericOp splitContiguousReduction(RewriterBase &rewriter,
   return first;
 }
 
+/// A reduction whose result's innermost dimension `d` is read by an input at
+/// another position (the embedding's weight gradient gWe[d, c] reads
+/// core[n, p, c, i, j] with c outside the contiguous j) gets a copy of that
+/// input with `d` moved innermost, so that `plan` vectorizes it along result
+/// rows. Lanes are distinct result elements, each summed over the reduction
+/// loops in their original order: the same bits as the scalar loops, unlike
+/// splitContiguousReduction. The copy is one pass over the input; worth it
+/// only with many rows per result element. Returns `op` (its leading
+/// reductions then stay outside, as for a split), or null when left alone.
+linalg::GenericOp transposeForRows(RewriterBase &rewriter, linalg::GenericOp op,
+                                   int64_t maxLanes) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() == 0)
+    return {};
+  for (Value operand : op->getOperands())
+    if (!isStaticWithUnitInnerStride(operand.getType()))
+      return {};
+  OpOperand *init = op.getDpsInitOperand(0);
+  AffineMap initMap = op.getMatchingIndexingMap(init);
+  if (initMap.getNumResults() == 0 || !initMap.isProjectedPermutation())
+    return {};
+  unsigned d = cast<AffineDimExpr>(initMap.getResults().back()).getPosition();
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  int64_t extent = ranges[d];
+  if (iterators[d] != utils::IteratorType::parallel || extent < 4 ||
+      !rowTile(extent, maxLanes))
+    return {};
+  int64_t rowsPerResult = 1;
+  for (unsigned k = 0; k < ranges.size(); ++k)
+    if (iterators[k] == utils::IteratorType::reduction)
+      rowsPerResult *= ranges[k];
+  if (rowsPerResult < kMinRowsToSplit)
+    return {};
+  // Inputs that read `d` at a position other than the last, by plain dims,
+  // and are read again for another parallel dimension (the copy is then
+  // reused: the weight gradient's core for every d, not a bias gradient's
+  // single read).
+  SmallVector<std::pair<OpOperand *, unsigned>> moves; // operand, position of d
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (!map.isProjectedPermutation())
+      return {};
+    bool reused = false;
+    for (unsigned k = 0; k < ranges.size(); ++k)
+      if (iterators[k] == utils::IteratorType::parallel && !map.isFunctionOfDim(k))
+        reused = true;
+    for (auto [i, expr] : llvm::enumerate(map.getResults()))
+      if (cast<AffineDimExpr>(expr).getPosition() == d && i + 1 != map.getNumResults()) {
+        if (!reused)
+          return {};
+        moves.push_back({input, static_cast<unsigned>(i)});
+      }
+  }
+  if (moves.empty())
+    return {};
+
+  Location loc = op.getLoc();
+  MLIRContext *ctx = rewriter.getContext();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  for (auto [input, at] : moves) {
+    auto type = cast<MemRefType>(input->get().getType());
+    unsigned rank = type.getRank();
+    // New position j holds old position order[j]: `at` moved to the end.
+    SmallVector<unsigned> order;
+    for (unsigned q = 0; q < rank; ++q)
+      if (q != at)
+        order.push_back(q);
+    order.push_back(at);
+    SmallVector<int64_t> shape;
+    SmallVector<AffineExpr> readOld(rank), newResults;
+    AffineMap oldMap = maps[input->getOperandNumber()];
+    for (auto [j, q] : llvm::enumerate(order)) {
+      shape.push_back(type.getDimSize(q));
+      readOld[q] = getAffineDimExpr(j, ctx);
+      newResults.push_back(oldMap.getResult(q));
+    }
+    rewriter.setInsertionPoint(op);
+    Value copy = memref::AllocOp::create(rewriter, loc,
+                                         MemRefType::get(shape, type.getElementType()));
+    linalg::GenericOp::create(
+        rewriter, loc, TypeRange{}, ValueRange{input->get()}, ValueRange{copy},
+        SmallVector<AffineMap>{AffineMap::get(rank, 0, readOld, ctx),
+                               AffineMap::getMultiDimIdentityMap(rank, ctx)},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [](OpBuilder &nb, Location nloc, ValueRange a) {
+          linalg::YieldOp::create(nb, nloc, a[0]);
+        });
+    maps[input->getOperandNumber()] = AffineMap::get(oldMap.getNumDims(), 0, newResults, ctx);
+    rewriter.modifyOpInPlace(op, [&] { input->set(copy); });
+    rewriter.setInsertionPointAfter(op);
+    memref::DeallocOp::create(rewriter, loc, copy);
+  }
+  rewriter.modifyOpInPlace(op, [&] { op.setIndexingMapsAttr(rewriter.getAffineMapArrayAttr(maps)); });
+  return op;
+}
+
+/// How a 1-D row is carried through loops: pieces of 16, 8, 4, 2 or 1 lanes
+/// (widths LLVM keeps in registers), largest first; a power of two up to 64
+/// stays whole (LLVM splits those evenly).
+SmallVector<int64_t> rowPieces(VectorType type) {
+  if (type.getRank() != 1 || type.isScalable())
+    return {type.getNumElements()};
+  int64_t n = type.getDimSize(0);
+  if (llvm::isPowerOf2_64(n))
+    return {n};
+  SmallVector<int64_t> pieces;
+  for (int64_t size = 16; size >= 1; size /= 2)
+    while (n >= size) {
+      pieces.push_back(size);
+      n -= size;
+    }
+  return pieces;
+}
+
 /// In a reduction loop `loop` of a vectorized tile, the result row is read
 /// and written back every iteration. When the loop's block holds exactly one
 /// transfer_write of a loop-invariant row, one transfer_read of the same row
@@ -280,21 +403,53 @@ void keepRowInRegisters(RewriterBase &rewriter, scf::ForOp loop) {
   if (!read)
     return;
 
+  // The row is carried in pieces of legal widths: LLVM scalarizes a loop-
+  // carried vector<36xf32> (36 scalar phis, spilled), not 16 + 16 + 4.
+  auto rowType = cast<VectorType>(read.getVectorType());
+  SmallVector<int64_t> pieces = rowPieces(rowType);
+  Location loc = read.getLoc();
+  auto split = [&](OpBuilder &b, Value row) {
+    SmallVector<Value> parts;
+    if (pieces.size() == 1)
+      return SmallVector<Value>{row};
+    int64_t offset = 0;
+    for (int64_t size : pieces) {
+      parts.push_back(vector::ExtractStridedSliceOp::create(b, loc, row, {offset}, {size}, {1}));
+      offset += size;
+    }
+    return parts;
+  };
+  auto join = [&](OpBuilder &b, ValueRange parts) -> Value {
+    if (parts.size() == 1)
+      return parts.front();
+    Value row = ub::PoisonOp::create(b, loc, rowType);
+    int64_t offset = 0;
+    for (auto [part, size] : llvm::zip(parts, pieces)) {
+      row = vector::InsertStridedSliceOp::create(b, loc, part, row, {offset}, {1});
+      offset += size;
+    }
+    return row;
+  };
+
   rewriter.setInsertionPoint(loop);
   Operation *initial = rewriter.clone(*read);
+  SmallVector<Value> initialParts = split(rewriter, initial->getResult(0));
   auto loopLike = cast<LoopLikeOpInterface>(loop.getOperation());
   FailureOr<LoopLikeOpInterface> carried = loopLike.replaceWithAdditionalYields(
-      rewriter, initial->getResults(), /*replaceInitOperandUsesInLoop=*/false,
-      [&](OpBuilder &, Location, ArrayRef<BlockArgument>) {
-        return SmallVector<Value>{write.getVector()};
+      rewriter, initialParts, /*replaceInitOperandUsesInLoop=*/false,
+      [&](OpBuilder &b, Location, ArrayRef<BlockArgument>) {
+        b.setInsertionPoint(write);
+        return split(b, write.getVector());
       });
   if (failed(carried))
     return;
   auto newLoop = cast<scf::ForOp>(carried->getOperation());
-  rewriter.replaceOp(read, newLoop.getRegionIterArgs().back());
+  unsigned n = pieces.size();
+  rewriter.setInsertionPoint(read);
+  rewriter.replaceOp(read, join(rewriter, newLoop.getRegionIterArgs().take_back(n)));
   rewriter.setInsertionPointAfter(newLoop);
   IRMapping mapping;
-  mapping.map(write.getVector(), newLoop.getResults().back());
+  mapping.map(write.getVector(), join(rewriter, newLoop.getResults().take_back(n)));
   rewriter.clone(*write, mapping);
   rewriter.eraseOp(write);
 }
@@ -308,16 +463,23 @@ struct VectorizeGenerics : pce::impl::VectorizeGenericsBase<VectorizeGenerics> {
     IRRewriter rewriter(ctx);
     // Generics that cannot be vectorized along a result row as they are may
     // be split first (split-reductions).
+    // Or (transpose-inputs) read through a copy with the row innermost.
     llvm::SmallPtrSet<Operation *, 8> split;
-    if (splitReductions) {
+    if (splitReductions || transposeInputs) {
       SmallVector<linalg::GenericOp> candidates;
       root->walk([&](linalg::GenericOp op) {
         if (!plan(op, maxLanes))
           candidates.push_back(op);
       });
-      for (linalg::GenericOp op : candidates)
-        if (linalg::GenericOp first = splitContiguousReduction(rewriter, op, maxLanes))
-          split.insert(first);
+      for (linalg::GenericOp op : candidates) {
+        linalg::GenericOp rows;
+        if (splitReductions)
+          rows = splitContiguousReduction(rewriter, op, maxLanes);
+        if (!rows && transposeInputs)
+          rows = transposeForRows(rewriter, op, maxLanes);
+        if (rows)
+          split.insert(rows);
+      }
     }
 
     SmallVector<std::pair<linalg::GenericOp, Plan>> work;

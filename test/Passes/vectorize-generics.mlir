@@ -1,5 +1,7 @@
 // RUN: pce-opt %s -pass-pipeline="builtin.module(func.func(pce-vectorize-generics,canonicalize,cse))" | FileCheck %s
 // RUN: pce-opt %s -pass-pipeline="builtin.module(func.func(pce-vectorize-generics{max-lanes=32}))" | FileCheck %s --check-prefix=LANES
+// RUN: pce-opt %s -pass-pipeline="builtin.module(func.func(pce-vectorize-generics{split-reductions=false},canonicalize,cse))" | FileCheck %s --check-prefix=TRANSPOSE
+// RUN: pce-opt %s -pass-pipeline="builtin.module(func.func(pce-vectorize-generics{split-reductions=false transpose-inputs=false}))" | FileCheck %s --check-prefix=NEITHER
 
 #id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 #row = affine_map<(d0, d1, d2) -> (d0)>
@@ -149,6 +151,38 @@ func.func @left_alone(%x: memref<8x4xf32>, %y: memref<4x8xf32>, %d: memref<?x8xf
 // CHECK-LABEL: func.func @few_rows
 // CHECK-NOT: memref.alloc
 // CHECK-NOT: vector.
+// Without the split (the CPU pipeline's default), the same contraction reads
+// a copy of y with c innermost (y is read again for every d: the copy pays
+// off) and is vectorized along the result row c: each lane is one gw[d, c]
+// summed over (n, p, j) in the original order. The row of 5 is carried
+// through the loops as 4 + 1 lanes (LLVM scalarizes a loop-carried
+// vector<5xf32>). A max whose only input reads its row (the bias gradient's
+// shape: no reuse) gets no copy.
+// TRANSPOSE-LABEL: func.func @contiguous_reduction
+// TRANSPOSE: %[[YT:.*]] = memref.alloc() : memref<3x64x8x5xf32>
+// TRANSPOSE: linalg.generic {{.*}} ins(%{{.*}} : memref<3x64x5x8xf32>) outs(%[[YT]] : memref<3x64x8x5xf32>)
+// TRANSPOSE-NEXT: ^bb0(%[[IN:.*]]: f32, %{{.*}}: f32):
+// TRANSPOSE-NEXT: linalg.yield %[[IN]] : f32
+// TRANSPOSE: scf.for %[[N:.*]] = %c0 to %c3
+// TRANSPOSE: scf.parallel (%[[D:.*]]) = (%c0) to (%c6)
+// TRANSPOSE: vector.transfer_read {{.*}} : memref<5xf32, #{{.*}}>, vector<5xf32>
+// TRANSPOSE: scf.for %{{.*}} = %c0 to %c64 step %c1 iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<4xf32>, vector<1xf32>)
+// TRANSPOSE: scf.for %{{.*}} = %c0 to %c8 step %c1 iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<4xf32>, vector<1xf32>)
+// TRANSPOSE: vector.broadcast {{.*}} : vector<f32> to vector<5xf32>
+// TRANSPOSE: vector.transfer_read %{{.*}} : memref<5xf32, #{{.*}}>, vector<5xf32>
+// TRANSPOSE: arith.mulf {{.*}} : vector<5xf32>
+// TRANSPOSE: arith.addf {{.*}} : vector<5xf32>
+// TRANSPOSE: scf.yield {{.*}} : vector<4xf32>, vector<1xf32>
+// TRANSPOSE: vector.transfer_write {{.*}} : vector<5xf32>, memref<5xf32
+// TRANSPOSE: memref.dealloc %[[YT]]
+// TRANSPOSE-LABEL: func.func @contiguous_max
+// TRANSPOSE-NOT: memref.alloc
+// TRANSPOSE-NOT: vector.
+// TRANSPOSE-LABEL: func.func @contiguous_product
+// NEITHER-LABEL: func.func @contiguous_reduction
+// NEITHER-NOT: memref.alloc
+// NEITHER-NOT: vector.
+// NEITHER-LABEL: func.func @contiguous_max
 func.func @contiguous_reduction(%x: memref<3x64x6x8xf32>, %y: memref<3x64x5x8xf32>, %gw: memref<6x5xf32>) {
   linalg.generic {indexing_maps = [affine_map<(n, p, d, c, j) -> (n, p, d, j)>, affine_map<(n, p, d, c, j) -> (n, p, c, j)>, affine_map<(n, p, d, c, j) -> (d, c)>],
                   iterator_types = ["reduction", "reduction", "parallel", "parallel", "reduction"]}
