@@ -155,18 +155,25 @@ std::optional<Plan> plan(linalg::GenericOp op, int64_t maxLanes,
 /// result element for splitContiguousReduction.
 constexpr int64_t kMinRowsToSplit = 64;
 
-linalg::GenericOp splitContiguousReduction(RewriterBase &rewriter,
-                                           linalg::GenericOp op, int64_t maxLanes) {
+/// A generic the reduction rewrites below may change: on buffers of static
+/// shapes with unit innermost strides, one result indexed by plain loops.
+bool isRewritableReduction(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
-      op.getNumDpsInputs() == 0 || op.getNumReductionLoops() < 2)
-    return {};
+      op.getNumReductionLoops() == 0)
+    return false;
   for (Value operand : op->getOperands())
     if (!isStaticWithUnitInnerStride(operand.getType()))
-      return {};
+      return false;
+  return op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isProjectedPermutation();
+}
+
+linalg::GenericOp splitContiguousReduction(RewriterBase &rewriter,
+                                           linalg::GenericOp op, int64_t maxLanes) {
+  if (!isRewritableReduction(op) || op.getNumDpsInputs() == 0 ||
+      op.getNumReductionLoops() < 2)
+    return {};
   OpOperand *init = op.getDpsInitOperand(0);
   AffineMap initMap = op.getMatchingIndexingMap(init);
-  if (!initMap.isProjectedPermutation())
-    return {};
   // The dimension every input reads innermost, a reduction the result lacks.
   std::optional<unsigned> dim;
   for (OpOperand *input : op.getDpsInputOperands()) {
@@ -257,15 +264,10 @@ linalg::GenericOp splitContiguousReduction(RewriterBase &rewriter,
 /// reductions then stay outside, as for a split), or null when left alone.
 linalg::GenericOp transposeForRows(RewriterBase &rewriter, linalg::GenericOp op,
                                    int64_t maxLanes) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
-      op.getNumReductionLoops() == 0)
+  if (!isRewritableReduction(op))
     return {};
-  for (Value operand : op->getOperands())
-    if (!isStaticWithUnitInnerStride(operand.getType()))
-      return {};
-  OpOperand *init = op.getDpsInitOperand(0);
-  AffineMap initMap = op.getMatchingIndexingMap(init);
-  if (initMap.getNumResults() == 0 || !initMap.isProjectedPermutation())
+  AffineMap initMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+  if (initMap.getNumResults() == 0)
     return {};
   unsigned d = cast<AffineDimExpr>(initMap.getResults().back()).getPosition();
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
