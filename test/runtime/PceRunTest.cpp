@@ -83,6 +83,26 @@ TEST_F(PceRunTest, NamedInputsAndEntry) {
   EXPECT_CONTAINS(out, "pass each as --input NAME=FILE.npy");
 }
 
+// --repeat times more calls on the same inputs after the one whose results
+// are written (the written results are that first call's).
+TEST_F(PceRunTest, RepeatTimesTheCall) {
+  std::string out;
+  std::string cmd = shellQuote(art) + " --weights " + shellQuote(weights) + " --input " + shellQuote(input) +
+                    " --output " + shellQuote(dir.file("y.npy")) + " --repeat 5";
+  ASSERT_EQ(run(cmd, &out), 0) << out;
+  EXPECT_CONTAINS(out, "time: entry point 'forward', cpu target: median ");
+  EXPECT_CONTAINS(out, " ms over 5 calls (after 1 untimed)");
+  auto y = readNpy(dir.file("y.npy"));
+  ASSERT_TRUE(y) << y.error();
+  EXPECT_EQ(y->f32()[4], params["w"].f32()[1] * x.f32()[4] + params["b"].f32()[1]);
+  EXPECT_EQ(run(cmd + " --repeat 2", &out), 2);
+  EXPECT_CONTAINS(out, "option '--repeat' given twice");
+  EXPECT_EQ(run(shellQuote(art) + " --input a.npy --output b.npy --repeat 0", &out), 2);
+  EXPECT_CONTAINS(out, "option '--repeat' needs a count in [1, 100000], found '0'");
+  EXPECT_EQ(run(shellQuote(art) + " --idx-images i.gz --repeat 3", &out), 2);
+  EXPECT_CONTAINS(out, "option '--repeat' needs --input");
+}
+
 TEST_F(PceRunTest, UsageErrorsExitWith2) {
   std::string out;
   EXPECT_EQ(run("", &out), 2);

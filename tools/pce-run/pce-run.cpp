@@ -67,6 +67,10 @@ const char *kUsage =
     "  --entry NAME             entry point to run (default: forward)\n"
     "  --threads N              threads for inputs holding several compiled batches\n"
     "                           (default: $PCE_NUM_THREADS, else all cores)\n"
+    "  --repeat N               after the call whose results are written, time N\n"
+    "                           more calls of the entry point on the same inputs\n"
+    "                           and print their median and minimum (with --input;\n"
+    "                           e.g. a CUDA artifact's time for R5, docs/GPU.md)\n"
     "  --help                   show this help\n"
     "\n"
     "Data sets in the IDX format (MNIST, Fashion-MNIST; plain or .gz), instead of\n"
@@ -92,6 +96,7 @@ struct Options {
   // IDX mode (--idx-images instead of --input).
   std::optional<std::string> idxImages, idxLabels, limitText, normalizeText;
   int64_t limit = 0; // 0: every image
+  int repeat = 0;    // --repeat: timed calls after the first
   std::optional<IdxNormalization> normalization;
 };
 
@@ -166,7 +171,7 @@ std::optional<Options> parseArgs(int argc, char **argv) {
     }
     static const std::set<std::string> known = {"--weights", "--input",      "--output",     "--routing",
                                                 "--entry",   "--threads",    "--idx-images", "--idx-labels",
-                                                "--limit",   "--normalize"};
+                                                "--limit",   "--normalize", "--repeat"};
     if (!known.count(flag))
       throw UsageError{"unknown option '" + flag + "'"};
     if (!inlineValue) {
@@ -205,6 +210,14 @@ std::optional<Options> parseArgs(int argc, char **argv) {
       once(o.normalizeText);
       o.normalization = parseNormalization(value);
     }
+    else if (flag == "--repeat") {
+      char *end = nullptr;
+      long n = std::strtol(value.c_str(), &end, 10);
+      if (*end != '\0' || n < 1 || n > 100000 || o.repeat)
+        throw UsageError{o.repeat ? "option '--repeat' given twice"
+                                  : "option '--repeat' needs a count in [1, 100000], found '" + value + "'"};
+      o.repeat = static_cast<int>(n);
+    }
     else if (flag == "--threads") {
       char *end = nullptr;
       long n = std::strtol(value.c_str(), &end, 10);
@@ -224,6 +237,8 @@ std::optional<Options> parseArgs(int argc, char **argv) {
   if (o.idxImages) {
     if (!o.inputs.empty())
       throw UsageError{"--input and --idx-images are alternatives: give one of them"};
+    if (o.repeat)
+      throw UsageError{"option '--repeat' needs --input (it times one call on the same inputs)"};
     return o; // --output is optional: the accuracy may be all one wants
   }
   if (o.idxLabels)
@@ -561,6 +576,23 @@ int runTool(const Options &o) {
 
   if (Status s = writeResults(o, *ep, *output, *results); !s)
     return runtimeError(s.message());
+  if (o.repeat) {
+    // The first call above was the warm-up.
+    std::vector<double> ms;
+    for (int i = 0; i < o.repeat; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      auto again = art->run(ep->name, feed);
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                       .count());
+      if (!again)
+        return runtimeError(again.error());
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("time: entry point '%s', %s target: median %.3f ms, min %.3f ms over %d calls "
+                "(after 1 untimed)\n",
+                ep->name.c_str(), art->manifest().target.c_str(), ms[ms.size() / 2], ms.front(),
+                o.repeat);
+  }
   ReportContext ctx;
   ctx.imageSize = imageSizeOf(*ep);
   if (Status s = writeRoutingReportFiles(o, *ep, *results, ctx); !s)
