@@ -10,6 +10,8 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   # build
   cmake ninja-build ccache g++ libgtest-dev zlib1g-dev
+  # command lines of the MLIR-free tools (header-only)
+  libcli11-dev
   # independent references for tests; PyTorch for the R5 script's smoke test
   # (tools/pce-bench/r5_torch.py; shares Debian's libtorch, ~18 MB more)
   python3-numpy python3-torch
