@@ -275,7 +275,7 @@ TEST(GradCheckExperts, ExpertsMixTop1Cosine) {
 }
 
 // Top-2 of 3 experts: two routed convolutions per patch accumulate into the
-// patches' gradient (passes/RoutedConvolution.cpp).
+// patches' gradient (passes/Builders/RoutedConvolution.cpp).
 TEST(GradCheckExperts, ExpertsMixTop2Cosine) {
   freshSeed();
   Result result = checkCosineRouted(2, "experts_mix_top2_cosine");

@@ -1,7 +1,7 @@
 //===- GradCheckPatching.cpp - patchify, unpatchify, embed ----------------===//
 //
 // Gradient checks of the adjoints of pce.patchify, pce.unpatchify and
-// pce.embed (passes/AdjointPatching.cpp, passes/AdjointEmbed.cpp) against
+// pce.embed (passes/Autodiff/AdjointPatching.cpp, passes/Autodiff/AdjointEmbed.cpp) against
 // central finite differences of the float64 reference (pce::ref).
 //
 //===----------------------------------------------------------------------===//

@@ -19,31 +19,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialect/PCEDialect.h"
-#include "frontend/Importer.h"
-#include "frontend/TrainingPlan.h"
-#include "passes/Passes.h"
-#include "passes/Pipelines.h"
-#include "runtime/Manifest.h"
-#include "tools/pce-compile/EntryPoints.h"
-#include "tools/pce-compile/SharedObject.h"
+#include "passes/Artifact/Compile.h"
 
+#include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/InitAllPasses.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
-#include "mlir/Support/FileUtilities.h"
 
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/Path.h"
-#include "llvm/Support/SourceMgr.h"
-#include "llvm/Support/ToolOutputFile.h"
-
-#include <chrono>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -92,202 +74,33 @@ static cl::opt<std::string> dumpLLVMIR(
              "--target cuda after binding the host code to the runtime)"),
     cl::value_desc("file"));
 
-/// Writes `text` to `path` atomically (temporary file, then rename).
-static LogicalResult writeAtomically(const std::string &path, llvm::StringRef text) {
-  std::string tmp = path + ".tmp";
-  std::string error;
-  auto out = openOutputFile(tmp, &error);
-  if (!out) {
-    llvm::errs() << "pce-compile: " << error << "\n";
-    return failure();
-  }
-  out->os() << text;
-  out->keep();
-  out.reset();
-  if (std::error_code ec = llvm::sys::fs::rename(tmp, path)) {
-    llvm::errs() << "pce-compile: cannot write " << path << ": " << ec.message() << "\n";
-    return failure();
-  }
-  return success();
-}
-
-static LogicalResult runPipeline(ModuleOp module, llvm::StringRef name,
-                                 llvm::function_ref<LogicalResult(OpPassManager &)> build) {
-  PassManager pm(module->getContext());
-  if (failed(build(pm)) || failed(pm.run(module))) {
-    llvm::errs() << "pce-compile: " << name << " failed on " << inputFile << "\n";
-    return failure();
-  }
-  return success();
-}
-
-/// Lowers `module` and writes the artifact DIR = `outputDir`.
-static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
-  // Decompose layers and expose their routers, then read off the entry points
-  // while names and tensor types are still at hand. --training outlines each
-  // layer into a differentiable function of its own; pce-generate-backward
-  // then builds <f>_train and <f>_backward for every function marked
-  // pce.differentiable (docs/Training.md).
-  if (failed(runPipeline(module, "decomposition", [](OpPassManager &pm) {
-        if (training)
-          pm.addPass(mlir::pce::createOutlineLayers());
-        pm.addPass(mlir::pce::createDecomposeLayer());
-        pm.addPass(mlir::pce::createExposeRouting());
-        pm.addPass(mlir::pce::createGenerateBackward());
-        return success();
-      })))
-    return failure();
-  auto entries = ::pce::compile::collectEntryPoints(module);
-  if (failed(entries))
-    return failure();
-  auto parameters = ::pce::compile::collectParameters(module, *entries);
-  if (failed(parameters))
-    return failure();
-
-  // cuda-emulated: the GPU pipeline's kernels as their tiled loops, run on
-  // the CPU (a CPU artifact; for checking the GPU pipeline without a GPU).
-  bool cuda = target == "cuda", emulated = target == "cuda-emulated";
-  std::string pipelineName = cuda || emulated ? "pce-gpu-pipeline" : "pce-cpu-pipeline";
-  std::string options = pipelineOptions;
-  if (emulated)
-    options = "emulate-on-cpu=true " + options;
-  auto pipeline = [&](OpPassManager &pm) -> LogicalResult {
-    if (options.empty())
-      return cuda ? mlir::pce::buildGpuPipeline(pm) : mlir::pce::buildCpuPipeline(pm);
-    return parsePassPipeline(pipelineName + "{" + options + "}", pm, llvm::errs());
-  };
-  auto pipelineStart = std::chrono::steady_clock::now();
-  if (failed(runPipeline(module, pipelineName, pipeline)) ||
-      failed(::pce::compile::emitEntryWrappers(module, *entries)))
-    return failure();
-  if (timing)
-    llvm::errs() << llvm::format(
-        "pce-compile: %-20s %.3f s\n", pipelineName.c_str(),
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - pipelineStart).count());
-  if (!dumpLowered.empty()) {
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    module->print(os);
-    if (failed(writeAtomically(dumpLowered, text)))
-      return failure();
-  }
-
-  if (std::error_code ec = llvm::sys::fs::create_directories(outputDir)) {
-    llvm::errs() << "pce-compile: cannot create " << outputDir << ": "
-                 << ec.message() << "\n";
-    return failure();
-  }
-  ::pce::rt::Manifest manifest;
-  manifest.target = cuda ? "cuda" : "cpu";
-  manifest.library = "model.so";
-  // --model-name, else the module's name (a description's `model:`), else
-  // the file's stem.
-  if (!modelName.empty())
-    manifest.model = modelName.getValue();
-  else if (std::optional<llvm::StringRef> name = module.getName())
-    manifest.model = name->str();
-  else
-    manifest.model = llvm::sys::path::stem(inputFile).str();
-  manifest.parameters = *parameters;
-  manifest.entryPoints = *entries;
-  auto manifestText = ::pce::rt::writeManifestText(manifest);
-  if (!manifestText.ok()) {
-    llvm::errs() << "pce-compile: " << manifestText.error() << "\n";
-    return failure();
-  }
-
-  // A new file renamed over the old one: a process that has the old library
-  // loaded keeps its copy intact.
-  llvm::SmallString<256> library(outputDir);
-  llvm::sys::path::append(library, manifest.library);
-  std::string fresh = (library + ".new").str();
-  ::pce::compile::CodegenOptions codegen;
-  codegen.cpu = cpu;
-  codegen.cuda = cuda;
-  codegen.llvmIRPath = dumpLLVMIR;
-  codegen.timing = timing;
-  if (failed(::pce::compile::writeSharedObject(module, fresh, codegen)))
-    return failure();
-  if (std::error_code ec = llvm::sys::fs::rename(fresh, library)) {
-    llvm::errs() << "pce-compile: cannot write " << library << ": " << ec.message() << "\n";
-    return failure();
-  }
-  llvm::SmallString<256> manifestPath(outputDir);
-  llvm::sys::path::append(manifestPath, ::pce::rt::kManifestFileName);
-  if (failed(writeAtomically(manifestPath.str().str(), *manifestText)))
-    return failure();
-  llvm::outs() << "pce-compile: " << inputFile << " -> " << outputDir << " ("
-               << entries->size() << " entry point(s), " << parameters->size()
-               << " parameters)";
-  return success();
-}
-
-static LogicalResult compile(MLIRContext &context) {
-  auto start = std::chrono::steady_clock::now();
-  if (target != "cpu" && target != "cuda" && target != "cuda-emulated") {
-    llvm::errs() << "pce-compile: unknown --target '" << target
-                 << "' (this build compiles for: cpu, cuda, cuda-emulated)\n";
-    return failure();
-  }
-
-  std::string error;
-  auto file = openInputFile(inputFile, &error);
-  if (!file) {
-    llvm::errs() << "pce-compile: " << error << "\n";
-    return failure();
-  }
-  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
-  sourceMgr->AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
-  auto seconds = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-        .count();
-  };
-
-  // A description with --training: one artifact per phase and the plan.
-  bool description = ::pce::frontend::isModelDescriptionPath(inputFile);
-  if (training && description) {
-    auto imported = ::pce::frontend::importForTraining(*sourceMgr, &context);
-    if (!imported)
-      return failure();
-    for (::pce::frontend::PhaseModule &phase : imported->phases) {
-      llvm::SmallString<256> dir(outputDir);
-      llvm::sys::path::append(dir, phase.artifact);
-      if (failed(compileModule(*phase.module, dir)))
-        return failure();
-      llvm::outs() << "\n";
-    }
-    llvm::SmallString<256> plan(outputDir);
-    llvm::sys::path::append(plan, "training.json");
-    if (failed(writeAtomically(plan.str().str(), imported->plan)))
-      return failure();
-    llvm::outs() << "pce-compile: " << imported->phases.size()
-                 << " phase(s) and " << plan << " in "
-                 << llvm::format("%.2f", seconds()) << " s\n";
-    return success();
-  }
-
-  OwningOpRef<ModuleOp> module =
-      description ? ::pce::frontend::importModelDescription(*sourceMgr, &context)
-                  : parseSourceFile<ModuleOp>(sourceMgr, &context);
-  if (!module || failed(compileModule(*module, outputDir)))
-    return failure();
-  llvm::outs() << " in " << llvm::format("%.2f", seconds()) << " s\n";
-  return success();
-}
-
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  registerAllPasses();
-  mlir::pce::registerPCEPasses();
-  mlir::pce::registerPipelines();
   cl::ParseCommandLineOptions(argc, argv,
                               "pce-compile: a pce model to an artifact directory\n");
+  std::optional<pce::compile::Target> parsedTarget =
+      pce::compile::parseTarget(target);
+  if (!parsedTarget) {
+    llvm::errs() << "pce-compile: unknown --target '" << target
+                 << "' (this build compiles for: cpu, cuda, cuda-emulated)\n";
+    return 1;
+  }
+  pce::compile::CompileOptions options;
+  options.target = *parsedTarget;
+  options.mcpu = cpu;
+  options.modelName = modelName;
+  options.training = training;
+  options.pipelineOptions = pipelineOptions;
+  options.dumpLLVMDialect = dumpLowered;
+  options.dumpLLVMIR = dumpLLVMIR;
+  options.timing = timing;
+  options.log = &llvm::outs();
+
   DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  registry.insert<mlir::pce::PCEDialect>();
+  pce::compile::registerCompilerDialects(registry);
   MLIRContext context(registry);
-  context.loadAllAvailableDialects();
-  return succeeded(compile(context)) ? 0 : 1;
+  return succeeded(pce::compile::compileFile(context, inputFile, outputDir,
+                                              options))
+             ? 0
+             : 1;
 }

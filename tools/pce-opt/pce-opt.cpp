@@ -7,25 +7,24 @@
 
 #include "dialect/PCEDialect.h"
 #include "examples/fusion-pass/FoldExpertNorm.h"
+#include "passes/Artifact/Compile.h"
+#include "passes/Artifact/Passes.h"
 #include "passes/Passes.h"
-#include "passes/Pipelines.h"
+#include "passes/Pipelines/Pipelines.h"
 
 #include "mlir/IR/DialectRegistry.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::pce::registerPCEPasses();
+  mlir::pce::registerPCEArtifactPasses();
   mlir::pce::registerPipelines();
   mlir::pce::example::registerPCEExamplePasses();
 
   mlir::DialectRegistry registry;
-  mlir::registerAllDialects(registry);
-  mlir::registerAllExtensions(registry);
-  registry.insert<mlir::pce::PCEDialect>();
+  pce::compile::registerCompilerDialects(registry);
 
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "PCE optimiser: the pce dialect and its passes\n", registry));

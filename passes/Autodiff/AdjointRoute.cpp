@@ -1,0 +1,606 @@
+//===- AdjointRoute.cpp - training forward and adjoint of pce.route -------===//
+//
+// Training semantics (docs/SEMANTICS.md §3):
+//
+//   uniform   w = 1/E                                  (as inference)
+//   position  w = softmax(beta * onehot(table[p]) + sigma * xi), xi ~ N(0, 1)
+//   cosine    w = softmax(l),  l = cos(emb, k_e) / tau
+//   gumbel    w = softmax((l + g) / gumbel_tau), g ~ Gumbel(0, 1); with `hard`
+//             the one-hot of its argmax, differentiated as the soft weights
+//             (straight-through)
+//   mlp       w = softmax(W2 relu(W1 emb + b1) + b2)
+//
+// then top-k: the k largest values are kept (ties to the lower expert) and,
+// with `renormalize`, divided by their sum. The adjoint runs the chain
+// backwards: through the kept weights (and the renormalisation), the softmax,
+// then the logits' parameters. Uniform and position routers read nothing
+// trainable, so nothing receives a gradient from them.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Autodiff/Adjoint.h"
+
+#include "dialect/PCEOps.h"
+#include "passes/Builders/LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::pce;
+using namespace mlir::pce::adjoint;
+using namespace mlir::pce::lowering;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// What a router's training forward saves for its adjoint
+//===----------------------------------------------------------------------===//
+
+/// The `k` of an active top-k, or 0 when the router is dense (`top_k = 0` or
+/// `top_k >= E` keep every weight and do not renormalise).
+int64_t activeTopK(RouteOp op) {
+  int64_t k = op.getTopK();
+  return k > 0 && k < op.getType().getShape()[2] ? k : 0;
+}
+
+bool readsKeys(RouteOp op) {
+  return op.getKind() == RouterKind::cosine ||
+         op.getKind() == RouterKind::gumbel;
+}
+
+bool isTrainable(RouteOp op) {
+  return readsKeys(op) || op.getKind() == RouterKind::mlp;
+}
+
+/// The saved values, in the order they cross to `<f>_backward`. Which of them
+/// exist follows from the op's kind and options alone.
+struct Saved {
+  Value soft;                   // the softmax the gradient flows through
+  Value logits;                 // cosine, gumbel: cos / tau
+  Value embSquares, keySquares; // cosine, gumbel: |emb|^2, |k_e|^2
+  Value hidden;                 // mlp: relu(W1 emb + b1)
+  Value mask;                   // top-k: 1 where a weight is kept, else 0
+  Value keptSum;                // top-k with renormalize: sum of kept weights
+
+  SmallVector<Value> pack() const {
+    SmallVector<Value> values;
+    for (Value v : {soft, logits, embSquares, keySquares, hidden, mask, keptSum})
+      if (v)
+        values.push_back(v);
+    return values;
+  }
+
+  static FailureOr<Saved> unpack(RouteOp op, ValueRange values) {
+    Saved s;
+    SmallVector<Value *> slots = {&s.soft};
+    if (readsKeys(op))
+      slots.append({&s.logits, &s.embSquares, &s.keySquares});
+    if (op.getKind() == RouterKind::mlp)
+      slots.push_back(&s.hidden);
+    if (activeTopK(op)) {
+      slots.push_back(&s.mask);
+      if (op.getRenormalize())
+        slots.push_back(&s.keptSum);
+    }
+    if (slots.size() != values.size())
+      return failure();
+    for (auto [slot, v] : llvm::zip(slots, values))
+      *slot = v;
+    return s;
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Training forward pieces
+//===----------------------------------------------------------------------===//
+
+Type elementOf(Value v) { return typeOf(v).getElementType(); }
+
+Value addF(OpBuilder &b, Location loc, Value x, Value y) {
+  return arith::AddFOp::create(b, loc, x, y);
+}
+Value subF(OpBuilder &b, Location loc, Value x, Value y) {
+  return arith::SubFOp::create(b, loc, x, y);
+}
+Value mulF(OpBuilder &b, Location loc, Value x, Value y) {
+  return arith::MulFOp::create(b, loc, x, y);
+}
+Value divF(OpBuilder &b, Location loc, Value x, Value y) {
+  return arith::DivFOp::create(b, loc, x, y);
+}
+
+/// `1` where `rank < k`, else `0`, in the element type of `like`.
+Value rankBelow(OpBuilder &b, Location loc, Value rank, int64_t k,
+                RankedTensorType like) {
+  return buildElementwise(
+      b, loc, {rank}, like,
+      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        Type countType = nb.getI64Type();
+        Value limit = arith::ConstantOp::create(
+            nb, nloc, countType, nb.getIntegerAttr(countType, k));
+        Value kept = arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::slt,
+                                           a[0], limit);
+        Type element = like.getElementType();
+        return arith::SelectOp::create(nb, nloc, kept,
+                                       floatConstant(nb, nloc, element, 1.0),
+                                       floatConstant(nb, nloc, element, 0.0));
+      });
+}
+
+/// The position router's logits `beta * onehot(table[p]) + sigma * xi`.
+Value positionLogits(OpBuilder &b, Location loc, RouteOp op, Value noise) {
+  RankedTensorType type = op.getType();
+  int64_t numPatches = type.getShape()[1], numExperts = type.getShape()[2];
+  Type element = type.getElementType();
+  double beta = op.getBeta().convertToDouble();
+  SmallVector<Attribute> values;
+  values.reserve(numPatches * numExperts);
+  for (int64_t p = 0; p < numPatches; ++p) {
+    int64_t chosen = op.getTable() ? (*op.getTable())[p] : p % numExperts;
+    for (int64_t e = 0; e < numExperts; ++e)
+      values.push_back(b.getFloatAttr(element, e == chosen ? beta : 0.0));
+  }
+  auto tableType = RankedTensorType::get({numPatches, numExperts}, element);
+  Value table = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(tableType, values));
+
+  MLIRContext *ctx = b.getContext();
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(), element);
+  AffineMap maps[] = {loopsMap(ctx, 3, {1, 2}), loopsMap(ctx, 3, {0, 1, 2}),
+                      loopsMap(ctx, 3, {0, 1, 2})};
+  double sigma = op.getSigma().convertToDouble();
+  return buildGeneric(b, loc, {table, noise}, init, maps, {},
+                      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+                        Value scale = floatConstant(nb, nloc, element, sigma);
+                        return addF(nb, nloc, a[0], mulF(nb, nloc, scale, a[1]));
+                      });
+}
+
+/// The Gumbel-softmax's logits `(l + g) / gumbel_tau`.
+Value gumbelLogits(OpBuilder &b, Location loc, RouteOp op, Value logits,
+                   Value noise) {
+  double gumbelTau = op.getGumbelTau().convertToDouble();
+  return buildElementwise(
+      b, loc, {logits, noise}, typeOf(logits),
+      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        Value tau = floatConstant(nb, nloc, elementOf(logits), gumbelTau);
+        return divF(nb, nloc, addF(nb, nloc, a[0], a[1]), tau);
+      });
+}
+
+/// The one-hot of each row's argmax (ties to the lower index).
+Value oneHotArgmax(OpBuilder &b, Location loc, Value weights) {
+  return rankBelow(b, loc, topKRanks(b, loc, weights), 1, typeOf(weights));
+}
+
+/// The top-k of `weights`: sets `mask` (and `keptSum` when renormalising) in
+/// `saved` and returns the router's result.
+Value applyTopK(OpBuilder &b, Location loc, RouteOp op, Value weights,
+                Saved &saved) {
+  int64_t k = activeTopK(op);
+  if (!k)
+    return weights;
+  saved.mask =
+      rankBelow(b, loc, topKRanks(b, loc, weights), k, typeOf(weights));
+  Value kept = buildElementwise(
+      b, loc, {weights, saved.mask}, typeOf(weights),
+      [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        return mulF(nb, nloc, a[0], a[1]);
+      });
+  if (!op.getRenormalize())
+    return kept;
+  saved.keptSum = reduceLastDim(
+      b, loc, kept, 0.0, [](OpBuilder &nb, Location nloc, ValueRange a) {
+        return addF(nb, nloc, a[1], a[0]);
+      });
+  return combineWithRow(b, loc, kept, saved.keptSum,
+                        [](OpBuilder &nb, Location nloc, ValueRange a) {
+                          return divF(nb, nloc, a[0], a[1]);
+                        });
+}
+
+//===----------------------------------------------------------------------===//
+// Adjoint pieces (rank-3 operands: [B, P, .])
+//===----------------------------------------------------------------------===//
+
+/// `sum_e x[b, p, e] * y[b, p, e]`, [B, P].
+Value rowDot(OpBuilder &b, Location loc, Value x, Value y) {
+  MLIRContext *ctx = b.getContext();
+  Value init = filledTensor(b, loc, typeOf(x).getShape().drop_back(),
+                            elementOf(x), 0.0);
+  AffineMap all = loopsMap(ctx, 3, {0, 1, 2});
+  AffineMap maps[] = {all, all, loopsMap(ctx, 3, {0, 1})};
+  return buildGeneric(b, loc, {x, y}, init, maps, {2},
+                      [](OpBuilder &nb, Location nloc, ValueRange a) {
+                        return addF(nb, nloc, a[2], mulF(nb, nloc, a[0], a[1]));
+                      });
+}
+
+/// The gradient of the dense weights from that of the top-k result `out`:
+/// `mask * g`, or with renormalisation `mask * (g - <g, out>) / keptSum`.
+Value backThroughTopK(OpBuilder &b, Location loc, Value grad, Value out,
+                      const Saved &saved) {
+  if (!saved.keptSum)
+    return buildElementwise(b, loc, {grad, saved.mask}, typeOf(grad),
+                            [](OpBuilder &nb, Location nloc, ValueRange a) {
+                              return mulF(nb, nloc, a[0], a[1]);
+                            });
+  MLIRContext *ctx = b.getContext();
+  Value dot = rowDot(b, loc, grad, out);
+  AffineMap all = loopsMap(ctx, 3, {0, 1, 2}), row = loopsMap(ctx, 3, {0, 1});
+  AffineMap maps[] = {all, all, row, row, all};
+  Value init = tensor::EmptyOp::create(b, loc, typeOf(grad).getShape(),
+                                       elementOf(grad));
+  return buildGeneric(
+      b, loc, {grad, saved.mask, dot, saved.keptSum}, init, maps, {},
+      [](OpBuilder &nb, Location nloc, ValueRange a) {
+        Value centred = divF(nb, nloc, subF(nb, nloc, a[0], a[2]), a[3]);
+        return mulF(nb, nloc, a[1], centred);
+      });
+}
+
+/// The gradient of the softmax's logits, times `scale`:
+/// `scale * soft * (g - <g, soft>)`.
+Value backThroughSoftmax(OpBuilder &b, Location loc, Value grad, Value soft,
+                         double scale) {
+  MLIRContext *ctx = b.getContext();
+  Value dot = rowDot(b, loc, grad, soft);
+  AffineMap all = loopsMap(ctx, 3, {0, 1, 2});
+  AffineMap maps[] = {all, all, loopsMap(ctx, 3, {0, 1}), all};
+  Value init = tensor::EmptyOp::create(b, loc, typeOf(grad).getShape(),
+                                       elementOf(grad));
+  Type element = elementOf(grad);
+  return buildGeneric(
+      b, loc, {grad, soft, dot}, init, maps, {},
+      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        Value g = mulF(nb, nloc, a[1], subF(nb, nloc, a[0], a[2]));
+        if (scale == 1.0)
+          return g;
+        return mulF(nb, nloc, g, floatConstant(nb, nloc, element, scale));
+      });
+}
+
+/// `sum_{b,p} x[b, p, o]`, [O].
+Value sumOverPatches(OpBuilder &b, Location loc, Value x) {
+  MLIRContext *ctx = b.getContext();
+  Value init = filledTensor(b, loc, typeOf(x).getShape().take_back(),
+                            elementOf(x), 0.0);
+  AffineMap maps[] = {loopsMap(ctx, 3, {1, 2, 0}), loopsMap(ctx, 3, {0})};
+  return buildGeneric(b, loc, {x}, init, maps, {1, 2},
+                      [](OpBuilder &nb, Location nloc, ValueRange a) {
+                        return addF(nb, nloc, a[1], a[0]);
+                      });
+}
+
+/// `sum_{b,p} x[b, p, o] * y[b, p, k]`, [O, K]: a dense layer's weight
+/// gradient.
+Value outerOverPatches(OpBuilder &b, Location loc, Value x, Value y) {
+  MLIRContext *ctx = b.getContext();
+  int64_t rows = typeOf(x).getShape()[2], cols = typeOf(y).getShape()[2];
+  Value init = filledTensor(b, loc, {rows, cols}, elementOf(x), 0.0);
+  // Loops (o, k, b, p).
+  AffineMap maps[] = {loopsMap(ctx, 4, {2, 3, 0}), loopsMap(ctx, 4, {2, 3, 1}),
+                      loopsMap(ctx, 4, {0, 1})};
+  return buildGeneric(b, loc, {x, y}, init, maps, {2, 3},
+                      [](OpBuilder &nb, Location nloc, ValueRange a) {
+                        return addF(nb, nloc, a[2], mulF(nb, nloc, a[0], a[1]));
+                      });
+}
+
+/// `sum_o g[b, p, o] * w[o, k]`, [B, P, K]: a dense layer's input gradient,
+/// restricted to where `gate[b, p, k] > 0` when `gate` is given (a ReLU's).
+Value backThroughDense(OpBuilder &b, Location loc, Value grad, Value w,
+                       Value gate) {
+  MLIRContext *ctx = b.getContext();
+  auto shape = typeOf(grad).getShape();
+  int64_t width = typeOf(w).getShape()[1];
+  Type element = elementOf(grad);
+  Value init = filledTensor(b, loc, {shape[0], shape[1], width}, element, 0.0);
+  // Loops (b, p, k, o).
+  SmallVector<Value> inputs = {grad, w};
+  SmallVector<AffineMap> maps = {loopsMap(ctx, 4, {0, 1, 3}),
+                                 loopsMap(ctx, 4, {3, 2})};
+  if (gate) {
+    inputs.push_back(gate);
+    maps.push_back(loopsMap(ctx, 4, {0, 1, 2}));
+  }
+  maps.push_back(loopsMap(ctx, 4, {0, 1, 2}));
+  Value sum = buildGeneric(
+      b, loc, inputs, init, maps, {3},
+      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        Value term = mulF(nb, nloc, a[0], a[1]);
+        if (gate) {
+          Value zero = floatConstant(nb, nloc, element, 0.0);
+          Value open = arith::CmpFOp::create(
+              nb, nloc, arith::CmpFPredicate::OGT, a[2], zero);
+          term = arith::SelectOp::create(nb, nloc, open, term, zero);
+        }
+        return addF(nb, nloc, a.back(), term);
+      });
+  return sum;
+}
+
+/// The MLP router's parameter and embedding gradients from `grad`, that of
+/// its logits `W2 h + b2`, `h = relu(W1 emb + b1)`.
+struct MlpGrads {
+  Value emb, w1, b1, w2, b2;
+};
+MlpGrads backThroughMlp(OpBuilder &b, Location loc, Value grad, Value emb,
+                        ValueRange mlp, Value hidden) {
+  MlpGrads g;
+  g.b2 = sumOverPatches(b, loc, grad);
+  g.w2 = outerOverPatches(b, loc, grad, hidden);
+  Value preActivation = backThroughDense(b, loc, grad, mlp[2], hidden);
+  g.b1 = sumOverPatches(b, loc, preActivation);
+  g.w1 = outerOverPatches(b, loc, preActivation, emb);
+  g.emb = backThroughDense(b, loc, preActivation, mlp[0], /*gate=*/nullptr);
+  return g;
+}
+
+/// The cosine logits' gradients from `grad`, that of `l = cos / tau`,
+/// `cos = <emb, k_e> / max(|emb| |k_e|, 1e-12)`. Where the floor is not hit,
+///   d cos / d emb = k_e / (|emb| |k_e|) - cos emb / |emb|^2
+///   d cos / d k_e = emb / (|emb| |k_e|) - cos k_e / |k_e|^2,
+/// where it is, only the first terms (over 1e-12) remain; and
+///   d l / d log_tau = -l.
+struct CosineGrads {
+  Value emb, keys, logTau;
+};
+class CosineBackward {
+public:
+  CosineBackward(OpBuilder &b, Location loc, RouteOp op, Value grad,
+                 Value logTau, const Saved &saved)
+      : b(b), loc(loc), grad(grad), logTau(logTau), saved(saved),
+        tau(op.getTauValue()), element(elementOf(grad)) {}
+
+  CosineGrads build(Value emb, Value keys) {
+    // Per score: a = g / (tau * denom), and c = g * l / |x|^2 (x = emb or k)
+    // where the floor is not hit, so that the cos terms are g * cos / |x|^2.
+    Value direct = perScore([](OpBuilder &nb, Location nloc, const Terms &t) {
+      return divF(nb, nloc, t.grad, mulF(nb, nloc, t.tau, t.denom));
+    });
+    auto radial = [&](bool ofEmb) {
+      return perScore([&](OpBuilder &nb, Location nloc, const Terms &t) {
+        Value c = mulF(nb, nloc, t.grad, t.logit);
+        c = divF(nb, nloc, c, ofEmb ? t.embSquare : t.keySquare);
+        Value zero = floatConstant(nb, nloc, element, 0.0);
+        return arith::SelectOp::create(nb, nloc, t.floored, zero, c)
+            .getResult();
+      });
+    };
+    CosineGrads grads;
+    grads.emb = embGrad(direct, radial(/*ofEmb=*/true), emb, keys);
+    grads.keys = keyGrad(direct, radial(/*ofEmb=*/false), emb, keys);
+    if (logTau)
+      grads.logTau = logTauGrad();
+    return grads;
+  }
+
+private:
+  /// The scalars of one score (b, p, e) in `perScore`'s body.
+  struct Terms {
+    Value grad, logit, embSquare, keySquare, tau;
+    Value denom;   // max(|emb| |k_e|, 1e-12)
+    Value floored; // |emb| |k_e| < 1e-12 (i1)
+  };
+  using ScoreFn = function_ref<Value(OpBuilder &, Location, const Terms &)>;
+
+  /// An elementwise [B, P, E] generic over the gradient, the logits, the
+  /// squared norms and tau; the denominator and the floor test are computed
+  /// as the forward does.
+  Value perScore(ScoreFn fn) {
+    MLIRContext *ctx = b.getContext();
+    SmallVector<Value> inputs = {grad, saved.logits, saved.embSquares,
+                                 saved.keySquares};
+    SmallVector<AffineMap> maps = {
+        loopsMap(ctx, 3, {0, 1, 2}), loopsMap(ctx, 3, {0, 1, 2}),
+        loopsMap(ctx, 3, {0, 1}), loopsMap(ctx, 3, {2})};
+    if (logTau) {
+      inputs.push_back(logTau);
+      maps.push_back(AffineMap::get(3, 0, ctx)); // 0-d: the same everywhere
+    }
+    maps.push_back(loopsMap(ctx, 3, {0, 1, 2}));
+    Value init = tensor::EmptyOp::create(b, loc, typeOf(grad).getShape(),
+                                         element);
+    return buildGeneric(
+        b, loc, inputs, init, maps, {},
+        [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+          Terms t{a[0], a[1], a[2], a[3], {}, {}, {}};
+          t.tau = logTau ? Value(math::ExpOp::create(nb, nloc, a[4]))
+                         : floatConstant(nb, nloc, element, tau);
+          Value norms = mulF(nb, nloc, math::SqrtOp::create(nb, nloc, a[2]),
+                             math::SqrtOp::create(nb, nloc, a[3]));
+          Value floor = floatConstant(nb, nloc, element, 1e-12);
+          t.floored = arith::CmpFOp::create(
+              nb, nloc, arith::CmpFPredicate::OLT, norms, floor);
+          t.denom = arith::MaximumFOp::create(nb, nloc, norms, floor);
+          return fn(nb, nloc, t);
+        });
+  }
+
+  /// `sum_e a[b,p,e] k[e,d] - emb[b,p,d] sum_e c[b,p,e]`.
+  Value embGrad(Value direct, Value radial, Value emb, Value keys) {
+    MLIRContext *ctx = b.getContext();
+    auto shape = typeOf(emb).getShape();
+    Value init = filledTensor(b, loc, shape, element, 0.0);
+    // Loops (b, p, d, e).
+    AffineMap score = loopsMap(ctx, 4, {0, 1, 3});
+    AffineMap maps[] = {score, loopsMap(ctx, 4, {3, 2}), score,
+                        loopsMap(ctx, 4, {0, 1, 2}),
+                        loopsMap(ctx, 4, {0, 1, 2})};
+    return buildGeneric(b, loc, {direct, keys, radial, emb}, init, maps, {3},
+                        [](OpBuilder &nb, Location nloc, ValueRange a) {
+                          Value term = subF(nb, nloc, mulF(nb, nloc, a[0], a[1]),
+                                            mulF(nb, nloc, a[2], a[3]));
+                          return addF(nb, nloc, a[4], term);
+                        });
+  }
+
+  /// `sum_{b,p} a[b,p,e] emb[b,p,d] - k[e,d] sum_{b,p} c[b,p,e]`.
+  Value keyGrad(Value direct, Value radial, Value emb, Value keys) {
+    MLIRContext *ctx = b.getContext();
+    Value init = filledTensor(b, loc, typeOf(keys).getShape(), element, 0.0);
+    // Loops (e, d, b, p).
+    AffineMap score = loopsMap(ctx, 4, {2, 3, 0});
+    AffineMap maps[] = {score, loopsMap(ctx, 4, {2, 3, 1}), score,
+                        loopsMap(ctx, 4, {0, 1}), loopsMap(ctx, 4, {0, 1})};
+    return buildGeneric(b, loc, {direct, emb, radial, keys}, init, maps, {2, 3},
+                        [](OpBuilder &nb, Location nloc, ValueRange a) {
+                          Value term = subF(nb, nloc, mulF(nb, nloc, a[0], a[1]),
+                                            mulF(nb, nloc, a[2], a[3]));
+                          return addF(nb, nloc, a[4], term);
+                        });
+  }
+
+  /// `-sum g * l`, 0-d.
+  Value logTauGrad() {
+    MLIRContext *ctx = b.getContext();
+    Value init = filledTensor(b, loc, {}, element, 0.0);
+    AffineMap all = loopsMap(ctx, 3, {0, 1, 2});
+    AffineMap maps[] = {all, all, AffineMap::get(3, 0, ctx)};
+    return buildGeneric(b, loc, {grad, saved.logits}, init, maps, {0, 1, 2},
+                        [](OpBuilder &nb, Location nloc, ValueRange a) {
+                          return subF(nb, nloc, a[2],
+                                      mulF(nb, nloc, a[0], a[1]));
+                        });
+  }
+
+  OpBuilder &b;
+  Location loc;
+  Value grad, logTau;
+  const Saved &saved;
+  double tau;
+  Type element;
+};
+
+//===----------------------------------------------------------------------===//
+// The adjoint
+//===----------------------------------------------------------------------===//
+
+struct RouteAdjoint final : OpAdjoint {
+  FailureOr<TrainingForward>
+  buildTrainingForward(OpBuilder &b, Operation *operation, ValueRange operands,
+                       Context &ctx) const override {
+    auto op = cast<RouteOp>(operation);
+    RouteOp::Adaptor adaptor(operands, op);
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    if (!type.hasStaticShape() || type.getRank() != 3) {
+      op.emitError("training needs a static [B, P, E] result");
+      return failure();
+    }
+    if (isTrainable(op) && typeOf(adaptor.getInput()).getRank() != 3) {
+      op.emitError("training needs embeddings [B, P, D]");
+      return failure();
+    }
+
+    Saved saved;
+    Value weights;
+    switch (op.getKind()) {
+    case RouterKind::uniform:
+      return OpAdjoint::buildTrainingForward(b, op, operands, ctx);
+    case RouterKind::position: {
+      if (op.getSigma().convertToDouble() == 0.0)
+        return OpAdjoint::buildTrainingForward(b, op, operands, ctx);
+      Value noise = ctx.addNoiseInput(Noise::Normal, type);
+      if (!noise)
+        return failure();
+      weights = softmaxLastDim(b, loc, positionLogits(b, loc, op, noise));
+      break;
+    }
+    case RouterKind::cosine:
+    case RouterKind::gumbel: {
+      CosineLogits cosine =
+          cosineLogits(b, loc, adaptor.getInput(), adaptor.getKeys(),
+                       adaptor.getLogTau(), op.getTauValue());
+      saved.logits = cosine.logits;
+      saved.embSquares = cosine.embSquares;
+      saved.keySquares = cosine.keySquares;
+      if (op.getKind() == RouterKind::cosine) {
+        weights = saved.soft = softmaxLastDim(b, loc, cosine.logits);
+        break;
+      }
+      Value noise = ctx.addNoiseInput(Noise::Gumbel, type);
+      if (!noise)
+        return failure();
+      saved.soft =
+          softmaxLastDim(b, loc, gumbelLogits(b, loc, op, cosine.logits, noise));
+      // Straight-through: the adjoint differentiates `soft` instead.
+      weights = op.getHard() ? oneHotArgmax(b, loc, saved.soft) : saved.soft;
+      break;
+    }
+    case RouterKind::mlp: {
+      MlpLogits mlp = mlpLogits(b, loc, adaptor.getInput(), adaptor.getMlp());
+      saved.hidden = mlp.hidden;
+      weights = saved.soft = softmaxLastDim(b, loc, mlp.logits);
+      break;
+    }
+    }
+    TrainingForward forward;
+    forward.results.push_back(applyTopK(b, loc, op, weights, saved));
+    // A position router has no adjoint to read anything.
+    if (isTrainable(op))
+      forward.saved = saved.pack();
+    return forward;
+  }
+
+  FailureOr<SmallVector<Value>>
+  buildAdjoint(OpBuilder &b, Operation *operation, ValueRange operands,
+               ValueRange results, ValueRange savedValues,
+               ValueRange resultGrads) const override {
+    auto op = cast<RouteOp>(operation);
+    SmallVector<Value> grads(op->getNumOperands());
+    if (!isTrainable(op) || !resultGrads[0])
+      return grads;
+    FailureOr<Saved> saved = Saved::unpack(op, savedValues);
+    if (failed(saved)) {
+      op.emitError("unexpected saved values of the route adjoint");
+      return failure();
+    }
+    RouteOp::Adaptor adaptor(operands, op);
+    Location loc = op.getLoc();
+
+    Value grad = resultGrads[0];
+    if (saved->mask)
+      grad = backThroughTopK(b, loc, grad, results[0], *saved);
+    // The Gumbel softmax divides its logits by gumbel_tau.
+    double scale = op.getKind() == RouterKind::gumbel
+                       ? 1.0 / op.getGumbelTau().convertToDouble()
+                       : 1.0;
+    Value logitGrad = backThroughSoftmax(b, loc, grad, saved->soft, scale);
+
+    auto segment = [&](unsigned index) {
+      return op.getODSOperandIndexAndLength(index).first;
+    };
+    unsigned input = segment(0);
+    if (op.getKind() == RouterKind::mlp) {
+      MlpGrads g = backThroughMlp(b, loc, logitGrad, adaptor.getInput(),
+                                  adaptor.getMlp(), saved->hidden);
+      unsigned mlp = segment(2);
+      grads[input] = g.emb;
+      grads[mlp] = g.w1;
+      grads[mlp + 1] = g.b1;
+      grads[mlp + 2] = g.w2;
+      grads[mlp + 3] = g.b2;
+      return grads;
+    }
+    CosineGrads g = CosineBackward(b, loc, op, logitGrad, adaptor.getLogTau(),
+                                   *saved)
+                        .build(adaptor.getInput(), adaptor.getKeys());
+    grads[input] = g.emb;
+    grads[segment(1)] = g.keys;
+    if (g.logTau)
+      grads[segment(3)] = g.logTau;
+    return grads;
+  }
+};
+
+} // namespace
+
+const OpAdjoint &mlir::pce::adjoint::routeAdjoint() {
+  static RouteAdjoint adjoint;
+  return adjoint;
+}

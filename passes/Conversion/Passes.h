@@ -1,0 +1,23 @@
+//===- Passes.h - the conversion of pce ops to linalg -*- C++ -*-===//
+//
+// Declarations generated from the Passes.td beside this file.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PCE_PASSES_CONVERSION_PASSES_H
+#define PCE_PASSES_CONVERSION_PASSES_H
+
+#include "dialect/PCEDialect.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::pce {
+
+#define GEN_PASS_DECL
+#include "passes/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Conversion/Passes.h.inc"
+
+} // namespace mlir::pce
+
+#endif // PCE_PASSES_CONVERSION_PASSES_H

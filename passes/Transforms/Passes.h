@@ -1,0 +1,23 @@
+//===- Passes.h - pce -> pce transforms (decomposition, routing outputs, training outlines, fusions) -*- C++ -*-===//
+//
+// Declarations generated from the Passes.td beside this file.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PCE_PASSES_TRANSFORMS_PASSES_H
+#define PCE_PASSES_TRANSFORMS_PASSES_H
+
+#include "dialect/PCEDialect.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::pce {
+
+#define GEN_PASS_DECL
+#include "passes/Transforms/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Transforms/Passes.h.inc"
+
+} // namespace mlir::pce
+
+#endif // PCE_PASSES_TRANSFORMS_PASSES_H
