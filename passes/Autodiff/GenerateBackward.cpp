@@ -16,7 +16,7 @@
 #include "passes/Autodiff/Adjoint.h"
 
 #include "dialect/PCEOps.h"
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/LinalgBuilders.h"
 #include "passes/Autodiff/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
