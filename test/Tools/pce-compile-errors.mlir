@@ -15,7 +15,7 @@
 // TARGET: pce-compile: unknown --target 'rocm' (this build compiles for: cpu, cuda, cuda-emulated)
 // BROKEN: broken.mlir:2:24: error: custom op 'pce.patchify' expected 'patch'
 // OPTIONS: no such option parallel-loop
-// OPTIONS: failed to add `pce-cpu-pipeline` with options `parallel-loop=false`
+// OPTIONS: pce-compile: bad --pipeline-options for pce-cpu-pipeline: 'parallel-loop=false'
 // MISSING: pce-compile: cannot open input file '{{.*}}missing.mlir': No such file or directory
 
 //--- unnamed.mlir
