@@ -42,6 +42,11 @@ def PCE_Dialect : Dialect {
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect"];
   let hasConstantMaterializer = 1;
+  // The `pce.*` attributes on functions, arguments, results and modules
+  // (PCEAttributes.h names them, PCEAttributes.cpp checks them).
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let useDefaultAttributePrinterParser = 0;
 }
 

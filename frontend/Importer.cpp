@@ -502,9 +502,9 @@ OwningOpRef<ModuleOp> ModelImporter::run() {
   auto forward = func::FuncOp::create(builder, loc(model.name.loc), "forward", type);
   forward.getBody().push_back(block.release());
   for (auto [i, argName] : llvm::enumerate(argNames))
-    forward.setArgAttr(i, i == 0 ? "pce.input" : "pce.param",
+    forward.setArgAttr(i, i == 0 ? pir::kInputAttrName : pir::kParamAttrName,
                        builder.getStringAttr(argName));
-  forward.setResultAttr(0, "pce.output",
+  forward.setResultAttr(0, pir::kOutputAttrName,
                         builder.getStringAttr(model.head.given ? "logits"
                                                                : "output"));
   if (failed(verify(*module))) {

@@ -8,6 +8,8 @@
 #ifndef PCE_PASSES_LOWERINGUTILS_H
 #define PCE_PASSES_LOWERINGUTILS_H
 
+#include "dialect/PCEAttributes.h"
+
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -118,7 +120,7 @@ Value expertActivation(OpBuilder &b, Location loc, Value x, Value scale,
 /// experts' batch norm and ReLU to their convolutions
 /// (`[B,nph,npw,E,Co,ph,pw]`), so that pce-fuse-experts-mix can fuse it into
 /// a `sum` mix.
-inline constexpr llvm::StringLiteral kExpertsEpilogueAttr = "pce.experts_epilogue";
+inline constexpr llvm::StringLiteral kExpertsEpilogueAttr = kExpertsEpilogueAttrName;
 
 /// The ranked tensor type of `v` (every value the builders handle has one).
 inline RankedTensorType typeOf(Value v) {
