@@ -199,11 +199,16 @@ FailureOr<int64_t> verifyProjection(Operation *op,
       failed(shapes.addGroup("proj", proj, kProjNames)))
     return failure();
   ArrayRef<int64_t> wc = shapes["proj Wc"];
-  if (wc.size() != 2 || wc[1] != numExperts * channels)
+  shapes::CheckedSizes sizes;
+  int64_t concatenated = sizes.mul("concatenated channels E*Co", numExperts,
+                                   channels);
+  if (failed(shapes.check(sizes.error())))
+    return failure();
+  if (wc.size() != 2 || wc[1] != concatenated)
     return op->emitOpError()
            << "operand 'proj Wc' has shape " << shapes::str(wc)
-           << ", expected [Co, " << numExperts * channels
-           << "] (E*Co = " << numExperts << "*" << channels << ")";
+           << ", expected [Co, " << concatenated << "] (E*Co = " << numExperts
+           << "*" << channels << ")";
   if (failed(shapes.check(shapes::expectShape("operand 'proj bc'",
                                               shapes["proj bc"], {wc[0]},
                                               "[Co] with Co from 'Wc'"))))

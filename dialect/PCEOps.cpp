@@ -186,6 +186,10 @@ LogicalResult RouteOp::verify() {
                          << " hold " << e << " experts";
   if (e < 1)
     e = 1; // a missing keys/mlp operand; verifyRouter says which.
+  shapes::CheckedSizes sizes;
+  sizes.elements("the result", {in[0], in[1], e});
+  if (failed(shapes.check(sizes.error())))
+    return failure();
   int64_t width = readsEmbeddings ? in[2] : -1;
   return verifyRouter(*this, RouterConfig::of(*this, kind), shapes, e, width,
                       in[1]);
