@@ -38,6 +38,16 @@ def PCE_Dialect : Dialect {
 
     `pce.layer` is a composite carrying a whole layer's configuration; the
     `pce-decompose-layer` pass rewrites it into the primitive ops.
+
+    The dialect also owns the `pce.*` attributes that name the tensors of a
+    function (dialect/PCEAttributes.h): `pce.input` and `pce.param` on
+    arguments, `pce.output` and `pce.routing` on results (and on the
+    out-parameters bufferization makes of them), `pce.differentiable` and
+    `pce.layer_name` on functions, `pce.training_plan` on a module, and the
+    internal marker `pce.experts_epilogue` on a `linalg.generic`. Its
+    attribute verifier rejects any other `pce.*` name, and a known one in
+    another place or with another value (names are non-empty strings,
+    markers unit attributes).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect"];
