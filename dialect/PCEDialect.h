@@ -8,4 +8,6 @@
 
 #include "dialect/PCEDialect.h.inc"
 
+#include "dialect/PCEAttributes.h"
+
 #endif // PCE_DIALECT_PCEDIALECT_H

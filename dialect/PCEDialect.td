@@ -38,10 +38,25 @@ def PCE_Dialect : Dialect {
 
     `pce.layer` is a composite carrying a whole layer's configuration; the
     `pce-decompose-layer` pass rewrites it into the primitive ops.
+
+    The dialect also owns the `pce.*` attributes that name the tensors of a
+    function (dialect/PCEAttributes.h): `pce.input` and `pce.param` on
+    arguments, `pce.output` and `pce.routing` on results (and on the
+    out-parameters bufferization makes of them), `pce.differentiable` and
+    `pce.layer_name` on functions, `pce.training_plan` on a module, and the
+    internal marker `pce.experts_epilogue` on a `linalg.generic`. Its
+    attribute verifier rejects any other `pce.*` name, and a known one in
+    another place or with another value (names are non-empty strings,
+    markers unit attributes).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect"];
   let hasConstantMaterializer = 1;
+  // The `pce.*` attributes on functions, arguments, results and modules
+  // (PCEAttributes.h names them, PCEAttributes.cpp checks them).
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let useDefaultAttributePrinterParser = 0;
 }
 

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/PCEOps.h"
+#include "dialect/PCEOpVerification.h"
 #include "dialect/PCEShapes.h"
 
 #include "mlir/IR/Builders.h"
@@ -17,6 +18,7 @@
 
 using namespace mlir;
 using namespace mlir::pce;
+using namespace mlir::pce::checks;
 using llvm::formatv;
 
 #include "dialect/PCEEnums.cpp.inc"
@@ -25,25 +27,8 @@ using llvm::formatv;
 #include "dialect/PCEOps.cpp.inc"
 
 //===----------------------------------------------------------------------===//
-// Shared helpers
+// Type inference helpers
 //===----------------------------------------------------------------------===//
-
-static Type elementTypeOf(Value v) {
-  if (!v)
-    return {};
-  Type t = v.getType();
-  if (auto shaped = dyn_cast<ShapedType>(t))
-    return shaped.getElementType();
-  return t;
-}
-
-/// The static shape of `v`, or an empty optional when it has none.
-static std::optional<SmallVector<int64_t>> staticShape(Value v) {
-  auto type = v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
-  if (!type || !type.hasStaticShape())
-    return std::nullopt;
-  return SmallVector<int64_t>(type.getShape());
-}
 
 /// Infers `rule`'s shape, or `rank` unknown sizes when an operand is not
 /// static or the rule is broken (the verifier then says why).
@@ -68,307 +53,6 @@ static ArrayRef<int64_t> levelsOrDefault(DenseI64ArrayAttr attr) {
 }
 static MixKind mixOrSum(MixKindAttr attr) {
   return attr ? attr.getValue() : MixKind::sum;
-}
-
-namespace {
-/// Checks what every pce op requires of its operands: static shapes and one
-/// floating-point element type, and hands out their shapes by name.
-class OperandChecker {
-public:
-  explicit OperandChecker(Operation *op) : op(op) {}
-
-  /// Records operand `name`; fails (with a diagnostic) when it is not static
-  /// or its element type differs from the first operand's.
-  LogicalResult add(StringRef name, Value v) {
-    auto shape = staticShape(v);
-    if (!shape)
-      return op->emitOpError()
-             << "operand '" << name << "' must have a static shape, found "
-             << v.getType();
-    Type element = elementTypeOf(v);
-    if (!first.empty() && element != firstElement)
-      return op->emitOpError() << "operand '" << name << "' has element type "
-                               << element << ", expected " << firstElement
-                               << " (the element type of '" << first << "')";
-    if (first.empty()) {
-      first = name.str();
-      firstElement = element;
-    }
-    shapes[name.str()] = *shape;
-    return success();
-  }
-
-  /// Records a variadic group whose members are named `names`.
-  LogicalResult addGroup(StringRef group, ValueRange values,
-                         ArrayRef<StringRef> names) {
-    for (auto [name, v] : llvm::zip(names, values))
-      if (failed(add((group + " " + name).str(), v)))
-        return failure();
-    return success();
-  }
-
-  ArrayRef<int64_t> operator[](StringRef name) const {
-    return shapes.find(name.str())->second;
-  }
-
-  /// Emits `error` when it is not empty.
-  LogicalResult check(const std::string &error) {
-    if (error.empty())
-      return success();
-    return op->emitOpError(error);
-  }
-
-private:
-  Operation *op;
-  std::string first;
-  Type firstElement;
-  std::map<std::string, SmallVector<int64_t>> shapes;
-};
-} // namespace
-
-/// Checks that a variadic operand group holds `expected` values.
-static LogicalResult checkGroupSize(Operation *op, StringRef group,
-                                    ValueRange values, size_t expected,
-                                    StringRef layout) {
-  if (values.size() == expected)
-    return success();
-  return op->emitOpError() << "operand group '" << group << "' must hold "
-                           << expected << " values " << layout << ", found "
-                           << values.size();
-}
-
-//===----------------------------------------------------------------------===//
-// Router configuration (shared by pce.route and pce.layer)
-//===----------------------------------------------------------------------===//
-
-namespace {
-/// The router part of a pce.route or pce.layer, read off either op.
-struct RouterConfig {
-  RouterKind kind;
-  Value keys;
-  ValueRange mlp;
-  Value logTau;
-  std::optional<double> tau;
-  int64_t topK;
-  bool renormalize;
-  std::optional<ArrayRef<int64_t>> table;
-  double beta, sigma, gumbelTau;
-  bool hard;
-
-  template <typename OpTy> static RouterConfig of(OpTy op, RouterKind kind) {
-    RouterConfig c;
-    c.kind = kind;
-    c.keys = op.getKeys();
-    c.mlp = op.getMlp();
-    c.logTau = op.getLogTau();
-    if (op.getTau())
-      c.tau = op.getTau()->convertToDouble();
-    c.topK = op.getTopK();
-    c.renormalize = op.getRenormalize();
-    if (op.getTable())
-      c.table = *op.getTable();
-    c.beta = op.getBeta().convertToDouble();
-    c.sigma = op.getSigma().convertToDouble();
-    c.gumbelTau = op.getGumbelTau().convertToDouble();
-    c.hard = op.getHard();
-    return c;
-  }
-};
-} // namespace
-
-/// Verifies a router's operands and attributes against SEMANTICS.md §3.
-/// `numExperts` is E, `width` the embedding width D (or -1 when the router
-/// reads none), `numPatches` P. Operands must already be in `shapes`.
-static LogicalResult verifyRouter(Operation *op, const RouterConfig &c,
-                                  OperandChecker &shapes, int64_t numExperts,
-                                  int64_t width, int64_t numPatches) {
-  StringRef kind = stringifyRouterKind(c.kind);
-  auto notFor = [&](StringRef what) {
-    return op->emitOpError()
-           << what << " does not apply to a '" << kind << "' router";
-  };
-  bool usesKeys = c.kind == RouterKind::cosine || c.kind == RouterKind::gumbel;
-  bool usesTau = usesKeys;
-
-  if (usesKeys && !c.keys)
-    return op->emitOpError()
-           << "a '" << kind << "' router needs operand 'keys' [E, D]";
-  if (!usesKeys && c.keys)
-    return notFor("operand 'keys'");
-  if (c.kind == RouterKind::mlp && c.mlp.size() != 4)
-    return checkGroupSize(op, "mlp", c.mlp, 4,
-                          "(W1 [Hd, D], b1 [Hd], W2 [E, Hd], b2 [E])");
-  if (c.kind != RouterKind::mlp && !c.mlp.empty())
-    return notFor("operand group 'mlp'");
-  if (!usesTau && (c.tau || c.logTau))
-    return notFor(c.tau ? "attribute 'tau'" : "operand 'log_tau'");
-  if (c.tau && c.logTau)
-    return op->emitOpError()
-           << "attribute 'tau' and operand 'log_tau' both set the temperature; "
-              "give one";
-  if (c.tau && !(*c.tau > 0.0))
-    return op->emitOpError() << "attribute 'tau' must be > 0, found " << *c.tau;
-  if (c.kind != RouterKind::position) {
-    if (c.table)
-      return notFor("attribute 'table'");
-    if (c.beta != 1.0)
-      return notFor("attribute 'beta'");
-    if (c.sigma != 0.0)
-      return notFor("attribute 'sigma'");
-  }
-  if (c.kind != RouterKind::gumbel) {
-    if (c.gumbelTau != 1.0)
-      return notFor("attribute 'gumbel_tau'");
-    if (c.hard)
-      return notFor("attribute 'hard'");
-  }
-  if (!(c.gumbelTau > 0.0))
-    return op->emitOpError()
-           << "attribute 'gumbel_tau' must be > 0, found " << c.gumbelTau;
-  if (c.sigma < 0.0 || std::isnan(c.sigma))
-    return op->emitOpError()
-           << "attribute 'sigma' must be >= 0, found " << c.sigma;
-  if (c.topK < 0 || c.topK > numExperts)
-    return op->emitOpError() << "attribute 'top_k' must be in [0, "
-                             << numExperts << "] (0 = dense, E = " << numExperts
-                             << " experts), found " << c.topK;
-  if (c.renormalize && c.topK == 0)
-    ; // Harmless: dense weights already sum to 1 (canonicalisation drops it).
-  if (c.table) {
-    if (static_cast<int64_t>(c.table->size()) != numPatches)
-      return op->emitOpError()
-             << "attribute 'table' has " << c.table->size()
-             << " entries, expected one per patch (P = " << numPatches << ")";
-    for (auto [p, e] : llvm::enumerate(*c.table))
-      if (e < 0 || e >= numExperts)
-        return op->emitOpError()
-               << "attribute 'table' sends patch " << p << " to expert " << e
-               << ", expected an expert in [0, " << numExperts << ")";
-  }
-  if (usesKeys) {
-    if (failed(shapes.check(shapes::expectShape(
-            "operand 'keys'", shapes["keys"], {numExperts, width},
-            formatv("[E, D] with E = {0} experts, D = {1} the embedding width",
-                    numExperts, width)
-                .str()))))
-      return failure();
-  }
-  if (c.kind == RouterKind::mlp) {
-    ArrayRef<int64_t> w1 = shapes["mlp W1"];
-    if (w1.size() != 2 || w1[1] != width)
-      return shapes.check(shapes::expectShape(
-          "operand 'mlp W1'", w1, {w1.empty() ? 0 : w1[0], width},
-          formatv("[Hd, D] with D = {0} the embedding width", width).str()));
-    int64_t hidden = w1[0];
-    for (auto [name, expected] :
-         {std::pair<StringRef, SmallVector<int64_t>>{"mlp b1", {hidden}},
-          {"mlp W2", {numExperts, hidden}},
-          {"mlp b2", {numExperts}}})
-      if (failed(shapes.check(shapes::expectShape(
-              ("operand '" + name + "'").str(), shapes[name], expected,
-              formatv("Hd = {0} hidden units from W1, E = {1} experts", hidden,
-                      numExperts)
-                  .str()))))
-        return failure();
-  }
-  return success();
-}
-
-static const StringRef kMlpNames[] = {"W1", "b1", "W2", "b2"};
-static const StringRef kBnNames[] = {"gamma", "beta", "mean", "var"};
-static const StringRef kAffineNames[] = {"scale", "shift"};
-static const StringRef kProjNames[] = {"Wc", "bc"};
-static const StringRef kSeNames[] = {"W1", "b1", "W2", "b2"};
-
-/// Checks the batch-norm operands of experts (`bn` or `affine`, each [E, Co]).
-static LogicalResult verifyExpertNorm(Operation *op, OperandChecker &shapes,
-                                      ValueRange bn, ValueRange affine,
-                                      double eps, int64_t numExperts,
-                                      int64_t outChannels) {
-  if (bn.empty() == affine.empty())
-    return op->emitOpError()
-           << "needs exactly one of 'bn(gamma, beta, mean, var)' and "
-              "'affine(scale, shift)', found "
-           << (bn.empty() ? "neither" : "both");
-  if (!bn.empty() &&
-      (failed(checkGroupSize(op, "bn", bn, 4, "(gamma, beta, mean, var)")) ||
-       failed(shapes.addGroup("bn", bn, kBnNames))))
-    return failure();
-  if (!affine.empty() &&
-      (failed(checkGroupSize(op, "affine", affine, 2, "(scale, shift)")) ||
-       failed(shapes.addGroup("affine", affine, kAffineNames))))
-    return failure();
-  ArrayRef<StringRef> names =
-      bn.empty() ? ArrayRef(kAffineNames) : ArrayRef(kBnNames);
-  StringRef group = bn.empty() ? "affine" : "bn";
-  for (StringRef name : names) {
-    std::string full = (group + " " + name).str();
-    if (failed(shapes.check(shapes::expectShape(
-            "operand '" + full + "'", shapes[full], {numExperts, outChannels},
-            formatv("[E, Co] with E = {0}, Co = {1} from the kernels",
-                    numExperts, outChannels)
-                .str()))))
-      return failure();
-  }
-  if (!(eps > 0.0))
-    return op->emitOpError() << "attribute 'eps' must be > 0, found " << eps;
-  return success();
-}
-
-/// Checks the concat projection `proj(Wc [Co', E*Co], bc [Co'])`; returns Co'.
-static FailureOr<int64_t> verifyProjection(Operation *op,
-                                           OperandChecker &shapes, MixKind kind,
-                                           ValueRange proj, int64_t numExperts,
-                                           int64_t channels) {
-  if (kind == MixKind::sum) {
-    if (!proj.empty())
-      return op->emitOpError()
-             << "operand group 'proj' does not apply to 'mix sum'";
-    return channels;
-  }
-  if (failed(checkGroupSize(op, "proj", proj, 2, "(Wc [Co, E*Co], bc [Co])")) ||
-      failed(shapes.addGroup("proj", proj, kProjNames)))
-    return failure();
-  ArrayRef<int64_t> wc = shapes["proj Wc"];
-  if (wc.size() != 2 || wc[1] != numExperts * channels)
-    return op->emitOpError()
-           << "operand 'proj Wc' has shape " << shapes::str(wc)
-           << ", expected [Co, " << numExperts * channels
-           << "] (E*Co = " << numExperts << "*" << channels << ")";
-  if (failed(shapes.check(shapes::expectShape("operand 'proj bc'",
-                                              shapes["proj bc"], {wc[0]},
-                                              "[Co] with Co from 'Wc'"))))
-    return failure();
-  return wc[0];
-}
-
-/// Checks squeeze-excitation weights `W1 [Hd, Co], b1 [Hd], W2 [Co, Hd], b2
-/// [Co]`.
-static LogicalResult verifySqueezeExcitation(Operation *op,
-                                             OperandChecker &shapes,
-                                             StringRef group, ValueRange se,
-                                             int64_t channels) {
-  if (failed(checkGroupSize(op, group, se, 4,
-                            "(W1 [Hd, Co], b1 [Hd], W2 [Co, Hd], b2 [Co])")) ||
-      failed(shapes.addGroup(group, se, kSeNames)))
-    return failure();
-  std::string g = group.str();
-  ArrayRef<int64_t> w1 = shapes[g + " W1"];
-  if (w1.size() != 2 || w1[1] != channels)
-    return op->emitOpError()
-           << "operand '" << g << " W1' has shape " << shapes::str(w1)
-           << ", expected [Hd, " << channels << "] (Co = " << channels
-           << " channels)";
-  int64_t hidden = w1[0];
-  for (auto [name, expected] :
-       {std::pair<std::string, SmallVector<int64_t>>{g + " b1", {hidden}},
-        {g + " W2", {channels, hidden}},
-        {g + " b2", {channels}}})
-    if (failed(shapes.check(shapes::expectShape(
-            "operand '" + name + "'", shapes[name], expected,
-            formatv("Hd = {0} from W1, Co = {1}", hidden, channels).str()))))
-      return failure();
-  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -502,6 +186,10 @@ LogicalResult RouteOp::verify() {
                          << " hold " << e << " experts";
   if (e < 1)
     e = 1; // a missing keys/mlp operand; verifyRouter says which.
+  shapes::CheckedSizes sizes;
+  sizes.elements("the result", {in[0], in[1], e});
+  if (failed(shapes.check(sizes.error())))
+    return failure();
   int64_t width = readsEmbeddings ? in[2] : -1;
   return verifyRouter(*this, RouterConfig::of(*this, kind), shapes, e, width,
                       in[1]);

@@ -4,13 +4,65 @@
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace mlir::pce::shapes {
 
 using llvm::ArrayRef;
 using llvm::formatv;
+
+int64_t CheckedSizes::fail(llvm::StringRef quantity, int64_t a, char op,
+                           int64_t b) {
+  if (error_.empty())
+    error_ = formatv("{0} overflows: {1} {2} {3} exceeds {4}, the largest "
+                     "tensor size",
+                     quantity, a, op, b, kMaxSize);
+  return 0;
+}
+
+int64_t CheckedSizes::mul(llvm::StringRef quantity, int64_t a, int64_t b) {
+  int64_t r;
+  if (llvm::MulOverflow(a, b, r) || r < 0)
+    return fail(quantity, a, '*', b);
+  return r;
+}
+
+int64_t CheckedSizes::add(llvm::StringRef quantity, int64_t a, int64_t b) {
+  int64_t r;
+  if (llvm::AddOverflow(a, b, r) || r < 0)
+    return fail(quantity, a, '+', b);
+  return r;
+}
+
+int64_t CheckedSizes::elements(llvm::StringRef what,
+                               ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    int64_t r;
+    if (llvm::MulOverflow(n, d, r) || r < 0) {
+      if (error_.empty())
+        error_ = formatv("{0} {1} would hold more than {2} elements, the "
+                         "largest tensor size",
+                         what, str(shape), kMaxSize);
+      return 0;
+    }
+    n = r;
+  }
+  return n;
+}
+
+/// `shape`, or the overflow `sizes` recorded while computing it, or the
+/// overflow of its element count.
+static ShapeOrError result(CheckedSizes &sizes,
+                           llvm::SmallVector<int64_t, 6> shape) {
+  sizes.elements("the result", shape);
+  if (!sizes.ok())
+    return ShapeOrError::fail(sizes.error());
+  return {std::move(shape), {}};
+}
 
 std::string str(ArrayRef<int64_t> shape) {
   std::string s = "[";
@@ -34,10 +86,10 @@ std::pair<int64_t, int64_t> poolBin(int64_t size, int64_t bins, int64_t u) {
   return {begin, end};
 }
 
-int64_t sppBins(ArrayRef<int64_t> levels) {
+int64_t sppBins(ArrayRef<int64_t> levels, CheckedSizes &sizes) {
   int64_t n = 0;
   for (int64_t l : levels)
-    n += l * l;
+    n = sizes.add("SPP bins sum(l*l)", n, sizes.mul("SPP bins l*l", l, l));
   return n;
 }
 
@@ -80,10 +132,14 @@ ShapeOrError patchify(ArrayRef<int64_t> input, ArrayRef<int64_t> patch,
   if (w % patch[1] != 0)
     return ShapeOrError::fail(formatv(
         "input width {0} is not divisible by patch width {1}", w, patch[1]));
-  int64_t p = (h / patch[0]) * (w / patch[1]);
-  return {
-      {input[0], p, input[1] + 4, patch[0] + 2 * radius, patch[1] + 2 * radius},
-      {}};
+  CheckedSizes sizes;
+  int64_t p = sizes.mul("number of patches P = (H/ph)*(W/pw)", h / patch[0],
+                        w / patch[1]);
+  int64_t channels = sizes.add("channels C+4", input[1], 4);
+  int64_t halo = sizes.mul("halo 2r", 2, radius);
+  int64_t hp = sizes.add("patch height ph+2r", patch[0], halo);
+  int64_t wp = sizes.add("patch width pw+2r", patch[1], halo);
+  return result(sizes, {input[0], p, channels, hp, wp});
 }
 
 ShapeOrError embed(ArrayRef<int64_t> patches, ArrayRef<int64_t> weight,
@@ -95,8 +151,10 @@ ShapeOrError embed(ArrayRef<int64_t> patches, ArrayRef<int64_t> weight,
   if (radius < 0)
     return ShapeOrError::fail(
         formatv("attribute 'radius' must be >= 0, found {0}", radius));
-  int64_t ph = patches[3] - 2 * radius, pw = patches[4] - 2 * radius;
-  if (ph < 1 || pw < 1)
+  CheckedSizes sizes;
+  int64_t halo = sizes.mul("halo 2r", 2, radius);
+  int64_t ph = patches[3] - halo, pw = patches[4] - halo;
+  if (sizes.ok() && (ph < 1 || pw < 1))
     return ShapeOrError::fail(formatv(
         "patches of {0}x{1} pixels have no core inside a halo of radius {2}",
         patches[3], patches[4], radius));
@@ -118,7 +176,15 @@ ShapeOrError embed(ArrayRef<int64_t> patches, ArrayRef<int64_t> weight,
                                 "[De] with De from 'weight'");
   if (!err.empty())
     return ShapeOrError::fail(err);
-  return {{patches[0], patches[1], weight[0] * sppBins(levels)}, {}};
+  // Pooling bins index rows as (u+1)*size for u < l (poolBin).
+  for (int64_t l : levels)
+    sizes.add("SPP pooling bound l*(ph+2r)+l",
+              sizes.mul("SPP pooling bound l*(ph+2r)", l,
+                        std::max(patches[3], patches[4])),
+              l);
+  int64_t width = sizes.mul("embedding width D = De*sum(l*l)", weight[0],
+                            sppBins(levels, sizes));
+  return result(sizes, {patches[0], patches[1], width});
 }
 
 ShapeOrError experts(ArrayRef<int64_t> patches, ArrayRef<int64_t> kernels) {
@@ -147,9 +213,9 @@ ShapeOrError experts(ArrayRef<int64_t> patches, ArrayRef<int64_t> kernels) {
     return ShapeOrError::fail(
         formatv("kernel size {0} exceeds the {1}x{2} patches", k, patches[3],
                 patches[4]));
-  return {{patches[0], patches[1], kernels[0], kernels[1], patches[3] - k + 1,
-           patches[4] - k + 1},
-          {}};
+  CheckedSizes sizes;
+  return result(sizes, {patches[0], patches[1], kernels[0], kernels[1],
+                        patches[3] - k + 1, patches[4] - k + 1});
 }
 
 ShapeOrError mix(ArrayRef<int64_t> weights, ArrayRef<int64_t> experts,
@@ -171,7 +237,8 @@ ShapeOrError mix(ArrayRef<int64_t> weights, ArrayRef<int64_t> experts,
         "operand 'weights' routes to {0} experts but 'experts' holds {1}",
         weights[2], experts[2]));
   int64_t co = projRows > 0 ? projRows : experts[3];
-  return {{experts[0], experts[1], co, experts[4], experts[5]}, {}};
+  CheckedSizes sizes;
+  return result(sizes, {experts[0], experts[1], co, experts[4], experts[5]});
 }
 
 ShapeOrError unpatchify(ArrayRef<int64_t> input, ArrayRef<int64_t> grid) {
@@ -182,11 +249,17 @@ ShapeOrError unpatchify(ArrayRef<int64_t> input, ArrayRef<int64_t> grid) {
     return ShapeOrError::fail(formatv(
         "attribute 'grid' must be 2 positive entries [nph, npw], found {0}",
         str(grid)));
-  if (grid[0] * grid[1] != input[1])
+  CheckedSizes sizes;
+  int64_t numPatches = sizes.mul("number of patches nph*npw", grid[0], grid[1]);
+  if (!sizes.ok())
+    return ShapeOrError::fail(sizes.error());
+  if (numPatches != input[1])
     return ShapeOrError::fail(
         formatv("attribute 'grid' {0} has {1} patches, but the input has {2}",
-                str(grid), grid[0] * grid[1], input[1]));
-  return {{input[0], input[2], grid[0] * input[3], grid[1] * input[4]}, {}};
+                str(grid), numPatches, input[1]));
+  int64_t h = sizes.mul("output height nph*ph", grid[0], input[3]);
+  int64_t w = sizes.mul("output width npw*pw", grid[1], input[4]);
+  return result(sizes, {input[0], input[2], h, w});
 }
 
 } // namespace mlir::pce::shapes

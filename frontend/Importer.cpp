@@ -60,6 +60,9 @@ private:
   /// Rejects tensors too large to index with int64 arithmetic downstream.
   LogicalResult checkElements(ArrayRef<int64_t> shape, SMLoc at,
                               const llvm::Twine &what);
+  /// Reports the first overflow `sizes` recorded, for layer `name`.
+  LogicalResult checkSizes(const shapes::CheckedSizes &sizes, SMLoc at,
+                           llvm::StringRef name);
   /// A new argument `{pce.param = "<owner>.<name>"}` of `shape`.
   FailureOr<Value> param(llvm::StringRef owner, llvm::StringRef name,
                          ArrayRef<int64_t> shape, SMLoc at);
@@ -91,13 +94,20 @@ private:
 
 LogicalResult ModelImporter::checkElements(ArrayRef<int64_t> shape, SMLoc at,
                                            const llvm::Twine &what) {
-  int64_t count = 1;
-  for (int64_t d : shape)
-    if (llvm::MulOverflow(count, d, count) || count > Limits::kMaxElements)
-      return error(at) << what << " would have shape " << shapes::str(shape)
-                       << ", more than " << Limits::kMaxElements
-                       << " elements, the limit";
+  shapes::CheckedSizes sizes;
+  int64_t count = sizes.elements("", shape);
+  if (!sizes.ok() || count > Limits::kMaxElements)
+    return error(at) << what << " would have shape " << shapes::str(shape)
+                     << ", more than " << Limits::kMaxElements
+                     << " elements, the limit";
   return success();
+}
+
+LogicalResult ModelImporter::checkSizes(const shapes::CheckedSizes &sizes,
+                                        SMLoc at, llvm::StringRef name) {
+  if (sizes.ok())
+    return success();
+  return error(at) << "layer '" << name << "': " << sizes.error();
 }
 
 FailureOr<Value> ModelImporter::param(llvm::StringRef owner, llvm::StringRef name,
@@ -141,9 +151,16 @@ LogicalResult ModelImporter::importPCE(const LayerDesc &layer) {
              << "patch " << what << " " << p << " does not divide the input "
              << what << " " << size << " (" << currentIs(name) << ")";
   int64_t experts = d.experts.value, co = d.outChannels.value;
-  int64_t k = d.kernel.value, r = k / 2, cin = channels + 4;
-  int64_t numPatches = (height / ph) * (width / pw);
-  if (failed(checkElements({batch, numPatches, cin, ph + 2 * r, pw + 2 * r},
+  shapes::CheckedSizes sizes;
+  int64_t k = d.kernel.value, r = k / 2;
+  int64_t cin = sizes.add("channels C+4", channels, 4);
+  int64_t numPatches = sizes.mul("number of patches P = (H/ph)*(W/pw)",
+                                 height / ph, width / pw);
+  int64_t halo = sizes.mul("halo 2r", 2, r);
+  int64_t hp = sizes.add("patch height ph+2r", ph, halo),
+          wp = sizes.add("patch width pw+2r", pw, halo);
+  if (failed(checkSizes(sizes, layer.loc, name)) ||
+      failed(checkElements({batch, numPatches, cin, hp, wp},
                            layer.loc, "the patches of layer '" + name + "'")) ||
       failed(checkElements({batch, numPatches, experts, co, ph, pw}, layer.loc,
                            "the expert outputs of layer '" + name + "'")))
@@ -172,7 +189,11 @@ LogicalResult ModelImporter::importPCE(const LayerDesc &layer) {
   if (d.embed.levels.given)
     levels.assign(d.embed.levels.value.begin(), d.embed.levels.value.end());
   int64_t embedWidth = d.embed.width.given ? d.embed.width.value : cin;
-  int64_t dim = embedWidth * shapes::sppBins(levels);
+  int64_t dim = sizes.mul("embedding width D = De*sum(l*l)", embedWidth,
+                          shapes::sppBins(levels, sizes));
+  int64_t concatenated = sizes.mul("concatenated channels E*Co", experts, co);
+  if (failed(checkSizes(sizes, d.embed.given ? d.embed.loc : layer.loc, name)))
+    return failure();
   SMLoc embedLoc = d.embed.given ? d.embed.loc : router.loc;
   auto add = [&](SmallVectorImpl<Value> &group, llvm::StringRef param,
                  ArrayRef<int64_t> shape, SMLoc at) {
@@ -225,7 +246,7 @@ LogicalResult ModelImporter::importPCE(const LayerDesc &layer) {
   int64_t outChannels = co;
   if (concat) {
     outChannels = d.concatOutChannels.given ? d.concatOutChannels.value : co;
-    if (failed(add(proj, "mix.proj.weight", {outChannels, experts * co}, d.mix.loc)) ||
+    if (failed(add(proj, "mix.proj.weight", {outChannels, concatenated}, d.mix.loc)) ||
         failed(add(proj, "mix.proj.bias", {outChannels}, d.mix.loc)))
       return failure();
   }
@@ -272,6 +293,16 @@ LogicalResult ModelImporter::importConv(const LayerDesc &layer) {
   IntPair stride = d.stride.given ? d.stride.value : IntPair{1, 1};
   IntPair padding = d.padding.given ? d.padding.value : IntPair{0, 0};
   IntPair kernel = d.kernel.value;
+  llvm::StringRef name = layer.name.value;
+  shapes::CheckedSizes sizes;
+  SmallVector<int64_t> padded = {
+      current.shape[0], current.shape[1],
+      sizes.add("padded height", current.shape[2],
+                sizes.mul("padding", 2, padding[0])),
+      sizes.add("padded width", current.shape[3],
+                sizes.mul("padding", 2, padding[1]))};
+  if (failed(checkSizes(sizes, layer.loc, name)))
+    return failure();
   SmallVector<int64_t> out = {current.shape[0], d.outChannels.value, 0, 0};
   for (int i = 0; i < 2; ++i) {
     out[2 + i] = layers::windowedSize(current.shape[2 + i], kernel[i], stride[i],
@@ -283,10 +314,6 @@ LogicalResult ModelImporter::importConv(const LayerDesc &layer) {
              << " input with padding " << padding[0] << "x" << padding[1] << " ("
              << currentIs(layer.name.value) << ")";
   }
-  llvm::StringRef name = layer.name.value;
-  SmallVector<int64_t> padded = {current.shape[0], current.shape[1],
-                                 current.shape[2] + 2 * padding[0],
-                                 current.shape[3] + 2 * padding[1]};
   if (failed(checkElements(padded, layer.loc, "the padded input of '" + name + "'")) ||
       failed(checkElements(out, layer.loc, "the output of '" + name + "'")))
     return failure();
@@ -423,17 +450,22 @@ LogicalResult ModelImporter::importLayer(const LayerDesc &layer) {
     current = {layers::globalAvgPool(builder, loc(layer.loc), current.value),
                {current.shape[0], current.shape[1]}};
     return success();
-  case LayerKind::Flatten:
+  case LayerKind::Flatten: {
     if (current.shape.size() == 2) // already [B, F]: nothing to do
       return success();
-    if (failed(checkElements({current.shape[0],
-                              current.shape[1] * current.shape[2] * current.shape[3]},
-                             layer.loc, "the output of 'flatten'")))
+    shapes::CheckedSizes sizes;
+    int64_t features = sizes.mul(
+        "features C*H*W",
+        sizes.mul("features C*H*W", current.shape[1], current.shape[2]),
+        current.shape[3]);
+    if (failed(checkSizes(sizes, layer.loc, layer.name.value)) ||
+        failed(checkElements({current.shape[0], features}, layer.loc,
+                             "the output of 'flatten'")))
       return failure();
     current = {layers::flatten(builder, loc(layer.loc), current.value),
-               {current.shape[0],
-                current.shape[1] * current.shape[2] * current.shape[3]}};
+               {current.shape[0], features}};
     return success();
+  }
   case LayerKind::Linear:
     return importLinear(layer);
   case LayerKind::Residual:
@@ -502,9 +534,9 @@ OwningOpRef<ModuleOp> ModelImporter::run() {
   auto forward = func::FuncOp::create(builder, loc(model.name.loc), "forward", type);
   forward.getBody().push_back(block.release());
   for (auto [i, argName] : llvm::enumerate(argNames))
-    forward.setArgAttr(i, i == 0 ? "pce.input" : "pce.param",
+    forward.setArgAttr(i, i == 0 ? pir::kInputAttrName : pir::kParamAttrName,
                        builder.getStringAttr(argName));
-  forward.setResultAttr(0, "pce.output",
+  forward.setResultAttr(0, pir::kOutputAttrName,
                         builder.getStringAttr(model.head.given ? "logits"
                                                                : "output"));
   if (failed(verify(*module))) {

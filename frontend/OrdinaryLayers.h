@@ -22,6 +22,8 @@ using IntPair = std::array<int64_t, 2>;
 
 /// Output size of a window of `kernel` with `stride` over `size` padded by
 /// `padding` on both sides; <= 0 when the window does not fit.
+/// The importer checks `size + 2*padding` (shapes::CheckedSizes) before
+/// calling it; the builders below likewise take shapes it has checked.
 inline int64_t windowedSize(int64_t size, int64_t kernel, int64_t stride,
                             int64_t padding) {
   int64_t span = size + 2 * padding - kernel;

@@ -2,6 +2,8 @@
 
 #include "passes/Artifact/EntryPoints.h"
 
+#include "dialect/PCEAttributes.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Builders.h"
@@ -9,7 +11,7 @@
 #include <map>
 
 using namespace mlir;
-namespace rt = pce::rt;
+namespace rt = ::pce::rt;
 
 namespace pce::compile {
 
@@ -47,8 +49,8 @@ FailureOr<std::vector<rt::EntryPoint>> collectEntryPoints(ModuleOp module) {
     entry.name = func.getSymName().str();
     entry.symbol = "pce_entry_" + entry.name;
     for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
-      auto input = func.getArgAttrOfType<StringAttr>(i, "pce.input");
-      auto param = func.getArgAttrOfType<StringAttr>(i, "pce.param");
+      auto input = mlir::pce::getInputName(func, i);
+      auto param = mlir::pce::getParamName(func, i);
       if (!input == !param)
         return func.emitError() << "argument #" << i << " of @" << entry.name
                                 << " needs exactly one of {pce.input = \"name\"} "
@@ -61,8 +63,8 @@ FailureOr<std::vector<rt::EntryPoint>> collectEntryPoints(ModuleOp module) {
       entry.arguments.push_back(*spec);
     }
     for (unsigned i = 0, e = func.getNumResults(); i < e; ++i) {
-      auto output = func.getResultAttrOfType<StringAttr>(i, "pce.output");
-      auto routing = func.getResultAttrOfType<StringAttr>(i, "pce.routing");
+      auto output = mlir::pce::getOutputName(func, i);
+      auto routing = mlir::pce::getRoutingName(func, i);
       if (!output == !routing)
         return func.emitError() << "result #" << i << " of @" << entry.name
                                 << " needs exactly one of {pce.output = \"name\"} "

@@ -98,20 +98,16 @@ namespace {
 /// The name of argument `i` / result `i` of a function (pce.input, pce.param,
 /// pce.output or pce.routing), or empty.
 StringRef argumentName(func::FuncOp f, unsigned i) {
-  for (StringRef key : {"pce.input", "pce.param"})
+  for (StringRef key : {kInputAttrName, kParamAttrName})
     if (auto name = f.getArgAttrOfType<StringAttr>(i, key))
       return name.getValue();
   return {};
 }
 StringRef resultName(func::FuncOp f, unsigned i) {
-  for (StringRef key : {"pce.output", "pce.routing"})
+  for (StringRef key : {kOutputAttrName, kRoutingAttrName})
     if (auto name = f.getResultAttrOfType<StringAttr>(i, key))
       return name.getValue();
   return {};
-}
-
-NamedAttribute nameAttr(MLIRContext *ctx, StringRef key, const Twine &name) {
-  return NamedAttribute(StringAttr::get(ctx, key), StringAttr::get(ctx, name));
 }
 
 /// One differentiated op: its training values.
@@ -134,7 +130,7 @@ public:
                        (noise == Noise::Normal ? ".normal" : ".gumbel");
     if (failed(train.insertArgument(
             index, type,
-            DictionaryAttr::get(ctx, {nameAttr(ctx, "pce.input", name)}),
+            DictionaryAttr::get(ctx, {makeNameAttr(ctx, kInputAttrName, name)}),
             train.getLoc())))
       return {};
     return train.getArgument(index);
@@ -147,8 +143,7 @@ public:
     auto arg = dyn_cast<BlockArgument>(value);
     if (!arg || arg.getOwner() != &f.getBody().front())
       return {};
-    auto name = f.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                      "pce.param");
+    auto name = getParamName(f, arg.getArgNumber());
     return name ? name.getValue() : StringRef();
   }
   Value lookup(Value value) const override {
@@ -169,7 +164,7 @@ struct GenerateBackwardPass
   void runOnOperation() override {
     SmallVector<func::FuncOp> funcs;
     for (auto f : getOperation().getOps<func::FuncOp>())
-      if (f->hasAttr("pce.differentiable"))
+      if (isDifferentiable(f))
         funcs.push_back(f);
     for (func::FuncOp f : funcs)
       if (failed(differentiate(f)))
@@ -270,12 +265,12 @@ struct GenerateBackwardPass
     for (auto &[name, v] : context.extra) {
       trainResults.push_back(v);
       trainResultAttrs.push_back(
-          DictionaryAttr::get(ctx, {nameAttr(ctx, "pce.output", name)}));
+          DictionaryAttr::get(ctx, {makeNameAttr(ctx, kOutputAttrName, name)}));
     }
     for (auto &[v, k] : saved) {
       trainResults.push_back(v);
       trainResultAttrs.push_back(DictionaryAttr::get(
-          ctx, {nameAttr(ctx, "pce.output", "saved." + Twine(k))}));
+          ctx, {makeNameAttr(ctx, kOutputAttrName, "saved." + Twine(k))}));
     }
     func::ReturnOp::create(b, loc, trainResults);
     train.setFunctionType(FunctionType::get(
@@ -289,12 +284,12 @@ struct GenerateBackwardPass
     for (auto &[v, k] : saved) {
       bwdArgTypes.push_back(v.getType());
       bwdArgAttrs.push_back(DictionaryAttr::get(
-          ctx, {nameAttr(ctx, "pce.input", "saved." + Twine(k))}));
+          ctx, {makeNameAttr(ctx, kInputAttrName, "saved." + Twine(k))}));
     }
     for (unsigned i = 0, e = f.getNumResults(); i < e; ++i) {
       bwdArgTypes.push_back(f.getResultTypes()[i]);
       bwdArgAttrs.push_back(DictionaryAttr::get(
-          ctx, {nameAttr(ctx, "pce.input", "grad." + resultName(f, i))}));
+          ctx, {makeNameAttr(ctx, kInputAttrName, "grad." + resultName(f, i))}));
     }
     moduleBuilder.setInsertionPointAfter(train);
     auto backward = func::FuncOp::create(
@@ -346,7 +341,7 @@ struct GenerateBackwardPass
         continue;
       bwdResults.push_back(g);
       bwdResultAttrs.push_back(DictionaryAttr::get(
-          ctx, {nameAttr(ctx, "pce.output", "grad." + argumentName(f, i))}));
+          ctx, {makeNameAttr(ctx, kOutputAttrName, "grad." + argumentName(f, i))}));
     }
     func::ReturnOp::create(b, loc, bwdResults);
     backward.setFunctionType(FunctionType::get(

@@ -59,17 +59,17 @@ struct ExposeRoutingPass : pce::impl::ExposeRoutingBase<ExposeRoutingPass> {
       types.push_back(route.getType());
       // An outlined layer (pce-outline-layers) keeps its layer's name.
       std::string routing = "layer" + std::to_string(i) + ".routing";
-      if (auto layer = func->getAttrOfType<StringAttr>("pce.layer_name"))
+      if (auto layer = getLayerName(func))
         routing = routes.size() == 1
                       ? (layer.getValue() + ".routing").str()
                       : (layer.getValue() + ".routing" + Twine(i)).str();
-      NamedAttribute name(StringAttr::get(&getContext(), "pce.routing"),
+      NamedAttribute name(StringAttr::get(&getContext(), kRoutingAttrName),
                           StringAttr::get(&getContext(), routing));
       resultAttrs.push_back(DictionaryAttr::get(&getContext(), {name}));
     }
     // An outlined layer also returns the embedding its router reads, for
     // K-Means key initialisation and EMA key updates (docs/Training.md).
-    if (auto layer = func->getAttrOfType<StringAttr>("pce.layer_name")) {
+    if (auto layer = getLayerName(func)) {
       for (auto [i, route] : llvm::enumerate(routes)) {
         Value embedding = route->getOperand(0);
         if (!embedding.getDefiningOp<EmbedOp>())
@@ -81,7 +81,7 @@ struct ExposeRoutingPass : pce::impl::ExposeRoutingBase<ExposeRoutingPass> {
         types.push_back(embedding.getType());
         resultAttrs.push_back(DictionaryAttr::get(
             &getContext(),
-            {NamedAttribute(StringAttr::get(&getContext(), "pce.output"),
+            {NamedAttribute(StringAttr::get(&getContext(), kOutputAttrName),
                             StringAttr::get(&getContext(), name))}));
       }
     }

@@ -23,7 +23,7 @@ StringRef paramName(func::FuncOp f, Value v) {
   auto arg = dyn_cast<BlockArgument>(v);
   if (!arg || arg.getOwner()->getParentOp() != f.getOperation())
     return {};
-  auto name = f.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "pce.param");
+  auto name = getParamName(f, arg.getArgNumber());
   return name ? name.getValue() : StringRef();
 }
 
@@ -72,12 +72,12 @@ struct OutlineLayersPass : pce::impl::OutlineLayersBase<OutlineLayersPass> {
 
     SmallVector<Type> argTypes{layer.getInput().getType()};
     SmallVector<DictionaryAttr> argAttrs{DictionaryAttr::get(
-        ctx, {NamedAttribute(StringAttr::get(ctx, "pce.input"),
+        ctx, {NamedAttribute(StringAttr::get(ctx, kInputAttrName),
                              StringAttr::get(ctx, "x"))})};
     for (auto &[value, param] : params) {
       argTypes.push_back(value.getType());
       argAttrs.push_back(DictionaryAttr::get(
-          ctx, {NamedAttribute(StringAttr::get(ctx, "pce.param"),
+          ctx, {NamedAttribute(StringAttr::get(ctx, kParamAttrName),
                                StringAttr::get(ctx, param))}));
     }
     OpBuilder builder(module.getBodyRegion());
@@ -86,9 +86,9 @@ struct OutlineLayersPass : pce::impl::OutlineLayersBase<OutlineLayersPass> {
         builder, layer.getLoc(), name,
         FunctionType::get(ctx, argTypes, {layer.getType()}));
     outlined.setAllArgAttrs(argAttrs);
-    outlined.setResultAttr(0, "pce.output", StringAttr::get(ctx, "y"));
-    outlined->setAttr("pce.differentiable", UnitAttr::get(ctx));
-    outlined->setAttr("pce.layer_name", StringAttr::get(ctx, name));
+    outlined.setResultAttr(0, kOutputAttrName, StringAttr::get(ctx, "y"));
+    outlined->setAttr(kDifferentiableAttrName, UnitAttr::get(ctx));
+    outlined->setAttr(kLayerNameAttrName, StringAttr::get(ctx, name));
 
     Block *block = outlined.addEntryBlock();
     IRMapping mapping;

@@ -47,7 +47,7 @@ static void registerImportTraining() {
         mlir::OpBuilder b(context);
         mlir::OwningOpRef<mlir::ModuleOp> top =
             mlir::ModuleOp::create(b.getUnknownLoc());
-        top->getOperation()->setAttr("pce.training_plan",
+        top->getOperation()->setAttr(mlir::pce::kTrainingPlanAttrName,
                                      b.getStringAttr(imported->plan));
         for (pce::frontend::PhaseModule &phase : imported->phases) {
           phase.module->setSymName(phase.artifact);

@@ -1,0 +1,157 @@
+// RUN: pce-opt %s -split-input-file -verify-diagnostics
+//
+// The dialect's attribute verifier (dialect/PCEAttributes.cpp): one case per
+// rule for the `pce.*` attributes on functions, arguments, results, modules
+// and the experts' epilogue. Valid uses: attributes.mlir.
+
+// A misspelt argument attribute, with the spelling it is close to.
+// expected-error @below {{'func.func' op unknown attribute 'pce.inptu' on argument #0 (did you mean 'pce.input'?)}}
+func.func @misspelt_argument(%x: tensor<2xf32> {pce.inptu = "x"}) {
+  return
+}
+
+// -----
+
+// A name close to none: the verifier lists the names it knows.
+// expected-error @below {{'func.func' op unknown attribute 'pce.weights' on result #0; the pce dialect defines pce.input, pce.param, pce.output, pce.routing, pce.differentiable, pce.layer_name, pce.training_plan, pce.experts_epilogue}}
+func.func @unknown_result(%x: tensor<2xf32> {pce.input = "x"}) -> (tensor<2xf32> {pce.weights = "y"}) {
+  return %x : tensor<2xf32>
+}
+
+// -----
+
+// expected-error @below {{'func.func' op unknown attribute 'pce.diferentiable' on 'func.func' (did you mean 'pce.differentiable'?)}}
+func.func @misspelt_function_attribute() attributes {pce.diferentiable} {
+  return
+}
+
+// -----
+
+// An argument attribute on a result.
+// expected-error @below {{'func.func' op attribute 'pce.input' is a function argument attribute, found on result #0}}
+func.func @input_on_result(%x: tensor<2xf32> {pce.input = "x"}) -> (tensor<2xf32> {pce.input = "y"}) {
+  return %x : tensor<2xf32>
+}
+
+// -----
+
+// A result attribute on a function.
+// expected-error @below {{'func.func' op attribute 'pce.output' is a function result attribute (or of the out-parameter a result becomes in bufferization), found on 'func.func'}}
+func.func @output_on_function() attributes {pce.output = "y"} {
+  return
+}
+
+// -----
+
+// An argument attribute on a function.
+// expected-error @below {{'func.func' op attribute 'pce.param' is a function argument attribute, found on 'func.func'}}
+func.func @param_on_function() attributes {pce.param = "w"} {
+  return
+}
+
+// -----
+
+// A function attribute on an argument.
+// expected-error @below {{'func.func' op attribute 'pce.differentiable' is an attribute of a function, found on argument #0}}
+func.func @differentiable_on_argument(%x: tensor<2xf32> {pce.differentiable}) {
+  return
+}
+
+// -----
+
+func.func @differentiable_on_an_op(%x: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @below {{'arith.addf' op attribute 'pce.differentiable' is an attribute of a function, found on 'arith.addf'}}
+  %y = arith.addf %x, %x {pce.differentiable} : tensor<2xf32>
+  return %y : tensor<2xf32>
+}
+
+// -----
+
+// expected-error @below {{'builtin.module' op attribute 'pce.layer_name' is an attribute of a function, found on 'builtin.module'}}
+module attributes {pce.layer_name = "layer1"} {
+}
+
+// -----
+
+// expected-error @below {{'func.func' op attribute 'pce.training_plan' is an attribute of a builtin.module, found on 'func.func'}}
+func.func @plan_on_function() attributes {pce.training_plan = "{}"} {
+  return
+}
+
+// -----
+
+func.func @epilogue_elsewhere(%x: tensor<2xf32>) -> tensor<2xf32> {
+  // expected-error @below {{'arith.addf' op attribute 'pce.experts_epilogue' is an attribute of a linalg.generic, found on 'arith.addf'}}
+  %y = arith.addf %x, %x {pce.experts_epilogue} : tensor<2xf32>
+  return %y : tensor<2xf32>
+}
+
+// -----
+
+// A parameter name that is not a string.
+// expected-error @below {{'func.func' op attribute 'pce.param' on argument #0 must be a non-empty string (a name), found 3 : i64}}
+func.func @param_not_a_string(%w: tensor<2xf32> {pce.param = 3}) {
+  return
+}
+
+// -----
+
+// expected-error @below {{'func.func' op attribute 'pce.output' on result #0 must be a non-empty string (a name), found ""}}
+func.func @empty_output(%x: tensor<2xf32> {pce.input = "x"}) -> (tensor<2xf32> {pce.output = ""}) {
+  return %x : tensor<2xf32>
+}
+
+// -----
+
+// expected-error @below {{'func.func' op attribute 'pce.routing' on result #0 must be a non-empty string (a name), found unit}}
+func.func @routing_unit(%x: tensor<2xf32> {pce.input = "x"}) -> (tensor<2xf32> {pce.routing}) {
+  return %x : tensor<2xf32>
+}
+
+// -----
+
+// expected-error @below {{'func.func' op attribute 'pce.differentiable' on 'func.func' must be a unit attribute (no value), found true}}
+func.func @differentiable_with_value() attributes {pce.differentiable = true} {
+  return
+}
+
+// -----
+
+// expected-error @below {{'func.func' op attribute 'pce.layer_name' on 'func.func' must be a non-empty string (a name), found ["layer1"]}}
+func.func @layer_name_not_a_string() attributes {pce.layer_name = ["layer1"]} {
+  return
+}
+
+// -----
+
+// expected-error @below {{'builtin.module' op attribute 'pce.training_plan' on 'builtin.module' must be a string, found 1 : i64}}
+module attributes {pce.training_plan = 1} {
+}
+
+// -----
+
+func.func @epilogue_with_value(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %e = tensor.empty() : tensor<2xf32>
+  // expected-error @below {{'linalg.generic' op attribute 'pce.experts_epilogue' on 'linalg.generic' must be a unit attribute (no value), found "yes"}}
+  %y = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+      ins(%x : tensor<2xf32>) outs(%e : tensor<2xf32>) attrs = {pce.experts_epilogue = "yes"} {
+  ^bb0(%a: f32, %b: f32):
+    linalg.yield %a : f32
+  } -> tensor<2xf32>
+  return %y : tensor<2xf32>
+}
+
+// -----
+
+// An argument is an input or a parameter, never both.
+// expected-error @below {{'func.func' op argument #0 has both 'pce.input' and 'pce.param': an argument is an input or a parameter}}
+func.func @input_and_param(%x: tensor<2xf32> {pce.input = "x", pce.param = "w"}) {
+  return
+}
+
+// -----
+
+// expected-error @below {{'func.func' op result #0 has both 'pce.output' and 'pce.routing': a result is an output or routing weights}}
+func.func @output_and_routing(%x: tensor<2xf32> {pce.input = "x"}) -> (tensor<2xf32> {pce.output = "y", pce.routing = "r"}) {
+  return %x : tensor<2xf32>
+}
