@@ -29,7 +29,7 @@
 #include <chrono>
 
 using namespace mlir;
-namespace rt = pce::rt;
+namespace rt = ::pce::rt;
 
 namespace pce::compile {
 
@@ -216,18 +216,53 @@ LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir,
   return success();
 }
 
+namespace {
+/// `path` read into a source manager, or an error printed.
+std::shared_ptr<llvm::SourceMgr> openSource(llvm::StringRef path) {
+  std::string error;
+  auto file = openInputFile(path, &error);
+  if (!file) {
+    llvm::errs() << "pce-compile: " << error << "\n";
+    return nullptr;
+  }
+  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
+  sourceMgr->AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  return sourceMgr;
+}
+
+/// `outputDir/training.json`.
+LogicalResult writePlan(llvm::StringRef outputDir, llvm::StringRef plan) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(outputDir)) {
+    llvm::errs() << "pce-compile: cannot create " << outputDir << ": "
+                 << ec.message() << "\n";
+    return failure();
+  }
+  llvm::SmallString<256> path(outputDir);
+  llvm::sys::path::append(path, "training.json");
+  return writeAtomically(path.str().str(), plan);
+}
+} // namespace
+
+LogicalResult writeTrainingPlan(MLIRContext &context, llvm::StringRef inputPath,
+                                llvm::StringRef outputDir) {
+  auto sourceMgr = openSource(inputPath);
+  if (!sourceMgr)
+    return failure();
+  SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
+  context.loadAllAvailableDialects();
+  auto imported = frontend::importForTraining(*sourceMgr, &context);
+  if (!imported)
+    return failure();
+  return writePlan(outputDir, imported->plan);
+}
+
 LogicalResult compileFile(MLIRContext &context, llvm::StringRef inputPath,
                           llvm::StringRef outputDir,
                           const CompileOptions &options) {
   auto start = Clock::now();
-  std::string error;
-  auto file = openInputFile(inputPath, &error);
-  if (!file) {
-    llvm::errs() << "pce-compile: " << error << "\n";
+  auto sourceMgr = openSource(inputPath);
+  if (!sourceMgr)
     return failure();
-  }
-  auto sourceMgr = std::make_shared<llvm::SourceMgr>();
-  sourceMgr->AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
   context.loadAllAvailableDialects();
 
@@ -245,13 +280,11 @@ LogicalResult compileFile(MLIRContext &context, llvm::StringRef inputPath,
       if (options.log)
         *options.log << "\n";
     }
-    llvm::SmallString<256> plan(outputDir);
-    llvm::sys::path::append(plan, "training.json");
-    if (failed(writeAtomically(plan.str().str(), imported->plan)))
+    if (failed(writePlan(outputDir, imported->plan)))
       return failure();
     if (options.log)
       *options.log << "pce-compile: " << imported->phases.size()
-                   << " phase(s) and " << plan << " in "
+                   << " phase(s) and " << outputDir << "/training.json in "
                    << llvm::format("%.2f", secondsSince(start)) << " s\n";
     return success();
   }

@@ -77,6 +77,12 @@ mlir::LogicalResult compileFile(mlir::MLIRContext &context,
                                 llvm::StringRef outputDir,
                                 const CompileOptions &options);
 
+/// Writes only the training plan `outputDir/training.json` of the model
+/// description `inputPath` (what a dense twin trains by: no artifact).
+mlir::LogicalResult writeTrainingPlan(mlir::MLIRContext &context,
+                                      llvm::StringRef inputPath,
+                                      llvm::StringRef outputDir);
+
 } // namespace pce::compile
 
 #endif // PCE_PASSES_ARTIFACT_COMPILE_H

@@ -88,7 +88,7 @@ static LogicalResult emitEntryPoint(ModuleOp module,
 
 namespace {
 struct EmitEntryPointsPass
-    : public pce::impl::EmitEntryPointsBase<EmitEntryPointsPass> {
+    : public mlir::pce::impl::EmitEntryPointsBase<EmitEntryPointsPass> {
   using EmitEntryPointsBase::EmitEntryPointsBase;
   explicit EmitEntryPointsPass(std::vector<rt::EntryPoint> entries)
       : entries(std::move(entries)), given(true) {}
@@ -123,6 +123,6 @@ struct EmitEntryPointsPass
 } // namespace
 
 std::unique_ptr<Pass>
-pce::createEmitEntryPoints(std::vector<rt::EntryPoint> entries) {
+mlir::pce::createEmitEntryPoints(std::vector<rt::EntryPoint> entries) {
   return std::make_unique<EmitEntryPointsPass>(std::move(entries));
 }

@@ -3,7 +3,7 @@
 #include "passes/Autodiff/AdjointDense.h"
 
 #include "passes/Autodiff/Adjoint.h"
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/LinalgBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"

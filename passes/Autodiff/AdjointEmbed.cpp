@@ -20,7 +20,7 @@
 
 #include "dialect/PCEOps.h"
 #include "dialect/PCEShapes.h"
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/PCEMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"

@@ -34,7 +34,7 @@
 #include "passes/Autodiff/Adjoint.h"
 
 #include "dialect/PCEOps.h"
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/PCEMath.h"
 #include "passes/Builders/RoutedConvolution.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

@@ -23,7 +23,7 @@
 
 #include "dialect/PCEOps.h"
 #include "passes/Autodiff/AdjointDense.h"
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/PCEMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"

@@ -17,7 +17,7 @@
 
 #include "passes/Builders/RoutedConvolution.h"
 
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/LinalgBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"

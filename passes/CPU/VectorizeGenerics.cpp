@@ -16,7 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/LinalgBuilders.h"
 #include "passes/CPU/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

@@ -4,14 +4,14 @@
 // patch cores, a 1x1 convolution (a linalg.generic reducing over channels,
 // starting from the broadcast bias), then per pyramid level one max-pooling
 // linalg.generic whose result is flattened and inserted into the embedding.
-// The builders live in LoweringUtils: the training forward (AdjointEmbed.cpp)
+// The builders live in Builders/PCEMath: the training forward (AdjointEmbed.cpp)
 // reuses them.
 //
 //===----------------------------------------------------------------------===//
 
 #include "dialect/PCEOps.h"
 #include "passes/Conversion/PCEToLinalg.h"
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/PCEMath.h"
 
 #include "mlir/Transforms/DialectConversion.h"
 

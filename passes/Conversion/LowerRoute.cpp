@@ -17,7 +17,7 @@
 
 #include "dialect/PCEOps.h"
 #include "passes/Conversion/PCEToLinalg.h"
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/PCEMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"

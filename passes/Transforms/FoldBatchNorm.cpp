@@ -16,7 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/PCEOps.h"
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/PCEMath.h"
 #include "passes/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"

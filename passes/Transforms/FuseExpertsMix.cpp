@@ -1,8 +1,8 @@
 //===- FuseExpertsMix.cpp - the routing-weighted sum in the experts' epilogue //
 //
 // `pce.mix sum %w, %y` of a dense router reads every expert's output
-// `y [B, P, E, Co, ph, pw]`, which the experts' epilogue (batch norm + ReLU,
-// kExpertsEpilogueAttr) wrote just before: E times the layer's output, to
+// `y [B, P, E, Co, ph, pw]`, which the experts' epilogue (batch norm + ReLU)
+// wrote just before: E times the layer's output, to
 // memory and back. This pass computes the mix inside the epilogue instead:
 //
 //   out[b, p, o, i, j] = sum_e w[b, p, e] * epilogue(b, p, e, o, i, j)
@@ -12,9 +12,10 @@
 // and the weights. The sum runs over e = 0 .. E-1 in order, as the unfused
 // mix does. The epilogue is either the one LowerExperts builds (the pass
 // lowers a `pce.experts` operand that way first) or the image-order one of
-// pce-fuse-patches (tagged kExpertsEpilogueAttr), `[B, nph, npw, E, Co, ph,
-// pw]` collapsed to P; the weights are then read as `[B, nph, npw, E]` and
-// the result collapsed back.
+// pce-fuse-patches, `[B, nph, npw, E, Co, ph, pw]` collapsed to P; the
+// weights are then read as `[B, nph, npw, E]` and the result collapsed back.
+// The epilogue is recognised by its form, not by a mark: fusing any
+// elementwise producer of `y` into the sum is exact, whoever built it.
 //
 // Left alone: `concat` mixes, experts or epilogues with another user, and
 // mixes whose experts come from anything else. Run after pce-sparse-dispatch
@@ -23,7 +24,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/PCEOps.h"
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/PCEMath.h"
 #include "passes/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -50,15 +51,23 @@ bool allStatic(Operation *op) {
   return true;
 }
 
-/// A tagged epilogue that can be fused: elementwise, one result written
-/// with the identity map and not read in the body, used once.
+/// An epilogue that can be fused: elementwise, one result written with the
+/// identity map and not read in the body, used once.
 bool isFusableEpilogue(linalg::GenericOp g) {
-  if (!g || !g->hasAttr(kExpertsEpilogueAttr) || g.getNumDpsInits() != 1 ||
+  if (!g || g.getNumDpsInits() != 1 ||
       !g->hasOneUse() || g.getNumReductionLoops() != 0)
     return false;
   OpOperand *init = g.getDpsInitOperand(0);
   return g.getMatchingIndexingMap(init).isIdentity() &&
          g.getMatchingBlockArgument(init).use_empty();
+}
+
+/// `[B, nph, npw, E, Co, ph, pw]` -> `[B, P, E, Co, ph, pw]`: the patch grid
+/// of pce-fuse-patches' image-order epilogue collapsed to patches.
+bool isPatchGridCollapse(tensor::CollapseShapeOp collapse) {
+  SmallVector<ReassociationIndices> expected = {{0}, {1, 2}, {3}, {4}, {5}, {6}};
+  return collapse.getSrcType().getRank() == 7 &&
+         collapse.getReassociationIndices() == expected;
 }
 
 /// Whether `mix` can be fused, before anything is rewritten.
@@ -69,9 +78,11 @@ bool fusable(MixOp mix) {
   if (auto experts = y.getDefiningOp<ExpertsOp>())
     return experts->hasOneUse() && allStatic(experts);
   if (auto collapse = y.getDefiningOp<tensor::CollapseShapeOp>())
-    return collapse->hasOneUse() &&
+    return collapse->hasOneUse() && isPatchGridCollapse(collapse) &&
            isFusableEpilogue(collapse.getSrc().getDefiningOp<linalg::GenericOp>());
-  return isFusableEpilogue(y.getDefiningOp<linalg::GenericOp>());
+  auto epilogue = y.getDefiningOp<linalg::GenericOp>();
+  return epilogue && typeOf(epilogue.getResult(0)).getRank() == 6 &&
+         isFusableEpilogue(epilogue);
 }
 
 void fuse(IRRewriter &rewriter, MixOp mix) {

@@ -21,8 +21,8 @@
 //       relu(scale[e,o] * (img[b, e*Co + o, a*ph + i, bcol*pw + j]
 //                          + coord[a*npw + bcol, e*Co + o, i, j]) + shift[e,o])
 //
-// The epilogue is tagged (kExpertsEpilogueAttr) so that pce-fuse-experts-mix
-// can still fold the mix into it. The embedding and the
+// pce-fuse-experts-mix can still fold a mix into this epilogue (it recognises
+// the form: an elementwise generic collapsed to patches). The embedding and the
 // position/uniform routers, which read only the patch cores (or only B and
 // P), then read a patchify without a halo, `[B, P, C+4, ph, pw]`, and the
 // patches with their halo are gone.
@@ -30,7 +30,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/PCEOps.h"
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/PCEMath.h"
 #include "passes/Transforms/PatchFusion.h"
 #include "passes/Transforms/Passes.h"
 
@@ -113,7 +113,6 @@ void rewrite(IRRewriter &rewriter, ExpertsOp experts, PatchifyOp patchify) {
         return expertActivation(nb, nloc, conv, scaled ? a[2] : Value(),
                                 scaled ? a[3] : a[2]);
       });
-  y7.getDefiningOp()->setAttr(kExpertsEpilogueAttr, rewriter.getUnitAttr());
   Value y = tensor::CollapseShapeOp::create(
       rewriter, loc, y7,
       SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}, {5}, {6}});

@@ -146,8 +146,8 @@ def FusePatches : Pass<"pce-fuse-patches"> {
       along one index only) from constant tables of `lin` values;
     - one epilogue `relu(scale * (image + coordinates) + shift)` over
       `(b, a, bcol, e, o, i, j)` into `[B, nph, npw, E, Co, ph, pw]`,
-      collapsed to `[B, P, E, Co, ph, pw]` and tagged
-      `pce.experts_epilogue` for pce-fuse-experts-mix.
+      collapsed to `[B, P, E, Co, ph, pw]` (pce-fuse-experts-mix recognises
+      this form and fuses a `sum` mix into it).
 
     The embedding and position/uniform routers that read the same patchify
     then read one without a halo (`[B, P, C+4, ph, pw]`). Left alone:

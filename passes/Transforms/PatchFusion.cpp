@@ -1,7 +1,7 @@
 //===- PatchFusion.cpp - experts that read the feature map ----------------===//
 
 #include "passes/Transforms/PatchFusion.h"
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/LinalgBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"

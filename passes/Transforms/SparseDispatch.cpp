@@ -27,7 +27,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialect/PCEOps.h"
-#include "passes/Builders/LoweringUtils.h"
+#include "passes/Builders/PCEMath.h"
 #include "passes/Transforms/PatchFusion.h"
 #include "passes/Transforms/Passes.h"
 

@@ -1,67 +1,20 @@
-//===- LoweringUtils.h - builders shared by the pce lowerings ---*- C++ -*-===//
+//===- PCEMath.h - the PCE math of lowerings and adjoints -------*- C++ -*-===//
 //
-// Small builders of linalg ops on tensors that several op families' lowerings
-// use (LowerRoute.cpp, LowerExperts.cpp).
+// The computations of docs/SEMANTICS.md as linalg on tensors, shared by the
+// conversion to linalg, the fusions and the adjoints, so that inference and
+// training compute each rule once: cosine and MLP router logits, top-k
+// ranks, batch-norm folding and the experts' epilogue, the experts'
+// convolutions, the concat mix's projection, patch cores and grids, the
+// embedding's 1x1 convolution and spatial pyramid pooling.
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef PCE_PASSES_LOWERINGUTILS_H
-#define PCE_PASSES_LOWERINGUTILS_H
+#ifndef PCE_PASSES_BUILDERS_PCEMATH_H
+#define PCE_PASSES_BUILDERS_PCEMATH_H
 
-#include "mlir/IR/AffineMap.h"
-#include "mlir/IR/Builders.h"
-#include "mlir/IR/BuiltinTypes.h"
-#include "llvm/ADT/DenseMap.h"
+#include "passes/Builders/LinalgBuilders.h"
 
 namespace mlir::pce::lowering {
-
-/// Builds a generic op's body: gets the inputs' elements then the current
-/// output element, returns the value to yield.
-using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
-
-/// A scalar constant of float type `element`.
-Value floatConstant(OpBuilder &b, Location loc, Type element, double value);
-
-/// A tensor of `shape` holding `value` everywhere (linalg.fill of
-/// tensor.empty).
-Value filledTensor(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
-                   Type element, double value);
-
-/// The indexing map reading loops `loops`, in order, of a `numLoops`-deep nest.
-AffineMap loopsMap(MLIRContext *ctx, unsigned numLoops,
-                   ArrayRef<unsigned> loops);
-
-/// Loops 0 .. n-1.
-SmallVector<unsigned> firstLoops(unsigned n);
-
-/// A single-result linalg.generic writing into `init`: `maps` holds one map
-/// per input then the init's; loops listed in `reduced` are reductions.
-Value buildGeneric(OpBuilder &b, Location loc, ValueRange inputs, Value init,
-                   ArrayRef<AffineMap> maps, ArrayRef<unsigned> reduced,
-                   BodyFn body);
-
-/// An elementwise linalg.generic: every input has the result's shape.
-Value buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
-                       RankedTensorType type, BodyFn body);
-
-/// `y[..., o] = bias[o] + sum_k x[..., k] * w[o, k]` (no bias when null): a
-/// dense layer over the last dimension (MLP router, squeeze-excitation) or
-/// plain dot products (cosine router).
-Value contractLastDim(OpBuilder &b, Location loc, Value x, Value w, Value bias);
-
-/// Reduces the last dimension of `x` with `combine`, starting from `initial`.
-Value reduceLastDim(OpBuilder &b, Location loc, Value x, double initial,
-                    BodyFn combine);
-
-/// `fn(x[..., e], row[...])` at every element of `x`, for a `row` holding one
-/// value per last-dim row of `x`.
-Value combineWithRow(OpBuilder &b, Location loc, Value x, Value row, BodyFn fn);
-
-/// Divides each last-dim row of `x` by its sum.
-Value normalizeRows(OpBuilder &b, Location loc, Value x);
-
-/// Softmax over the last dimension, stable: `exp(x - max) / sum exp(x - max)`.
-Value softmaxLastDim(OpBuilder &b, Location loc, Value logits);
 
 /// The cosine router's logits `[B, P, E]` and the squared norms they divide by
 /// (the training adjoint reads those too).
@@ -88,10 +41,6 @@ MlpLogits mlpLogits(OpBuilder &b, Location loc, Value emb, ValueRange mlp);
 /// weights, ties going to the lower index, are those of rank < k.
 Value topKRanks(OpBuilder &b, Location loc, Value weights);
 
-/// True when `t` is a memref with a static shape and a unit innermost stride
-/// (rows that vector loads and stores can read contiguously).
-bool isStaticWithUnitInnerStride(Type t);
-
 /// The per-(expert, channel) scale and shift of inference batch norm from
 /// `bn = (gamma, beta, mean, var)`: `scale = gamma / sqrt(var + eps)`,
 /// `shift = beta - mean * scale`.
@@ -105,32 +54,9 @@ std::pair<Value, Value> expertsScaleShift(OpBuilder &b, Location loc,
                                           ValueRange bn, ValueRange affine,
                                           double eps);
 
-/// True when `v` is a constant tensor of 1.0 everywhere: the scale that
-/// pce-fold-batch-norm leaves once it has moved the scale into the kernels,
-/// so the experts' epilogue skips the multiply.
-bool isSplatOne(Value v);
-
 /// `relu(scale * x + shift)` on scalars; no multiply when `scale` is null.
 Value expertActivation(OpBuilder &b, Location loc, Value x, Value scale,
                        Value shift);
-
-/// Marks the elementwise generic in which pce-fuse-patches applies the
-/// experts' batch norm and ReLU to their convolutions
-/// (`[B,nph,npw,E,Co,ph,pw]`), so that pce-fuse-experts-mix can fuse it into
-/// a `sum` mix.
-inline constexpr llvm::StringLiteral kExpertsEpilogueAttr = "pce.experts_epilogue";
-
-/// The ranked tensor type of `v` (every value the builders handle has one).
-inline RankedTensorType typeOf(Value v) {
-  return cast<RankedTensorType>(v.getType());
-}
-
-/// `max(x, 0)` on a scalar.
-Value relu(OpBuilder &b, Location loc, Value x);
-
-/// linalg.conv_2d_nchw_fchw of `images [N,C,Hin,Win]` with `filters
-/// [F,C,k,k]` into a zero-filled `[N, F, Hin-k+1, Win-k+1]`.
-Value conv2d(OpBuilder &b, Location loc, Value images, Value filters);
 
 /// The experts' convolutions `conv[b,p,e,c,i,j]` of `patches [B,P,Cin,Hp,Wp]`
 /// with `kernels [E,Co,Cin,k,k]`: one linalg.conv_2d_nchw_fchw over B*P
@@ -149,14 +75,6 @@ Value inferenceExperts(OpBuilder &b, Location loc, Value patches,
                        Value kernels, ValueRange bn, ValueRange affine,
                        double eps);
 
-/// `x` with its dimensions permuted: result dim i is `x`'s dim
-/// `permutation[i]` (linalg.transpose).
-Value transposeTensor(OpBuilder &b, Location loc, Value x,
-                      ArrayRef<int64_t> permutation);
-
-/// `[..., H, W]` zero-padded by `ph` rows and `pw` columns on each side.
-Value padLastTwo(OpBuilder &b, Location loc, Value x, int64_t ph, int64_t pw);
-
 /// The concat mix's projection `out[b,p,o,i,j] = bc[o] + sum_{e,c}
 /// Wc[o, e*Co+c] w[b,p,e] y[b,p,e,c,i,j]` as one 1x1 linalg.conv_2d_nchw_fchw
 /// over B*P images of E*Co channels (the vectorised convolution kernel),
@@ -172,19 +90,6 @@ Value concatProjectionTransposed(OpBuilder &b, Location loc, Value g,
 
 /// The per-patch channel means `m[b,p,c] = mean_{i,j} x[b,p,c,i,j]`.
 Value patchChannelMeans(OpBuilder &b, Location loc, Value x);
-
-/// Index constants of one linalg body, each built once at its first use (the
-/// body is a single block, so the first use dominates the others).
-class IndexConstants {
-public:
-  IndexConstants(OpBuilder &b, Location loc) : b(b), loc(loc) {}
-  Value operator()(int64_t v);
-
-private:
-  OpBuilder &b;
-  Location loc;
-  llvm::DenseMap<int64_t, Value> cache;
-};
 
 /// The cores `patches[:, :, :, r:r+ph, r:r+pw]` of `[B, P, C, ph+2r, pw+2r]`
 /// (`patches` itself when `radius` is 0).
@@ -211,4 +116,4 @@ Value sppMaxPool(OpBuilder &b, Location loc, Value z, ArrayRef<int64_t> levels,
 
 } // namespace mlir::pce::lowering
 
-#endif // PCE_PASSES_LOWERINGUTILS_H
+#endif // PCE_PASSES_BUILDERS_PCEMATH_H
