@@ -125,15 +125,11 @@ Value addLevelGradient(OpBuilder &b, Location loc, Value dz, Value grad,
       });
 }
 
-Value mulAdd(OpBuilder &b, Location loc, ValueRange args) {
-  Value prod = arith::MulFOp::create(b, loc, args[0], args[1]);
-  return arith::AddFOp::create(b, loc, args[2], prod);
-}
-
-struct EmbedAdjoint final : OpAdjoint {
-  FailureOr<TrainingForward> buildTrainingForward(OpBuilder &b, Operation *op,
+struct EmbedAdjoint final
+    : AdjointOpInterface::ExternalModel<EmbedAdjoint, EmbedOp> {
+  FailureOr<TrainingForward> buildTrainingForward(Operation *op, OpBuilder &b,
                                                   ValueRange operands,
-                                                  Context &) const override {
+                                                  AdjointContext &) const {
     auto embed = cast<EmbedOp>(op);
     Location loc = op->getLoc();
     // The argmax is saved in the element type: exact while ph*pw fits in its
@@ -163,8 +159,8 @@ struct EmbedAdjoint final : OpAdjoint {
   }
 
   FailureOr<SmallVector<Value>>
-  buildAdjoint(OpBuilder &b, Operation *op, ValueRange operands, ValueRange,
-               ValueRange saved, ValueRange resultGrads) const override {
+  buildAdjoint(Operation *op, OpBuilder &b, ValueRange operands, ValueRange,
+               ValueRange saved, ValueRange resultGrads) const {
     auto embed = cast<EmbedOp>(op);
     Location loc = op->getLoc();
     Value grad = resultGrads[0];
@@ -204,7 +200,7 @@ struct EmbedAdjoint final : OpAdjoint {
         b, loc, {dz, core}, filledTensor(b, loc, {de, s[2]}, element, 0.0),
         {loopsMap(ctx, 6, {0, 1, 2, 4, 5}), loopsMap(ctx, 6, {0, 1, 3, 4, 5}),
          loopsMap(ctx, 6, {2, 3})},
-        {0, 1, 4, 5}, mulAdd);
+        {0, 1, 4, 5}, multiplyAdd);
     // dpatches: the core's gradient, loops (b, p, c, i, j, d), accumulated
     // in place into the core of a zero tensor of the patches' shape.
     Value dPatches = filledTensor(b, loc, patchesType.getShape(), element, 0.0);
@@ -213,7 +209,7 @@ struct EmbedAdjoint final : OpAdjoint {
                          {loopsMap(ctx, 6, {5, 2}),
                           loopsMap(ctx, 6, {0, 1, 5, 3, 4}),
                           loopsMap(ctx, 6, {0, 1, 2, 3, 4})},
-                         {5}, mulAdd);
+                         {5}, multiplyAdd);
     if (r > 0) {
       SmallVector<OpFoldResult> offsets =
           getAsIndexOpFoldResult(ctx, {0, 0, 0, r, r});
@@ -230,7 +226,6 @@ struct EmbedAdjoint final : OpAdjoint {
 
 } // namespace
 
-const OpAdjoint &mlir::pce::adjoint::embedAdjoint() {
-  static EmbedAdjoint adjoint;
-  return adjoint;
+void mlir::pce::adjoint::attachEmbedAdjoint(MLIRContext *ctx) {
+  EmbedOp::attachInterface<EmbedAdjoint>(*ctx);
 }

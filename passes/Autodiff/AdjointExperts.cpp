@@ -194,7 +194,7 @@ std::pair<Value, Value> convolutionAdjoint(OpBuilder &b, Location loc,
 /// expert's batch statistics (the weights of a pce.mix reading `op` under a
 /// top-k router), or null when every patch counts. Fails when those weights
 /// are computed after `op`.
-FailureOr<Value> routedWeights(ExpertsOp op, Context &ctx) {
+FailureOr<Value> routedWeights(ExpertsOp op, AdjointContext &ctx) {
   int64_t experts = shapeOf(op.getKernels())[0];
   for (Operation *user : op.getResult().getUsers()) {
     auto mix = dyn_cast<MixOp>(user);
@@ -223,22 +223,24 @@ FailureOr<Value> routedWeights(ExpertsOp op, Context &ctx) {
 bool convolvesRoutedOnly(ExpertsOp op) { return op->hasOneUse(); }
 
 //===----------------------------------------------------------------------===//
-// The OpAdjoint
+// The external model
 //===----------------------------------------------------------------------===//
 
-struct ExpertsAdjoint final : OpAdjoint {
-  FailureOr<TrainingForward> buildTrainingForward(OpBuilder &b, Operation *op,
+struct ExpertsAdjoint final
+    : AdjointOpInterface::ExternalModel<ExpertsAdjoint, ExpertsOp> {
+  FailureOr<TrainingForward> buildTrainingForward(Operation *op, OpBuilder &b,
                                                   ValueRange operands,
-                                                  Context &ctx) const override;
+                                                  AdjointContext &ctx) const;
   FailureOr<SmallVector<Value>>
-  buildAdjoint(OpBuilder &b, Operation *op, ValueRange operands,
+  buildAdjoint(Operation *op, OpBuilder &b, ValueRange operands,
                ValueRange results, ValueRange saved,
-               ValueRange resultGrads) const override;
+               ValueRange resultGrads) const;
 };
 
 FailureOr<TrainingForward>
-ExpertsAdjoint::buildTrainingForward(OpBuilder &b, Operation *operation,
-                                     ValueRange operands, Context &ctx) const {
+ExpertsAdjoint::buildTrainingForward(Operation *operation, OpBuilder &b,
+                                     ValueRange operands,
+                                     AdjointContext &ctx) const {
   auto op = cast<ExpertsOp>(operation);
   Location loc = op.getLoc();
   bool affine = op.getBn().empty();
@@ -405,7 +407,7 @@ ExpertsAdjoint::buildTrainingForward(OpBuilder &b, Operation *operation,
 }
 
 FailureOr<SmallVector<Value>>
-ExpertsAdjoint::buildAdjoint(OpBuilder &b, Operation *operation,
+ExpertsAdjoint::buildAdjoint(Operation *operation, OpBuilder &b,
                              ValueRange operands, ValueRange results,
                              ValueRange saved, ValueRange resultGrads) const {
   auto op = cast<ExpertsOp>(operation);
@@ -485,7 +487,6 @@ ExpertsAdjoint::buildAdjoint(OpBuilder &b, Operation *operation,
 
 } // namespace
 
-const OpAdjoint &mlir::pce::adjoint::expertsAdjoint() {
-  static ExpertsAdjoint adjoint;
-  return adjoint;
+void mlir::pce::adjoint::attachExpertsAdjoint(MLIRContext *ctx) {
+  ExpertsOp::attachInterface<ExpertsAdjoint>(*ctx);
 }

@@ -22,9 +22,11 @@
 #include "passes/Autodiff/Adjoint.h"
 
 #include "dialect/PCEOps.h"
+#include "passes/Autodiff/AdjointDense.h"
 #include "passes/Builders/PCEMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -36,13 +38,6 @@ using namespace mlir::pce::lowering;
 
 namespace {
 
-Value addF(OpBuilder &b, Location loc, Value x, Value y) {
-  return arith::AddFOp::create(b, loc, x, y);
-}
-Value mulF(OpBuilder &b, Location loc, Value x, Value y) {
-  return arith::MulFOp::create(b, loc, x, y);
-}
-
 /// `sum term(inputs...)` into a tensor of `shape` over the loops in `reduced`
 /// of a nest whose maps are `maps` (inputs', then the result's).
 Value sumInto(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
@@ -52,8 +47,8 @@ Value sumInto(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
                             0.0);
   return buildGeneric(b, loc, inputs, init, maps, reduced,
                       [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-                        return addF(nb, nloc, a.back(),
-                                    term(nb, nloc, a.drop_back()));
+                        return ArithBuilder(nb, nloc).add(
+                            a.back(), term(nb, nloc, a.drop_back()));
                       });
 }
 
@@ -61,15 +56,16 @@ Value sumInto(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
 Value sumLastDim(OpBuilder &b, Location loc, Value x) {
   return reduceLastDim(b, loc, x, 0.0,
                        [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-                         return addF(nb, nloc, a[1], a[0]);
+                         return ArithBuilder(nb, nloc).add(a[1], a[0]);
                        });
 }
 
 /// The product of `a`.
 Value product(OpBuilder &nb, Location nloc, ValueRange a) {
+  ArithBuilder ab(nb, nloc);
   Value p = a[0];
   for (Value v : a.drop_front())
-    p = mulF(nb, nloc, p, v);
+    p = ab.mul(p, v);
   return p;
 }
 /// The product of the inputs of a generic's body (`a` minus the output).
@@ -81,10 +77,10 @@ Value inputsProduct(OpBuilder &nb, Location nloc, ValueRange a) {
 // mix
 //===----------------------------------------------------------------------===//
 
-struct MixAdjoint final : OpAdjoint {
+struct MixAdjoint final : AdjointOpInterface::ExternalModel<MixAdjoint, MixOp> {
   FailureOr<SmallVector<Value>>
-  buildAdjoint(OpBuilder &b, Operation *operation, ValueRange operands,
-               ValueRange results, ValueRange, ValueRange resultGrads) const override {
+  buildAdjoint(Operation *operation, OpBuilder &b, ValueRange operands,
+               ValueRange results, ValueRange, ValueRange resultGrads) const {
     auto op = cast<MixOp>(operation);
     Location loc = op.getLoc();
     MLIRContext *ctx = b.getContext();
@@ -158,43 +154,11 @@ struct MixAdjoint final : OpAdjoint {
 // attention
 //===----------------------------------------------------------------------===//
 
-/// `x[b,p,m]` summed over (b, p): [M].
-Value sumPatches(OpBuilder &b, Location loc, Value x) {
-  MLIRContext *ctx = b.getContext();
-  ArrayRef<int64_t> s = typeOf(x).getShape();
-  return sumInto(b, loc, {s[2]}, {x},
-                 {AffineMap::getMultiDimIdentityMap(3, ctx), loopsMap(ctx, 3, {2})},
-                 {0, 1}, product);
-}
-
-/// `sum_{b,p} x[b,p,m] h[b,p,k]`: the weight gradient of a dense layer
-/// [M, K] from its output gradient `x` and input `h`.
-Value outerSum(OpBuilder &b, Location loc, Value x, Value h) {
-  MLIRContext *ctx = b.getContext();
-  int64_t m = typeOf(x).getShape()[2], k = typeOf(h).getShape()[2];
-  // Loops (b, p, m, k).
-  return sumInto(b, loc, {m, k}, {x, h},
-                 {loopsMap(ctx, 4, {0, 1, 2}), loopsMap(ctx, 4, {0, 1, 3}),
-                  loopsMap(ctx, 4, {2, 3})},
-                 {0, 1}, product);
-}
-
-/// `sum_m x[b,p,m] W[m,k]`: the input gradient of a dense layer `W [M, K]`.
-Value transposedLinear(OpBuilder &b, Location loc, Value x, Value weight) {
-  MLIRContext *ctx = b.getContext();
-  ArrayRef<int64_t> s = typeOf(x).getShape();
-  int64_t k = typeOf(weight).getShape()[1];
-  // Loops (b, p, m, k).
-  return sumInto(b, loc, {s[0], s[1], k}, {x, weight},
-                 {loopsMap(ctx, 4, {0, 1, 2}), loopsMap(ctx, 4, {2, 3}),
-                  loopsMap(ctx, 4, {0, 1, 3})},
-                 {2}, product);
-}
-
-struct AttentionAdjoint final : OpAdjoint {
+struct AttentionAdjoint final
+    : AdjointOpInterface::ExternalModel<AttentionAdjoint, AttentionOp> {
   FailureOr<SmallVector<Value>>
-  buildAdjoint(OpBuilder &b, Operation *operation, ValueRange operands,
-               ValueRange results, ValueRange, ValueRange resultGrads) const override {
+  buildAdjoint(Operation *operation, OpBuilder &b, ValueRange operands,
+               ValueRange results, ValueRange, ValueRange resultGrads) const {
     auto op = cast<AttentionOp>(operation);
     Location loc = op.getLoc();
     MLIRContext *ctx = b.getContext();
@@ -223,7 +187,8 @@ struct AttentionAdjoint final : OpAdjoint {
                                            ValueRange a) -> Value {
       Value one = floatConstant(nb, nloc, element, 1.0);
       Value expNeg = math::ExpOp::create(nb, nloc, arith::NegFOp::create(nb, nloc, a[0]));
-      return arith::DivFOp::create(nb, nloc, one, addF(nb, nloc, one, expNeg));
+      return arith::DivFOp::create(nb, nloc, one,
+                                   ArithBuilder(nb, nloc).add(one, expNeg));
     });
 
     // ggate[b,p,c] = sum_{i,j} g x; then through the sigmoid:
@@ -236,14 +201,16 @@ struct AttentionAdjoint final : OpAdjoint {
                 product));
     Value glogits = elementwise({ggate, gate}, [&](OpBuilder &nb, Location nloc,
                                                    ValueRange a) -> Value {
+      ArithBuilder ab(nb, nloc);
       Value one = floatConstant(nb, nloc, element, 1.0);
-      Value slope = mulF(nb, nloc, a[1],
-                         arith::SubFOp::create(nb, nloc, one, a[1]));
-      return mulF(nb, nloc, a[0], slope);
+      Value slope = ab.mul(a[1], ab.sub(one, a[1]));
+      return ab.mul(a[0], slope);
     });
-    Value gw2 = outerSum(b, loc, glogits, hidden);
-    Value gb2 = sumPatches(b, loc, glogits);
-    Value ghidden = transposedLinear(b, loc, glogits, w2);
+    // The two dense layers' adjoints (AdjointDense.h), loops patch-major.
+    const DenseLoops loops = DenseLoops::PatchMajor;
+    Value gw2 = denseWeightGrad(b, loc, glogits, hidden, loops);
+    Value gb2 = denseBiasGrad(b, loc, glogits, loops);
+    Value ghidden = denseInputGrad(b, loc, glogits, w2, /*gate=*/{}, loops);
     Value ghiddenPre = elementwise({ghidden, hiddenPre}, [&](OpBuilder &nb,
                                                              Location nloc,
                                                              ValueRange a) -> Value {
@@ -252,9 +219,9 @@ struct AttentionAdjoint final : OpAdjoint {
                                            a[1], zero);
       return arith::SelectOp::create(nb, nloc, active, a[0], zero);
     });
-    Value gw1 = outerSum(b, loc, ghiddenPre, squeezed);
-    Value gb1 = sumPatches(b, loc, ghiddenPre);
-    Value gsqueezed = transposedLinear(b, loc, ghiddenPre, w1);
+    Value gw1 = denseWeightGrad(b, loc, ghiddenPre, squeezed, loops);
+    Value gb1 = denseBiasGrad(b, loc, ghiddenPre, loops);
+    Value gsqueezed = denseInputGrad(b, loc, ghiddenPre, w1, /*gate=*/{}, loops);
 
     // gx = g * gate + gsqueezed / (ph * pw).
     double pixels = static_cast<double>(xs[3] * xs[4]);
@@ -266,7 +233,8 @@ struct AttentionAdjoint final : OpAdjoint {
         [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
           Value mean = arith::DivFOp::create(
               nb, nloc, a[2], floatConstant(nb, nloc, element, pixels));
-          return addF(nb, nloc, mulF(nb, nloc, a[0], a[1]), mean);
+          ArithBuilder ab(nb, nloc);
+          return ab.add(ab.mul(a[0], a[1]), mean);
         });
     return SmallVector<Value>{gx, gw1, gb1, gw2, gb2};
   }
@@ -274,11 +242,7 @@ struct AttentionAdjoint final : OpAdjoint {
 
 } // namespace
 
-const OpAdjoint &mlir::pce::adjoint::mixAdjoint() {
-  static MixAdjoint adjoint;
-  return adjoint;
-}
-const OpAdjoint &mlir::pce::adjoint::attentionAdjoint() {
-  static AttentionAdjoint adjoint;
-  return adjoint;
+void mlir::pce::adjoint::attachMixAdjoints(MLIRContext *ctx) {
+  MixOp::attachInterface<MixAdjoint>(*ctx);
+  AttentionOp::attachInterface<AttentionAdjoint>(*ctx);
 }

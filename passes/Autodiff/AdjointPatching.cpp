@@ -129,10 +129,11 @@ Value gatherContextGradient(OpBuilder &b, Location loc, PatchifyOp op,
       });
 }
 
-struct PatchifyAdjoint final : OpAdjoint {
-  FailureOr<SmallVector<Value>>
-  buildAdjoint(OpBuilder &b, Operation *op, ValueRange, ValueRange, ValueRange,
-               ValueRange resultGrads) const override {
+struct PatchifyAdjoint final
+    : AdjointOpInterface::ExternalModel<PatchifyAdjoint, PatchifyOp> {
+  FailureOr<SmallVector<Value>> buildAdjoint(Operation *op, OpBuilder &b,
+                                             ValueRange, ValueRange, ValueRange,
+                                             ValueRange resultGrads) const {
     auto patchify = cast<PatchifyOp>(op);
     Location loc = op->getLoc();
     Value grad = resultGrads[0];
@@ -158,10 +159,11 @@ struct PatchifyAdjoint final : OpAdjoint {
   }
 };
 
-struct UnpatchifyAdjoint final : OpAdjoint {
-  FailureOr<SmallVector<Value>>
-  buildAdjoint(OpBuilder &b, Operation *op, ValueRange, ValueRange, ValueRange,
-               ValueRange resultGrads) const override {
+struct UnpatchifyAdjoint final
+    : AdjointOpInterface::ExternalModel<UnpatchifyAdjoint, UnpatchifyOp> {
+  FailureOr<SmallVector<Value>> buildAdjoint(Operation *op, OpBuilder &b,
+                                             ValueRange, ValueRange, ValueRange,
+                                             ValueRange resultGrads) const {
     auto unpatchify = cast<UnpatchifyOp>(op);
     if (!resultGrads[0])
       return SmallVector<Value>{Value()};
@@ -173,12 +175,7 @@ struct UnpatchifyAdjoint final : OpAdjoint {
 
 } // namespace
 
-const OpAdjoint &mlir::pce::adjoint::patchifyAdjoint() {
-  static PatchifyAdjoint adjoint;
-  return adjoint;
-}
-
-const OpAdjoint &mlir::pce::adjoint::unpatchifyAdjoint() {
-  static UnpatchifyAdjoint adjoint;
-  return adjoint;
+void mlir::pce::adjoint::attachPatchingAdjoints(MLIRContext *ctx) {
+  PatchifyOp::attachInterface<PatchifyAdjoint>(*ctx);
+  UnpatchifyOp::attachInterface<UnpatchifyAdjoint>(*ctx);
 }

@@ -20,10 +20,13 @@
 
 #include "passes/Autodiff/Adjoint.h"
 
+#include "dialect/PCEConstants.h"
 #include "dialect/PCEOps.h"
+#include "passes/Autodiff/AdjointDense.h"
 #include "passes/Builders/PCEMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -99,19 +102,6 @@ struct Saved {
 
 Type elementOf(Value v) { return typeOf(v).getElementType(); }
 
-Value addF(OpBuilder &b, Location loc, Value x, Value y) {
-  return arith::AddFOp::create(b, loc, x, y);
-}
-Value subF(OpBuilder &b, Location loc, Value x, Value y) {
-  return arith::SubFOp::create(b, loc, x, y);
-}
-Value mulF(OpBuilder &b, Location loc, Value x, Value y) {
-  return arith::MulFOp::create(b, loc, x, y);
-}
-Value divF(OpBuilder &b, Location loc, Value x, Value y) {
-  return arith::DivFOp::create(b, loc, x, y);
-}
-
 /// `1` where `rank < k`, else `0`, in the element type of `like`.
 Value rankBelow(OpBuilder &b, Location loc, Value rank, int64_t k,
                 RankedTensorType like) {
@@ -154,8 +144,9 @@ Value positionLogits(OpBuilder &b, Location loc, RouteOp op, Value noise) {
   double sigma = op.getSigma().convertToDouble();
   return buildGeneric(b, loc, {table, noise}, init, maps, {},
                       [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+                        ArithBuilder ab(nb, nloc);
                         Value scale = floatConstant(nb, nloc, element, sigma);
-                        return addF(nb, nloc, a[0], mulF(nb, nloc, scale, a[1]));
+                        return ab.add(a[0], ab.mul(scale, a[1]));
                       });
 }
 
@@ -167,7 +158,8 @@ Value gumbelLogits(OpBuilder &b, Location loc, RouteOp op, Value logits,
       b, loc, {logits, noise}, typeOf(logits),
       [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
         Value tau = floatConstant(nb, nloc, elementOf(logits), gumbelTau);
-        return divF(nb, nloc, addF(nb, nloc, a[0], a[1]), tau);
+        return arith::DivFOp::create(
+            nb, nloc, ArithBuilder(nb, nloc).add(a[0], a[1]), tau);
       });
 }
 
@@ -188,17 +180,18 @@ Value applyTopK(OpBuilder &b, Location loc, RouteOp op, Value weights,
   Value kept = buildElementwise(
       b, loc, {weights, saved.mask}, typeOf(weights),
       [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        return mulF(nb, nloc, a[0], a[1]);
+        return ArithBuilder(nb, nloc).mul(a[0], a[1]);
       });
   if (!op.getRenormalize())
     return kept;
   saved.keptSum = reduceLastDim(
       b, loc, kept, 0.0, [](OpBuilder &nb, Location nloc, ValueRange a) {
-        return addF(nb, nloc, a[1], a[0]);
+        return ArithBuilder(nb, nloc).add(a[1], a[0]);
       });
   return combineWithRow(b, loc, kept, saved.keptSum,
                         [](OpBuilder &nb, Location nloc, ValueRange a) {
-                          return divF(nb, nloc, a[0], a[1]);
+                          return arith::DivFOp::create(nb, nloc, a[0], a[1])
+                              .getResult();
                         });
 }
 
@@ -213,10 +206,7 @@ Value rowDot(OpBuilder &b, Location loc, Value x, Value y) {
                             elementOf(x), 0.0);
   AffineMap all = loopsMap(ctx, 3, {0, 1, 2});
   AffineMap maps[] = {all, all, loopsMap(ctx, 3, {0, 1})};
-  return buildGeneric(b, loc, {x, y}, init, maps, {2},
-                      [](OpBuilder &nb, Location nloc, ValueRange a) {
-                        return addF(nb, nloc, a[2], mulF(nb, nloc, a[0], a[1]));
-                      });
+  return buildGeneric(b, loc, {x, y}, init, maps, {2}, multiplyAdd);
 }
 
 /// The gradient of the dense weights from that of the top-k result `out`:
@@ -226,7 +216,7 @@ Value backThroughTopK(OpBuilder &b, Location loc, Value grad, Value out,
   if (!saved.keptSum)
     return buildElementwise(b, loc, {grad, saved.mask}, typeOf(grad),
                             [](OpBuilder &nb, Location nloc, ValueRange a) {
-                              return mulF(nb, nloc, a[0], a[1]);
+                              return ArithBuilder(nb, nloc).mul(a[0], a[1]);
                             });
   MLIRContext *ctx = b.getContext();
   Value dot = rowDot(b, loc, grad, out);
@@ -237,8 +227,9 @@ Value backThroughTopK(OpBuilder &b, Location loc, Value grad, Value out,
   return buildGeneric(
       b, loc, {grad, saved.mask, dot, saved.keptSum}, init, maps, {},
       [](OpBuilder &nb, Location nloc, ValueRange a) {
-        Value centred = divF(nb, nloc, subF(nb, nloc, a[0], a[2]), a[3]);
-        return mulF(nb, nloc, a[1], centred);
+        ArithBuilder ab(nb, nloc);
+        Value centred = arith::DivFOp::create(nb, nloc, ab.sub(a[0], a[2]), a[3]);
+        return ab.mul(a[1], centred);
       });
 }
 
@@ -256,71 +247,12 @@ Value backThroughSoftmax(OpBuilder &b, Location loc, Value grad, Value soft,
   return buildGeneric(
       b, loc, {grad, soft, dot}, init, maps, {},
       [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        Value g = mulF(nb, nloc, a[1], subF(nb, nloc, a[0], a[2]));
+        ArithBuilder ab(nb, nloc);
+        Value g = ab.mul(a[1], ab.sub(a[0], a[2]));
         if (scale == 1.0)
           return g;
-        return mulF(nb, nloc, g, floatConstant(nb, nloc, element, scale));
+        return ab.mul(g, floatConstant(nb, nloc, element, scale));
       });
-}
-
-/// `sum_{b,p} x[b, p, o]`, [O].
-Value sumOverPatches(OpBuilder &b, Location loc, Value x) {
-  MLIRContext *ctx = b.getContext();
-  Value init = filledTensor(b, loc, typeOf(x).getShape().take_back(),
-                            elementOf(x), 0.0);
-  AffineMap maps[] = {loopsMap(ctx, 3, {1, 2, 0}), loopsMap(ctx, 3, {0})};
-  return buildGeneric(b, loc, {x}, init, maps, {1, 2},
-                      [](OpBuilder &nb, Location nloc, ValueRange a) {
-                        return addF(nb, nloc, a[1], a[0]);
-                      });
-}
-
-/// `sum_{b,p} x[b, p, o] * y[b, p, k]`, [O, K]: a dense layer's weight
-/// gradient.
-Value outerOverPatches(OpBuilder &b, Location loc, Value x, Value y) {
-  MLIRContext *ctx = b.getContext();
-  int64_t rows = typeOf(x).getShape()[2], cols = typeOf(y).getShape()[2];
-  Value init = filledTensor(b, loc, {rows, cols}, elementOf(x), 0.0);
-  // Loops (o, k, b, p).
-  AffineMap maps[] = {loopsMap(ctx, 4, {2, 3, 0}), loopsMap(ctx, 4, {2, 3, 1}),
-                      loopsMap(ctx, 4, {0, 1})};
-  return buildGeneric(b, loc, {x, y}, init, maps, {2, 3},
-                      [](OpBuilder &nb, Location nloc, ValueRange a) {
-                        return addF(nb, nloc, a[2], mulF(nb, nloc, a[0], a[1]));
-                      });
-}
-
-/// `sum_o g[b, p, o] * w[o, k]`, [B, P, K]: a dense layer's input gradient,
-/// restricted to where `gate[b, p, k] > 0` when `gate` is given (a ReLU's).
-Value backThroughDense(OpBuilder &b, Location loc, Value grad, Value w,
-                       Value gate) {
-  MLIRContext *ctx = b.getContext();
-  auto shape = typeOf(grad).getShape();
-  int64_t width = typeOf(w).getShape()[1];
-  Type element = elementOf(grad);
-  Value init = filledTensor(b, loc, {shape[0], shape[1], width}, element, 0.0);
-  // Loops (b, p, k, o).
-  SmallVector<Value> inputs = {grad, w};
-  SmallVector<AffineMap> maps = {loopsMap(ctx, 4, {0, 1, 3}),
-                                 loopsMap(ctx, 4, {3, 2})};
-  if (gate) {
-    inputs.push_back(gate);
-    maps.push_back(loopsMap(ctx, 4, {0, 1, 2}));
-  }
-  maps.push_back(loopsMap(ctx, 4, {0, 1, 2}));
-  Value sum = buildGeneric(
-      b, loc, inputs, init, maps, {3},
-      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        Value term = mulF(nb, nloc, a[0], a[1]);
-        if (gate) {
-          Value zero = floatConstant(nb, nloc, element, 0.0);
-          Value open = arith::CmpFOp::create(
-              nb, nloc, arith::CmpFPredicate::OGT, a[2], zero);
-          term = arith::SelectOp::create(nb, nloc, open, term, zero);
-        }
-        return addF(nb, nloc, a.back(), term);
-      });
-  return sum;
 }
 
 /// The MLP router's parameter and embedding gradients from `grad`, that of
@@ -330,21 +262,25 @@ struct MlpGrads {
 };
 MlpGrads backThroughMlp(OpBuilder &b, Location loc, Value grad, Value emb,
                         ValueRange mlp, Value hidden) {
+  // The dense layers' adjoints (AdjointDense.h), summed loops innermost; the
+  // ReLU's is fused into the second layer's input gradient.
+  const DenseLoops loops = DenseLoops::SumsInnermost;
   MlpGrads g;
-  g.b2 = sumOverPatches(b, loc, grad);
-  g.w2 = outerOverPatches(b, loc, grad, hidden);
-  Value preActivation = backThroughDense(b, loc, grad, mlp[2], hidden);
-  g.b1 = sumOverPatches(b, loc, preActivation);
-  g.w1 = outerOverPatches(b, loc, preActivation, emb);
-  g.emb = backThroughDense(b, loc, preActivation, mlp[0], /*gate=*/nullptr);
+  g.b2 = denseBiasGrad(b, loc, grad, loops);
+  g.w2 = denseWeightGrad(b, loc, grad, hidden, loops);
+  Value preActivation = denseInputGrad(b, loc, grad, mlp[2], hidden, loops);
+  g.b1 = denseBiasGrad(b, loc, preActivation, loops);
+  g.w1 = denseWeightGrad(b, loc, preActivation, emb, loops);
+  g.emb = denseInputGrad(b, loc, preActivation, mlp[0], /*gate=*/{}, loops);
   return g;
 }
 
 /// The cosine logits' gradients from `grad`, that of `l = cos / tau`,
-/// `cos = <emb, k_e> / max(|emb| |k_e|, 1e-12)`. Where the floor is not hit,
+/// `cos = <emb, k_e> / max(|emb| |k_e|, floor)` (kCosineNormFloor, as the
+/// forward lowering::cosineLogits). Where the floor is not hit,
 ///   d cos / d emb = k_e / (|emb| |k_e|) - cos emb / |emb|^2
 ///   d cos / d k_e = emb / (|emb| |k_e|) - cos k_e / |k_e|^2,
-/// where it is, only the first terms (over 1e-12) remain; and
+/// where it is, only the first terms (over the floor) remain; and
 ///   d l / d log_tau = -l.
 struct CosineGrads {
   Value emb, keys, logTau;
@@ -360,15 +296,18 @@ public:
     // Per score: a = g / (tau * denom), and c = g * l / |x|^2 (x = emb or k)
     // where the floor is not hit, so that the cos terms are g * cos / |x|^2.
     Value direct = perScore([](OpBuilder &nb, Location nloc, const Terms &t) {
-      return divF(nb, nloc, t.grad, mulF(nb, nloc, t.tau, t.denom));
+      return arith::DivFOp::create(nb, nloc, t.grad,
+                                   ArithBuilder(nb, nloc).mul(t.tau, t.denom))
+          .getResult();
     });
     auto radial = [&](bool ofEmb) {
       return perScore([&](OpBuilder &nb, Location nloc, const Terms &t) {
-        Value c = mulF(nb, nloc, t.grad, t.logit);
-        c = divF(nb, nloc, c, ofEmb ? t.embSquare : t.keySquare);
+        ArithBuilder ab(nb, nloc);
+        Value c = ab.mul(t.grad, t.logit);
+        c = arith::DivFOp::create(nb, nloc, c,
+                                  ofEmb ? t.embSquare : t.keySquare);
         Value zero = floatConstant(nb, nloc, element, 0.0);
-        return arith::SelectOp::create(nb, nloc, t.floored, zero, c)
-            .getResult();
+        return ab.select(t.floored, zero, c);
       });
     };
     CosineGrads grads;
@@ -383,8 +322,8 @@ private:
   /// The scalars of one score (b, p, e) in `perScore`'s body.
   struct Terms {
     Value grad, logit, embSquare, keySquare, tau;
-    Value denom;   // max(|emb| |k_e|, 1e-12)
-    Value floored; // |emb| |k_e| < 1e-12 (i1)
+    Value denom;   // max(|emb| |k_e|, kCosineNormFloor)
+    Value floored; // |emb| |k_e| < kCosineNormFloor (i1)
   };
   using ScoreFn = function_ref<Value(OpBuilder &, Location, const Terms &)>;
 
@@ -411,9 +350,10 @@ private:
           Terms t{a[0], a[1], a[2], a[3], {}, {}, {}};
           t.tau = logTau ? Value(math::ExpOp::create(nb, nloc, a[4]))
                          : floatConstant(nb, nloc, element, tau);
-          Value norms = mulF(nb, nloc, math::SqrtOp::create(nb, nloc, a[2]),
-                             math::SqrtOp::create(nb, nloc, a[3]));
-          Value floor = floatConstant(nb, nloc, element, 1e-12);
+          Value keyNorm = math::SqrtOp::create(nb, nloc, a[3]);
+          Value embNorm = math::SqrtOp::create(nb, nloc, a[2]);
+          Value norms = ArithBuilder(nb, nloc).mul(embNorm, keyNorm);
+          Value floor = floatConstant(nb, nloc, element, kCosineNormFloor);
           t.floored = arith::CmpFOp::create(
               nb, nloc, arith::CmpFPredicate::OLT, norms, floor);
           t.denom = arith::MaximumFOp::create(nb, nloc, norms, floor);
@@ -432,11 +372,7 @@ private:
                         loopsMap(ctx, 4, {0, 1, 2}),
                         loopsMap(ctx, 4, {0, 1, 2})};
     return buildGeneric(b, loc, {direct, keys, radial, emb}, init, maps, {3},
-                        [](OpBuilder &nb, Location nloc, ValueRange a) {
-                          Value term = subF(nb, nloc, mulF(nb, nloc, a[0], a[1]),
-                                            mulF(nb, nloc, a[2], a[3]));
-                          return addF(nb, nloc, a[4], term);
-                        });
+                        radialDifference);
   }
 
   /// `sum_{b,p} a[b,p,e] emb[b,p,d] - k[e,d] sum_{b,p} c[b,p,e]`.
@@ -448,11 +384,16 @@ private:
     AffineMap maps[] = {score, loopsMap(ctx, 4, {2, 3, 1}), score,
                         loopsMap(ctx, 4, {0, 1}), loopsMap(ctx, 4, {0, 1})};
     return buildGeneric(b, loc, {direct, emb, radial, keys}, init, maps, {2, 3},
-                        [](OpBuilder &nb, Location nloc, ValueRange a) {
-                          Value term = subF(nb, nloc, mulF(nb, nloc, a[0], a[1]),
-                                            mulF(nb, nloc, a[2], a[3]));
-                          return addF(nb, nloc, a[4], term);
-                        });
+                        radialDifference);
+  }
+
+  /// `acc + (a[0] a[1] - a[2] a[3])`: a gradient's direct term less its
+  /// radial one.
+  static Value radialDifference(OpBuilder &nb, Location nloc, ValueRange a) {
+    ArithBuilder ab(nb, nloc);
+    Value radial = ab.mul(a[2], a[3]);
+    Value direct = ab.mul(a[0], a[1]);
+    return ab.add(a[4], ab.sub(direct, radial));
   }
 
   /// `-sum g * l`, 0-d.
@@ -463,8 +404,8 @@ private:
     AffineMap maps[] = {all, all, AffineMap::get(3, 0, ctx)};
     return buildGeneric(b, loc, {grad, saved.logits}, init, maps, {0, 1, 2},
                         [](OpBuilder &nb, Location nloc, ValueRange a) {
-                          return subF(nb, nloc, a[2],
-                                      mulF(nb, nloc, a[0], a[1]));
+                          ArithBuilder ab(nb, nloc);
+                          return ab.sub(a[2], ab.mul(a[0], a[1]));
                         });
   }
 
@@ -480,10 +421,11 @@ private:
 // The adjoint
 //===----------------------------------------------------------------------===//
 
-struct RouteAdjoint final : OpAdjoint {
+struct RouteAdjoint final
+    : AdjointOpInterface::ExternalModel<RouteAdjoint, RouteOp> {
   FailureOr<TrainingForward>
-  buildTrainingForward(OpBuilder &b, Operation *operation, ValueRange operands,
-                       Context &ctx) const override {
+  buildTrainingForward(Operation *operation, OpBuilder &b, ValueRange operands,
+                       AdjointContext &ctx) const {
     auto op = cast<RouteOp>(operation);
     RouteOp::Adaptor adaptor(operands, op);
     Location loc = op.getLoc();
@@ -501,11 +443,11 @@ struct RouteAdjoint final : OpAdjoint {
     Value weights;
     switch (op.getKind()) {
     case RouterKind::uniform:
-      return OpAdjoint::buildTrainingForward(b, op, operands, ctx);
+      return cloneForTraining(b, op, operands);
     case RouterKind::position: {
       if (op.getSigma().convertToDouble() == 0.0)
-        return OpAdjoint::buildTrainingForward(b, op, operands, ctx);
-      Value noise = ctx.addNoiseInput(Noise::Normal, type);
+        return cloneForTraining(b, op, operands);
+      Value noise = ctx.addNoiseInput(TrainingNoise::Normal, type);
       if (!noise)
         return failure();
       weights = softmaxLastDim(b, loc, positionLogits(b, loc, op, noise));
@@ -523,7 +465,7 @@ struct RouteAdjoint final : OpAdjoint {
         weights = saved.soft = softmaxLastDim(b, loc, cosine.logits);
         break;
       }
-      Value noise = ctx.addNoiseInput(Noise::Gumbel, type);
+      Value noise = ctx.addNoiseInput(TrainingNoise::Gumbel, type);
       if (!noise)
         return failure();
       saved.soft =
@@ -548,9 +490,9 @@ struct RouteAdjoint final : OpAdjoint {
   }
 
   FailureOr<SmallVector<Value>>
-  buildAdjoint(OpBuilder &b, Operation *operation, ValueRange operands,
+  buildAdjoint(Operation *operation, OpBuilder &b, ValueRange operands,
                ValueRange results, ValueRange savedValues,
-               ValueRange resultGrads) const override {
+               ValueRange resultGrads) const {
     auto op = cast<RouteOp>(operation);
     SmallVector<Value> grads(op->getNumOperands());
     if (!isTrainable(op) || !resultGrads[0])
@@ -600,7 +542,6 @@ struct RouteAdjoint final : OpAdjoint {
 
 } // namespace
 
-const OpAdjoint &mlir::pce::adjoint::routeAdjoint() {
-  static RouteAdjoint adjoint;
-  return adjoint;
+void mlir::pce::adjoint::attachRouteAdjoint(MLIRContext *ctx) {
+  RouteOp::attachInterface<RouteAdjoint>(*ctx);
 }

@@ -5,7 +5,8 @@
 //   @<f>_train(args..., noise...) -> (results..., extra..., saved...)
 //   @<f>_backward(args..., saved..., grad.<result>...) -> (grad.<arg>...)
 //
-// from the hand-written OpAdjoints of its ops (Adjoint.h). The contract of the
+// from the AdjointOpInterface of its ops (dialect/PCEInterfaces.td; the pce
+// ops' implementations are in Adjoint<Family>.cpp). The contract of the
 // saved activations: `<f>_train` returns, as `saved.<k>`, every value an
 // adjoint reads that is not an argument of `<f>` (op operands, op results and
 // the values a training forward asked to save), in order of first use;
@@ -16,19 +17,18 @@
 #include "passes/Autodiff/Adjoint.h"
 
 #include "dialect/PCEOps.h"
-#include "passes/Builders/LinalgBuilders.h"
 #include "passes/Autodiff/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/MapVector.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/StringSet.h"
-#include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::pce {
 #define GEN_PASS_DEF_GENERATEBACKWARD
@@ -38,56 +38,6 @@ namespace mlir::pce {
 using namespace mlir;
 using namespace mlir::pce;
 using namespace mlir::pce::adjoint;
-
-//===----------------------------------------------------------------------===//
-// Shared pieces of the adjoint interface
-//===----------------------------------------------------------------------===//
-
-FailureOr<TrainingForward>
-OpAdjoint::buildTrainingForward(OpBuilder &b, Operation *op, ValueRange operands,
-                                Context &) const {
-  IRMapping mapping;
-  mapping.map(op->getOperands(), operands);
-  Operation *clone = b.clone(*op, mapping);
-  TrainingForward forward;
-  forward.results.assign(clone->result_begin(), clone->result_end());
-  return forward;
-}
-
-const OpAdjoint *mlir::pce::adjoint::lookup(Operation *op) {
-  return llvm::TypeSwitch<Operation *, const OpAdjoint *>(op)
-      .Case<PatchifyOp>([](auto) { return &patchifyAdjoint(); })
-      .Case<UnpatchifyOp>([](auto) { return &unpatchifyAdjoint(); })
-      .Case<EmbedOp>([](auto) { return &embedAdjoint(); })
-      .Case<RouteOp>([](auto) { return &routeAdjoint(); })
-      .Case<ExpertsOp>([](auto) { return &expertsAdjoint(); })
-      .Case<MixOp>([](auto) { return &mixAdjoint(); })
-      .Case<AttentionOp>([](auto) { return &attentionAdjoint(); })
-      .Default([](auto) { return nullptr; });
-}
-
-Value mlir::pce::adjoint::add(OpBuilder &b, Location loc, Value x, Value y) {
-  if (!x)
-    return y;
-  if (!y)
-    return x;
-  auto type = cast<RankedTensorType>(x.getType());
-  return lowering::buildElementwise(
-      b, loc, {x, y}, type, [](OpBuilder &b, Location loc, ValueRange a) {
-        return arith::AddFOp::create(b, loc, a[0], a[1]).getResult();
-      });
-}
-
-Value mlir::pce::adjoint::zeros(OpBuilder &b, Location loc,
-                                RankedTensorType type) {
-  return lowering::filledTensor(b, loc, type.getShape(), type.getElementType(),
-                                0.0);
-}
-
-Value mlir::pce::adjoint::orZeros(OpBuilder &b, Location loc, Value g,
-                                  Type type) {
-  return g ? g : zeros(b, loc, cast<RankedTensorType>(type));
-}
 
 //===----------------------------------------------------------------------===//
 // The pass
@@ -114,20 +64,20 @@ StringRef resultName(func::FuncOp f, unsigned i) {
 struct Record {
   Operation *op;
   SmallVector<Value> operands, results, saved;
-  const OpAdjoint *adjoint;
+  AdjointOpInterface adjoint;
 };
 
-class TrainingContext final : public Context {
+class TrainingContext final : public AdjointContext {
 public:
   TrainingContext(func::FuncOp original, func::FuncOp train,
                   const IRMapping &mapping, bool routed)
       : original(original), train(train), mapping(mapping), routed(routed) {}
 
-  Value addNoiseInput(Noise noise, RankedTensorType type) override {
+  Value addNoiseInput(TrainingNoise noise, RankedTensorType type) override {
     MLIRContext *ctx = train.getContext();
     unsigned index = train.getNumArguments();
     std::string name = "noise." + std::to_string(noiseCount++) +
-                       (noise == Noise::Normal ? ".normal" : ".gumbel");
+                       (noise == TrainingNoise::Normal ? ".normal" : ".gumbel");
     if (failed(train.insertArgument(
             index, type,
             DictionaryAttr::get(ctx, {makeNameAttr(ctx, kInputAttrName, name)}),
@@ -161,6 +111,13 @@ public:
 struct GenerateBackwardPass
     : pce::impl::GenerateBackwardBase<GenerateBackwardPass> {
   using GenerateBackwardBase::GenerateBackwardBase;
+
+  // The pce ops' adjoints come with the pass, so that it works in any tool.
+  void getDependentDialects(DialectRegistry &registry) const override {
+    GenerateBackwardBase::getDependentDialects(registry);
+    registerAdjointInterfaceExternalModels(registry);
+  }
+
   void runOnOperation() override {
     SmallVector<func::FuncOp> funcs;
     for (auto f : getOperation().getOps<func::FuncOp>())
@@ -215,7 +172,7 @@ struct GenerateBackwardPass
     OpBuilder b = OpBuilder::atBlockEnd(trainBlock);
     SmallVector<Record> records;
     for (Operation &op : f.getBody().front().without_terminator()) {
-      const OpAdjoint *adjoint = lookup(&op);
+      auto adjoint = dyn_cast<AdjointOpInterface>(&op);
       if (!adjoint) {
         if (op.getNumOperands() == 0 && isPure(&op)) { // constants
           b.clone(op, mapping);
@@ -230,7 +187,7 @@ struct GenerateBackwardPass
       SmallVector<Value> operands = llvm::map_to_vector(
           op.getOperands(), [&](Value v) { return mapping.lookup(v); });
       FailureOr<TrainingForward> forward =
-          adjoint->buildTrainingForward(b, &op, operands, context);
+          adjoint.buildTrainingForward(b, operands, context);
       if (failed(forward) || forward->results.size() != op.getNumResults()) {
         train.erase();
         return op.emitError("cannot build the training forward of this op");
@@ -319,8 +276,8 @@ struct GenerateBackwardPass
           r.results, [&](Value v) { return grads.lookup(v); });
       if (llvm::all_of(resultGrads, [](Value g) { return !g; }))
         continue;
-      FailureOr<SmallVector<Value>> operandGrads = r.adjoint->buildAdjoint(
-          b, r.op, carried(r.operands), carried(r.results), carried(r.saved),
+      FailureOr<SmallVector<Value>> operandGrads = r.adjoint.buildAdjoint(
+          b, carried(r.operands), carried(r.results), carried(r.saved),
           resultGrads);
       if (failed(operandGrads) ||
           operandGrads->size() != r.op->getNumOperands()) {

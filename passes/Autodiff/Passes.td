@@ -37,8 +37,11 @@ def GenerateBackward : Pass<"pce-generate-backward", "::mlir::ModuleOp"> {
     returns the gradient of every argument that receives one (`grad.<name>`);
     arguments that receive none (running statistics) have no result.
 
-    Each op's adjoint is written by hand (`passes/Adjoint*.cpp`); an op
-    without one is an error naming it. The original function is left alone.
+    The pass dispatches on `AdjointOpInterface` (dialect/PCEInterfaces.td),
+    which the pce ops implement as external models written by hand
+    (`passes/Autodiff/Adjoint*.cpp`) and which the pass registers with
+    itself; an op without it is an error naming it. The original function is
+    left alone.
 
     Under a top-k router whose mix is the only reader of the experts, the
     experts' convolution and its adjoints run on the routed (patch, expert)
@@ -55,6 +58,7 @@ def GenerateBackward : Pass<"pce-generate-backward", "::mlir::ModuleOp"> {
     "::mlir::func::FuncDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect", // the routed convolutions' loops
     "::mlir::tensor::TensorDialect"
   ];
 }

@@ -2,6 +2,7 @@
 
 #include "passes/Builders/PCEMath.h"
 
+#include "dialect/PCEConstants.h"
 #include "dialect/PCEShapes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -43,7 +44,7 @@ CosineLogits cosineLogits(OpBuilder &b, Location loc, Value emb, Value keys,
         Value embNorm = math::SqrtOp::create(nb, nloc, a[1]);
         Value keyNorm = math::SqrtOp::create(nb, nloc, a[2]);
         Value norms = arith::MulFOp::create(nb, nloc, embNorm, keyNorm);
-        Value floor = floatConstant(nb, nloc, element, 1e-12);
+        Value floor = floatConstant(nb, nloc, element, kCosineNormFloor);
         Value denom = arith::MaximumFOp::create(nb, nloc, norms, floor);
         Value cosine = arith::DivFOp::create(nb, nloc, a[0], denom);
         Value temperature = logTau ? Value(math::ExpOp::create(nb, nloc, a[3]))
