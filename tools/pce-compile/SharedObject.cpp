@@ -3,6 +3,8 @@
 #include "tools/pce-compile/SharedObject.h"
 #include "tools/pce-compile/CudaHostBinding.h"
 
+#include "runtime/CpuFeatures.h"
+
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
@@ -12,6 +14,7 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/Support/Format.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Program.h"
@@ -99,6 +102,22 @@ struct StepTimer {
   }
 };
 } // namespace
+
+llvm::Expected<TargetCpuInfo> describeTargetCpu(const CodegenOptions &options) {
+  std::string error;
+  auto machine = createTargetMachine(options, error);
+  if (!machine)
+    return llvm::createStringError("no code generator for this machine: " + error);
+  const llvm::MCSubtargetInfo *subtarget = machine->getMCSubtargetInfo();
+  // An --mcpu LLVM does not know would silently mean a generic CPU.
+  if (!subtarget->isCPUStringValid(machine->getTargetCPU()))
+    return llvm::createStringError("unknown --mcpu '" + options.cpu + "' (llc -mcpu=help lists the CPUs)");
+  TargetCpuInfo info{machine->getTargetCPU().str(), {}};
+  for (const llvm::SubtargetFeatureKV &feature : subtarget->getAllProcessorFeatures())
+    if (subtarget->getFeatureBits().test(feature.Value) && ::pce::rt::isKnownCpuFeature(feature.Key))
+      info.features.push_back(feature.Key);
+  return info;
+}
 
 LogicalResult writeSharedObject(ModuleOp module, const std::string &path,
                                 const CodegenOptions &options) {

@@ -9,6 +9,7 @@
 #include "examples/fusion-pass/FoldExpertNorm.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
+#include "tools/support/LLVMCommandLine.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -17,6 +18,7 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
+  pce::tool::setVersionPrinter("pce-opt");
   mlir::registerAllPasses();
   mlir::pce::registerPCEPasses();
   mlir::pce::registerPipelines();
