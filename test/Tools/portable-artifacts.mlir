@@ -16,6 +16,11 @@
 // RUN: head -c 192 /dev/zero >> %t/images
 // RUN: pce-run %t/v2 --weights %t/w.safetensors --idx-images %t/images | FileCheck %s --check-prefix=EXEC
 //
+// A CPU whose code may use extensions the runtime cannot test (APX, AVX10.2)
+// compiles with a warning naming them; x86-64-v4 needs no warning.
+// RUN: pce-compile %s --mcpu=diamondrapids -o %t/dmr 2>&1 | FileCheck %s --check-prefix=UNCHECKED
+// RUN: pce-compile %s --mcpu=x86-64-v4 -o %t/v4 2>&1 | FileCheck %s --check-prefix=V4
+//
 // A CPU LLVM does not know is an error, not a silent generic CPU.
 // RUN: not pce-compile %s --mcpu=not-a-cpu -o %t/bad 2>&1 | FileCheck %s --check-prefix=UNKNOWN
 //
@@ -41,6 +46,13 @@
 // NATIVE:          "sse2"
 //
 // EXEC: ran 3 images
+//
+// UNCHECKED-NOT: amx
+// UNCHECKED: pce-compile: warning: the code may use avx10.2, which the runtime cannot check before loading it; to be sure it runs elsewhere, name a CPU without it (--mcpu)
+// UNCHECKED: pce-compile: warning: the code may use egpr,
+//
+// V4-NOT: warning
+// V4: pce-compile: {{.*}} -> {{.*}}v4
 //
 // UNKNOWN: pce-compile: unknown --mcpu 'not-a-cpu' (llc -mcpu=help lists the CPUs)
 

@@ -113,9 +113,22 @@ llvm::Expected<TargetCpuInfo> describeTargetCpu(const CodegenOptions &options) {
   if (!subtarget->isCPUStringValid(machine->getTargetCPU()))
     return llvm::createStringError("unknown --mcpu '" + options.cpu + "' (llc -mcpu=help lists the CPUs)");
   TargetCpuInfo info{machine->getTargetCPU().str(), {}};
-  for (const llvm::SubtargetFeatureKV &feature : subtarget->getAllProcessorFeatures())
-    if (subtarget->getFeatureBits().test(feature.Value) && ::pce::rt::isKnownCpuFeature(feature.Key))
+  // Vector and register extensions LLVM selects instructions from on its own
+  // (the rest of the feature list is tuning or intrinsics-only, AMX among
+  // them). evex512 is not a CPUID bit: it comes with avx512f, which is checked.
+  auto generatedUnasked = [](llvm::StringRef f) {
+    return (f.starts_with("avx") || f.starts_with("sse") || f.starts_with("fma") ||
+            llvm::is_contained({"egpr", "ndd", "ppx", "push2pop2", "ccmp", "nf", "cf", "zu"}, f)) &&
+           f != "evex512" && f != "sse-unaligned-mem";
+  };
+  for (const llvm::SubtargetFeatureKV &feature : subtarget->getAllProcessorFeatures()) {
+    if (!subtarget->getFeatureBits().test(feature.Value))
+      continue;
+    if (::pce::rt::isKnownCpuFeature(feature.Key))
       info.features.push_back(feature.Key);
+    else if (generatedUnasked(feature.Key))
+      info.unchecked.push_back(feature.Key);
+  }
   return info;
 }
 

@@ -41,6 +41,10 @@ mlir::LogicalResult writeSharedObject(mlir::ModuleOp module,
 struct TargetCpuInfo {
   std::string name;
   std::vector<std::string> features;
+  /// Enabled instruction-set extensions the code generator may use that the
+  /// runtime cannot test (newer than its table, e.g. avx10.2, APX's egpr):
+  /// not recorded, so pce-compile warns about them.
+  std::vector<std::string> unchecked;
 };
 llvm::Expected<TargetCpuInfo> describeTargetCpu(const CodegenOptions &options);
 

@@ -208,6 +208,9 @@ static LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir) {
     return failure();
   }
   manifest.cpu = ::pce::rt::TargetCpu{targetCpu->name, targetCpu->features};
+  for (const std::string &f : targetCpu->unchecked)
+    llvm::errs() << "pce-compile: warning: the code may use " << f << ", which the runtime cannot check "
+                 << "before loading it; to be sure it runs elsewhere, name a CPU without it (--mcpu)\n";
   auto manifestText = ::pce::rt::writeManifestText(manifest);
   if (!manifestText.ok()) {
     llvm::errs() << "pce-compile: " << manifestText.error() << "\n";
