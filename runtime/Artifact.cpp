@@ -1,6 +1,7 @@
 //===- Artifact.cpp - Loading a compiled artifact and calling it ----------===//
 
 #include "runtime/Artifact.h"
+#include "runtime/CpuFeatures.h"
 #include "runtime/CompiledCuda.h"
 #include "runtime/Memory.h"
 #include "runtime/ThreadPool.h"
@@ -198,6 +199,10 @@ Expected<Artifact> Artifact::open(const std::string &dirIn) {
       fail(manifest.error());
     impl->manifest = std::move(*manifest);
     const Manifest &m = impl->manifest;
+    // Before dlopen: code for instructions this CPU lacks would die of SIGILL.
+    if (m.cpu)
+      if (std::string refusal = cpuFeatureRefusal(dir, m.cpu->name, m.cpu->features); !refusal.empty())
+        fail(refusal);
 
     // A path with a '/' makes dlopen load exactly this file (no search path).
     std::string libPath = dir + "/" + m.library;

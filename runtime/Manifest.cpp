@@ -2,6 +2,7 @@
 
 #include "runtime/Manifest.h"
 
+#include "runtime/CpuFeatures.h"
 #include "runtime/FileIO.h"
 #include "runtime/Failure.h"
 #include "runtime/Json.h"
@@ -128,6 +129,24 @@ void validate(const Manifest &m, const Locate &locate) {
     fail(locate("library") + "expected a plain file name inside the artifact directory, found '" +
          m.library + "'");
 
+  if (m.cpu) {
+    if (m.cpu->name.empty())
+      fail(locate("cpu.name") + "expected the name of the CPU the code was compiled for, found ''");
+    std::set<std::string> seen;
+    for (size_t i = 0; i < m.cpu->features.size(); ++i) {
+      const std::string &f = m.cpu->features[i];
+      std::string path = "cpu.features[" + std::to_string(i) + "]";
+      if (!isKnownCpuFeature(f)) {
+        std::string known;
+        for (const std::string &k : knownCpuFeatures())
+          known += (known.empty() ? "" : ", ") + k;
+        fail(locate(path) + "unknown CPU feature '" + f + "' (this runtime knows: " + known + ")");
+      }
+      if (!seen.insert(f).second)
+        fail(locate(path) + "duplicate CPU feature '" + f + "'");
+    }
+  }
+
   std::set<std::string> paramNames;
   for (size_t i = 0; i < m.parameters.size(); ++i) {
     const TensorSpec &p = m.parameters[i];
@@ -195,7 +214,7 @@ public:
 
   Manifest read(const JsonValue &root) {
     Manifest m;
-    const auto &obj = object(root, "", {"format", "version", "target", "library", "model",
+    const auto &obj = object(root, "", {"format", "version", "target", "library", "model", "cpu",
                                         "parameters", "entry_points"});
     (void)obj;
     m.format = str(member(root, "", "format"), "format");
@@ -206,6 +225,19 @@ public:
     m.target = str(member(root, "", "target"), "target");
     m.library = str(member(root, "", "library"), "library");
     m.model = str(member(root, "", "model"), "model");
+    if (root.find("cpu")) {
+      const JsonValue &cpu = member(root, "", "cpu");
+      object(cpu, "cpu", {"name", "features"});
+      TargetCpu t;
+      t.name = str(member(cpu, "cpu", "name"), "cpu.name");
+      const auto &features = array(member(cpu, "cpu", "features"), "cpu.features");
+      for (size_t i = 0; i < features.size(); ++i) {
+        std::string path = "cpu.features[" + std::to_string(i) + "]";
+        offsets[path] = features[i].offset();
+        t.features.push_back(str(features[i], path));
+      }
+      m.cpu = std::move(t);
+    }
     const auto &params = array(member(root, "", "parameters"), "parameters");
     for (size_t i = 0; i < params.size(); ++i) {
       std::string path = "parameters[" + std::to_string(i) + "]";
@@ -382,6 +414,15 @@ Expected<std::string> writeManifestText(const Manifest &m) {
     root.set("target", JsonValue::string(m.target));
     root.set("library", JsonValue::string(m.library));
     root.set("model", JsonValue::string(m.model));
+    if (m.cpu) {
+      JsonValue features = JsonValue::array();
+      for (const std::string &f : m.cpu->features)
+        features.push(JsonValue::string(f));
+      JsonValue cpu = JsonValue::object();
+      cpu.set("name", JsonValue::string(m.cpu->name));
+      cpu.set("features", std::move(features));
+      root.set("cpu", std::move(cpu));
+    }
     JsonValue params = JsonValue::array();
     for (const auto &p : m.parameters)
       params.push(tensor(p, nullptr));

@@ -17,6 +17,7 @@
 #include "runtime/Status.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,12 +56,23 @@ struct EntryPoint {
   const BufferSpec *findResult(std::string_view name) const;
 };
 
+// The CPU the shared object was compiled for and the instruction-set features
+// its code may use (names from runtime/CpuFeatures.h); Artifact::open refuses
+// it on a CPU without one of them.
+struct TargetCpu {
+  std::string name; // LLVM's CPU name, e.g. "znver4", "x86-64-v3"
+  std::vector<std::string> features;
+};
+
 struct Manifest {
   std::string format = kManifestFormat;
   int64_t version = kManifestVersion;
   std::string target = "cpu";
   std::string library; // file name inside the artifact directory
   std::string model;
+  // Absent from manifests written before it was recorded (and hand-written
+  // ones): then nothing is checked.
+  std::optional<TargetCpu> cpu;
   std::vector<TensorSpec> parameters;
   std::vector<EntryPoint> entryPoints;
 
@@ -72,7 +84,8 @@ struct Manifest {
 // field's JSON type, names (letters, digits, '_', '.', '-'; not starting with
 // '.' or '-'), unique parameter / entry / symbol names, unique buffer names
 // within an entry, argument kinds input|parameter and result kinds
-// output|routing, and every "parameter" argument matching the parameters[]
+// output|routing, the optional cpu (a name and distinct features this runtime
+// knows, runtime/CpuFeatures.h), and every "parameter" argument matching the parameters[]
 // entry of the same name in shape and dtype. Unknown keys are errors (they are
 // usually typos). Messages: "SOURCE: byte N: entry_points[0].arguments[1]: ...".
 Expected<Manifest> parseManifest(std::string_view text, const std::string &source);

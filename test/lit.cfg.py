@@ -26,6 +26,11 @@ llvm_config.add_tool_substitutions(["pce-opt", "pce-translate", "pce-compile", "
 llvm_config.with_environment("PATH", config.pce_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
+# Tools built only with LibTorch (test/Tools/command-line-torch-tools.mlir).
+for _tool in ("pce-train", "pce-bench"):
+    if os.access(os.path.join(config.pce_tools_dir, _tool), os.X_OK):
+        config.available_features.add(_tool)
+
 # GPU tests (test/GPU): `REQUIRES: ptxas` where PTX is assembled; %ptxas is
 # the assembler (PATH first, then the CUDA toolkit's default place).
 import shutil

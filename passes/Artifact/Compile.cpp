@@ -182,6 +182,19 @@ LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir,
     manifest.model = llvm::sys::path::stem(sourceName).str();
   manifest.parameters = *parameters;
   manifest.entryPoints = *entries;
+  // What the code needs of the CPU, checked by the runtime before loading.
+  CodegenOptions cpuOptions;
+  cpuOptions.cpu = options.mcpu;
+  auto targetCpu = describeTargetCpu(cpuOptions);
+  if (!targetCpu) {
+    llvm::errs() << "pce-compile: " << llvm::toString(targetCpu.takeError()) << "\n";
+    return failure();
+  }
+  manifest.cpu = rt::TargetCpu{targetCpu->name, targetCpu->features};
+  for (const std::string &f : targetCpu->unchecked)
+    llvm::errs() << "pce-compile: warning: the code may use " << f
+                 << ", which the runtime cannot check before loading it; to be "
+                    "sure it runs elsewhere, name a CPU without it (--mcpu)\n";
   auto manifestText = rt::writeManifestText(manifest);
   if (!manifestText.ok()) {
     llvm::errs() << "pce-compile: " << manifestText.error() << "\n";

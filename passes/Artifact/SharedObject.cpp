@@ -3,6 +3,8 @@
 #include "passes/Artifact/SharedObject.h"
 #include "passes/Artifact/CudaHostBinding.h"
 
+#include "runtime/CpuFeatures.h"
+
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
@@ -12,6 +14,7 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/Support/Format.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Program.h"
@@ -99,6 +102,35 @@ struct StepTimer {
   }
 };
 } // namespace
+
+llvm::Expected<TargetCpuInfo> describeTargetCpu(const CodegenOptions &options) {
+  std::string error;
+  auto machine = createTargetMachine(options, error);
+  if (!machine)
+    return llvm::createStringError("no code generator for this machine: " + error);
+  const llvm::MCSubtargetInfo *subtarget = machine->getMCSubtargetInfo();
+  // An --mcpu LLVM does not know would silently mean a generic CPU.
+  if (!subtarget->isCPUStringValid(machine->getTargetCPU()))
+    return llvm::createStringError("unknown --mcpu '" + options.cpu + "' (llc -mcpu=help lists the CPUs)");
+  TargetCpuInfo info{machine->getTargetCPU().str(), {}};
+  // Vector and register extensions LLVM selects instructions from on its own
+  // (the rest of the feature list is tuning or intrinsics-only, AMX among
+  // them). evex512 is not a CPUID bit: it comes with avx512f, which is checked.
+  auto generatedUnasked = [](llvm::StringRef f) {
+    return (f.starts_with("avx") || f.starts_with("sse") || f.starts_with("fma") ||
+            llvm::is_contained({"egpr", "ndd", "ppx", "push2pop2", "ccmp", "nf", "cf", "zu"}, f)) &&
+           f != "evex512" && f != "sse-unaligned-mem";
+  };
+  for (const llvm::SubtargetFeatureKV &feature : subtarget->getAllProcessorFeatures()) {
+    if (!subtarget->getFeatureBits().test(feature.Value))
+      continue;
+    if (::pce::rt::isKnownCpuFeature(feature.Key))
+      info.features.push_back(feature.Key);
+    else if (generatedUnasked(feature.Key))
+      info.unchecked.push_back(feature.Key);
+  }
+  return info;
+}
 
 LogicalResult writeSharedObject(ModuleOp module, const std::string &path,
                                 const CodegenOptions &options) {

@@ -5,7 +5,10 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include "llvm/Support/Error.h"
+
 #include <string>
+#include <vector>
 
 namespace pce::compile {
 
@@ -30,6 +33,20 @@ struct CodegenOptions {
 mlir::LogicalResult writeSharedObject(mlir::ModuleOp module,
                                       const std::string &path,
                                       const CodegenOptions &options);
+
+/// The CPU the code is generated for (`options.cpu`; "native" resolved to
+/// this machine's name) and the instruction-set features the target machine
+/// enables that the runtime checks before loading (runtime/CpuFeatures.h):
+/// what pce-compile records in the manifest.
+struct TargetCpuInfo {
+  std::string name;
+  std::vector<std::string> features;
+  /// Enabled instruction-set extensions the code generator may use that the
+  /// runtime cannot test (newer than its table, e.g. avx10.2, APX's egpr):
+  /// not recorded, so pce-compile warns about them.
+  std::vector<std::string> unchecked;
+};
+llvm::Expected<TargetCpuInfo> describeTargetCpu(const CodegenOptions &options);
 
 } // namespace pce::compile
 

@@ -150,6 +150,63 @@ TEST(Manifest, ValidateCodeBuiltManifest) {
   EXPECT_CONTAINS(validateManifest(none).message(), "expected at least one entry point");
 }
 
+// The cpu object (docs/Artifact.md): written and read back, optional.
+TEST(Manifest, TargetCpuRoundTripsAndIsOptional) {
+  Manifest m = fakeManifest();
+  EXPECT_FALSE(m.cpu); // manifests without it still parse (kExample has none)
+  m.cpu = TargetCpu{"x86-64-v3", {"avx", "avx2", "fma", "sse4.2"}};
+  auto text = writeManifestText(m);
+  ASSERT_TRUE(text) << text.error();
+  EXPECT_CONTAINS(*text, "\"cpu\": {");
+  auto back = parseManifest(*text, "m.json");
+  ASSERT_TRUE(back) << back.error();
+  ASSERT_TRUE(back->cpu);
+  EXPECT_EQ(back->cpu->name, "x86-64-v3");
+  EXPECT_EQ(back->cpu->features, m.cpu->features);
+  EXPECT_EQ(*writeManifestText(*back), *text);
+  // An empty feature list is legal (a CPU with nothing beyond the table).
+  m.cpu->features.clear();
+  back = parseManifest(*writeManifestText(m), "m.json");
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_TRUE(back->cpu && back->cpu->features.empty());
+  auto plain = parseManifest(kExample, "m.json");
+  ASSERT_TRUE(plain) << plain.error();
+  EXPECT_FALSE(plain->cpu);
+}
+
+TEST(Manifest, TargetCpuErrors) {
+  const std::string model = "\"model\": \"fashion_pce\",";
+  auto withCpu = [&](const std::string &cpu, size_t *at) {
+    std::string e = errorAfter(model, model + " \"cpu\": " + cpu + ",", at);
+    *at += model.size() + 8; // the cpu value
+    return e;
+  };
+  size_t at;
+  std::string e = withCpu("\"znver4\"", &at);
+  EXPECT_CONTAINS(e, byteAt(at) + "cpu: expected an object, found a string");
+  e = withCpu("{\"name\": 4, \"features\": []}", &at);
+  EXPECT_CONTAINS(e, byteAt(at + 9) + "cpu.name: expected a string, found an integer");
+  e = withCpu("{\"name\": \"znver4\", \"features\": \"avx2\"}", &at);
+  EXPECT_CONTAINS(e, byteAt(at + 31) + "cpu.features: expected an array, found a string");
+  e = withCpu("{\"name\": \"znver4\", \"features\": [\"avx2\", 7]}", &at);
+  EXPECT_CONTAINS(e, byteAt(at + 40) + "cpu.features[1]: expected a string, found an integer");
+  e = withCpu("{\"name\": \"znver4\"}", &at);
+  EXPECT_CONTAINS(e, byteAt(at) + "cpu: missing key 'features'");
+  e = withCpu("{\"name\": \"znver4\", \"features\": [], \"tune\": 1}", &at);
+  EXPECT_CONTAINS(e, "cpu: unknown key 'tune' (expected name, features)");
+  e = withCpu("{\"name\": \"\", \"features\": []}", &at);
+  EXPECT_CONTAINS(e, byteAt(at + 9) + "cpu.name: expected the name of the CPU");
+  // A feature the runtime cannot test is an error, not silently ignored.
+  e = withCpu("{\"name\": \"znver4\", \"features\": [\"avx2\", \"avx9000\"]}", &at);
+  EXPECT_CONTAINS(e, byteAt(at + 40) + "cpu.features[1]: unknown CPU feature 'avx9000' (this runtime knows: ");
+  e = withCpu("{\"name\": \"znver4\", \"features\": [\"avx2\", \"avx2\"]}", &at);
+  EXPECT_CONTAINS(e, byteAt(at + 40) + "cpu.features[1]: duplicate CPU feature 'avx2'");
+  // The same rules for a manifest built in code.
+  Manifest m = fakeManifest();
+  m.cpu = TargetCpu{"znver4", {"avx9000"}};
+  EXPECT_CONTAINS(validateManifest(m).message(), "manifest: cpu.features[0]: unknown CPU feature 'avx9000'");
+}
+
 TEST(Manifest, MissingFile) {
   auto m = readManifest("/nonexistent/manifest.json");
   ASSERT_FALSE(m);

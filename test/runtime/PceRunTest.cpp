@@ -116,9 +116,36 @@ TEST_F(PceRunTest, UsageErrorsExitWith2) {
   EXPECT_EQ(run(shellQuote(art) + " --input a.npy --output b.npy --output c.npy", &out), 2);
   EXPECT_CONTAINS(out, "option '--output' given twice");
   EXPECT_EQ(run(shellQuote(art) + " other --input a.npy --output b.npy", &out), 2);
-  EXPECT_CONTAINS(out, "unexpected extra argument 'other'");
+  EXPECT_CONTAINS(out, "pce-run: unexpected argument 'other'\n(run 'pce-run --help' for usage)");
   EXPECT_EQ(run("--help", &out), 0);
   EXPECT_CONTAINS(out, "usage: pce-run DIR");
+}
+
+// The rules every MLIR-free tool shares (tools/support/CommandLine.h).
+TEST_F(PceRunTest, CommandLineRules) {
+  std::string out;
+  std::string y = " --output " + shellQuote(dir.file("y.npy"));
+  std::string base = shellQuote(art) + " --weights " + shellQuote(weights) + y;
+  // --opt=value and --opt value are the same.
+  ASSERT_EQ(run(base + " --input=" + shellQuote(input) + " --threads=1", &out), 0) << out;
+  ASSERT_EQ(run(base + " --input " + shellQuote(input) + " --threads 1", &out), 0) << out;
+  // A misspelt option: the closest one is suggested.
+  EXPECT_EQ(run(base + " --input " + shellQuote(input) + " --weigths w", &out), 2);
+  EXPECT_CONTAINS(out, "pce-run: unknown option '--weigths' (did you mean '--weights'?)");
+  EXPECT_EQ(run(base + " --inptu=" + shellQuote(input), &out), 2);
+  EXPECT_CONTAINS(out, "unknown option '--inptu' (did you mean '--input'?)");
+  // Single-valued options may not repeat; --input may.
+  EXPECT_EQ(run(base + " --input " + shellQuote(input) + " --entry forward --entry=forward", &out), 2);
+  EXPECT_CONTAINS(out, "option '--entry' given twice");
+  EXPECT_EQ(run(base + " --input " + shellQuote(input) + " --threads 1 --threads 2", &out), 2);
+  EXPECT_CONTAINS(out, "option '--threads' given twice");
+  EXPECT_EQ(run(base + " --input " + shellQuote(input) + " --threads 0", &out), 2);
+  EXPECT_CONTAINS(out, "option '--threads' needs a count in [1, 1024], found '0'");
+  EXPECT_EQ(run(base + " --input x=" + shellQuote(input) + " --input=x=" + shellQuote(input), &out), 1);
+  EXPECT_CONTAINS(out, "input 'x' given twice");
+  EXPECT_EQ(run("--version", &out), 0);
+  EXPECT_CONTAINS(out, "pce-run 0.");
+  EXPECT_CONTAINS(out, " (git ");
 }
 
 TEST_F(PceRunTest, RuntimeErrorsExitWith1) {

@@ -15,10 +15,12 @@
 
 #include "runtime/Manifest.h"
 #include "runtime/Safetensors.h"
+#include "tools/support/CommandLine.h"
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -70,45 +72,34 @@ void initialise(const std::string &name, HostTensor &t, std::mt19937_64 &rng) {
   }
 }
 
-int usage(const char *message) {
-  std::fprintf(stderr,
-               "pce-init: %s\nusage: pce-init ARTIFACT_DIR -o "
-               "WEIGHTS.safetensors [--seed N]\n",
-               message);
-  return 2;
-}
+const char *kUsage =
+    "usage: pce-init ARTIFACT_DIR -o WEIGHTS.safetensors [--seed N]\n"
+    "\n"
+    "Writes initial weights for every parameter of the artifact.\n"
+    "\n"
+    "  -o WEIGHTS.safetensors  the weights file to write\n"
+    "  --seed N                seed of the random initialisation (default 0)\n"
+    "  --help                  show this help\n"
+    "  --version               show the PCE version and git commit\n"
+    "\n"
+    "Exit status: 0 success, 1 error, 2 usage error.\n";
 } // namespace
 
 int main(int argc, char **argv) {
   std::string dir, out;
   uint64_t seed = 0;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::printf(
-          "usage: pce-init ARTIFACT_DIR -o WEIGHTS.safetensors [--seed N]\n"
-          "Writes initial weights for every parameter of the artifact.\n");
-      return 0;
-    }
-    if ((arg == "-o" || arg == "--seed") && i + 1 >= argc)
-      return usage(("option '" + arg + "' needs a value").c_str());
-    if (arg == "-o") {
-      out = argv[++i];
-    } else if (arg == "--seed") {
-      char *end = nullptr;
-      seed = std::strtoull(argv[++i], &end, 10);
-      if (*end != '\0')
-        return usage("--seed needs a non-negative integer");
-    } else if (!arg.empty() && arg[0] == '-') {
-      return usage(("unknown option '" + arg + "'").c_str());
-    } else if (dir.empty()) {
-      dir = arg;
-    } else {
-      return usage(("unexpected argument '" + arg + "'").c_str());
-    }
-  }
-  if (dir.empty() || out.empty())
-    return usage("needs an artifact directory and -o");
+  pce::tool::CommandLine cl("pce-init", kUsage);
+  cl.app().add_option("ARTIFACT_DIR", dir);
+  cl.app().add_option("-o", out);
+  cl.addInteger("--seed", "a non-negative integer", 0, INT64_MAX,
+                [&](int64_t n) { seed = static_cast<uint64_t>(n); });
+  if (std::optional<int> exit = cl.handle(argc, argv, [&] {
+        if (dir.empty())
+          throw pce::tool::UsageError("missing the artifact directory");
+        if (out.empty())
+          throw pce::tool::UsageError("missing -o WEIGHTS.safetensors");
+      }))
+    return *exit;
 
   auto manifest = readManifest(dir + "/" + kManifestFileName);
   if (!manifest) {

@@ -11,12 +11,14 @@
 #include "passes/Artifact/Passes.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines/Pipelines.h"
+#include "tools/support/LLVMCommandLine.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
+  pce::tool::setVersionPrinter("pce-opt");
   mlir::registerAllPasses();
   mlir::pce::registerPCEPasses();
   mlir::pce::registerPCEArtifactPasses();

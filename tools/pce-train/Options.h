@@ -9,8 +9,6 @@
 
 namespace pce::train {
 
-extern const char *kUsage;
-
 struct Options {
   std::string model;    // MODEL.yaml
   std::string runDir;   // -o
@@ -26,13 +24,6 @@ struct Options {
   int64_t progressEvery = 0; // non-TTY progress lines every N batches (0: about 10 per epoch)
   std::string commandLine;
 };
-
-struct UsageError {
-  std::string message;
-};
-
-// Throws UsageError.
-Options parseOptions(const std::vector<std::string> &args);
 
 } // namespace pce::train
 

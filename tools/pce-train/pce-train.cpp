@@ -7,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tools/pce-train/Options.h"
+#include "tools/pce-train/CommandLine.h"
 #include "tools/pce-train/Trainer.h"
 
 #include <c10/util/Exception.h>
@@ -39,14 +39,11 @@ int main(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   pce::train::Options options;
   try {
-    options = pce::train::parseOptions(args);
+    pce::tool::Request request = pce::train::parseOptions(args, options);
+    if (request != pce::tool::Request::Run)
+      return pce::tool::CommandLine("pce-train", pce::train::kUsage).answer(request);
   } catch (const pce::train::UsageError &e) {
-    if (e.message.empty()) {
-      std::fputs(pce::train::kUsage, stdout);
-      return 0;
-    }
-    std::fprintf(stderr, "pce-train: %s\n(run 'pce-train --help' for usage)\n", e.message.c_str());
-    return 2;
+    return pce::tool::reportUsageError("pce-train", e.what());
   }
   for (int i = 0; i < argc; ++i)
     options.commandLine += (i ? " " : "") + std::string(argv[i]);

@@ -13,6 +13,7 @@
 #include "dialect/PCEDialect.h"
 #include "frontend/Importer.h"
 #include "frontend/TrainingPlan.h"
+#include "tools/support/LLVMCommandLine.h"
 
 #include "mlir/IR/Builders.h"
 
@@ -59,6 +60,7 @@ static void registerImportTraining() {
 }
 
 int main(int argc, char **argv) {
+  pce::tool::setVersionPrinter("pce-translate");
   mlir::registerAllTranslations();
   registerImportModel();
   registerImportTraining();

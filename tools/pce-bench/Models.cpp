@@ -1,0 +1,77 @@
+//===- Models.cpp - pce-bench's models: compiled with pce-compile, then run ===//
+
+#include "tools/pce-bench/Models.h"
+#include "tools/pce-bench/Report.h"
+
+#include "runtime/ThreadPool.h"
+
+#include <chrono>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace pce::bench {
+
+double runCompiler(const Context &ctx, const fs::path &source, const fs::path &dir,
+                   const std::string &flags) {
+  std::string output;
+  std::string target = flags.find("--target") == std::string::npos ? " --target cpu" : "";
+  std::string command = ctx.compiler.string() + " " + source.string() + target + " -o " +
+                        dir.string() + " " + flags;
+  auto start = std::chrono::steady_clock::now();
+  int rc = agree::runCommand(command, output);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (rc != 0)
+    fail("pce-compile failed (" + command + "):\n" + output);
+  return seconds;
+}
+
+Compiled compileModel(const Context &ctx, const agree::ModelText &model,
+                      const std::string &tag, const std::string &inputName,
+                      const std::string &flags) {
+  fs::path dir = ctx.workDir / tag;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::path source = dir / "model.mlir";
+  std::ofstream(source) << model.text();
+  runCompiler(ctx, source, dir / "artifact", flags);
+  auto artifact = rt::Artifact::open((dir / "artifact").string());
+  if (!artifact)
+    fail(artifact.error());
+  for (const auto &[name, value] : model.values())
+    if (name != inputName)
+      if (rt::Status s = artifact->bindParameter(name, agree::toHost(value)); !s)
+        fail(s.message());
+  artifact->setThreads(ctx.opt.threads);
+  rt::setCompiledLoopThreads(ctx.opt.threads);
+  return {std::move(*artifact)};
+}
+
+rt::HostTensor runCompiled(const Compiled &c, const rt::TensorMap &inputs,
+                           const std::string &name) {
+  auto out = c.artifact.run("forward", inputs);
+  if (!out)
+    fail(out.error());
+  return std::move(out->at(name));
+}
+
+agree::LayerSpec layerSpec(const Options &opt) {
+  agree::LayerSpec spec;
+  spec.ph = opt.ph;
+  spec.pw = opt.pw;
+  spec.k = opt.kernel;
+  spec.experts = opt.experts;
+  spec.outChannels = opt.outChannels;
+  spec.router = ref::RouterKind::Cosine;
+  return spec;
+}
+
+const rt::EntryPoint *findEntry(const rt::Artifact &artifact, const std::string &name) {
+  for (const rt::EntryPoint &e : artifact.manifest().entryPoints)
+    if (e.name == name)
+      return &e;
+  return nullptr;
+}
+
+} // namespace pce::bench

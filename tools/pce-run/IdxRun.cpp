@@ -1,0 +1,165 @@
+//===- IdxRun.cpp - pce-run --idx-images: a whole data set ----------------===//
+
+#include "tools/pce-run/IdxRun.h"
+#include "tools/pce-run/Outputs.h"
+
+#include "runtime/Idx.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+namespace pce::run {
+
+using namespace pce::rt;
+
+namespace {
+
+// "87.31%": the form the accuracy line uses (tests format it the same way).
+std::string percent(int64_t hits, int64_t total) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * double(hits) / double(total));
+  return buf;
+}
+
+// The first `n` items (along dimension 0) of t.
+Expected<HostTensor> firstItems(const HostTensor &t, int64_t n) {
+  std::vector<int64_t> shape = t.shape;
+  shape[0] = n;
+  auto out = HostTensor::create(t.dtype, shape);
+  if (out)
+    std::memcpy(out->data.data(), t.data.data(), out->nbytes());
+  return out;
+}
+
+// Whether `label` is among the k largest of logits[0..classes): classes are
+// ordered by logit (largest first), lower index first on ties; NaN ranks
+// below every number.
+bool inTopK(const HostTensor &logits, int64_t item, int64_t classes, int64_t label, int64_t k) {
+  auto value = [&](int64_t c) {
+    int64_t i = item * classes + c;
+    return logits.f32() ? double(logits.f32()[i]) : logits.f64()[i];
+  };
+  double l = value(label);
+  int64_t ahead = 0;
+  for (int64_t c = 0; c < classes; ++c) {
+    if (c == label)
+      continue;
+    double v = value(c);
+    bool before = std::isnan(v) ? (std::isnan(l) && c < label)
+                                : (std::isnan(l) || v > l || (v == l && c < label));
+    ahead += before;
+  }
+  return ahead < k;
+}
+
+} // namespace
+
+int runIdx(const Options &o, const Artifact &art, const EntryPoint &ep, const BufferSpec &output) {
+  std::vector<const BufferSpec *> inputs;
+  std::string names;
+  for (const auto &a : ep.arguments)
+    if (a.kind == ArgKind::Input) {
+      inputs.push_back(&a);
+      names += (names.empty() ? "" : ", ") + a.name;
+    }
+  if (inputs.size() != 1)
+    return runtimeError("--idx-images needs an entry point with exactly one input; '" + ep.name + "' has " +
+                        (names.empty() ? std::string("none") : names));
+  const BufferSpec *input = inputs[0];
+
+  IdxDatasetOptions options;
+  options.limit = o.limit;
+  options.normalization = o.normalization;
+  auto ds = readIdxDataset(*o.idxImages, o.idxLabels.value_or(""), options);
+  if (!ds)
+    return runtimeError(ds.error());
+  HostTensor &images = ds->images; // f32 [N,1,H,W]
+  const int64_t n = images.shape[0];
+  std::vector<int64_t> item(images.shape.begin() + 1, images.shape.end());
+  if (input->dtype != DType::F32 || input->shape.size() != 4 || input->shape[0] < 1 ||
+      std::vector<int64_t>(input->shape.begin() + 1, input->shape.end()) != item)
+    return runtimeError("entry point '" + ep.name + "': input '" + input->name + "' expects " +
+                        input->typeString() + ", which does not take the images of " + *o.idxImages +
+                        " (f32 " + shapeToString(item) + " each)");
+
+  // Pad to whole compiled batches with zero images; their results are dropped.
+  const int64_t batch = input->shape[0];
+  const int64_t chunks = (n + batch - 1) / batch;
+  TensorMap feed;
+  if (chunks * batch == n) {
+    feed.emplace(input->name, std::move(images));
+  } else {
+    std::vector<int64_t> shape = images.shape;
+    shape[0] = chunks * batch;
+    auto padded = HostTensor::create(DType::F32, shape);
+    if (!padded)
+      return runtimeError(padded.error());
+    std::memcpy(padded->data.data(), images.data.data(), images.nbytes());
+    feed.emplace(input->name, std::move(*padded));
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  auto results = art.run(ep.name, feed);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!results)
+    return runtimeError(results.error());
+  for (auto &[name, t] : *results) {
+    if (t.shape.empty() || t.shape[0] != chunks * batch)
+      return runtimeError("entry point '" + ep.name + "': result '" + name + "' " + t.typeString() +
+                          " does not lead with the batch, so its padding cannot be dropped");
+    auto kept = firstItems(t, n);
+    if (!kept)
+      return runtimeError(kept.error());
+    t = std::move(*kept);
+  }
+
+  int64_t top1 = 0, top5 = 0, classes = 0;
+  if (ds->labels) {
+    const HostTensor &logits = results->at(output.name);
+    if (logits.shape.size() != 2 || (!logits.f32() && !logits.f64()))
+      return runtimeError("accuracy needs output '" + output.name + "' as f32 or f64 [N,classes], found " +
+                          logits.typeString());
+    classes = logits.shape[1];
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t label = ds->labels->i64()[i];
+      if (label < 0 || label >= classes)
+        return runtimeError(*o.idxLabels + ": label " + std::to_string(label) + " of item " + std::to_string(i) +
+                            " is not one of the " + std::to_string(classes) + " classes of output '" +
+                            output.name + "'");
+      top1 += inTopK(logits, i, classes, label, 1);
+      top5 += classes >= 5 && inTopK(logits, i, classes, label, 5);
+    }
+  }
+
+  if (Status s = writeResults(o, ep, output, *results); !s)
+    return runtimeError(s.message());
+
+  // Threads that actually ran: no more than there were chunks.
+  int threads = static_cast<int>(std::min<int64_t>(art.threads(), chunks));
+  char speed[128];
+  std::snprintf(speed, sizeof speed, "%lld images, %.0f images/s, %d %s", static_cast<long long>(n),
+                double(n) / std::max(seconds, 1e-9), threads, threads == 1 ? "thread" : "threads");
+  if (ds->labels) {
+    std::string line = "accuracy: top-1 " + percent(top1, n);
+    if (classes >= 5)
+      line += "  top-5 " + percent(top5, n);
+    std::printf("%s  (%s)\n", line.c_str(), speed);
+  } else {
+    std::printf("ran %s\n", speed);
+  }
+
+  ReportContext ctx;
+  if (ds->labels) {
+    ctx.labels = &*ds->labels;
+    ctx.classes = classes;
+  }
+  ctx.imageSize = std::make_pair(item[1], item[2]);
+  if (Status s = writeRoutingReportFiles(o, ep, *results, ctx); !s)
+    return runtimeError(s.message());
+  return 0;
+}
+
+} // namespace pce::run

@@ -1,0 +1,18 @@
+//===- IdxRun.h - pce-run --idx-images: a whole data set ------------------===//
+#ifndef PCE_TOOLS_PCE_RUN_IDXRUN_H
+#define PCE_TOOLS_PCE_RUN_IDXRUN_H
+
+#include "tools/pce-run/Options.h"
+
+#include "runtime/Artifact.h"
+
+namespace pce::run {
+
+/// --idx-images: the whole data set through the entry point's single input,
+/// k compiled batches in one run() (the runtime spreads them over threads);
+/// prints the accuracy given labels. Returns the exit status.
+int runIdx(const Options &o, const rt::Artifact &art, const rt::EntryPoint &ep, const rt::BufferSpec &output);
+
+} // namespace pce::run
+
+#endif // PCE_TOOLS_PCE_RUN_IDXRUN_H

@@ -1,0 +1,125 @@
+//===- Options.cpp - pce-run's command line -------------------------------===//
+
+#include "tools/pce-run/Options.h"
+
+#include "tools/support/CommandLine.h"
+
+#include <cmath>
+#include <cstdlib>
+
+namespace pce::run {
+
+namespace {
+
+const char *kUsage =
+    "usage: pce-run DIR --input X.npy --output Y.npy [--weights W.safetensors]\n"
+    "               [--routing RDIR] [--entry NAME]\n"
+    "       pce-run DIR --idx-images IMAGES [--idx-labels LABELS] [--limit N]\n"
+    "               [--normalize MEAN,STD] [--weights W.safetensors]\n"
+    "               [--output Y.npy] [--routing RDIR] [--entry NAME]\n"
+    "\n"
+    "Runs entry point NAME (default: forward) of the compiled artifact in DIR.\n"
+    "\n"
+    "  --weights W.safetensors  parameters of the model (needed when the entry\n"
+    "                           point takes parameters)\n"
+    "  --input X.npy            the entry point's single \"input\" argument\n"
+    "  --input NAME=X.npy       one input by name (repeat for several inputs)\n"
+    "  --output Y.npy           where to write the first \"output\" result\n"
+    "  --routing RDIR           create RDIR and write every \"routing\" result\n"
+    "                           as RDIR/<result name>.npy, and the routing\n"
+    "                           statistics (entropy, expert usage, routing map,\n"
+    "                           mutual information) as RDIR/report.json and\n"
+    "                           RDIR/report.md; a summary line per layer goes\n"
+    "                           to stdout\n"
+    "  --entry NAME             entry point to run (default: forward)\n"
+    "  --threads N              threads for inputs holding several compiled batches\n"
+    "                           (default: $PCE_NUM_THREADS, else all cores)\n"
+    "  --repeat N               after the call whose results are written, time N\n"
+    "                           more calls of the entry point on the same inputs\n"
+    "                           and print their median and minimum (with --input;\n"
+    "                           e.g. a CUDA artifact's time for R5, docs/GPU.md)\n"
+    "  --help                   show this help\n"
+    "  --version                show the PCE version and git commit\n"
+    "\n"
+    "Data sets in the IDX format (MNIST, Fashion-MNIST; plain or .gz), instead of\n"
+    "--input; the entry point must take one f32 input [B,1,H,W]:\n"
+    "  --idx-images IMAGES      u8 images [N,H,W], scaled to [0,1] (x/255), run in\n"
+    "                           batches of B (the last one padded with zeros)\n"
+    "  --idx-labels LABELS      labels [N]: print top-1 (and, with >= 5 classes,\n"
+    "                           top-5) accuracy of the first output [N,classes];\n"
+    "                           with --routing, also I(expert; class)\n"
+    "  --limit N                use only the first N images\n"
+    "  --normalize MEAN,STD     after scaling, x = (x - MEAN) / STD\n"
+    "  --output, --routing      optional here; they receive all N items\n"
+    "\n"
+    "Options take their value as --opt VALUE or --opt=VALUE; only --input may\n"
+    "be repeated.\n"
+    "\n"
+    "Exit status: 0 success, 1 runtime error, 2 usage error.\n";
+
+using tool::UsageError;
+
+// "MEAN,STD": two finite numbers, STD > 0.
+rt::IdxNormalization parseNormalization(const std::string &value) {
+  auto bad = [&] {
+    return UsageError("option '--normalize' needs MEAN,STD (two numbers, STD > 0), found '" + value + "'");
+  };
+  size_t comma = value.find(',');
+  if (comma == std::string::npos)
+    throw bad();
+  auto number = [&](const std::string &text) {
+    char *end = nullptr;
+    float v = std::strtof(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(v))
+      throw bad();
+    return v;
+  };
+  rt::IdxNormalization n{number(value.substr(0, comma)), number(value.substr(comma + 1))};
+  if (!(n.std > 0))
+    throw bad();
+  return n;
+}
+
+// Which options go together: the two modes (--input, --idx-images).
+void checkModes(const Options &o, const CLI::App &app) {
+  auto given = [&](const char *name) { return app.get_option(name)->count() > 0; };
+  if (o.dir.empty())
+    throw UsageError("missing the artifact directory");
+  if (o.idxImages) {
+    if (!o.inputs.empty())
+      throw UsageError("--input and --idx-images are alternatives: give one of them");
+    if (o.repeat)
+      throw UsageError("option '--repeat' needs --input (it times one call on the same inputs)");
+    return; // --output is optional: the accuracy may be all one wants
+  }
+  for (const char *idxOnly : {"--idx-labels", "--limit", "--normalize"})
+    if (given(idxOnly))
+      throw UsageError(std::string("option '") + idxOnly + "' needs --idx-images");
+  if (o.inputs.empty())
+    throw UsageError("missing --input (or --idx-images)");
+  if (!o.output)
+    throw UsageError("missing --output");
+}
+
+} // namespace
+
+std::optional<int> parseCommandLine(int argc, char **argv, Options &o) {
+  tool::CommandLine cl("pce-run", kUsage);
+  CLI::App &app = cl.app();
+  app.add_option("DIR", o.dir, "the artifact directory");
+  app.add_option("--weights", o.weights);
+  app.add_option("--input", o.inputs);
+  app.add_option("--output", o.output);
+  app.add_option("--routing", o.routing);
+  app.add_option("--entry", o.entry);
+  cl.addInteger("--threads", "a count in [1, 1024]", 1, 1024, [&](int64_t n) { o.threads = int(n); });
+  cl.addInteger("--repeat", "a count in [1, 100000]", 1, 100000, [&](int64_t n) { o.repeat = int(n); });
+  app.add_option("--idx-images", o.idxImages);
+  app.add_option("--idx-labels", o.idxLabels);
+  cl.addInteger("--limit", "a positive count", 1, INT64_MAX, [&](int64_t n) { o.limit = n; });
+  app.add_option_function<std::string>("--normalize",
+                                       [&](const std::string &v) { o.normalization = parseNormalization(v); });
+  return cl.handle(argc, argv, [&] { checkModes(o, app); });
+}
+
+} // namespace pce::run

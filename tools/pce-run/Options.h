@@ -1,0 +1,34 @@
+//===- Options.h - pce-run's command line ---------------------------------===//
+#ifndef PCE_TOOLS_PCE_RUN_OPTIONS_H
+#define PCE_TOOLS_PCE_RUN_OPTIONS_H
+
+#include "runtime/Idx.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pce::run {
+
+struct Options {
+  std::string dir;
+  std::optional<std::string> weights, output, routing;
+  std::string entry = "forward";
+  std::vector<std::string> inputs;
+  int threads = 0; // 0: the runtime's default
+  // IDX mode (--idx-images instead of --input).
+  std::optional<std::string> idxImages, idxLabels;
+  int64_t limit = 0; // 0: every image
+  int repeat = 0;    // --repeat: timed calls after the first
+  std::optional<rt::IdxNormalization> normalization;
+};
+
+/// Reads argv by the rules of tools/support/CommandLine.h. Returns the exit
+/// status when pce-run should stop (--help, --version, a usage error: all
+/// printed), else nullopt with `options` filled.
+std::optional<int> parseCommandLine(int argc, char **argv, Options &options);
+
+} // namespace pce::run
+
+#endif // PCE_TOOLS_PCE_RUN_OPTIONS_H
