@@ -1,9 +1,13 @@
-//===- Models.cpp - pce-bench's models: compiled with pce-compile, then run ===//
+//===- Models.cpp - pce-bench's models: compiled in process, then run ----===//
 
 #include "tools/pce-bench/Models.h"
 #include "tools/pce-bench/Report.h"
 
 #include "runtime/ThreadPool.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
 #include <fstream>
@@ -12,30 +16,28 @@ namespace fs = std::filesystem;
 
 namespace pce::bench {
 
-double runCompiler(const Context &ctx, const fs::path &source, const fs::path &dir,
-                   const std::string &flags) {
-  std::string output;
-  std::string target = flags.find("--target") == std::string::npos ? " --target cpu" : "";
-  std::string command = ctx.compiler.string() + " " + source.string() + target + " -o " +
-                        dir.string() + " " + flags;
+double runCompiler(const fs::path &source, const fs::path &dir,
+                   const compile::CompileOptions &options) {
   auto start = std::chrono::steady_clock::now();
-  int rc = agree::runCommand(command, output);
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (rc != 0)
-    fail("pce-compile failed (" + command + "):\n" + output);
-  return seconds;
+  mlir::DialectRegistry registry;
+  compile::registerCompilerDialects(registry);
+  mlir::MLIRContext context(registry);
+  // Diagnostics go to stderr as pce-compile prints them; the progress line is
+  // not wanted in a benchmark's output.
+  if (mlir::failed(compile::compileFile(context, source.string(), dir.string(), options)))
+    fail("compiling " + source.string() + " failed (diagnostics above)");
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 Compiled compileModel(const Context &ctx, const agree::ModelText &model,
                       const std::string &tag, const std::string &inputName,
-                      const std::string &flags) {
+                      const compile::CompileOptions &options) {
   fs::path dir = ctx.workDir / tag;
   fs::remove_all(dir);
   fs::create_directories(dir);
   fs::path source = dir / "model.mlir";
   std::ofstream(source) << model.text();
-  runCompiler(ctx, source, dir / "artifact", flags);
+  runCompiler(source, dir / "artifact", options);
   auto artifact = rt::Artifact::open((dir / "artifact").string());
   if (!artifact)
     fail(artifact.error());

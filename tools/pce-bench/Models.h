@@ -1,8 +1,8 @@
-//===- Models.h - pce-bench's models: compiled with pce-compile, then run --===//
+//===- Models.h - pce-bench's models: compiled in process, then run ------===//
 //
-// How pce-bench compiles its models (pce-compile as a subprocess, the models
-// written by test/agreement's pce_model_text) is kept apart here, to be
-// replaced by the in-process compile API.
+// pce-bench compiles its models with the compile API (passes/Artifact/
+// Compile.h), in this process, as pce-compile does; the models are written
+// by test/agreement's pce_model_text.
 //
 //===----------------------------------------------------------------------===//
 #ifndef PCE_TOOLS_PCE_BENCH_MODELS_H
@@ -11,6 +11,8 @@
 #include "test/agreement/Harness.h"
 #include "test/agreement/Layers.h"
 #include "tools/pce-bench/Options.h"
+
+#include "passes/Artifact/Compile.h"
 
 #include "runtime/Artifact.h"
 
@@ -21,12 +23,13 @@ namespace pce::bench {
 
 struct Context {
   Options opt;
-  std::filesystem::path workDir, compiler;
+  std::filesystem::path workDir;
 };
 
-/// pce-compile `source` into `dir`; returns the wall time in seconds.
-double runCompiler(const Context &ctx, const std::filesystem::path &source, const std::filesystem::path &dir,
-                   const std::string &flags = "");
+/// Compiles `source` into `dir` (the compile API, a fresh MLIR context);
+/// returns the wall time in seconds.
+double runCompiler(const std::filesystem::path &source, const std::filesystem::path &dir,
+                   const compile::CompileOptions &options = {});
 
 /// A compiled model with its parameters bound.
 struct Compiled {
@@ -36,7 +39,7 @@ struct Compiled {
 /// Compiles `model` in ctx.workDir/`tag` and binds every value but
 /// `inputName` as a parameter.
 Compiled compileModel(const Context &ctx, const agree::ModelText &model, const std::string &tag,
-                      const std::string &inputName, const std::string &flags = "");
+                      const std::string &inputName, const compile::CompileOptions &options = {});
 
 /// Runs `forward` on `inputs` and returns result `name`.
 rt::HostTensor runCompiled(const Compiled &c, const rt::TensorMap &inputs, const std::string &name);

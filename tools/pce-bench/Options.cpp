@@ -35,7 +35,6 @@ other:
   --seed N           LibTorch seed of the random parameters (default 0)
   --work-dir DIR     keep the compiled artifacts here (default: a temporary
                      directory, removed at exit)
-  --pce-compile PATH the compiler (default: pce-compile next to pce-bench)
   --compile-model F  model for the compile-time line
                      (default: examples/fashion_pce.mlir of the source tree)
   --only LIST        run only these parts, comma-separated: r1,r2,r3,r4,r5,compile
@@ -94,7 +93,6 @@ Options parseOptions(int argc, char **argv) {
   count("--compile-runs", 0, [&](int64_t n) { o.compileRuns = int(n); });
   count("--seed", 0, [&](int64_t n) { o.seed = uint64_t(n); });
   app.add_option("--work-dir", o.workDir);
-  app.add_option("--pce-compile", o.compiler);
   app.add_option("--compile-model", o.compileModel);
   app.add_option("--only", o.only);
   if (std::optional<int> exit = cl.handle(argc, argv, [&] { check(o); }))

@@ -12,7 +12,7 @@ struct Options {
   int64_t ph = 8, pw = 8, experts = 4, outChannels = 32, kernel = 3;
   int repeats = 20, warmup = 3, threads = 0, compileRuns = 3;
   uint64_t seed = 0;
-  std::string workDir, compiler, compileModel;
+  std::string workDir, compileModel;
   std::string only; ///< comma-separated parts to run (r1,...,r5,compile); empty: all
 
   bool wants(const std::string &part) const {
