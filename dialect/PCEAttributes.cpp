@@ -26,8 +26,7 @@ enum class Place {
   /// it (the result's attributes move with it).
   Result,
   Function,
-  Module,
-  ExpertsEpilogue
+  Module
 };
 /// What it holds.
 enum class Holds { Name, String, Unit };
@@ -47,7 +46,6 @@ static const AttrSpec kSpecs[] = {
     {kDifferentiableAttrName, Place::Function, Holds::Unit},
     {kLayerNameAttrName, Place::Function, Holds::Name},
     {kTrainingPlanAttrName, Place::Module, Holds::String},
-    {kExpertsEpilogueAttrName, Place::ExpertsEpilogue, Holds::Unit},
 };
 
 static const AttrSpec *lookup(StringRef name) {
@@ -68,8 +66,6 @@ static StringRef describe(Place place) {
     return "an attribute of a function";
   case Place::Module:
     return "an attribute of a builtin.module";
-  case Place::ExpertsEpilogue:
-    return "an attribute of a linalg.generic";
   }
   llvm_unreachable("unknown place");
 }
@@ -162,9 +158,6 @@ LogicalResult PCEDialect::verifyOperationAttribute(Operation *op,
   std::string where = (" on '" + op->getName().getStringRef() + "'").str();
   if (isa<ModuleOp>(op))
     return verify(op, attr, Place::Module, where);
-  // By name: linalg is not a dependency of the dialect.
-  if (op->getName().getStringRef() == "linalg.generic")
-    return verify(op, attr, Place::ExpertsEpilogue, where);
   if (isa<FunctionOpInterface>(op))
     return verify(op, attr, Place::Function, where);
   return misplaced(op, attr, where);

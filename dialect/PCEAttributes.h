@@ -40,11 +40,6 @@ inline constexpr llvm::StringLiteral kLayerNameAttrName = "pce.layer_name";
 /// --import-training).
 inline constexpr llvm::StringLiteral kTrainingPlanAttrName =
     "pce.training_plan";
-/// Attribute of a `linalg.generic` (unit): the experts' batch norm and ReLU
-/// epilogue that pce-fuse-patches writes and pce-fuse-experts-mix fuses.
-/// An internal marker between two passes (issue 14 removes it).
-inline constexpr llvm::StringLiteral kExpertsEpilogueAttrName =
-    "pce.experts_epilogue";
 
 /// The string attribute `name` of argument `index` of `func`, or null.
 StringAttr getInputName(FunctionOpInterface func, unsigned index);

@@ -43,8 +43,7 @@ def PCE_Dialect : Dialect {
     function (dialect/PCEAttributes.h): `pce.input` and `pce.param` on
     arguments, `pce.output` and `pce.routing` on results (and on the
     out-parameters bufferization makes of them), `pce.differentiable` and
-    `pce.layer_name` on functions, `pce.training_plan` on a module, and the
-    internal marker `pce.experts_epilogue` on a `linalg.generic`. Its
+    `pce.layer_name` on functions, and `pce.training_plan` on a module. Its
     attribute verifier rejects any other `pce.*` name, and a known one in
     another place or with another value (names are non-empty strings,
     markers unit attributes).

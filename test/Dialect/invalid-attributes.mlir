@@ -13,7 +13,7 @@ func.func @misspelt_argument(%x: tensor<2xf32> {pce.inptu = "x"}) {
 // -----
 
 // A name close to none: the verifier lists the names it knows.
-// expected-error @below {{'func.func' op unknown attribute 'pce.weights' on result #0; the pce dialect defines pce.input, pce.param, pce.output, pce.routing, pce.differentiable, pce.layer_name, pce.training_plan, pce.experts_epilogue}}
+// expected-error @below {{'func.func' op unknown attribute 'pce.weights' on result #0; the pce dialect defines pce.input, pce.param, pce.output, pce.routing, pce.differentiable, pce.layer_name, pce.training_plan}}
 func.func @unknown_result(%x: tensor<2xf32> {pce.input = "x"}) -> (tensor<2xf32> {pce.weights = "y"}) {
   return %x : tensor<2xf32>
 }
@@ -80,14 +80,6 @@ func.func @plan_on_function() attributes {pce.training_plan = "{}"} {
 
 // -----
 
-func.func @epilogue_elsewhere(%x: tensor<2xf32>) -> tensor<2xf32> {
-  // expected-error @below {{'arith.addf' op attribute 'pce.experts_epilogue' is an attribute of a linalg.generic, found on 'arith.addf'}}
-  %y = arith.addf %x, %x {pce.experts_epilogue} : tensor<2xf32>
-  return %y : tensor<2xf32>
-}
-
-// -----
-
 // A parameter name that is not a string.
 // expected-error @below {{'func.func' op attribute 'pce.param' on argument #0 must be a non-empty string (a name), found 3 : i64}}
 func.func @param_not_a_string(%w: tensor<2xf32> {pce.param = 3}) {
@@ -126,19 +118,6 @@ func.func @layer_name_not_a_string() attributes {pce.layer_name = ["layer1"]} {
 
 // expected-error @below {{'builtin.module' op attribute 'pce.training_plan' on 'builtin.module' must be a string, found 1 : i64}}
 module attributes {pce.training_plan = 1} {
-}
-
-// -----
-
-func.func @epilogue_with_value(%x: tensor<2xf32>) -> tensor<2xf32> {
-  %e = tensor.empty() : tensor<2xf32>
-  // expected-error @below {{'linalg.generic' op attribute 'pce.experts_epilogue' on 'linalg.generic' must be a unit attribute (no value), found "yes"}}
-  %y = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
-      ins(%x : tensor<2xf32>) outs(%e : tensor<2xf32>) attrs = {pce.experts_epilogue = "yes"} {
-  ^bb0(%a: f32, %b: f32):
-    linalg.yield %a : f32
-  } -> tensor<2xf32>
-  return %y : tensor<2xf32>
 }
 
 // -----
