@@ -7,15 +7,15 @@
 #include "frontend/Importer.h"
 #include "frontend/ModelDescription.h"
 
-#include "llvm/Support/JSON.h"
-#include "llvm/Support/raw_ostream.h"
+#include "runtime/TrainingPlan.h"
 
 using namespace pce::frontend;
 namespace pce_ir = mlir::pce;
+namespace rt = pce::rt;
 
 namespace {
 
-/// Defaults of docs/Training.md §2.
+/// The description's value, else the default (docs/Training.md §2).
 template <typename T>
 T orDefault(const Located<T> &v, T fallback) {
   return v.given ? v.value : fallback;
@@ -84,113 +84,93 @@ bool applyPhase(const PhaseDesc &phase, ModelDescription &model,
   return true;
 }
 
-void writeShape(llvm::json::OStream &j, llvm::StringRef key,
-                const std::vector<int64_t> &shape) {
-  j.attributeArray(key, [&] {
-    for (int64_t d : shape)
-      j.value(d);
-  });
+std::vector<int64_t> pairOf(IntPair pair) { return {pair[0], pair[1]}; }
+
+/// A layer of the plan; what the description leaves out gets the defaults of
+/// rt::PlanLayer (the conv and pool defaults are the importer's).
+rt::PlanLayer planLayer(const LayerDesc &layer, const LayerShapes &shapes) {
+  rt::PlanLayer l;
+  l.kind = layerKindKey(layer.kind).str();
+  l.name = layer.name.value;
+  l.in = shapes.in;
+  l.out = shapes.out;
+  switch (layer.kind) {
+  case LayerKind::Conv:
+    l.kernel = pairOf(layer.conv.kernel.value);
+    l.stride = pairOf(orDefault(layer.conv.stride, IntPair{1, 1}));
+    l.padding = pairOf(orDefault(layer.conv.padding, IntPair{0, 0}));
+    l.bias = orDefault(layer.conv.bias, l.bias);
+    break;
+  case LayerKind::BatchNorm:
+    l.eps = orDefault(layer.batchNorm.eps, l.eps);
+    break;
+  case LayerKind::MaxPool:
+  case LayerKind::AvgPool:
+    l.kernel = pairOf(layer.pool.kernel.value);
+    l.stride = pairOf(orDefault(layer.pool.stride, layer.pool.kernel.value));
+    break;
+  case LayerKind::Linear:
+    l.bias = orDefault(layer.linear.bias, l.bias);
+    break;
+  case LayerKind::Residual:
+    l.from = layer.residual.from.value;
+    break;
+  default:
+    break;
+  }
+  return l;
 }
 
-void writePair(llvm::json::OStream &j, llvm::StringRef key, IntPair pair) {
-  j.attributeArray(key, [&] {
-    j.value(pair[0]);
-    j.value(pair[1]);
-  });
-}
-
-void writeLayer(llvm::json::OStream &j, const LayerDesc &layer,
-                const LayerShapes &shapes) {
-  j.object([&] {
-    j.attribute("kind", layerKindKey(layer.kind));
-    j.attribute("name", layer.name.value);
-    writeShape(j, "in", shapes.in);
-    writeShape(j, "out", shapes.out);
-    switch (layer.kind) {
-    case LayerKind::Conv:
-      writePair(j, "kernel", layer.conv.kernel.value);
-      writePair(j, "stride", orDefault(layer.conv.stride, IntPair{1, 1}));
-      writePair(j, "padding", orDefault(layer.conv.padding, IntPair{0, 0}));
-      j.attribute("bias", orDefault(layer.conv.bias, true));
-      break;
-    case LayerKind::BatchNorm:
-      j.attribute("eps", orDefault(layer.batchNorm.eps, 1e-5));
-      break;
-    case LayerKind::MaxPool:
-    case LayerKind::AvgPool:
-      writePair(j, "kernel", layer.pool.kernel.value);
-      writePair(j, "stride", orDefault(layer.pool.stride, layer.pool.kernel.value));
-      break;
-    case LayerKind::Linear:
-      j.attribute("bias", orDefault(layer.linear.bias, true));
-      break;
-    case LayerKind::Residual:
-      j.attribute("from", layer.residual.from.value);
-      break;
-    default:
-      break;
-    }
-  });
-}
-
-void writePhaseLayer(llvm::json::OStream &j, const PCELayerDesc &pce,
-                     const LayerPhase &more) {
+rt::PhaseLayer phaseLayer(const PCELayerDesc &pce, const LayerPhase &more) {
   const RouterDesc &router = pce.router;
   bool keyed = router.kind.value == pce_ir::RouterKind::cosine ||
                router.kind.value == pce_ir::RouterKind::gumbel;
-  j.object([&] {
-    j.attribute("router", pce_ir::stringifyRouterKind(router.kind.value));
-    j.attribute("top_k", orDefault(router.topK, int64_t(0)));
-    j.attribute("keys", keyed ? keysName(more.keys) : "none");
-    j.attribute("tau", orDefault(router.tau, 1.0));
-    j.attribute("learnable_tau", orDefault(router.learnableTau, false));
-    j.attribute("mix", pce_ir::stringifyMixKind(
-                           orDefault(pce.mix, pce_ir::MixKind::sum)));
-    j.attribute("attention", pce_ir::stringifyAttentionKind(orDefault(
-                                 pce.attention, pce_ir::AttentionKind::none)));
-  });
+  rt::PhaseLayer l;
+  l.router = pce_ir::stringifyRouterKind(router.kind.value).str();
+  l.topK = orDefault(router.topK, l.topK);
+  if (keyed)
+    l.keys = keysName(more.keys);
+  l.tau = orDefault(router.tau, l.tau);
+  l.learnableTau = orDefault(router.learnableTau, l.learnableTau);
+  if (pce.mix.given)
+    l.mix = pce_ir::stringifyMixKind(pce.mix.value).str();
+  if (pce.attention.given)
+    l.attention = pce_ir::stringifyAttentionKind(pce.attention.value).str();
+  return l;
 }
 
-void writeTraining(llvm::json::OStream &j, const TrainingDesc &t, int64_t batch) {
-  j.attributeObject("training", [&] {
-    j.attribute("data", orDefault(t.data, std::string(
-                                              "/usr/share/datasets/fashion-mnist")));
-    j.attribute("batch", batch);
-    j.attribute("seed", orDefault(t.seed, int64_t(1)));
-    j.attribute("threads", orDefault(t.threads, int64_t(2)));
-    j.attribute("validation", orDefault(t.validation, int64_t(5000)));
-    std::string optimizer = orDefault(t.optimizer, std::string("sgd"));
-    bool sgd = optimizer == "sgd";
-    j.attributeObject("optimizer", [&] {
-      j.attribute("kind", optimizer);
-      j.attribute("lr", orDefault(t.lr, sgd ? 0.05 : 0.001));
-      j.attribute("momentum", orDefault(t.momentum, sgd ? 0.9 : 0.0));
-      j.attribute("nesterov", orDefault(t.nesterov, sgd));
-      j.attribute("weight_decay", orDefault(t.weightDecay, sgd ? 5e-4 : 0.01));
-      j.attributeArray("betas", [&] {
-        j.value(orDefault(t.beta1, 0.9));
-        j.value(orDefault(t.beta2, 0.999));
-      });
-      j.attribute("eps", orDefault(t.adamEps, 1e-8));
-    });
-    j.attributeObject("schedule", [&] {
-      j.attribute("kind", orDefault(t.schedule, std::string("cosine")));
-      j.attribute("warmup_epochs", orDefault(t.warmupEpochs, 0.0));
-      j.attribute("step_epochs", orDefault(t.stepEpochs, int64_t(0)));
-      j.attribute("gamma", orDefault(t.gamma, 0.1));
-    });
-    j.attributeObject("augment", [&] {
-      j.attribute("crop_padding", orDefault(t.cropPadding, int64_t(0)));
-      j.attribute("hflip", orDefault(t.hflip, false));
-    });
-    j.attribute("load_balance", orDefault(t.loadBalance, 0.0));
-    j.attribute("ema", orDefault(t.ema, 0.99));
-    j.attributeObject("key_init", [&] {
-      j.attribute("images", orDefault(t.keyInitImages, int64_t(512)));
-      j.attribute("iterations", orDefault(t.keyInitIterations, int64_t(100)));
-    });
-    j.attribute("bn_momentum", orDefault(t.bnMomentum, 0.1));
-  });
+/// The training configuration: the description's values over the defaults
+/// of rt::TrainingConfig (the optimizer's of its kind).
+rt::TrainingConfig trainingConfig(const TrainingDesc &t, int64_t batch) {
+  rt::TrainingConfig c;
+  c.data = orDefault(t.data, c.data);
+  c.batch = batch;
+  c.seed = orDefault(t.seed, c.seed);
+  c.threads = orDefault(t.threads, c.threads);
+  c.validation = orDefault(t.validation, c.validation);
+  // The parser admits sgd and adamw only.
+  rt::OptimizerConfig &o = c.optimizer;
+  o = rt::OptimizerConfig::defaults(orDefault(t.optimizer, o.kind));
+  o.lr = orDefault(t.lr, o.lr);
+  o.momentum = orDefault(t.momentum, o.momentum);
+  o.nesterov = orDefault(t.nesterov, o.nesterov);
+  o.weightDecay = orDefault(t.weightDecay, o.weightDecay);
+  o.beta1 = orDefault(t.beta1, o.beta1);
+  o.beta2 = orDefault(t.beta2, o.beta2);
+  o.eps = orDefault(t.adamEps, o.eps);
+  rt::ScheduleConfig &s = c.schedule;
+  s.kind = orDefault(t.schedule, s.kind);
+  s.warmupEpochs = orDefault(t.warmupEpochs, s.warmupEpochs);
+  s.stepEpochs = orDefault(t.stepEpochs, s.stepEpochs);
+  s.gamma = orDefault(t.gamma, s.gamma);
+  c.cropPadding = orDefault(t.cropPadding, c.cropPadding);
+  c.hflip = orDefault(t.hflip, c.hflip);
+  c.loadBalance = orDefault(t.loadBalance, c.loadBalance);
+  c.ema = orDefault(t.ema, c.ema);
+  c.keyInitImages = orDefault(t.keyInitImages, c.keyInitImages);
+  c.keyInitIterations = orDefault(t.keyInitIterations, c.keyInitIterations);
+  c.bnMomentum = orDefault(t.bnMomentum, c.bnMomentum);
+  return c;
 }
 
 } // namespace
@@ -209,76 +189,50 @@ pce::frontend::importForTraining(llvm::SourceMgr &sourceMgr,
           return false;
         }
         ModelDescription model = described;
-        int64_t batch = orDefault(t.batch, int64_t(64));
+        int64_t batch = orDefault(t.batch, rt::TrainingConfig().batch);
         model.input.batch.value = batch;
         std::vector<PhaseDesc> phases = t.phases;
         if (phases.empty()) {
           phases.emplace_back();
           phases.back().loc = t.loc;
-          phases.back().epochs = t.epochs.given ? t.epochs
-                                                : Located<int64_t>{10, t.loc, false};
+          phases.back().epochs =
+              t.epochs.given ? t.epochs
+                             : Located<int64_t>{rt::kDefaultEpochs, t.loc, false};
         }
 
-        std::string text;
-        llvm::raw_string_ostream os(text);
-        llvm::json::OStream j(os, /*IndentSize=*/1);
+        rt::Plan plan;
+        plan.model = model.name.value;
         std::vector<LayerPhase> extra(model.layers.size());
         std::vector<LayerShapes> shapes;
-        j.object([&] {
-          j.attribute("format", "pce-training-plan");
-          j.attribute("version", 1);
-          j.attribute("model", model.name.value);
-          j.attributeArray("phases", [&] {
-            for (size_t q = 0; q < phases.size(); ++q) {
-              // (No structured binding: lambdas below capture the phase.)
-              const PhaseDesc &phase = phases[q];
-              if (!applyPhase(phase, model, extra, diag))
-                return;
-              PhaseModule pm{"phase" + std::to_string(q + 1),
-                             importModel(model, diag, q ? nullptr : &shapes)};
-              if (!pm.module)
-                return;
-              result.phases.push_back(std::move(pm));
-              j.object([&] {
-                j.attribute("epochs", phase.epochs.value);
-                j.attribute("artifact", result.phases.back().artifact);
-                j.attributeObject("layers", [&] {
-                  for (auto [layer, more] : llvm::zip(model.layers, extra))
-                    if (layer.kind == LayerKind::PCE) {
-                      j.attributeBegin(layer.name.value);
-                      writePhaseLayer(j, layer.pce, more);
-                      j.attributeEnd();
-                    }
-                });
-              });
-            }
-          });
-          if (result.phases.size() != phases.size())
-            return;
-          j.attributeObject("input", [&] {
-            j.attribute("batch", batch);
-            j.attribute("channels", model.input.channels.value);
-            j.attribute("height", model.input.height.value);
-            j.attribute("width", model.input.width.value);
-          });
-          j.attributeArray("layers", [&] {
-            for (auto [layer, shape] : llvm::zip(model.layers, shapes))
-              writeLayer(j, layer, shape);
-          });
-          if (model.head.given)
-            j.attributeObject("head", [&] {
-              j.attribute("kind", model.head.kind.value);
-              j.attribute("classes", model.head.classes.value);
-              writeShape(j, "in", shapes.back().in);
-            });
-          else
-            j.attribute("head", nullptr);
-          writeTraining(j, t, batch);
-        });
-        if (result.phases.size() != phases.size())
-          return false;
-        os << "\n";
-        result.plan = std::move(text);
+        for (size_t q = 0; q < phases.size(); ++q) {
+          const PhaseDesc &phase = phases[q];
+          if (!applyPhase(phase, model, extra, diag))
+            return false;
+          PhaseModule pm{"phase" + std::to_string(q + 1),
+                         importModel(model, diag, q ? nullptr : &shapes)};
+          if (!pm.module)
+            return false;
+          rt::Phase &planned = plan.phases.emplace_back();
+          planned.epochs = phase.epochs.value;
+          planned.artifact = pm.artifact;
+          for (auto [layer, more] : llvm::zip(model.layers, extra))
+            if (layer.kind == LayerKind::PCE)
+              planned.layers[layer.name.value] = phaseLayer(layer.pce, more);
+          result.phases.push_back(std::move(pm));
+        }
+        plan.batch = batch;
+        plan.channels = model.input.channels.value;
+        plan.height = model.input.height.value;
+        plan.width = model.input.width.value;
+        for (auto [layer, shape] : llvm::zip(model.layers, shapes))
+          plan.layers.push_back(planLayer(layer, shape));
+        // The parser admits classification heads only.
+        if (model.head.given) {
+          plan.headClasses = model.head.classes.value;
+          plan.headIn = shapes.back().in;
+        }
+        plan.training = trainingConfig(t, batch);
+        result.plan = rt::writePlanText(plan);
         return true;
       });
   if (!ok)

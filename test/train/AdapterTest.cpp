@@ -14,7 +14,6 @@
 
 #include "Reference.h"
 #include "runtime/torch/PceLayer.h"
-#include "tools/pce-train/Compile.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -58,8 +57,10 @@ std::shared_ptr<const rt::Artifact> compileLayer(const Case &c, std::string &why
                                             "training:\n  batch: " + std::to_string(c.batch) +
                                             "\n  phases:\n    - {epochs: 1" +
                                             (c.keys.empty() ? "" : ", keys: " + c.keys) + "}\n");
-  int rc = train::runProcess({compiler, dir + "/m.yaml", "--training", "-o", dir + "/compiled"}, dir + "/compile.log");
-  if (rc != 0) {
+  traintest::ProcessResult compiled =
+      traintest::runCommand({compiler, dir + "/m.yaml", "--training", "-o", dir + "/compiled"});
+  traintest::writeFile(dir + "/compile.log", compiled.output);
+  if (compiled.status != 0) {
     why = "pce-compile --training failed: see " + dir + "/compile.log";
     return nullptr;
   }

@@ -13,7 +13,6 @@
 
 #include "runtime/Json.h"
 #include "runtime/Safetensors.h"
-#include "tools/pce-train/Compile.h"
 
 #include <gtest/gtest.h>
 
@@ -63,8 +62,9 @@ protected:
       return;
     }
     writeFile(dir_ + "/tinyp.yaml", kModel);
-    if (train::runProcess({compiler, dir_ + "/tinyp.yaml", "--training", "-o", dir_ + "/compiled"},
-                          dir_ + "/compile.log") != 0)
+    ProcessResult compiled = runCommand({compiler, dir_ + "/tinyp.yaml", "--training", "-o", dir_ + "/compiled"});
+    writeFile(dir_ + "/compile.log", compiled.output);
+    if (compiled.status != 0)
       why_ = "pce-compile --training failed: see " + dir_ + "/compile.log";
   }
   static void TearDownTestSuite() {

@@ -2,7 +2,7 @@
 
 #include "TrainTestSupport.h"
 
-#include "tools/pce-train/Data.h"
+#include "runtime/train/Data.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 //===- OptimizerTest.cpp - SGD / AdamW against torch::optim, LR schedules -===//
 
-#include "tools/pce-train/Optimizer.h"
+#include "runtime/train/Optimizer.h"
 
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>

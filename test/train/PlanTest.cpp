@@ -2,12 +2,12 @@
 
 #include "TrainTestSupport.h"
 
-#include "tools/pce-train/Compile.h"
 #include "tools/pce-train/CommandLine.h"
-#include "tools/pce-train/Plan.h"
+#include "runtime/TrainingPlan.h"
 
 #include <gtest/gtest.h>
 
+using namespace pce::rt;
 using namespace pce::train;
 using namespace pce::traintest;
 
@@ -111,9 +111,4 @@ TEST(Options, UsageErrorsExit2) {
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(r.output.rfind("pce-train ", 0), 0u) << r.output;
   EXPECT_NE(r.output.find(" (git "), std::string::npos) << r.output;
-}
-
-TEST(Compile, DecodesMlirStringAttributes) {
-  EXPECT_EQ(decodeMlirString("{\\0A \\22a\\22: \\\\x}"), "{\n \"a\": \\x}");
-  EXPECT_THROW(decodeMlirString("\\zz"), std::runtime_error);
 }

@@ -1,6 +1,6 @@
 //===- RouterWarmStartTest.cpp - an MLP router started as the keys' one ---===//
 
-#include "tools/pce-train/RouterWarmStart.h"
+#include "runtime/train/RouterWarmStart.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>

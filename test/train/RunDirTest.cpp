@@ -4,7 +4,7 @@
 
 #include "runtime/Json.h"
 #include "runtime/Safetensors.h"
-#include "tools/pce-train/Checkpoint.h"
+#include "runtime/train/Checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>

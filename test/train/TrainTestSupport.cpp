@@ -109,16 +109,16 @@ void writePlan(const std::string &compiledDir, const PlanOptions &options) {
   writeFile(compiledDir + "/training.json", tinyPlan(options));
 }
 
-ProcessResult runTrain(const std::vector<std::string> &args) {
+ProcessResult runCommand(const std::vector<std::string> &argv) {
   auto quote = [](const std::string &s) {
     std::string q = "'";
     for (char c : s)
       q += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return q + "'";
   };
-  std::string cmd = quote(PCE_TRAIN_BIN);
-  for (const std::string &a : args)
-    cmd += " " + quote(a);
+  std::string cmd;
+  for (const std::string &a : argv)
+    cmd += (cmd.empty() ? "" : " ") + quote(a);
   cmd += " 2>&1";
   ProcessResult r;
   FILE *pipe = ::popen(cmd.c_str(), "r");
@@ -131,6 +131,12 @@ ProcessResult runTrain(const std::vector<std::string> &args) {
   int status = ::pclose(pipe);
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+ProcessResult runTrain(const std::vector<std::string> &args) {
+  std::vector<std::string> argv{PCE_TRAIN_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runCommand(argv);
 }
 
 std::string readFile(const std::string &path) {

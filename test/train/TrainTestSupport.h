@@ -45,7 +45,9 @@ struct ProcessResult {
   int status = -1;
   std::string output; // stdout and stderr together
 };
-// Runs `PCE_TRAIN_BIN args...` (arguments shell-quoted).
+// Runs argv (argv[0] the program; arguments shell-quoted).
+ProcessResult runCommand(const std::vector<std::string> &argv);
+// Runs `PCE_TRAIN_BIN args...`.
 ProcessResult runTrain(const std::vector<std::string> &args);
 
 std::string readFile(const std::string &path);

@@ -7,7 +7,7 @@
 #ifndef PCE_TOOLS_PCE_TRAIN_COMMANDLINE_H
 #define PCE_TOOLS_PCE_TRAIN_COMMANDLINE_H
 
-#include "tools/pce-train/Options.h"
+#include "runtime/train/Options.h"
 #include "tools/support/CommandLine.h"
 
 #include <string>

@@ -1,35 +1,19 @@
-//===- Compile.h - the compiled side of a run (pce-compile as a subprocess) ===//
+//===- Compile.h - how pce-train compiles a model description -------------===//
 //
-// pce-train links no MLIR: it runs `pce-compile MODEL.yaml --training -o
-// RUN_DIR/compiled` (or, for the dense baseline, which needs only the plan,
-// `pce-translate --import-training MODEL.yaml`) found next to its own
-// executable (/proc/self/exe). Errors throw std::runtime_error.
+// pce-train's CompileSteps (runtime/train/Trainer.h): the compile API
+// (passes/Artifact/Compile.h) in process, printing its diagnostics with the
+// description's file:line:column. In a build without the compiler
+// (PCE_ENABLE_COMPILER=OFF) both steps throw, asking for --compiled DIR.
 //
 //===----------------------------------------------------------------------===//
 #ifndef PCE_TOOLS_PCE_TRAIN_COMPILE_H
 #define PCE_TOOLS_PCE_TRAIN_COMPILE_H
 
-#include <string>
-#include <vector>
+#include "runtime/train/Trainer.h"
 
 namespace pce::train {
 
-// DIR_OF(/proc/self/exe)/name.
-std::string siblingTool(const std::string &name);
-
-// Runs argv (argv[0] a path) with stdout sent to `stdoutPath` unless that is
-// empty; returns the exit status (128 + signal when killed).
-int runProcess(const std::vector<std::string> &argv, const std::string &stdoutPath = "");
-
-// pce-compile MODEL --training -o outDir.
-void compileForTraining(const std::string &model, const std::string &outDir);
-
-// outDir/training.json from the pce.training_plan attribute that
-// pce-translate --import-training prints (no artifacts are built).
-void writePlanOnly(const std::string &model, const std::string &outDir);
-
-// The text of an MLIR string attribute body (escapes \\, \XX) decoded.
-std::string decodeMlirString(const std::string &escaped);
+CompileSteps compileSteps();
 
 } // namespace pce::train
 

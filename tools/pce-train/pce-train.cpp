@@ -7,8 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/train/Trainer.h"
 #include "tools/pce-train/CommandLine.h"
-#include "tools/pce-train/Trainer.h"
+#include "tools/pce-train/Compile.h"
 
 #include <c10/util/Exception.h>
 
@@ -48,7 +49,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < argc; ++i)
     options.commandLine += (i ? " " : "") + std::string(argv[i]);
   try {
-    pce::train::runTraining(options);
+    pce::train::runTraining(options, pce::train::compileSteps());
   } catch (const c10::Error &e) {
     std::fflush(stdout);
     std::fprintf(stderr, "pce-train: error: %s\n", e.what_without_backtrace());

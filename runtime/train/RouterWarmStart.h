@@ -17,8 +17,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef PCE_TOOLS_PCE_TRAIN_ROUTERWARMSTART_H
-#define PCE_TOOLS_PCE_TRAIN_ROUTERWARMSTART_H
+#ifndef PCE_RUNTIME_TRAIN_ROUTERWARMSTART_H
+#define PCE_RUNTIME_TRAIN_ROUTERWARMSTART_H
 
 #include <torch/torch.h>
 
@@ -43,4 +43,4 @@ std::string warmStartMlpRouter(const torch::Tensor &keys, double tau,
 
 } // namespace pce::train
 
-#endif // PCE_TOOLS_PCE_TRAIN_ROUTERWARMSTART_H
+#endif // PCE_RUNTIME_TRAIN_ROUTERWARMSTART_H

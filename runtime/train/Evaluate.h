@@ -5,13 +5,13 @@
 // padded with zero images to a whole compiled batch and the padding ignored.
 //
 //===----------------------------------------------------------------------===//
-#ifndef PCE_TOOLS_PCE_TRAIN_EVALUATE_H
-#define PCE_TOOLS_PCE_TRAIN_EVALUATE_H
+#ifndef PCE_RUNTIME_TRAIN_EVALUATE_H
+#define PCE_RUNTIME_TRAIN_EVALUATE_H
 
 #include "runtime/Json.h"
 #include "runtime/torch/RouterStats.h"
-#include "tools/pce-train/Data.h"
-#include "tools/pce-train/Network.h"
+#include "runtime/train/Data.h"
+#include "runtime/train/Network.h"
 
 #include <map>
 #include <string>
@@ -36,4 +36,4 @@ rt::JsonValue routingJson(const std::map<std::string, torchrt::RoutingStats> &ro
 
 } // namespace pce::train
 
-#endif // PCE_TOOLS_PCE_TRAIN_EVALUATE_H
+#endif // PCE_RUNTIME_TRAIN_EVALUATE_H

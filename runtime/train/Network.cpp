@@ -1,6 +1,6 @@
 //===- Network.cpp - the plan's network for one phase ---------------------===//
 
-#include "tools/pce-train/Network.h"
+#include "runtime/train/Network.h"
 
 #include "runtime/torch/ModuleTree.h"
 

@@ -1,14 +1,17 @@
-//===- Plan.h - the training plan (DIR/training.json) ---------------------===//
+//===- TrainingPlan.h - the training plan (DIR/training.json) -------------===//
 //
 // docs/Training.md §3: the network's layers with per-image shapes, the head,
-// the resolved training configuration and one entry per phase. readPlan
-// checks what pce-train uses and names the file, byte offset and key of any
-// problem: `compiled/training.json: byte 412: training.optimizer.lr: expected
-// a number, found string`.
+// the resolved training configuration and one entry per phase. The one
+// definition of the format: the compiler fills a Plan and writes it with
+// writePlanText, training reads it with readPlan, and the defaults of a
+// description's `training:` section are the member initialisers below.
+// readPlan checks what training uses and names the file, byte offset and key
+// of any problem: `compiled/training.json: byte 412: training.optimizer.lr:
+// expected a number, found a string`.
 //
 //===----------------------------------------------------------------------===//
-#ifndef PCE_TOOLS_PCE_TRAIN_PLAN_H
-#define PCE_TOOLS_PCE_TRAIN_PLAN_H
+#ifndef PCE_RUNTIME_TRAININGPLAN_H
+#define PCE_RUNTIME_TRAININGPLAN_H
 
 #include "runtime/Json.h"
 #include "runtime/Status.h"
@@ -19,7 +22,13 @@
 #include <string>
 #include <vector>
 
-namespace pce::train {
+namespace pce::rt {
+
+constexpr const char *kTrainingPlanFormat = "pce-training-plan";
+constexpr int64_t kTrainingPlanVersion = 1;
+constexpr const char *kTrainingPlanFileName = "training.json";
+// Epochs of the single phase of a `training:` section without `phases:`.
+constexpr int64_t kDefaultEpochs = 10;
 
 struct PlanLayer {
   std::string kind; // conv, batch_norm, relu, max_pool, avg_pool, global_avg_pool,
@@ -53,6 +62,10 @@ struct OptimizerConfig {
   double lr = 0.05, momentum = 0.9, weightDecay = 5e-4;
   bool nesterov = true;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+
+  // The defaults of `kind` (the initialisers above are SGD's); throws
+  // std::invalid_argument for another kind.
+  static OptimizerConfig defaults(const std::string &kind);
 };
 
 struct ScheduleConfig {
@@ -63,7 +76,7 @@ struct ScheduleConfig {
 };
 
 struct TrainingConfig {
-  std::string data;
+  std::string data = "/usr/share/datasets/fashion-mnist";
   int64_t batch = 64, seed = 1, threads = 2, validation = 5000;
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
@@ -75,7 +88,7 @@ struct TrainingConfig {
 };
 
 struct Plan {
-  std::string path; // where it was read from
+  std::string path; // where it was read from (not written)
   std::string model;
   int64_t batch = 0, channels = 0, height = 0, width = 0;
   std::vector<PlanLayer> layers;
@@ -91,9 +104,12 @@ struct Plan {
   int64_t firstEpochOf(size_t q) const;
 };
 
-rt::Expected<Plan> parsePlan(const std::string &text, const std::string &source);
-rt::Expected<Plan> readPlan(const std::string &path);
+Expected<Plan> parsePlan(const std::string &text, const std::string &source);
+Expected<Plan> readPlan(const std::string &path);
+// The text of training.json (one space per level, keys in the order above);
+// parsePlan reads back the same Plan.
+std::string writePlanText(const Plan &plan);
 
-} // namespace pce::train
+} // namespace pce::rt
 
-#endif // PCE_TOOLS_PCE_TRAIN_PLAN_H
+#endif // PCE_RUNTIME_TRAININGPLAN_H

@@ -8,10 +8,10 @@
 // weight decay and bias correction.
 //
 //===----------------------------------------------------------------------===//
-#ifndef PCE_TOOLS_PCE_TRAIN_OPTIMIZER_H
-#define PCE_TOOLS_PCE_TRAIN_OPTIMIZER_H
+#ifndef PCE_RUNTIME_TRAIN_OPTIMIZER_H
+#define PCE_RUNTIME_TRAIN_OPTIMIZER_H
 
-#include "tools/pce-train/Plan.h"
+#include "runtime/TrainingPlan.h"
 
 #include <torch/types.h>
 
@@ -19,6 +19,9 @@
 #include <string>
 
 namespace pce::train {
+
+using rt::OptimizerConfig;
+using rt::ScheduleConfig;
 
 class Optimizer {
 public:
@@ -50,4 +53,4 @@ double learningRate(const ScheduleConfig &schedule, double baseLr, int64_t step,
 
 } // namespace pce::train
 
-#endif // PCE_TOOLS_PCE_TRAIN_OPTIMIZER_H
+#endif // PCE_RUNTIME_TRAIN_OPTIMIZER_H

@@ -1,8 +1,8 @@
 //===- Log.cpp - log.jsonl and the terminal progress line -----------------===//
 
-#include "tools/pce-train/Log.h"
+#include "runtime/train/Log.h"
 
-#include "tools/pce-train/Checkpoint.h"
+#include "runtime/train/Checkpoint.h"
 
 #include <cmath>
 #include <fstream>

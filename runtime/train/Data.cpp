@@ -1,6 +1,6 @@
 //===- Data.cpp - Fashion-MNIST for training ------------------------------===//
 
-#include "tools/pce-train/Data.h"
+#include "runtime/train/Data.h"
 
 #include "runtime/Idx.h"
 #include "runtime/torch/TensorConvert.h"

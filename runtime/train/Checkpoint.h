@@ -2,13 +2,16 @@
 //
 // After every epoch: RUN_DIR/checkpoint.safetensors (parameters, buffers,
 // optimiser slots `optim.*`, the generator state `rng.state` as u8) and
-// RUN_DIR/checkpoint.json (epoch, phase, step counts, wall time), each
+// RUN_DIR/checkpoint.json (runtime/CheckpointInfo.h: epoch, phase, step
+// counts, wall time), each
 // written to a temporary file and renamed. The epoch is stored in both and
 // must agree, so a crash between the two renames is detected on --resume.
 //
 //===----------------------------------------------------------------------===//
-#ifndef PCE_TOOLS_PCE_TRAIN_CHECKPOINT_H
-#define PCE_TOOLS_PCE_TRAIN_CHECKPOINT_H
+#ifndef PCE_RUNTIME_TRAIN_CHECKPOINT_H
+#define PCE_RUNTIME_TRAIN_CHECKPOINT_H
+
+#include "runtime/CheckpointInfo.h"
 
 #include <torch/types.h>
 
@@ -17,16 +20,7 @@
 
 namespace pce::train {
 
-struct CheckpointInfo {
-  int64_t epoch = 0;          // epochs completed
-  int64_t phase = 0;          // 0-based phase of the last completed epoch
-  int64_t optimizerSteps = 0; // steps of the current phase's optimiser
-  int64_t globalStep = 0;     // optimiser steps over the whole run (LR schedule)
-  double wallSeconds = 0;     // training time so far, all sessions
-  bool dense = false;
-  std::string model;
-  int64_t seed = 0;
-};
+using rt::CheckpointInfo;
 
 struct Checkpoint {
   CheckpointInfo info;
@@ -51,4 +45,4 @@ void writeTextAtomic(const std::string &path, const std::string &text);
 
 } // namespace pce::train
 
-#endif // PCE_TOOLS_PCE_TRAIN_CHECKPOINT_H
+#endif // PCE_RUNTIME_TRAIN_CHECKPOINT_H

@@ -9,12 +9,12 @@
 // (`<n>.dense.weight`, `<n>.dense.bn.*`) with the same output channels.
 //
 //===----------------------------------------------------------------------===//
-#ifndef PCE_TOOLS_PCE_TRAIN_NETWORK_H
-#define PCE_TOOLS_PCE_TRAIN_NETWORK_H
+#ifndef PCE_RUNTIME_TRAIN_NETWORK_H
+#define PCE_RUNTIME_TRAIN_NETWORK_H
 
 #include "runtime/Artifact.h"
 #include "runtime/torch/PceLayer.h"
-#include "tools/pce-train/Plan.h"
+#include "runtime/TrainingPlan.h"
 
 #include <ATen/core/Generator.h>
 #include <torch/nn/module.h>
@@ -26,6 +26,10 @@
 #include <vector>
 
 namespace pce::train {
+
+using rt::Plan;
+using rt::PlanLayer;
+using rt::PhaseLayer;
 
 struct NetworkOptions {
   bool dense = false;
@@ -93,4 +97,4 @@ void initialiseTensor(const std::string &name, torch::Tensor &t, at::Generator g
 
 } // namespace pce::train
 
-#endif // PCE_TOOLS_PCE_TRAIN_NETWORK_H
+#endif // PCE_RUNTIME_TRAIN_NETWORK_H

@@ -1,6 +1,6 @@
 //===- Options.h - pce-train's command line -------------------------------===//
-#ifndef PCE_TOOLS_PCE_TRAIN_OPTIONS_H
-#define PCE_TOOLS_PCE_TRAIN_OPTIONS_H
+#ifndef PCE_RUNTIME_TRAIN_OPTIONS_H
+#define PCE_RUNTIME_TRAIN_OPTIONS_H
 
 #include <cstdint>
 #include <optional>
@@ -27,4 +27,4 @@ struct Options {
 
 } // namespace pce::train
 
-#endif // PCE_TOOLS_PCE_TRAIN_OPTIONS_H
+#endif // PCE_RUNTIME_TRAIN_OPTIONS_H

@@ -1,6 +1,6 @@
 //===- Optimizer.cpp - SGD / AdamW over named parameters, LR schedules ----===//
 
-#include "tools/pce-train/Optimizer.h"
+#include "runtime/train/Optimizer.h"
 
 #include <cmath>
 #include <stdexcept>

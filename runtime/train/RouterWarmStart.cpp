@@ -1,6 +1,6 @@
 //===- RouterWarmStart.cpp - an MLP router that starts as the cosine router ===//
 
-#include "tools/pce-train/RouterWarmStart.h"
+#include "runtime/train/RouterWarmStart.h"
 
 #include <algorithm>
 

@@ -7,8 +7,8 @@
 // reads as that of an uninterrupted run.
 //
 //===----------------------------------------------------------------------===//
-#ifndef PCE_TOOLS_PCE_TRAIN_LOG_H
-#define PCE_TOOLS_PCE_TRAIN_LOG_H
+#ifndef PCE_RUNTIME_TRAIN_LOG_H
+#define PCE_RUNTIME_TRAIN_LOG_H
 
 #include "runtime/Json.h"
 
@@ -58,4 +58,4 @@ std::string formatDuration(double seconds);
 
 } // namespace pce::train
 
-#endif // PCE_TOOLS_PCE_TRAIN_LOG_H
+#endif // PCE_RUNTIME_TRAIN_LOG_H

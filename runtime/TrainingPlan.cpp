@@ -1,78 +1,18 @@
 //===- Plan.cpp - the training plan (DIR/training.json) -------------------===//
 
-#include "tools/pce-train/Plan.h"
+#include "runtime/TrainingPlan.h"
 
 #include "runtime/Failure.h"
 #include "runtime/FileIO.h"
+#include "runtime/JsonReader.h"
 
-namespace pce::train {
+#include <stdexcept>
 
-using rt::JsonValue;
+namespace pce::rt {
 
 namespace {
 
-// Typed access to one JSON document with messages "SOURCE: byte N: PATH: ...".
-class Reader {
-public:
-  explicit Reader(std::string source) : source_(std::move(source)) {}
-
-  [[noreturn]] void fail(const JsonValue &v, const std::string &path, const std::string &what) const {
-    rt::detail::fail(source_ + ": byte " + std::to_string(v.offset()) + ": " + path + ": " + what);
-  }
-  const JsonValue &object(const JsonValue &v, const std::string &path) const {
-    if (!v.isObject())
-      fail(v, path, std::string("expected an object, found ") + rt::jsonKindName(v.kind()));
-    return v;
-  }
-  const JsonValue &member(const JsonValue &obj, const std::string &path, const char *key) const {
-    const JsonValue *m = object(obj, path).find(key);
-    if (!m)
-      fail(obj, path, std::string("missing key '") + key + "'");
-    return *m;
-  }
-  std::string sub(const std::string &path, const std::string &key) const {
-    return path.empty() ? key : path + "." + key;
-  }
-  int64_t integer(const JsonValue &obj, const std::string &path, const char *key) const {
-    const JsonValue &v = member(obj, path, key);
-    if (!v.isInt())
-      fail(v, sub(path, key), std::string("expected an integer, found ") + rt::jsonKindName(v.kind()));
-    return v.intValue();
-  }
-  double number(const JsonValue &obj, const std::string &path, const char *key) const {
-    const JsonValue &v = member(obj, path, key);
-    if (!v.isNumber())
-      fail(v, sub(path, key), std::string("expected a number, found ") + rt::jsonKindName(v.kind()));
-    return v.numberValue();
-  }
-  bool boolean(const JsonValue &obj, const std::string &path, const char *key) const {
-    const JsonValue &v = member(obj, path, key);
-    if (!v.isBool())
-      fail(v, sub(path, key), std::string("expected true or false, found ") + rt::jsonKindName(v.kind()));
-    return v.boolValue();
-  }
-  std::string string(const JsonValue &obj, const std::string &path, const char *key) const {
-    const JsonValue &v = member(obj, path, key);
-    if (!v.isString())
-      fail(v, sub(path, key), std::string("expected a string, found ") + rt::jsonKindName(v.kind()));
-    return *v.getString();
-  }
-  std::vector<int64_t> ints(const JsonValue &obj, const std::string &path, const char *key) const {
-    const JsonValue &v = member(obj, path, key);
-    if (!v.isArray())
-      fail(v, sub(path, key), std::string("expected an array of integers, found ") + rt::jsonKindName(v.kind()));
-    std::vector<int64_t> out;
-    for (const JsonValue &item : *v.getArray()) {
-      if (!item.isInt())
-        fail(item, sub(path, key), "expected an array of integers");
-      out.push_back(item.intValue());
-    }
-    return out;
-  }
-
-private:
-  std::string source_;
-};
+using Reader = JsonReader;
 
 PlanLayer readLayer(const Reader &r, const JsonValue &v, const std::string &path) {
   PlanLayer l;
@@ -169,8 +109,11 @@ Phase readPhase(const Reader &r, const JsonValue &v, const std::string &path) {
     pl.keys = r.string(l, lp, "keys");
     if (pl.keys != "none" && pl.keys != "ema" && pl.keys != "learnable" && pl.keys != "learnable_ema")
       r.fail(r.member(l, lp, "keys"), lp + ".keys", "expected none, ema, learnable or learnable_ema");
-    pl.tau = l.find("tau") ? r.number(l, lp, "tau") : 1.0;
-    pl.learnableTau = l.find("learnable_tau") ? r.boolean(l, lp, "learnable_tau") : false;
+    // Optional: plans written before learnable temperatures lack them.
+    if (l.find("tau"))
+      pl.tau = r.number(l, lp, "tau");
+    if (l.find("learnable_tau"))
+      pl.learnableTau = r.boolean(l, lp, "learnable_tau");
     pl.mix = r.string(l, lp, "mix");
     pl.attention = r.string(l, lp, "attention");
     ph.layers[name] = pl;
@@ -182,10 +125,11 @@ Plan readDocument(const JsonValue &doc, const std::string &source) {
   Reader r(source);
   Plan plan;
   plan.path = source;
-  if (r.string(doc, "", "format") != "pce-training-plan")
-    r.fail(r.member(doc, "", "format"), "format", "expected \"pce-training-plan\"");
-  if (r.integer(doc, "", "version") != 1)
-    r.fail(r.member(doc, "", "version"), "version", "this pce-train reads version 1");
+  if (r.string(doc, "", "format") != kTrainingPlanFormat)
+    r.fail(r.member(doc, "", "format"), "format", std::string("expected \"") + kTrainingPlanFormat + "\"");
+  if (r.integer(doc, "", "version") != kTrainingPlanVersion)
+    r.fail(r.member(doc, "", "version"), "version",
+           "this PCE reads version " + std::to_string(kTrainingPlanVersion));
   plan.model = r.string(doc, "", "model");
   const JsonValue &in = r.member(doc, "", "input");
   plan.batch = r.integer(in, "input", "batch");
@@ -201,7 +145,7 @@ Plan readDocument(const JsonValue &doc, const std::string &source) {
   if (!head.isNull()) {
     std::string kind = r.string(head, "head", "kind");
     if (kind != "classification")
-      r.fail(r.member(head, "head", "kind"), "head.kind", "pce-train supports only classification heads");
+      r.fail(r.member(head, "head", "kind"), "head.kind", "training supports only classification heads");
     plan.headClasses = r.integer(head, "head", "classes");
     plan.headIn = r.ints(head, "head", "in");
   }
@@ -219,6 +163,154 @@ Plan readDocument(const JsonValue &doc, const std::string &source) {
 }
 
 } // namespace
+
+namespace {
+
+JsonValue ints(const std::vector<int64_t> &values) {
+  JsonValue a = JsonValue::array();
+  for (int64_t v : values)
+    a.push(JsonValue::integer(v));
+  return a;
+}
+
+JsonValue writeLayer(const PlanLayer &l) {
+  JsonValue j = JsonValue::object();
+  j.set("kind", JsonValue::string(l.kind));
+  j.set("name", JsonValue::string(l.name));
+  j.set("in", ints(l.in));
+  j.set("out", ints(l.out));
+  if (l.kind == "conv") {
+    j.set("kernel", ints(l.kernel));
+    j.set("stride", ints(l.stride));
+    j.set("padding", ints(l.padding));
+    j.set("bias", JsonValue::boolean(l.bias));
+  } else if (l.kind == "batch_norm") {
+    j.set("eps", JsonValue::number(l.eps));
+  } else if (l.kind == "max_pool" || l.kind == "avg_pool") {
+    j.set("kernel", ints(l.kernel));
+    j.set("stride", ints(l.stride));
+  } else if (l.kind == "linear") {
+    j.set("bias", JsonValue::boolean(l.bias));
+  } else if (l.kind == "residual") {
+    j.set("from", JsonValue::string(l.from));
+  }
+  return j;
+}
+
+JsonValue writePhase(const Phase &p, const std::vector<PlanLayer> &order) {
+  JsonValue j = JsonValue::object();
+  j.set("epochs", JsonValue::integer(p.epochs));
+  j.set("artifact", JsonValue::string(p.artifact));
+  JsonValue layers = JsonValue::object();
+  auto add = [&](const std::string &name, const PhaseLayer &l) {
+    JsonValue o = JsonValue::object();
+    o.set("router", JsonValue::string(l.router));
+    o.set("top_k", JsonValue::integer(l.topK));
+    o.set("keys", JsonValue::string(l.keys));
+    o.set("tau", JsonValue::number(l.tau));
+    o.set("learnable_tau", JsonValue::boolean(l.learnableTau));
+    o.set("mix", JsonValue::string(l.mix));
+    o.set("attention", JsonValue::string(l.attention));
+    layers.set(name, std::move(o));
+  };
+  // The network's order first (what a reader of the file expects), then any
+  // layer the plan's layer list does not name.
+  for (const PlanLayer &l : order)
+    if (auto it = p.layers.find(l.name); it != p.layers.end())
+      add(it->first, it->second);
+  for (const auto &[name, l] : p.layers)
+    if (!layers.find(name))
+      add(name, l);
+  j.set("layers", std::move(layers));
+  return j;
+}
+
+JsonValue writeTraining(const TrainingConfig &c) {
+  JsonValue t = JsonValue::object();
+  t.set("data", JsonValue::string(c.data));
+  t.set("batch", JsonValue::integer(c.batch));
+  t.set("seed", JsonValue::integer(c.seed));
+  t.set("threads", JsonValue::integer(c.threads));
+  t.set("validation", JsonValue::integer(c.validation));
+  JsonValue o = JsonValue::object();
+  o.set("kind", JsonValue::string(c.optimizer.kind));
+  o.set("lr", JsonValue::number(c.optimizer.lr));
+  o.set("momentum", JsonValue::number(c.optimizer.momentum));
+  o.set("nesterov", JsonValue::boolean(c.optimizer.nesterov));
+  o.set("weight_decay", JsonValue::number(c.optimizer.weightDecay));
+  JsonValue betas = JsonValue::array();
+  betas.push(JsonValue::number(c.optimizer.beta1));
+  betas.push(JsonValue::number(c.optimizer.beta2));
+  o.set("betas", std::move(betas));
+  o.set("eps", JsonValue::number(c.optimizer.eps));
+  t.set("optimizer", std::move(o));
+  JsonValue s = JsonValue::object();
+  s.set("kind", JsonValue::string(c.schedule.kind));
+  s.set("warmup_epochs", JsonValue::number(c.schedule.warmupEpochs));
+  s.set("step_epochs", JsonValue::integer(c.schedule.stepEpochs));
+  s.set("gamma", JsonValue::number(c.schedule.gamma));
+  t.set("schedule", std::move(s));
+  JsonValue a = JsonValue::object();
+  a.set("crop_padding", JsonValue::integer(c.cropPadding));
+  a.set("hflip", JsonValue::boolean(c.hflip));
+  t.set("augment", std::move(a));
+  t.set("load_balance", JsonValue::number(c.loadBalance));
+  t.set("ema", JsonValue::number(c.ema));
+  JsonValue k = JsonValue::object();
+  k.set("images", JsonValue::integer(c.keyInitImages));
+  k.set("iterations", JsonValue::integer(c.keyInitIterations));
+  t.set("key_init", std::move(k));
+  t.set("bn_momentum", JsonValue::number(c.bnMomentum));
+  return t;
+}
+
+} // namespace
+
+std::string writePlanText(const Plan &plan) {
+  JsonValue doc = JsonValue::object();
+  doc.set("format", JsonValue::string(kTrainingPlanFormat));
+  doc.set("version", JsonValue::integer(kTrainingPlanVersion));
+  doc.set("model", JsonValue::string(plan.model));
+  JsonValue phases = JsonValue::array();
+  for (const Phase &p : plan.phases)
+    phases.push(writePhase(p, plan.layers));
+  doc.set("phases", std::move(phases));
+  JsonValue in = JsonValue::object();
+  in.set("batch", JsonValue::integer(plan.batch));
+  in.set("channels", JsonValue::integer(plan.channels));
+  in.set("height", JsonValue::integer(plan.height));
+  in.set("width", JsonValue::integer(plan.width));
+  doc.set("input", std::move(in));
+  JsonValue layers = JsonValue::array();
+  for (const PlanLayer &l : plan.layers)
+    layers.push(writeLayer(l));
+  doc.set("layers", std::move(layers));
+  if (plan.headClasses) {
+    JsonValue head = JsonValue::object();
+    head.set("kind", JsonValue::string("classification"));
+    head.set("classes", JsonValue::integer(*plan.headClasses));
+    head.set("in", ints(plan.headIn));
+    doc.set("head", std::move(head));
+  } else {
+    doc.set("head", JsonValue());
+  }
+  doc.set("training", writeTraining(plan.training));
+  return writeJson(doc, 1) + "\n";
+}
+
+OptimizerConfig OptimizerConfig::defaults(const std::string &kind) {
+  OptimizerConfig c;
+  if (kind == "sgd")
+    return c;
+  if (kind != "adamw")
+    throw std::invalid_argument("unknown optimizer '" + kind + "' (expected sgd or adamw)");
+  c.kind = kind;
+  c.lr = 0.001;
+  c.momentum = 0;
+  c.nesterov = false;
+  c.weightDecay = 0.01;
+  return c;
+}
 
 int64_t Plan::totalEpochs() const {
   int64_t n = 0;
@@ -244,25 +336,25 @@ int64_t Plan::firstEpochOf(size_t q) const {
   return start;
 }
 
-rt::Expected<Plan> parsePlan(const std::string &text, const std::string &source) {
-  auto doc = rt::parseJson(text, source);
+Expected<Plan> parsePlan(const std::string &text, const std::string &source) {
+  auto doc = parseJson(text, source);
   if (!doc)
     return doc.status();
   try {
     return readDocument(*doc, source);
   } catch (...) {
-    return rt::detail::statusFromCurrentException();
+    return detail::statusFromCurrentException();
   }
 }
 
-rt::Expected<Plan> readPlan(const std::string &path) {
+Expected<Plan> readPlan(const std::string &path) {
   std::string text;
   try {
-    text = rt::detail::readWholeFile(path);
+    text = detail::readWholeFile(path);
   } catch (...) {
-    return rt::detail::statusFromCurrentException();
+    return detail::statusFromCurrentException();
   }
   return parsePlan(text, path);
 }
 
-} // namespace pce::train
+} // namespace pce::rt

@@ -1,19 +1,18 @@
 //===- Trainer.cpp - pce-train's training loop ----------------------------===//
 
-#include "tools/pce-train/Trainer.h"
+#include "runtime/train/Trainer.h"
 
 #include "runtime/Artifact.h"
 #include "runtime/ThreadPool.h"
+#include "runtime/TrainingPlan.h"
 #include "runtime/torch/RouterStats.h"
-#include "tools/pce-train/Checkpoint.h"
-#include "tools/pce-train/Compile.h"
-#include "tools/pce-train/Data.h"
-#include "tools/pce-train/Evaluate.h"
-#include "tools/pce-train/Log.h"
-#include "tools/pce-train/Network.h"
-#include "tools/pce-train/Optimizer.h"
-#include "tools/pce-train/Plan.h"
-#include "tools/pce-train/RouterWarmStart.h"
+#include "runtime/train/Checkpoint.h"
+#include "runtime/train/Data.h"
+#include "runtime/train/Evaluate.h"
+#include "runtime/train/Log.h"
+#include "runtime/train/Network.h"
+#include "runtime/train/Optimizer.h"
+#include "runtime/train/RouterWarmStart.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -26,6 +25,9 @@
 #include <stdexcept>
 
 namespace pce::train {
+
+using rt::Phase;
+using rt::TrainingConfig;
 
 namespace fs = std::filesystem;
 using rt::JsonValue;
@@ -45,7 +47,7 @@ std::string fixed(double v, int digits) {
 
 class Trainer {
 public:
-  explicit Trainer(const Options &o) : opt_(o) {}
+  Trainer(const Options &o, const CompileSteps &compile) : opt_(o), compile_(compile) {}
   void run();
 
 private:
@@ -64,6 +66,7 @@ private:
   int64_t evalChunks() const { return threads_; }
 
   Options opt_;
+  CompileSteps compile_;
   std::string runDir_, compiledDir_;
   Plan plan_;
   int64_t threads_ = 1;
@@ -90,16 +93,16 @@ void Trainer::preparePlan() {
   bool reuse = opt_.compiled || (opt_.resume && fs::exists(fs::path(compiledDir_) / "training.json"));
   if (!reuse) {
     if (opt_.dense) {
-      std::printf("pce-train: the plan of %s (pce-translate --import-training; --dense needs no compiled layers)\n",
-                  opt_.model.c_str());
-      writePlanOnly(opt_.model, compiledDir_);
+      std::printf("pce-train: the plan of %s (--dense needs no compiled layers)\n", opt_.model.c_str());
+      std::fflush(stdout);
+      compile_.writePlanOnly(opt_.model, compiledDir_);
     } else {
       std::printf("pce-train: pce-compile %s --training -o %s\n", opt_.model.c_str(), compiledDir_.c_str());
       std::fflush(stdout);
-      compileForTraining(opt_.model, compiledDir_);
+      compile_.compileForTraining(opt_.model, compiledDir_);
     }
   }
-  auto plan = readPlan((fs::path(compiledDir_) / "training.json").string());
+  auto plan = rt::readPlan((fs::path(compiledDir_) / rt::kTrainingPlanFileName).string());
   if (!plan)
     throw std::runtime_error(plan.error());
   plan_ = std::move(*plan);
@@ -507,8 +510,8 @@ void Trainer::run() {
 
 } // namespace
 
-void runTraining(const Options &options) {
-  Trainer trainer(options);
+void runTraining(const Options &options, const CompileSteps &compile) {
+  Trainer trainer(options, compile);
   trainer.run();
 }
 

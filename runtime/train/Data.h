@@ -6,8 +6,8 @@
 // file is kept for one evaluation at the end.
 //
 //===----------------------------------------------------------------------===//
-#ifndef PCE_TOOLS_PCE_TRAIN_DATA_H
-#define PCE_TOOLS_PCE_TRAIN_DATA_H
+#ifndef PCE_RUNTIME_TRAIN_DATA_H
+#define PCE_RUNTIME_TRAIN_DATA_H
 
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
@@ -54,4 +54,4 @@ std::vector<torch::Tensor> epochBatches(int64_t n, int64_t batch, at::Generator 
 
 } // namespace pce::train
 
-#endif // PCE_TOOLS_PCE_TRAIN_DATA_H
+#endif // PCE_RUNTIME_TRAIN_DATA_H

@@ -1,6 +1,6 @@
 //===- Evaluate.cpp - loss, top-1/top-5 and routing statistics ------------===//
 
-#include "tools/pce-train/Evaluate.h"
+#include "runtime/train/Evaluate.h"
 
 namespace pce::train {
 

@@ -1,21 +1,17 @@
 //===- Checkpoint.cpp - run directory, checkpoints, final weights ---------===//
 
-#include "tools/pce-train/Checkpoint.h"
+#include "runtime/train/Checkpoint.h"
 
-#include "runtime/Json.h"
 #include "runtime/Safetensors.h"
 #include "runtime/torch/TensorConvert.h"
-#include "tools/pce-train/Plan.h"
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace pce::train {
 
 namespace fs = std::filesystem;
-using rt::JsonValue;
 
 namespace {
 const char *kRunFiles[] = {"checkpoint.json", "checkpoint.safetensors", "log.jsonl"};
@@ -84,58 +80,24 @@ std::map<std::string, torch::Tensor> readTensors(const std::string &path) {
 }
 
 void writeCheckpoint(const std::string &runDir, const Checkpoint &c) {
-  const CheckpointInfo &i = c.info;
-  writeTensors((fs::path(runDir) / "checkpoint.safetensors").string(), c.tensors,
-               {{"pce.train.epoch", std::to_string(i.epoch)}});
-  JsonValue j = JsonValue::object();
-  j.set("format", JsonValue::string("pce-train-checkpoint"));
-  j.set("version", JsonValue::integer(1));
-  j.set("model", JsonValue::string(i.model));
-  j.set("epoch", JsonValue::integer(i.epoch));
-  j.set("phase", JsonValue::integer(i.phase + 1));
-  j.set("optimizer_steps", JsonValue::integer(i.optimizerSteps));
-  j.set("global_step", JsonValue::integer(i.globalStep));
-  j.set("wall_seconds", JsonValue::number(i.wallSeconds));
-  j.set("dense", JsonValue::boolean(i.dense));
-  j.set("seed", JsonValue::integer(i.seed));
-  j.set("rng", JsonValue::string("rng.state in checkpoint.safetensors (the CPU generator's state)"));
-  writeTextAtomic((fs::path(runDir) / "checkpoint.json").string(), rt::writeJson(j, 1) + "\n");
+  writeTensors((fs::path(runDir) / rt::kCheckpointTensorsFileName).string(), c.tensors,
+               {{rt::kCheckpointEpochKey, std::to_string(c.info.epoch)}});
+  writeTextAtomic((fs::path(runDir) / rt::kCheckpointInfoFileName).string(), rt::writeCheckpointInfoText(c.info));
 }
 
 Checkpoint readCheckpoint(const std::string &runDir) {
-  std::string jsonPath = (fs::path(runDir) / "checkpoint.json").string();
-  std::ifstream in(jsonPath, std::ios::binary);
-  if (!in)
-    throw std::runtime_error("cannot read " + jsonPath);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto doc = rt::parseJson(text.str(), jsonPath);
-  if (!doc)
-    throw std::runtime_error(doc.error());
-  auto field = [&](const char *key) -> const JsonValue & {
-    const JsonValue *v = doc->find(key);
-    if (!v)
-      throw std::runtime_error(jsonPath + ": missing key '" + key + "'");
-    return *v;
-  };
-  const std::string *format = field("format").getString();
-  if (!format || *format != "pce-train-checkpoint")
-    throw std::runtime_error(jsonPath + ": not a pce-train checkpoint");
+  std::string jsonPath = (fs::path(runDir) / rt::kCheckpointInfoFileName).string();
+  auto info = rt::readCheckpointInfo(jsonPath);
+  if (!info)
+    throw std::runtime_error(info.error());
   Checkpoint c;
-  c.info.model = field("model").getString() ? *field("model").getString() : "";
-  c.info.epoch = field("epoch").intValue();
-  c.info.phase = field("phase").intValue() - 1;
-  c.info.optimizerSteps = field("optimizer_steps").intValue();
-  c.info.globalStep = field("global_step").intValue();
-  c.info.wallSeconds = field("wall_seconds").numberValue();
-  c.info.dense = field("dense").boolValue();
-  c.info.seed = field("seed").intValue();
+  c.info = *info;
 
-  std::string tensorsPath = (fs::path(runDir) / "checkpoint.safetensors").string();
+  std::string tensorsPath = (fs::path(runDir) / rt::kCheckpointTensorsFileName).string();
   auto file = rt::readSafetensors(tensorsPath);
   if (!file)
     throw std::runtime_error(file.error());
-  auto epoch = file->metadata.find("pce.train.epoch");
+  auto epoch = file->metadata.find(rt::kCheckpointEpochKey);
   if (epoch == file->metadata.end() || epoch->second != std::to_string(c.info.epoch))
     throw std::runtime_error(tensorsPath + " and " + jsonPath +
                              " are from different epochs (interrupted while writing?); start over with --force");
