@@ -10,6 +10,7 @@
 
 #include "dialect/PCEAttributes.h"
 #include "dialect/PCEDialect.h"
+#include "runtime/ParameterRole.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/STLExtras.h"
@@ -29,7 +30,7 @@ enum class Place {
   Module
 };
 /// What it holds.
-enum class Holds { Name, String, Unit };
+enum class Holds { Name, String, Unit, Role };
 
 struct AttrSpec {
   llvm::StringLiteral name;
@@ -41,6 +42,7 @@ struct AttrSpec {
 static const AttrSpec kSpecs[] = {
     {kInputAttrName, Place::Argument, Holds::Name},
     {kParamAttrName, Place::Argument, Holds::Name},
+    {kRoleAttrName, Place::Argument, Holds::Role},
     {kOutputAttrName, Place::Result, Holds::Name},
     {kRoutingAttrName, Place::Result, Holds::Name},
     {kDifferentiableAttrName, Place::Function, Holds::Unit},
@@ -70,7 +72,7 @@ static StringRef describe(Place place) {
   llvm_unreachable("unknown place");
 }
 
-static StringRef describe(Holds value) {
+static std::string describe(Holds value) {
   switch (value) {
   case Holds::Name:
     return "a non-empty string (a name)";
@@ -78,6 +80,9 @@ static StringRef describe(Holds value) {
     return "a string";
   case Holds::Unit:
     return "a unit attribute (no value)";
+  case Holds::Role:
+    return "a parameter role (" +
+           llvm::join(::pce::rt::paramRoleNames(), ", ") + ")";
   }
   llvm_unreachable("unknown value");
 }
@@ -123,6 +128,10 @@ static LogicalResult checkValue(Operation *op, const AttrSpec &spec,
     break;
   case Holds::Unit:
     ok = isa<UnitAttr>(value);
+    break;
+  case Holds::Role:
+    if (auto s = dyn_cast<StringAttr>(value))
+      ok = ::pce::rt::parseParamRole(s.getValue().str()).has_value();
     break;
   }
   if (ok)
@@ -173,6 +182,11 @@ LogicalResult PCEDialect::verifyRegionArgAttribute(Operation *op,
     return misplaced(op, attr, where);
   if (failed(verify(op, attr, Place::Argument, where)))
     return failure();
+  // A role says what a parameter is.
+  if (attr.getName() == kRoleAttrName && !getParamName(func, argIndex))
+    return op->emitOpError()
+           << "argument #" << argIndex << " has '" << kRoleAttrName
+           << "' but no '" << kParamAttrName << "': only a parameter has a role";
   // An argument is an input or a parameter, not both.
   if (attr.getName() == kParamAttrName && getInputName(func, argIndex))
     return op->emitOpError()
@@ -209,6 +223,10 @@ StringAttr mlir::pce::getInputName(FunctionOpInterface func, unsigned index) {
 
 StringAttr mlir::pce::getParamName(FunctionOpInterface func, unsigned index) {
   return func.getArgAttrOfType<StringAttr>(index, kParamAttrName);
+}
+
+StringAttr mlir::pce::getParamRole(FunctionOpInterface func, unsigned index) {
+  return func.getArgAttrOfType<StringAttr>(index, kRoleAttrName);
 }
 
 StringAttr mlir::pce::getOutputName(FunctionOpInterface func, unsigned index) {

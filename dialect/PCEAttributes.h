@@ -23,6 +23,10 @@ inline constexpr llvm::StringLiteral kInputAttrName = "pce.input";
 /// Argument attribute (string): the name of a parameter tensor
 /// (`layer1.experts.kernel`).
 inline constexpr llvm::StringLiteral kParamAttrName = "pce.param";
+/// Argument attribute (string) beside `pce.param`: what the parameter is, one
+/// of the role names of runtime/ParameterRole.h (`conv_kernel`, ...); the
+/// manifest records it with the initialiser it implies.
+inline constexpr llvm::StringLiteral kRoleAttrName = "pce.role";
 /// Result attribute (string): the name of an output tensor.
 inline constexpr llvm::StringLiteral kOutputAttrName = "pce.output";
 /// Result attribute (string): the name of a routing-weights output
@@ -44,6 +48,7 @@ inline constexpr llvm::StringLiteral kTrainingPlanAttrName =
 /// The string attribute `name` of argument `index` of `func`, or null.
 StringAttr getInputName(FunctionOpInterface func, unsigned index);
 StringAttr getParamName(FunctionOpInterface func, unsigned index);
+StringAttr getParamRole(FunctionOpInterface func, unsigned index);
 /// The string attribute `name` of result `index` of `func`, or null.
 StringAttr getOutputName(FunctionOpInterface func, unsigned index);
 StringAttr getRoutingName(FunctionOpInterface func, unsigned index);

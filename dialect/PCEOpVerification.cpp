@@ -77,10 +77,6 @@ LogicalResult verifyRouter(Operation *op, const RouterConfig &c,
     return notFor("operand group 'mlp'");
   if (!usesTau && (c.tau || c.logTau))
     return notFor(c.tau ? "attribute 'tau'" : "operand 'log_tau'");
-  if (c.tau && c.logTau)
-    return op->emitOpError()
-           << "attribute 'tau' and operand 'log_tau' both set the temperature; "
-              "give one";
   if (c.tau && !(*c.tau > 0.0))
     return op->emitOpError() << "attribute 'tau' must be > 0, found " << *c.tau;
   if (c.kind != RouterKind::position) {

@@ -111,7 +111,8 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
     `B, P`, so any tensor of rank >= 2 (e.g. the patches) may be routed.
 
     `tau` is the temperature (default 1); `log_tau(%t : tensor<f32>)` makes it
-    a learnable value `exp(%t)` instead. `top_k = k > 0` keeps the `k` largest
+    a learnable value `exp(%t)` instead, and `tau` then only says where it
+    starts (`%t`'s initialiser in the manifest is `log tau`). `top_k = k > 0` keeps the `k` largest
     weights (ties: lower expert index first) and zeroes the others, dividing
     the kept ones by their sum only with `renormalize`. `table` maps each
     patch to its expert for `position` (default `p mod E`), `beta`/`sigma`

@@ -8,7 +8,9 @@
 //
 // Parameters are function arguments: `pce.input` names the image batch,
 // `pce.param` gives each parameter the stable name under which weights files
-// store it, `pce.output` names the result. Try:
+// store it, `pce.output` names the result. `pce.role` says what a parameter
+// is (and so how pce-init starts it) where no pce op says it: the head's
+// weights here, read by linalg. Try:
 //   pce-opt examples/fashion_pce.mlir --pce-decompose-layer
 //   pce-compile examples/fashion_pce.mlir --target cpu -o build/fashion
 func.func @forward(
@@ -32,8 +34,8 @@ func.func @forward(
     %l1_b: tensor<4x16xf32> {pce.param = "layer1.experts.bn.beta"},
     %l1_m: tensor<4x16xf32> {pce.param = "layer1.experts.bn.running_mean"},
     %l1_v: tensor<4x16xf32> {pce.param = "layer1.experts.bn.running_var"},
-    %fc_w: tensor<16x10xf32> {pce.param = "head.fc.weight"},
-    %fc_b: tensor<10xf32> {pce.param = "head.fc.bias"})
+    %fc_w: tensor<16x10xf32> {pce.param = "head.fc.weight", pce.role = "linear_weight"},
+    %fc_b: tensor<10xf32> {pce.param = "head.fc.bias", pce.role = "linear_bias"})
     -> (tensor<16x10xf32> {pce.output = "logits"}) {
   %h0 = pce.layer %x patch [7, 7]
           embed(%l0_we, %l0_be : tensor<5x5xf32>, tensor<5xf32>)

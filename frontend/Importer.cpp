@@ -15,6 +15,7 @@
 #include "dialect/PCEDialect.h"
 #include "dialect/PCEOps.h"
 #include "dialect/PCEShapes.h"
+#include "runtime/ParameterRole.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -32,10 +33,21 @@
 using namespace mlir;
 using namespace ::pce::frontend;
 namespace pir = mlir::pce;
+namespace rt = ::pce::rt;
 using llvm::SMLoc;
 namespace shapes = mlir::pce::shapes;
 
 namespace {
+
+/// A batch norm's parameters (a layer's, or per expert) and the experts'
+/// folded form, in operand order.
+const std::pair<llvm::StringRef, rt::ParamRole> kBatchNormParams[] = {
+    {"gamma", rt::ParamRole::BnGamma},
+    {"beta", rt::ParamRole::BnBeta},
+    {"running_mean", rt::ParamRole::BnRunningMean},
+    {"running_var", rt::ParamRole::BnRunningVar}};
+const std::pair<llvm::StringRef, rt::ParamRole> kAffineParams[] = {
+    {"scale", rt::ParamRole::ExpertScale}, {"shift", rt::ParamRole::ExpertShift}};
 
 /// A value of the forward function and its static shape.
 struct Tensor {
@@ -63,9 +75,10 @@ private:
   /// Reports the first overflow `sizes` recorded, for layer `name`.
   LogicalResult checkSizes(const shapes::CheckedSizes &sizes, SMLoc at,
                            llvm::StringRef name);
-  /// A new argument `{pce.param = "<owner>.<name>"}` of `shape`.
+  /// A new argument `{pce.param = "<owner>.<name>", pce.role = role}` of
+  /// `shape`.
   FailureOr<Value> param(llvm::StringRef owner, llvm::StringRef name,
-                         ArrayRef<int64_t> shape, SMLoc at);
+                         rt::ParamRole role, ArrayRef<int64_t> shape, SMLoc at);
   /// Fails unless the current tensor is 4-D [B, C, H, W].
   LogicalResult expectImage(const LayerDesc &layer);
   /// "layer 'b' receives [16, 8, 28, 28] from 'a' (pce)", for messages.
@@ -87,6 +100,7 @@ private:
   Type f32;
   Block *body = nullptr;
   SmallVector<std::string> argNames; // argument i's pce.param / pce.input
+  SmallVector<rt::ParamRole> argRoles; // parameter i's (argument i + 1's) pce.role
   Tensor current;
   std::string currentFrom = "the input";
   llvm::StringMap<Tensor> outputs; // by layer name, for `residual`
@@ -111,11 +125,13 @@ LogicalResult ModelImporter::checkSizes(const shapes::CheckedSizes &sizes,
 }
 
 FailureOr<Value> ModelImporter::param(llvm::StringRef owner, llvm::StringRef name,
+                                      rt::ParamRole role,
                                       ArrayRef<int64_t> shape, SMLoc at) {
   std::string full = (owner + "." + name).str();
   if (failed(checkElements(shape, at, "parameter '" + full + "'")))
     return failure();
   argNames.push_back(full);
+  argRoles.push_back(role);
   return body->addArgument(RankedTensorType::get(shape, f32), loc(at));
 }
 
@@ -196,18 +212,18 @@ LogicalResult ModelImporter::importPCE(const LayerDesc &layer) {
     return failure();
   SMLoc embedLoc = d.embed.given ? d.embed.loc : router.loc;
   auto add = [&](SmallVectorImpl<Value> &group, llvm::StringRef param,
-                 ArrayRef<int64_t> shape, SMLoc at) {
-    FailureOr<Value> v = this->param(name, param, shape, at);
+                 rt::ParamRole role, ArrayRef<int64_t> shape, SMLoc at) {
+    FailureOr<Value> v = this->param(name, param, role, shape, at);
     if (succeeded(v))
       group.push_back(*v);
     return LogicalResult(v);
   };
   if (pir::routerReadsEmbeddings(kind) &&
-      (failed(add(embed, "embed.weight", {embedWidth, cin}, embedLoc)) ||
-       failed(add(embed, "embed.bias", {embedWidth}, embedLoc))))
+      (failed(add(embed, "embed.weight", rt::ParamRole::EmbedWeight, {embedWidth, cin}, embedLoc)) ||
+       failed(add(embed, "embed.bias", rt::ParamRole::EmbedBias, {embedWidth}, embedLoc))))
     return failure();
   if (kind == RouterKind::cosine || kind == RouterKind::gumbel) {
-    FailureOr<Value> v = param(name, "router.keys", {experts, dim}, router.loc);
+    FailureOr<Value> v = param(name, "router.keys", rt::ParamRole::RouterKeys, {experts, dim}, router.loc);
     if (failed(v))
       return failure();
     keys = *v;
@@ -215,39 +231,36 @@ LogicalResult ModelImporter::importPCE(const LayerDesc &layer) {
   if (kind == RouterKind::mlp) {
     int64_t hidden = router.hidden.given ? router.hidden.value : 32;
     SMLoc at = router.hidden.given ? router.hidden.loc : router.loc;
-    if (failed(add(mlp, "router.mlp.w1", {hidden, dim}, at)) ||
-        failed(add(mlp, "router.mlp.b1", {hidden}, at)) ||
-        failed(add(mlp, "router.mlp.w2", {experts, hidden}, at)) ||
-        failed(add(mlp, "router.mlp.b2", {experts}, at)))
+    if (failed(add(mlp, "router.mlp.w1", rt::ParamRole::RouterMlpWeight, {hidden, dim}, at)) ||
+        failed(add(mlp, "router.mlp.b1", rt::ParamRole::RouterMlpBias, {hidden}, at)) ||
+        failed(add(mlp, "router.mlp.w2", rt::ParamRole::RouterMlpWeight, {experts, hidden}, at)) ||
+        failed(add(mlp, "router.mlp.b2", rt::ParamRole::RouterMlpBias, {experts}, at)))
       return failure();
   }
   bool learnable = router.learnableTau.given && router.learnableTau.value;
   if (learnable) {
-    FailureOr<Value> v = param(name, "router.log_tau", {}, router.learnableTau.loc);
+    FailureOr<Value> v = param(name, "router.log_tau", rt::ParamRole::RouterLogTau, {}, router.learnableTau.loc);
     if (failed(v))
       return failure();
     logTau = *v;
   }
   FailureOr<Value> kernels =
-      param(name, "experts.kernel", {experts, co, cin, k, k}, layer.loc);
+      param(name, "experts.kernel", rt::ParamRole::ExpertKernel, {experts, co, cin, k, k}, layer.loc);
   if (failed(kernels))
     return failure();
   bool stats = !d.bn.given || d.bn.value == NormForm::Stats;
   SMLoc bnLoc = d.bn.given ? d.bn.loc : layer.loc;
-  static const llvm::StringRef kStats[] = {"gamma", "beta", "running_mean",
-                                           "running_var"};
-  static const llvm::StringRef kAffine[] = {"scale", "shift"};
-  for (llvm::StringRef p : stats ? ArrayRef(kStats) : ArrayRef(kAffine))
+  for (auto [p, role] : stats ? ArrayRef(kBatchNormParams) : ArrayRef(kAffineParams))
     if (failed(add(stats ? bn : affine,
-                   (stats ? "experts.bn." + p : "experts." + p).str(),
+                   (stats ? "experts.bn." + p : "experts." + p).str(), role,
                    {experts, co}, bnLoc)))
       return failure();
   bool concat = d.mix.given && d.mix.value == pir::MixKind::concat;
   int64_t outChannels = co;
   if (concat) {
     outChannels = d.concatOutChannels.given ? d.concatOutChannels.value : co;
-    if (failed(add(proj, "mix.proj.weight", {outChannels, concatenated}, d.mix.loc)) ||
-        failed(add(proj, "mix.proj.bias", {outChannels}, d.mix.loc)))
+    if (failed(add(proj, "mix.proj.weight", rt::ParamRole::MixProjWeight, {outChannels, concatenated}, d.mix.loc)) ||
+        failed(add(proj, "mix.proj.bias", rt::ParamRole::MixProjBias, {outChannels}, d.mix.loc)))
       return failure();
   }
   bool squeeze = d.attention.given && d.attention.value == pir::AttentionKind::se;
@@ -255,15 +268,16 @@ LogicalResult ModelImporter::importPCE(const LayerDesc &layer) {
     // Reduction 4, as the decomposition of pce.layer assumes.
     int64_t hidden = std::max<int64_t>(1, outChannels / 4);
     SMLoc at = d.attention.loc;
-    if (failed(add(se, "attention.se.w1", {hidden, outChannels}, at)) ||
-        failed(add(se, "attention.se.b1", {hidden}, at)) ||
-        failed(add(se, "attention.se.w2", {outChannels, hidden}, at)) ||
-        failed(add(se, "attention.se.b2", {outChannels}, at)))
+    if (failed(add(se, "attention.se.w1", rt::ParamRole::SeWeight, {hidden, outChannels}, at)) ||
+        failed(add(se, "attention.se.b1", rt::ParamRole::SeBias, {hidden}, at)) ||
+        failed(add(se, "attention.se.w2", rt::ParamRole::SeWeight, {outChannels, hidden}, at)) ||
+        failed(add(se, "attention.se.b2", rt::ParamRole::SeBias, {outChannels}, at)))
       return failure();
   }
 
   FloatAttr tau;
-  if (router.tau.given && !learnable) // a learnable tau starts from `tau` in pce-train
+  // With a learnable tau, where log_tau starts (the manifest's initialiser).
+  if (router.tau.given)
     tau = builder.getF64FloatAttr(router.tau.value);
   SmallVector<int64_t> result = {batch, outChannels, height, width};
   auto op = pir::LayerOp::create(
@@ -318,14 +332,15 @@ LogicalResult ModelImporter::importConv(const LayerDesc &layer) {
       failed(checkElements(out, layer.loc, "the output of '" + name + "'")))
     return failure();
   FailureOr<Value> weight =
-      param(name, "weight",
+      param(name, "weight", rt::ParamRole::ConvKernel,
             {d.outChannels.value, current.shape[1], kernel[0], kernel[1]},
             layer.loc);
   if (failed(weight))
     return failure();
   Value bias;
   if (!d.bias.given || d.bias.value) {
-    FailureOr<Value> b = param(name, "bias", {d.outChannels.value}, layer.loc);
+    FailureOr<Value> b = param(name, "bias", rt::ParamRole::ConvBias,
+                                 {d.outChannels.value}, layer.loc);
     if (failed(b))
       return failure();
     bias = *b;
@@ -341,8 +356,8 @@ LogicalResult ModelImporter::importBatchNorm(const LayerDesc &layer) {
     return error(layer.loc) << "'batch_norm' needs a [B, C, H, W] or [B, F] input; "
                             << currentIs(layer.name.value);
   SmallVector<Value, 4> params;
-  for (llvm::StringRef p : {"gamma", "beta", "running_mean", "running_var"}) {
-    FailureOr<Value> v = param(layer.name.value, p, {current.shape[1]}, layer.loc);
+  for (auto [p, role] : kBatchNormParams) {
+    FailureOr<Value> v = param(layer.name.value, p, role, {current.shape[1]}, layer.loc);
     if (failed(v))
       return failure();
     params.push_back(*v);
@@ -383,12 +398,14 @@ LogicalResult ModelImporter::importLinear(const LayerDesc &layer) {
            << " (add 'flatten' or 'global_avg_pool' before it)";
   int64_t in = current.shape[1], out = d.outFeatures.value;
   // [in, out], the layout of the example's head.fc.weight.
-  FailureOr<Value> weight = param(layer.name.value, "weight", {in, out}, layer.loc);
+  FailureOr<Value> weight = param(layer.name.value, "weight",
+                                     rt::ParamRole::LinearWeight, {in, out}, layer.loc);
   if (failed(weight))
     return failure();
   Value bias;
   if (!d.bias.given || d.bias.value) {
-    FailureOr<Value> b = param(layer.name.value, "bias", {out}, layer.loc);
+    FailureOr<Value> b = param(layer.name.value, "bias",
+                                 rt::ParamRole::LinearBias, {out}, layer.loc);
     if (failed(b))
       return failure();
     bias = *b;
@@ -483,9 +500,9 @@ LogicalResult ModelImporter::importHead(const HeadDesc &head) {
                {current.shape[0], current.shape[1]}};
   int64_t classes = head.classes.value;
   FailureOr<Value> weight =
-      param("head", "fc.weight", {current.shape[1], classes}, head.loc);
+      param("head", "fc.weight", rt::ParamRole::LinearWeight, {current.shape[1], classes}, head.loc);
   FailureOr<Value> bias =
-      succeeded(weight) ? param("head", "fc.bias", {classes}, head.loc)
+      succeeded(weight) ? param("head", "fc.bias", rt::ParamRole::LinearBias, {classes}, head.loc)
                         : FailureOr<Value>(failure());
   if (failed(bias))
     return failure();
@@ -536,6 +553,9 @@ OwningOpRef<ModuleOp> ModelImporter::run() {
   for (auto [i, argName] : llvm::enumerate(argNames))
     forward.setArgAttr(i, i == 0 ? pir::kInputAttrName : pir::kParamAttrName,
                        builder.getStringAttr(argName));
+  for (auto [i, role] : llvm::enumerate(argRoles))
+    forward.setArgAttr(i + 1, pir::kRoleAttrName,
+                       builder.getStringAttr(rt::paramRoleName(role)));
   forward.setResultAttr(0, pir::kOutputAttrName,
                         builder.getStringAttr(model.head.given ? "logits"
                                                                : "output"));

@@ -7,6 +7,7 @@
 #include "runtime/Failure.h"
 #include "runtime/Json.h"
 
+#include <cmath>
 #include <functional>
 #include <map>
 #include <set>
@@ -45,7 +46,7 @@ const EntryPoint *Manifest::findEntry(std::string_view n) const {
       return &e;
   return nullptr;
 }
-const TensorSpec *Manifest::findParameter(std::string_view n) const {
+const ParameterSpec *Manifest::findParameter(std::string_view n) const {
   for (const auto &p : parameters)
     if (p.name == n)
       return &p;
@@ -114,6 +115,30 @@ void checkName(const std::string &name, const std::string &path, const Locate &l
          name + "'");
 }
 
+// An initialiser that can fill parameter p (`where` locates it).
+void checkInitialiser(const Initialiser &i, const ParameterSpec &p, const std::string &where) {
+  switch (i.kind) {
+  case Initialiser::Kind::Constant:
+    if (!std::isfinite(i.value))
+      fail(where + "a constant initialiser needs a finite value");
+    break;
+  case Initialiser::Kind::HeNormal:
+    if (i.fanIn < 1)
+      fail(where + "fan_in must be at least 1, found " + std::to_string(i.fanIn));
+    break;
+  case Initialiser::Kind::UnitRows:
+    if (p.shape.empty())
+      fail(where + "unit_rows needs a parameter of rank 1 or more");
+    break;
+  case Initialiser::Kind::IdentityBlocks:
+    if (p.shape.size() != 2 || p.shape[0] < 1 || p.shape[1] % p.shape[0] != 0)
+      fail(where + "identity_blocks needs a [r, k*r] parameter, found " + shapeToString(p.shape));
+    break;
+  }
+  if (i.kind != Initialiser::Kind::Constant && p.dtype != DType::F32 && p.dtype != DType::F64)
+    fail(where + "a random initialiser needs a floating-point parameter, found " + p.typeString());
+}
+
 // Semantic checks shared by parseManifest and validateManifest.
 void validate(const Manifest &m, const Locate &locate) {
   if (m.format != kManifestFormat)
@@ -149,13 +174,17 @@ void validate(const Manifest &m, const Locate &locate) {
 
   std::set<std::string> paramNames;
   for (size_t i = 0; i < m.parameters.size(); ++i) {
-    const TensorSpec &p = m.parameters[i];
+    const ParameterSpec &p = m.parameters[i];
     std::string path = "parameters[" + std::to_string(i) + "]";
     checkName(p.name, path, locate);
     if (!paramNames.insert(p.name).second)
       fail(locate(path + ".name") + "duplicate parameter name '" + p.name + "'");
     if (!checkedNumel(p.shape, dtypeSize(p.dtype)))
       fail(locate(path + ".shape") + "invalid shape " + shapeToString(p.shape));
+    if (p.role.has_value() != p.init.has_value())
+      fail(locate(path) + "a parameter has both a role and an initialiser, or neither");
+    if (p.init)
+      checkInitialiser(*p.init, p, locate(path + ".init"));
   }
 
   if (m.entryPoints.empty())
@@ -241,9 +270,10 @@ public:
     const auto &params = array(member(root, "", "parameters"), "parameters");
     for (size_t i = 0; i < params.size(); ++i) {
       std::string path = "parameters[" + std::to_string(i) + "]";
-      object(params[i], path, {"name", "shape", "dtype"});
-      TensorSpec p;
+      object(params[i], path, {"name", "shape", "dtype", "role", "init"});
+      ParameterSpec p;
       readTensor(params[i], path, p);
+      readRole(params[i], path, p);
       m.parameters.push_back(std::move(p));
     }
     const auto &entries = array(member(root, "", "entry_points"), "entry_points");
@@ -329,6 +359,45 @@ private:
     if (!v.isArray())
       typeError(v, path, "an array");
     return *v.getArray();
+  }
+
+  void readRole(const JsonValue &v, const std::string &path, ParameterSpec &p) {
+    if (const JsonValue *role = v.find("role")) {
+      std::string name = str(member(v, path, "role"), path + ".role");
+      p.role = parseParamRole(name);
+      if (!p.role) {
+        std::string known;
+        for (const std::string &r : paramRoleNames())
+          known += (known.empty() ? "" : ", ") + r;
+        fail(prefix(role->offset(), path + ".role") + "unknown role '" + name + "' (expected one of " + known + ")");
+      }
+    }
+    if (!v.find("init"))
+      return;
+    std::string ipath = path + ".init";
+    const JsonValue &init = member(v, path, "init");
+    object(init, ipath, {"kind", "value", "fan_in"});
+    const JsonValue &kindV = member(init, ipath, "kind");
+    std::string kind = str(kindV, ipath + ".kind");
+    auto k = parseInitialiserKind(kind);
+    if (!k)
+      fail(prefix(kindV.offset(), ipath + ".kind") +
+           "expected one of constant, he_normal, unit_rows, identity_blocks, found '" + kind + "'");
+    Initialiser i;
+    i.kind = *k;
+    if (i.kind == Initialiser::Kind::Constant) {
+      const JsonValue &value = member(init, ipath, "value");
+      if (!value.isNumber())
+        typeError(value, ipath + ".value", "a number");
+      i.value = value.numberValue();
+    }
+    if (i.kind == Initialiser::Kind::HeNormal) {
+      const JsonValue &fanIn = member(init, ipath, "fan_in");
+      if (!fanIn.isInt())
+        typeError(fanIn, ipath + ".fan_in", "an integer");
+      i.fanIn = fanIn.intValue();
+    }
+    p.init = i;
   }
 
   void readTensor(const JsonValue &v, const std::string &path, TensorSpec &t) {
@@ -424,8 +493,21 @@ Expected<std::string> writeManifestText(const Manifest &m) {
       root.set("cpu", std::move(cpu));
     }
     JsonValue params = JsonValue::array();
-    for (const auto &p : m.parameters)
-      params.push(tensor(p, nullptr));
+    for (const auto &p : m.parameters) {
+      JsonValue o = tensor(p, nullptr);
+      if (p.role)
+        o.set("role", JsonValue::string(paramRoleName(*p.role)));
+      if (p.init) {
+        JsonValue init = JsonValue::object();
+        init.set("kind", JsonValue::string(initialiserKindName(p.init->kind)));
+        if (p.init->kind == Initialiser::Kind::Constant)
+          init.set("value", JsonValue::number(p.init->value));
+        if (p.init->kind == Initialiser::Kind::HeNormal)
+          init.set("fan_in", JsonValue::integer(p.init->fanIn));
+        o.set("init", std::move(init));
+      }
+      params.push(std::move(o));
+    }
     root.set("parameters", std::move(params));
     JsonValue entries = JsonValue::array();
     for (const auto &ep : m.entryPoints) {

@@ -14,6 +14,7 @@
 #define PCE_RUNTIME_MANIFEST_H
 
 #include "runtime/DType.h"
+#include "runtime/ParameterRole.h"
 #include "runtime/Status.h"
 
 #include <cstdint>
@@ -39,6 +40,14 @@ struct TensorSpec {
   DType dtype = DType::F32;
   // "f32[2,3]"
   std::string typeString() const;
+};
+
+// A parameter: its role and initialiser (runtime/ParameterRole.h) are
+// absent from manifests written before they were recorded, and for a
+// parameter of hand-written IR whose role the compiler could not tell.
+struct ParameterSpec : TensorSpec {
+  std::optional<ParamRole> role;
+  std::optional<Initialiser> init;
 };
 
 struct BufferSpec : TensorSpec {
@@ -73,18 +82,19 @@ struct Manifest {
   // Absent from manifests written before it was recorded (and hand-written
   // ones): then nothing is checked.
   std::optional<TargetCpu> cpu;
-  std::vector<TensorSpec> parameters;
+  std::vector<ParameterSpec> parameters;
   std::vector<EntryPoint> entryPoints;
 
   const EntryPoint *findEntry(std::string_view name) const;
-  const TensorSpec *findParameter(std::string_view name) const;
+  const ParameterSpec *findParameter(std::string_view name) const;
 };
 
 // Parses and validates manifest text: the fixed format/version/target, every
 // field's JSON type, names (letters, digits, '_', '.', '-'; not starting with
 // '.' or '-'), unique parameter / entry / symbol names, unique buffer names
 // within an entry, argument kinds input|parameter and result kinds
-// output|routing, the optional cpu (a name and distinct features this runtime
+// output|routing, each parameter's optional role (a known name) and
+// initialiser (given together; one that fits the shape), the optional cpu (a name and distinct features this runtime
 // knows, runtime/CpuFeatures.h), and every "parameter" argument matching the parameters[]
 // entry of the same name in shape and dtype. Unknown keys are errors (they are
 // usually typos). Messages: "SOURCE: byte N: entry_points[0].arguments[1]: ...".

@@ -5,6 +5,7 @@
 #include "frontend/Importer.h"
 #include "frontend/TrainingPlan.h"
 #include "passes/Artifact/EntryPoints.h"
+#include "passes/Artifact/ParameterRoles.h"
 #include "passes/Artifact/Passes.h"
 #include "passes/Artifact/SharedObject.h"
 #include "passes/Passes.h"
@@ -128,6 +129,10 @@ LogicalResult buildLowering(OpPassManager &pm, const CompileOptions &options,
 LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir,
                             llvm::StringRef sourceName,
                             const CompileOptions &options) {
+  // Before decomposition, while the pce ops say what each operand is.
+  auto roles = collectParameterRoles(module);
+  if (failed(roles))
+    return failure();
   PassManager prepare(module->getContext());
   buildModelPreparation(prepare, options.training);
   if (failed(prepare.run(module))) {
@@ -138,7 +143,7 @@ LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir,
   if (failed(entries))
     return failure();
   auto parameters = collectParameters(module, *entries);
-  if (failed(parameters))
+  if (failed(parameters) || failed(assignRoles(*parameters, *roles, module)))
     return failure();
 
   bool cuda = options.target == Target::Cuda;

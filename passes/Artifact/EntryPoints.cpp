@@ -83,9 +83,9 @@ FailureOr<std::vector<rt::EntryPoint>> collectEntryPoints(ModuleOp module) {
   return entries;
 }
 
-FailureOr<std::vector<rt::TensorSpec>>
+FailureOr<std::vector<rt::ParameterSpec>>
 collectParameters(ModuleOp module, const std::vector<rt::EntryPoint> &entries) {
-  std::vector<rt::TensorSpec> params;
+  std::vector<rt::ParameterSpec> params;
   std::map<std::string, std::pair<size_t, std::string>> seen; // name -> index, entry
   for (const rt::EntryPoint &entry : entries)
     for (const rt::BufferSpec &arg : entry.arguments) {
@@ -94,7 +94,7 @@ collectParameters(ModuleOp module, const std::vector<rt::EntryPoint> &entries) {
       auto it = seen.find(arg.name);
       if (it == seen.end()) {
         seen[arg.name] = {params.size(), entry.name};
-        params.push_back(arg);
+        static_cast<rt::TensorSpec &>(params.emplace_back()) = arg;
       } else if (params[it->second.first].typeString() != arg.typeString()) {
         return module.emitError()
                << "parameter '" << arg.name << "' is "

@@ -25,9 +25,10 @@ namespace pce::compile {
 mlir::FailureOr<std::vector<rt::EntryPoint>>
 collectEntryPoints(mlir::ModuleOp module);
 
-/// The parameters of all entry points, once each (in first-use order); fails
+/// The parameters of all entry points, once each (in first-use order; no
+/// roles yet: ParameterRoles.h); fails
 /// when two entry points disagree on a parameter's shape or type.
-mlir::FailureOr<std::vector<rt::TensorSpec>>
+mlir::FailureOr<std::vector<rt::ParameterSpec>>
 collectParameters(mlir::ModuleOp module,
                   const std::vector<rt::EntryPoint> &entries);
 

@@ -9,49 +9,49 @@
 
 namespace pce::train {
 
-namespace {
-bool endsWith(const std::string &s, const std::string &suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-} // namespace
-
-void initialiseTensor(const std::string &name, torch::Tensor &t, at::Generator gen, const InitHints &hints) {
+void initialiseTensor(torch::Tensor &t, const rt::Initialiser &init, at::Generator gen) {
   torch::NoGradGuard noGrad;
   const auto shape = t.sizes();
-  if (endsWith(name, ".mix.proj.weight") && t.dim() == 2 && hints.experts > 0 &&
-      shape[1] == hints.experts * shape[0]) {
-    t.zero_();
-    const int64_t co = shape[0];
-    for (int64_t e = 0; e < hints.experts; ++e)
-      t.narrow(1, e * co, co).add_(torch::eye(co, t.options()));
-  } else if (endsWith(name, ".kernel") || endsWith(name, ".weight") || endsWith(name, ".w1") ||
-             endsWith(name, ".w2")) {
-    int64_t fanIn = 1;
-    if (hints.inputMajor)
-      fanIn = shape[0];
-    else if (endsWith(name, ".experts.kernel") && t.dim() >= 2)
-      fanIn = t.numel() / (shape[0] * shape[1]); // [E,Co,Cin,k,k]
-    else if (t.dim() >= 2)
-      fanIn = t.numel() / shape[0];
-    t.copy_(torch::randn(shape, gen, t.options()) * std::sqrt(2.0 / static_cast<double>(std::max<int64_t>(fanIn, 1))));
-  } else if (endsWith(name, ".keys") && t.dim() == 2) {
+  switch (init.kind) {
+  case rt::Initialiser::Kind::Constant:
+    t.fill_(init.value);
+    return;
+  case rt::Initialiser::Kind::HeNormal:
+    t.copy_(torch::randn(shape, gen, t.options()) * std::sqrt(2.0 / static_cast<double>(std::max<int64_t>(init.fanIn, 1))));
+    return;
+  case rt::Initialiser::Kind::UnitRows: {
     torch::Tensor r = torch::randn(shape, gen, t.options());
-    t.copy_(r / r.norm(2, {1}, true).clamp_min(1e-12));
-  } else if (endsWith(name, ".log_tau")) {
-    t.fill_(std::log(hints.tau));
-  } else if (endsWith(name, ".gamma") || endsWith(name, ".running_var") || endsWith(name, ".scale")) {
-    t.fill_(1.0);
-  } else {
+    t.copy_(r / r.norm(2, {-1}, true).clamp_min(1e-12));
+    return;
+  }
+  case rt::Initialiser::Kind::IdentityBlocks: {
     t.zero_();
+    const int64_t rows = shape[0];
+    for (int64_t e = 0; e < shape[1] / rows; ++e)
+      t.narrow(1, e * rows, rows).add_(torch::eye(rows, t.options()));
+    return;
+  }
   }
 }
 
-torch::Tensor Network::add(Layer &layer, const std::string &role, std::vector<int64_t> shape, bool buffer) {
-  std::string name = layer.desc.name + "." + role;
+torch::Tensor Network::add(Layer &layer, const std::string &suffix, rt::ParamRole role, std::vector<int64_t> shape,
+                           bool buffer) {
+  std::string name = layer.desc.name + "." + suffix;
+  auto init = rt::initialiserFor(role, shape);
+  if (!init)
+    throw std::runtime_error("tensor '" + name + "': " + init.error());
+  inits_[name] = *init;
   torch::Tensor t = torchrt::registerTensor(*this, name, torch::zeros(shape, torch::kFloat32),
                                             buffer ? torchrt::TensorRole::Buffer : torchrt::TensorRole::Parameter);
-  layer.t[role] = t;
+  layer.t[suffix] = t;
   return t;
+}
+
+void Network::addBatchNorm(Layer &l, const std::string &prefix, int64_t c) {
+  add(l, prefix + "gamma", rt::ParamRole::BnGamma, {c});
+  add(l, prefix + "beta", rt::ParamRole::BnBeta, {c});
+  add(l, prefix + "running_mean", rt::ParamRole::BnRunningMean, {c}, true);
+  add(l, prefix + "running_var", rt::ParamRole::BnRunningVar, {c}, true);
 }
 
 Network::Network(const Plan &plan, const NetworkOptions &options, at::Generator gen) : options_(options) {
@@ -61,27 +61,20 @@ Network::Network(const Plan &plan, const NetworkOptions &options, at::Generator 
   for (const PlanLayer &d : plan.layers) {
     Layer l;
     l.desc = d;
-    auto addBn = [&](const std::string &prefix, int64_t c) {
-      add(l, prefix + "gamma", {c});
-      add(l, prefix + "beta", {c});
-      add(l, prefix + "running_mean", {c}, true);
-      add(l, prefix + "running_var", {c}, true);
-    };
     if (d.kind == "conv") {
-      add(l, "weight", {d.out.at(0), d.in.at(0), d.kernel[0], d.kernel[1]});
+      add(l, "weight", rt::ParamRole::ConvKernel, {d.out.at(0), d.in.at(0), d.kernel[0], d.kernel[1]});
       if (d.bias)
-        add(l, "bias", {d.out.at(0)});
+        add(l, "bias", rt::ParamRole::ConvBias, {d.out.at(0)});
     } else if (d.kind == "batch_norm") {
-      addBn("", d.in.at(0));
+      addBatchNorm(l, "", d.in.at(0));
     } else if (d.kind == "linear") {
-      add(l, "weight", {d.in.at(0), d.out.at(0)});
-      inputMajor_.insert(d.name + ".weight");
+      add(l, "weight", rt::ParamRole::LinearWeight, {d.in.at(0), d.out.at(0)});
       if (d.bias)
-        add(l, "bias", {d.out.at(0)});
+        add(l, "bias", rt::ParamRole::LinearBias, {d.out.at(0)});
     } else if (d.kind == "pce") {
       if (options_.dense) {
-        add(l, "dense.weight", {d.out.at(0), d.in.at(0), 3, 3});
-        addBn("dense.bn.", d.out.at(0));
+        add(l, "dense.weight", rt::ParamRole::ConvKernel, {d.out.at(0), d.in.at(0), 3, 3});
+        addBatchNorm(l, "dense.bn.", d.out.at(0));
       } else {
         auto it = options_.phaseLayers.find(d.name);
         torchrt::PceLayerOptions po;
@@ -101,9 +94,18 @@ Network::Network(const Plan &plan, const NetworkOptions &options, at::Generator 
     head_.desc.name = "head";
     head_.desc.kind = "head";
     int64_t features = plan.headIn.empty() ? 0 : plan.headIn[0];
-    add(head_, "fc.weight", {features, *plan.headClasses});
-    add(head_, "fc.bias", {*plan.headClasses});
-    inputMajor_.insert("head.fc.weight");
+    add(head_, "fc.weight", rt::ParamRole::LinearWeight, {features, *plan.headClasses});
+    add(head_, "fc.bias", rt::ParamRole::LinearBias, {*plan.headClasses});
+  }
+  // The PCE layers' tensors start as the artifact's manifest says.
+  for (const auto &[name, t] : tensors()) {
+    if (inits_.count(name))
+      continue;
+    const rt::ParameterSpec *p = options_.artifact ? options_.artifact->manifest().findParameter(name) : nullptr;
+    if (!p || !p->init)
+      throw std::runtime_error("the artifact's manifest gives tensor '" + name +
+                               "' no initialiser (compiled by an older pce-compile? compile it again)");
+    inits_[name] = *p->init;
   }
 }
 
@@ -185,9 +187,6 @@ std::vector<std::string> Network::pceLayerNames() const {
 
 std::vector<std::string> Network::initialise(const std::map<std::string, torch::Tensor> &carried, at::Generator gen) {
   torch::NoGradGuard noGrad;
-  std::map<std::string, int64_t> experts;
-  for (const auto &p : pce_)
-    experts[p->layerName()] = p->experts();
   std::vector<std::string> fresh;
   for (auto &[name, t] : tensors()) {
     auto it = carried.find(name);
@@ -195,15 +194,8 @@ std::vector<std::string> Network::initialise(const std::map<std::string, torch::
       t.copy_(it->second);
       continue;
     }
-    InitHints hints;
-    hints.inputMajor = inputMajor_.count(name) > 0;
-    std::string layer = name.substr(0, name.find('.'));
-    if (auto pl = options_.phaseLayers.find(layer); pl != options_.phaseLayers.end())
-      hints.tau = pl->second.tau;
-    if (auto e = experts.find(layer); e != experts.end())
-      hints.experts = e->second;
     torch::Tensor target = t;
-    initialiseTensor(name, target, gen, hints);
+    initialiseTensor(target, inits_.at(name), gen);
     fresh.push_back(name);
   }
   return fresh;

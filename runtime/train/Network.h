@@ -13,6 +13,7 @@
 #define PCE_RUNTIME_TRAIN_NETWORK_H
 
 #include "runtime/Artifact.h"
+#include "runtime/ParameterRole.h"
 #include "runtime/torch/PceLayer.h"
 #include "runtime/TrainingPlan.h"
 
@@ -58,7 +59,9 @@ public:
   // Trainable parameters by name.
   std::map<std::string, torch::Tensor> parameterMap() const;
   // Copies the tensors of `carried` with the same name and shape, initialises
-  // the others by the role their name gives them; returns the latter's names.
+  // the others by their role (runtime/ParameterRole.h: the ordinary layers'
+  // roles are set here, the PCE layers' read from the artifact's manifest);
+  // returns the latter's names.
   std::vector<std::string> initialise(const std::map<std::string, torch::Tensor> &carried, at::Generator gen);
 
   const std::vector<std::shared_ptr<torchrt::PceLayer>> &pceLayers() const { return pce_; }
@@ -70,7 +73,9 @@ private:
     std::map<std::string, torch::Tensor> t; // short role ("weight", "dense.bn.gamma") -> tensor
     std::shared_ptr<torchrt::PceLayer> pce;
   };
-  torch::Tensor add(Layer &layer, const std::string &role, std::vector<int64_t> shape, bool buffer = false);
+  torch::Tensor add(Layer &layer, const std::string &suffix, rt::ParamRole role, std::vector<int64_t> shape,
+                    bool buffer = false);
+  void addBatchNorm(Layer &layer, const std::string &prefix, int64_t channels);
   torch::Tensor batchNorm(Layer &l, const std::string &prefix, const torch::Tensor &x, double eps);
 
   NetworkOptions options_;
@@ -79,21 +84,13 @@ private:
   bool hasHead_ = false;
   std::set<std::string> residualSources_;
   std::vector<std::shared_ptr<torchrt::PceLayer>> pce_;
-  std::set<std::string> inputMajor_; // linear weights [F,O]
+  std::map<std::string, rt::Initialiser> inits_; // every tensor's, by name
 };
 
-struct InitHints {
-  bool inputMajor = false; // a linear weight [F,O]: fan-in F
-  double tau = 1.0;        // log_tau starts at log(tau)
-  int64_t experts = 0;     // E of the layer (for the concat projection)
-};
-
-// Initial value of a tensor by its name (pce-init's roles, with the fan-in
-// of each layout): He normal for weights and kernels, unit-norm random rows
-// for keys, 1 for gamma / running_var / scale, log(tau) for log_tau, 0
-// otherwise; a `mix: concat` projection [Co, E*Co] starts as the sum mix
-// (Wc[c, e*Co + c] = 1) so that a phase adding it starts where the last ended.
-void initialiseTensor(const std::string &name, torch::Tensor &t, at::Generator gen, const InitHints &hints);
+// Fills `t` as `init` says, drawing normal samples from `gen` (what pce-init
+// does with its own generator). A `mix: concat` projection's identity blocks
+// make a phase adding it start where the last ended.
+void initialiseTensor(torch::Tensor &t, const rt::Initialiser &init, at::Generator gen);
 
 } // namespace pce::train
 

@@ -8,11 +8,11 @@ module attributes {pce.training_plan = "{\"phases\": []}"} {
 
 // CHECK-LABEL: func.func @layer1
 // CHECK-SAME: %{{.*}}: tensor<2xf32> {pce.input = "x"}
-// CHECK-SAME: %{{.*}}: tensor<2xf32> {pce.param = "layer1.experts.kernel"}
+// CHECK-SAME: %{{.*}}: tensor<2xf32> {pce.param = "layer1.experts.kernel", pce.role = "expert_kernel"}
 // CHECK-SAME: -> (tensor<2xf32> {pce.output = "y"}, tensor<2xf32> {pce.routing = "layer1.routing"})
 // CHECK-SAME: attributes {pce.differentiable, pce.layer_name = "layer1"}
 func.func @layer1(%x: tensor<2xf32> {pce.input = "x"},
-                  %k: tensor<2xf32> {pce.param = "layer1.experts.kernel"})
+                  %k: tensor<2xf32> {pce.param = "layer1.experts.kernel", pce.role = "expert_kernel"})
     -> (tensor<2xf32> {pce.output = "y"}, tensor<2xf32> {pce.routing = "layer1.routing"})
     attributes {pce.differentiable, pce.layer_name = "layer1"} {
   return %x, %k : tensor<2xf32>, tensor<2xf32>

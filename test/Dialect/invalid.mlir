@@ -239,14 +239,6 @@ func.func @route_log_tau_on_mlp(%e: tensor<2x16x105xf32>, %w1: tensor<8x105xf32>
 
 // -----
 
-func.func @route_tau_twice(%e: tensor<2x16x105xf32>, %k: tensor<4x105xf32>, %t: tensor<f32>) {
-  // expected-error @below {{attribute 'tau' and operand 'log_tau' both set the temperature; give one}}
-  %w = pce.route cosine %e keys(%k : tensor<4x105xf32>) log_tau(%t : tensor<f32>) tau 5.000000e-01 : tensor<2x16x105xf32>
-  return
-}
-
-// -----
-
 func.func @route_tau_positive(%e: tensor<2x16x105xf32>, %k: tensor<4x105xf32>) {
   // expected-error @below {{attribute 'tau' must be > 0, found 0}}
   %w = pce.route cosine %e keys(%k : tensor<4x105xf32>) tau 0.0 : tensor<2x16x105xf32>

@@ -33,6 +33,14 @@ struct LayerSpec {
   ref::AttentionKind attention = ref::AttentionKind::None;
   bool affineNorm = false; ///< affine(scale, shift) instead of bn(...)
   std::string describe() const;
+  /// The default layer with this router.
+  static LayerSpec withRouter(ref::RouterKind router, int64_t topK, bool renormalize) {
+    LayerSpec s;
+    s.router = router;
+    s.topK = topK;
+    s.renormalize = renormalize;
+    return s;
+  }
 };
 
 /// The layer as the reference computes it, with the values the model holds.

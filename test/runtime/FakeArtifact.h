@@ -30,7 +30,7 @@ inline Manifest fakeManifest() {
   Manifest m;
   m.library = "model.so";
   m.model = "fake";
-  TensorSpec w{"w", {3}, DType::F32}, b{"b", {3}, DType::F32};
+  ParameterSpec w{{"w", {3}, DType::F32}}, b{{"b", {3}, DType::F32}};
   m.parameters = {w, b};
   EntryPoint fwd;
   fwd.name = "forward";
@@ -58,7 +58,7 @@ inline Manifest fakeClassifierManifest() {
   Manifest m;
   m.library = "model.so";
   m.model = "fake_classifier";
-  TensorSpec w{"fc.weight", {10, 784}, DType::F32}, b{"fc.bias", {10}, DType::F32};
+  ParameterSpec w{{"fc.weight", {10, 784}, DType::F32}}, b{{"fc.bias", {10}, DType::F32}};
   m.parameters = {w, b};
   EntryPoint ep;
   ep.name = "forward";

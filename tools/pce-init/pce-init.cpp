@@ -3,21 +3,17 @@
 //   pce-init DIR -o W.safetensors [--seed N]
 //
 // Writes a weights file holding every parameter the artifact's manifest
-// names, initialised by the role its name gives it (the naming scheme of
-// docs/ModelDescription.md):
-//   *.kernel, *.weight, *.w1, *.w2   normal(0, sqrt(2 / fan_in))  (He)
-//   *.keys                           normal(0, 1), rows scaled to unit norm
-//   *.gamma, *.running_var, *.scale  1
-//   everything else (biases, beta, running_mean, shift, log_tau)  0
+// names, each filled by the initialiser the manifest records for it (chosen
+// by its role: runtime/ParameterRole.h, the rule pce-train follows too).
 // Deterministic for a given seed. Needs no MLIR or LibTorch.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/Manifest.h"
+#include "runtime/ParameterRole.h"
 #include "runtime/Safetensors.h"
 #include "tools/support/CommandLine.h"
 
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -27,51 +23,6 @@
 using namespace pce::rt;
 
 namespace {
-bool endsWith(const std::string &s, const char *suffix) {
-  std::string t(suffix);
-  return s.size() >= t.size() &&
-         s.compare(s.size() - t.size(), t.size(), t) == 0;
-}
-
-/// Fills `t` (f32 or f64) by the role its name gives it.
-void initialise(const std::string &name, HostTensor &t, std::mt19937_64 &rng) {
-  int64_t n = t.numel();
-  int64_t fanIn = t.shape.size() > 1 ? n / t.shape[0] : 1;
-  auto set = [&](int64_t i, double v) {
-    if (t.f32())
-      t.f32()[i] = static_cast<float>(v);
-    else
-      t.f64()[i] = v;
-  };
-  std::normal_distribution<double> normal(0.0, 1.0);
-  if (endsWith(name, ".kernel") || endsWith(name, ".weight") ||
-      endsWith(name, ".w1") || endsWith(name, ".w2")) {
-    double std = std::sqrt(2.0 / static_cast<double>(fanIn));
-    for (int64_t i = 0; i < n; ++i)
-      set(i, std * normal(rng));
-  } else if (endsWith(name, ".keys") && t.shape.size() == 2) {
-    int64_t rows = t.shape[0], cols = t.shape[1];
-    std::vector<double> row(cols);
-    for (int64_t r = 0; r < rows; ++r) {
-      double norm = 0;
-      for (double &v : row) {
-        v = normal(rng);
-        norm += v * v;
-      }
-      norm = std::sqrt(norm);
-      for (int64_t c = 0; c < cols; ++c)
-        set(r * cols + c, row[c] / norm);
-    }
-  } else {
-    double value = endsWith(name, ".gamma") || endsWith(name, ".running_var") ||
-                           endsWith(name, ".scale")
-                       ? 1.0
-                       : 0.0;
-    for (int64_t i = 0; i < n; ++i)
-      set(i, value);
-  }
-}
-
 const char *kUsage =
     "usage: pce-init ARTIFACT_DIR -o WEIGHTS.safetensors [--seed N]\n"
     "\n"
@@ -108,15 +59,21 @@ int main(int argc, char **argv) {
   }
   std::mt19937_64 rng(seed);
   std::map<std::string, HostTensor> tensors;
-  for (const TensorSpec &p : manifest->parameters) {
-    auto t = HostTensor::create(p.dtype, p.shape);
-    if (!t || (p.dtype != DType::F32 && p.dtype != DType::F64)) {
+  for (const ParameterSpec &p : manifest->parameters) {
+    if (!p.init) {
       std::fprintf(stderr,
-                   "pce-init: error: parameter '%s' %s cannot be initialised\n",
-                   p.name.c_str(), p.typeString().c_str());
+                   "pce-init: error: %s: parameter '%s' has no role and initialiser in the "
+                   "manifest (compile it again, or give its argument a pce.role)\n",
+                   dir.c_str(), p.name.c_str());
       return 1;
     }
-    initialise(p.name, *t, rng);
+    auto t = HostTensor::create(p.dtype, p.shape);
+    Status filled = t ? initialise(*p.init, *t, rng) : t.status();
+    if (!filled) {
+      std::fprintf(stderr, "pce-init: error: parameter '%s' %s: %s\n", p.name.c_str(),
+                   p.typeString().c_str(), filled.message().c_str());
+      return 1;
+    }
     tensors[p.name] = std::move(*t);
   }
   if (Status s = writeSafetensors(out, tensors,
