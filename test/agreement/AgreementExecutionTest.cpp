@@ -7,8 +7,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "test/agreement/Harness.h"
-#include "test/agreement/Layers.h"
-#include "test/reference/Reference.h"
+#include "runtime/reference/Layers.h"
+#include "runtime/reference/Reference.h"
 #include "runtime/ThreadPool.h"
 
 #include <dlfcn.h>

@@ -9,7 +9,7 @@
 #include "runtime/Npy.h"
 #include "runtime/Safetensors.h"
 #include "test/agreement/Harness.h"
-#include "test/agreement/Layers.h"
+#include "runtime/reference/Layers.h"
 
 #include <gtest/gtest.h>
 

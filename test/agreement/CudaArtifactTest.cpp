@@ -14,8 +14,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "test/agreement/Harness.h"
-#include "test/agreement/Layers.h"
-#include "test/reference/Reference.h"
+#include "runtime/reference/Layers.h"
+#include "runtime/reference/Reference.h"
 #include "runtime/Cuda.h"
 
 #include <dlfcn.h>

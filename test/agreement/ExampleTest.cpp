@@ -10,7 +10,7 @@
 #include "runtime/Npy.h"
 #include "runtime/Safetensors.h"
 #include "test/agreement/Harness.h"
-#include "test/reference/Reference.h"
+#include "runtime/reference/Reference.h"
 
 #include <gtest/gtest.h>
 

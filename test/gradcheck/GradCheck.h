@@ -12,7 +12,7 @@
 //   3. @forward_backward runs with the saved values and a random cotangent
 //      for every result; the gradient of every argument is compared with
 //      central finite differences of L = sum_r <cotangent_r, reference_r>
-//      (the float64 reference, test/reference) at sampled elements, or with
+//      (the float64 reference, runtime/reference) at sampled elements, or with
 //      the reference's autograd where finite differences cannot see the
 //      gradient (a straight-through estimator).
 //

@@ -9,7 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "test/gradcheck/GradCheck.h"
-#include "test/reference/Reference.h"
+#include "runtime/reference/Reference.h"
 
 #include <gtest/gtest.h>
 

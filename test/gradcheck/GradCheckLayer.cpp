@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "test/agreement/Layers.h"
+#include "runtime/reference/Layers.h"
 #include "test/gradcheck/GradCheck.h"
 
 #include <gtest/gtest.h>

@@ -8,8 +8,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "test/gradcheck/GradCheck.h"
-#include "test/agreement/Layers.h"
-#include "test/reference/Reference.h"
+#include "runtime/reference/Layers.h"
+#include "runtime/reference/Reference.h"
 
 #include <gtest/gtest.h>
 

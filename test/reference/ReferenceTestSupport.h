@@ -7,7 +7,7 @@
 #ifndef PCE_TEST_REFERENCE_REFERENCETESTSUPPORT_H
 #define PCE_TEST_REFERENCE_REFERENCETESTSUPPORT_H
 
-#include "Reference.h"
+#include "runtime/reference/Reference.h"
 
 #include <torch/csrc/autograd/autograd.h>
 

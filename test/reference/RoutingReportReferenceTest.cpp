@@ -10,7 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Reference.h"
+#include "runtime/reference/Reference.h"
 
 #include "runtime/RoutingReport.h"
 

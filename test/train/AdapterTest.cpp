@@ -4,7 +4,7 @@
 // through PceLayer (the artifact's <L>_train / <L>_backward inside a torch
 // autograd function) and compares outputs, routing, running statistics and
 // the gradients of x and of every parameter with torch autograd through the
-// float64 reference (test/reference, pce::ref::layer with training = true).
+// float64 reference (runtime/reference, pce::ref::layer with training = true).
 // Router noise is replayed from the layer's generator state. Skipped while
 // pce-compile cannot build training artifacts.
 //
@@ -12,7 +12,7 @@
 
 #include "TrainTestSupport.h"
 
-#include "Reference.h"
+#include "runtime/reference/Reference.h"
 #include "runtime/torch/PceLayer.h"
 
 #include <ATen/CPUGeneratorImpl.h>

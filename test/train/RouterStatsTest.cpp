@@ -2,7 +2,7 @@
 
 #include "runtime/torch/RouterStats.h"
 
-#include "Reference.h"
+#include "runtime/reference/Reference.h"
 
 #include <gtest/gtest.h>
 

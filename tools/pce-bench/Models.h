@@ -2,14 +2,14 @@
 //
 // pce-bench compiles its models with the compile API (passes/Artifact/
 // Compile.h), in this process, as pce-compile does; the models are written
-// by test/agreement's pce_model_text.
+// by the reference library's model text (runtime/reference/ModelText.h).
 //
 //===----------------------------------------------------------------------===//
 #ifndef PCE_TOOLS_PCE_BENCH_MODELS_H
 #define PCE_TOOLS_PCE_BENCH_MODELS_H
 
-#include "test/agreement/Harness.h"
-#include "test/agreement/Layers.h"
+#include "runtime/reference/Layers.h"
+#include "runtime/reference/ModelText.h"
 #include "tools/pce-bench/Options.h"
 
 #include "passes/Artifact/Compile.h"

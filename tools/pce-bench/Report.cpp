@@ -2,7 +2,7 @@
 
 #include "tools/pce-bench/Report.h"
 
-#include "test/agreement/Harness.h"
+#include "runtime/reference/ModelText.h"
 
 #include <cstdio>
 #include <cstdlib>

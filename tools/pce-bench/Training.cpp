@@ -5,7 +5,7 @@
 #include "tools/pce-bench/Measure.h"
 #include "tools/pce-bench/Report.h"
 
-#include "test/reference/Reference.h"
+#include "runtime/reference/Reference.h"
 
 #include "runtime/ThreadPool.h"
 

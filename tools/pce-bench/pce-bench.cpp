@@ -18,9 +18,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "test/agreement/Harness.h"
-#include "test/agreement/Layers.h"
-#include "test/reference/Reference.h"
+#include "runtime/reference/Layers.h"
+#include "runtime/reference/ModelText.h"
+#include "runtime/reference/Reference.h"
 #include "tools/pce-bench/Baselines.h"
 #include "tools/pce-bench/FmaPeak.h"
 #include "tools/pce-bench/Measure.h"
@@ -32,6 +32,12 @@
 #include "runtime/Artifact.h"
 #include "runtime/CompiledCuda.h"
 #include "runtime/ThreadPool.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
 
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -50,6 +56,28 @@
 namespace fs = std::filesystem;
 using namespace pce;
 using namespace pce::bench;
+
+/// Runs `argv` (argv[0] found on PATH) with stdout and stderr into `output`;
+/// returns its exit status, -1 when it could not run.
+static int runPython(const std::vector<std::string> &argv, std::string &output) {
+  auto program = llvm::sys::findProgramByName(argv[0]);
+  if (!program) {
+    output = argv[0] + ": not found\n";
+    return -1;
+  }
+  llvm::SmallString<128> log;
+  if (llvm::sys::fs::createTemporaryFile("pce-bench-r5", "log", log)) {
+    output = "cannot create a temporary file\n";
+    return -1;
+  }
+  std::vector<llvm::StringRef> args(argv.begin(), argv.end());
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, log.str(), log.str()};
+  int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, redirects);
+  if (auto text = llvm::MemoryBuffer::getFile(log))
+    output = (*text)->getBuffer().str();
+  llvm::sys::fs::remove(log);
+  return rc;
+}
 
 int main(int argc, char **argv) {
   Options opt = parseOptions(argc, argv);
@@ -232,17 +260,17 @@ int main(int argc, char **argv) {
         std::printf("R5  compiled top-1 layer on %s: %.3f ms per batch of %lld (arguments and "
                     "results copied through managed memory on every call)\n",
                     device.c_str(), r5[0].wallMs, (long long)B);
-        char command[512];
-        std::snprintf(command, sizeof command,
-                      "python3 %s/tools/pce-bench/r5_torch.py --device cuda --batch %lld "
-                      "--channels %lld --image %lld --patch %lld --experts %lld "
-                      "--out-channels %lld --kernel %lld --top-k 1 --compiled-ms %.4f",
-                      PCE_SOURCE_DIR, (long long)B, (long long)C, (long long)H,
-                      (long long)opt.ph, (long long)E, (long long)Co, (long long)k,
-                      r5[0].wallMs);
+        auto arg = [](auto v) { return std::to_string(v); };
+        std::vector<std::string> command = {
+            "python3", std::string(PCE_SOURCE_DIR) + "/tools/pce-bench/r5_torch.py",
+            "--device", "cuda", "--batch", arg((long long)B), "--channels", arg((long long)C),
+            "--image", arg((long long)H), "--patch", arg((long long)opt.ph),
+            "--experts", arg((long long)E), "--out-channels", arg((long long)Co),
+            "--kernel", arg((long long)k), "--top-k", "1",
+            "--compiled-ms", llvm::formatv("{0:F4}", r5[0].wallMs).str()};
         std::string output;
-        int rc = agree::runCommand(command, output);
-        std::printf("    %s\n%s%s\n", command, output.c_str(),
+        int rc = runPython(command, output);
+        std::printf("    %s\n%s%s\n", llvm::join(command, " ").c_str(), output.c_str(),
                     rc == 0 ? "" : "    (r5_torch.py failed: R5's ratios are missing)");
       }
     }

@@ -1,10 +1,10 @@
 //===- Layers.h - random PCE layers as MLIR text and reference --*- C++ -*-===//
 
-#ifndef PCE_TEST_AGREEMENT_LAYERS_H
-#define PCE_TEST_AGREEMENT_LAYERS_H
+#ifndef PCE_RUNTIME_REFERENCE_LAYERS_H
+#define PCE_RUNTIME_REFERENCE_LAYERS_H
 
-#include "test/agreement/Harness.h"
-#include "test/reference/Reference.h"
+#include "runtime/reference/ModelText.h"
+#include "runtime/reference/Reference.h"
 
 #include <string>
 #include <vector>
@@ -61,4 +61,4 @@ const char *routerName(ref::RouterKind kind);
 
 } // namespace pce::agree
 
-#endif // PCE_TEST_AGREEMENT_LAYERS_H
+#endif // PCE_RUNTIME_REFERENCE_LAYERS_H

@@ -1,6 +1,6 @@
 //===- Experts.cpp - experts, mixing and attention (SEMANTICS.md §4) -------===//
 
-#include "Reference.h"
+#include "runtime/reference/Reference.h"
 
 namespace pce::ref {
 

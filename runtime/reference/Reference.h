@@ -17,8 +17,8 @@
 //   out      [B, Co, H, W]                    (unpatchify)
 //
 //===----------------------------------------------------------------------===//
-#ifndef PCE_TEST_REFERENCE_REFERENCE_H
-#define PCE_TEST_REFERENCE_REFERENCE_H
+#ifndef PCE_RUNTIME_REFERENCE_REFERENCE_H
+#define PCE_RUNTIME_REFERENCE_REFERENCE_H
 
 #include <torch/types.h>
 
@@ -251,4 +251,4 @@ MutualInformation classMutualInformation(const torch::Tensor &w, const torch::Te
 
 } // namespace pce::ref
 
-#endif // PCE_TEST_REFERENCE_REFERENCE_H
+#endif // PCE_RUNTIME_REFERENCE_REFERENCE_H

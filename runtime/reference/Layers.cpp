@@ -1,6 +1,6 @@
 //===- Layers.cpp - random PCE layers as MLIR text and reference ----------===//
 
-#include "test/agreement/Layers.h"
+#include "runtime/reference/Layers.h"
 
 #include <sstream>
 

@@ -1,6 +1,6 @@
 //===- Routing.cpp - routers and top-k (SEMANTICS.md §3) --------------------===//
 
-#include "Reference.h"
+#include "runtime/reference/Reference.h"
 
 #include <limits>
 

@@ -1,6 +1,6 @@
 //===- Layer.cpp - the composite PCE layer -----------------------------------===//
 
-#include "Reference.h"
+#include "runtime/reference/Reference.h"
 
 namespace pce::ref {
 

@@ -1,6 +1,6 @@
 //===- Patching.cpp - patchify / unpatchify (SEMANTICS.md §1, §4) ----------===//
 
-#include "Reference.h"
+#include "runtime/reference/Reference.h"
 
 namespace pce::ref {
 

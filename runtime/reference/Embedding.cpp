@@ -1,6 +1,6 @@
 //===- Embedding.cpp - patch embedding with SPP (SEMANTICS.md §2) ----------===//
 
-#include "Reference.h"
+#include "runtime/reference/Reference.h"
 
 namespace pce::ref {
 

@@ -5,7 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Reference.h"
+#include "runtime/reference/Reference.h"
 
 #include <cmath>
 
