@@ -97,7 +97,7 @@ void Trainer::preparePlan() {
       std::fflush(stdout);
       compile_.writePlanOnly(opt_.model, compiledDir_);
     } else {
-      std::printf("pce-train: pce-compile %s --training -o %s\n", opt_.model.c_str(), compiledDir_.c_str());
+      std::printf("pce-train: compiling %s for training into %s\n", opt_.model.c_str(), compiledDir_.c_str());
       std::fflush(stdout);
       compile_.compileForTraining(opt_.model, compiledDir_);
     }
