@@ -29,7 +29,7 @@ echo "== 2. standalone inference on the test set with $final (pce-run, no LibTor
 rm -rf "$out/routing"
 build/bin/pce-run "$final" --weights "$run/weights.safetensors" \
   --idx-images "$data/t10k-images-idx3-ubyte.gz" --idx-labels "$data/t10k-labels-idx1-ubyte.gz" \
-  --normalize 0.2860,0.3530 --output "$out/logits.npy" --routing "$out/routing"
+  --output "$out/logits.npy" --routing "$out/routing"
 
 echo "== done: training log $run/log.jsonl, summary $run/summary.json,"
 echo "   routing report $out/routing/report.md (and report.json, <layer>.routing.npy)"

@@ -3,6 +3,7 @@
 #include "runtime/train/Trainer.h"
 
 #include "runtime/Artifact.h"
+#include "runtime/DataDescription.h"
 #include "runtime/ThreadPool.h"
 #include "runtime/TrainingPlan.h"
 #include "runtime/torch/RouterStats.h"
@@ -407,9 +408,18 @@ void Trainer::finish() {
   } else {
     weights = all;
   }
+  // How the inputs were normalised travels with the weights (pce-run applies it).
+  rt::DataDescription data;
+  data.format = "idx";
+  data.mean = {kPixelMean};
+  data.std = {kPixelStd};
+  auto metadata = rt::dataMetadata(data);
+  if (!metadata)
+    throw std::runtime_error(metadata.error());
+  (*metadata)["pce.train.model"] = plan_.model;
+  (*metadata)["pce.train.seed"] = std::to_string(plan_.training.seed);
   std::string weightsPath = (fs::path(runDir_) / "weights.safetensors").string();
-  writeTensors(weightsPath, weights,
-               {{"pce.train.model", plan_.model}, {"pce.train.seed", std::to_string(plan_.training.seed)}});
+  writeTensors(weightsPath, weights, *metadata);
 
   JsonValue s = JsonValue::object();
   s.set("model", JsonValue::string(plan_.model));
@@ -425,6 +435,7 @@ void Trainer::finish() {
   s.set("wall_seconds", JsonValue::number(wall));
   s.set("command", JsonValue::string(opt_.commandLine));
   s.set("weights", JsonValue::string("weights.safetensors"));
+  s.set("data", rt::dataDescriptionJson(data));
   if (!opt_.dense)
     s.set("artifact", JsonValue::string((fs::path(compiledDir_) / plan_.phases[phase_].artifact).string()));
   // Per phase: its last epoch's validation accuracy and router entropies.
@@ -455,7 +466,7 @@ void Trainer::finish() {
   if (forward)
     progress_->line("check: pce-run " + artifact_->directory() + " --weights " + weightsPath + " --idx-images " +
                     data_.testFile + " --idx-labels " +
-                    findIdxFile(plan_.training.data, "t10k-labels-idx1-ubyte") + " --normalize 0.2860,0.3530");
+                    findIdxFile(plan_.training.data, "t10k-labels-idx1-ubyte"));
 }
 
 void Trainer::run() {

@@ -110,17 +110,37 @@ TEST_F(CompiledRun, AllPhasesTrainAndPceRunAgrees) {
   ASSERT_TRUE(weights.ok()) << weights.error();
   EXPECT_NE(weights->find("block.attention.se.w1"), nullptr);
   EXPECT_EQ(weights->find("block.router.keys"), nullptr) << "phase 3's MLP router has no keys";
-  std::string out = dir_ + "/pce-run.out";
-  std::string cmd = std::string("'") + PCE_RUN_BIN + "' '" + dir_ + "/compiled/phase3' --weights '" + dir_ +
-                    "/run/weights.safetensors' --idx-images '" + dir_ + "/data/t10k-images-idx3-ubyte.gz' " +
-                    "--idx-labels '" + dir_ + "/data/t10k-labels-idx1-ubyte.gz' --normalize 0.2860,0.3530 > '" +
-                    out + "' 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << readFile(out);
-  double top1 = -1, top5 = -1;
-  ASSERT_EQ(std::sscanf(readFile(out).c_str(), "accuracy: top-1 %lf%%  top-5 %lf%%", &top1, &top5), 2)
-      << readFile(out);
-  EXPECT_NEAR(top1, 100 * summary->find("test_top1")->numberValue(), 0.005);
-  EXPECT_NEAR(top5, 100 * summary->find("test_top5")->numberValue(), 0.005);
+  // How training normalised the images travels with the weights and the summary.
+  EXPECT_EQ(weights->metadata["pce.data.format"], "idx");
+  EXPECT_EQ(weights->metadata["pce.data.mean"], "0.286");
+  EXPECT_EQ(weights->metadata["pce.data.std"], "0.353");
+  ASSERT_NE(summary->find("data"), nullptr);
+  EXPECT_EQ(*summary->find("data")->find("format")->getString(), "idx");
+  // pce-run applies it without being told (no warning on stdout or stderr),
+  // and an explicit --normalize that agrees gives the same numbers.
+  auto pceRun = [&](const std::string &normalize) {
+    std::vector<std::string> argv = {PCE_RUN_BIN, dir_ + "/compiled/phase3", "--weights",
+                                     dir_ + "/run/weights.safetensors", "--idx-images",
+                                     dir_ + "/data/t10k-images-idx3-ubyte.gz", "--idx-labels",
+                                     dir_ + "/data/t10k-labels-idx1-ubyte.gz"};
+    if (!normalize.empty())
+      argv.insert(argv.end(), {"--normalize", normalize});
+    ProcessResult r = runCommand(argv);
+    EXPECT_EQ(r.status, 0) << r.output;
+    return r.output;
+  };
+  for (const std::string &normalize : {std::string(), std::string("0.2860,0.3530")}) {
+    std::string out = pceRun(normalize);
+    double top1 = -1, top5 = -1;
+    ASSERT_EQ(std::sscanf(out.c_str(), "accuracy: top-1 %lf%%  top-5 %lf%%", &top1, &top5), 2)
+        << "--normalize '" << normalize << "': " << out;
+    EXPECT_NEAR(top1, 100 * summary->find("test_top1")->numberValue(), 0.005) << normalize;
+    EXPECT_NEAR(top5, 100 * summary->find("test_top5")->numberValue(), 0.005) << normalize;
+  }
+  // One that disagrees is used, with a warning naming both.
+  EXPECT_NE(pceRun("0.5,0.5").find("pce-run: warning: --normalize 0.5,0.5 differs from the normalisation the "
+                                   "weights were trained with (mean 0.286, std 0.353); using --normalize"),
+            std::string::npos);
 }
 
 TEST_F(CompiledRun, ResumeGivesTheUninterruptedRun) {

@@ -57,7 +57,44 @@ bool inTopK(const HostTensor &logits, int64_t item, int64_t classes, int64_t lab
 
 } // namespace
 
-int runIdx(const Options &o, const Artifact &art, const EntryPoint &ep, const BufferSpec &output) {
+namespace {
+
+/// The normalisation of IDX images: --normalize, else the weights'; nullopt
+/// after reporting weights that cannot be (another channel count).
+std::optional<std::optional<IdxNormalization>> normalizationFor(const Options &o,
+                                                               const std::optional<DataDescription> &trained) {
+  std::optional<IdxNormalization> fromWeights;
+  if (trained) {
+    if (trained->mean.size() != 1) {
+      runtimeError("the weights were trained on " + std::to_string(trained->mean.size()) +
+                   "-channel images (" + trained->format + "); IDX images have 1 channel");
+      return std::nullopt;
+    }
+    fromWeights = IdxNormalization{trained->mean[0], trained->std[0]};
+  }
+  if (o.normalization) {
+    if (fromWeights && (fromWeights->mean != o.normalization->mean || fromWeights->std != o.normalization->std))
+      std::fprintf(stderr,
+                   "pce-run: warning: --normalize %s,%s differs from the normalisation the weights were "
+                   "trained with (mean %s, std %s); using --normalize\n",
+                   formatFloats({o.normalization->mean}).c_str(), formatFloats({o.normalization->std}).c_str(),
+                   formatFloats({fromWeights->mean}).c_str(), formatFloats({fromWeights->std}).c_str());
+    return o.normalization;
+  }
+  if (!fromWeights && o.weights)
+    std::fprintf(stderr, "pce-run: warning: %s does not say how its training normalised the images (no pce.data.* "
+                         "metadata): pixels are only scaled to [0, 1]; pass --normalize MEAN,STD if it did\n",
+                 o.weights->c_str());
+  return fromWeights;
+}
+
+} // namespace
+
+int runIdx(const Options &o, const Artifact &art, const EntryPoint &ep, const BufferSpec &output,
+           const std::optional<DataDescription> &trained) {
+  auto normalization = normalizationFor(o, trained);
+  if (!normalization)
+    return 1;
   std::vector<const BufferSpec *> inputs;
   std::string names;
   for (const auto &a : ep.arguments)
@@ -72,7 +109,7 @@ int runIdx(const Options &o, const Artifact &art, const EntryPoint &ep, const Bu
 
   IdxDatasetOptions options;
   options.limit = o.limit;
-  options.normalization = o.normalization;
+  options.normalization = *normalization;
   auto ds = readIdxDataset(*o.idxImages, o.idxLabels.value_or(""), options);
   if (!ds)
     return runtimeError(ds.error());

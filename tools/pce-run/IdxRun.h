@@ -5,13 +5,19 @@
 #include "tools/pce-run/Options.h"
 
 #include "runtime/Artifact.h"
+#include "runtime/DataDescription.h"
+
+#include <optional>
 
 namespace pce::run {
 
 /// --idx-images: the whole data set through the entry point's single input,
 /// k compiled batches in one run() (the runtime spreads them over threads);
-/// prints the accuracy given labels. Returns the exit status.
-int runIdx(const Options &o, const rt::Artifact &art, const rt::EntryPoint &ep, const rt::BufferSpec &output);
+/// prints the accuracy given labels. `trained` is how the weights' training
+/// normalised its inputs (their pce.data.* metadata): used unless
+/// --normalize says otherwise (then a warning). Returns the exit status.
+int runIdx(const Options &o, const rt::Artifact &art, const rt::EntryPoint &ep, const rt::BufferSpec &output,
+           const std::optional<rt::DataDescription> &trained);
 
 } // namespace pce::run
 

@@ -116,10 +116,15 @@ int runTool(const Options &o) {
   bool needsWeights = false;
   for (const auto &a : ep->arguments)
     needsWeights |= a.kind == ArgKind::Parameter;
+  std::optional<DataDescription> trained;
   if (o.weights) {
     auto weights = readSafetensors(*o.weights);
     if (!weights)
       return runtimeError(weights.error());
+    auto data = readDataMetadata(weights->metadata, *o.weights);
+    if (!data)
+      return runtimeError(data.error());
+    trained = *data;
     if (Status s = art->bindParameters(*weights); !s)
       return runtimeError(s.message());
     for (const auto &w : art->warnings())
@@ -129,7 +134,7 @@ int runTool(const Options &o) {
   }
 
   if (o.idxImages)
-    return runIdx(o, *art, *ep, *output);
+    return runIdx(o, *art, *ep, *output, trained);
 
   auto inputs = resolveInputs(*ep, o.inputs);
   if (!inputs)

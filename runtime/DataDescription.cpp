@@ -1,0 +1,131 @@
+//===- DataDescription.cpp - what a model's inputs were, kept with its weights -===//
+
+#include "runtime/DataDescription.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace pce::rt {
+
+namespace {
+Status check(const DataDescription &d, const std::string &where) {
+  if (d.format.empty())
+    return Status::error(where + "no data format");
+  if (d.mean.empty() || d.mean.size() != d.std.size())
+    return Status::error(where + "expected as many means as stds (one per channel), found " +
+                         std::to_string(d.mean.size()) + " and " + std::to_string(d.std.size()));
+  for (size_t c = 0; c < d.mean.size(); ++c)
+    if (!std::isfinite(d.mean[c]) || !std::isfinite(d.std[c]) || !(d.std[c] > 0))
+      return Status::error(where + "channel " + std::to_string(c) + ": expected a finite mean and a std > 0, found " +
+                           formatFloats({d.mean[c]}) + " and " + formatFloats({d.std[c]}));
+  return Status::success();
+}
+
+// "a,b,c" -> floats; nullopt on anything else.
+std::optional<std::vector<float>> parseFloats(const std::string &text) {
+  std::vector<float> out;
+  size_t start = 0;
+  while (true) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    char *end = nullptr;
+    float v = std::strtof(item.c_str(), &end);
+    if (item.empty() || *end != '\0')
+      return std::nullopt;
+    out.push_back(v);
+    if (comma == std::string::npos)
+      return out;
+    start = comma + 1;
+  }
+}
+} // namespace
+
+std::string formatFloats(const std::vector<float> &values) {
+  std::string out;
+  for (float v : values) {
+    char buf[32];
+    for (int precision = 1; precision <= 9; ++precision) {
+      std::snprintf(buf, sizeof buf, "%.*g", precision, static_cast<double>(v));
+      if (std::strtof(buf, nullptr) == v)
+        break;
+    }
+    out += (out.empty() ? "" : ",") + std::string(buf);
+  }
+  return out;
+}
+
+Expected<std::map<std::string, std::string>> dataMetadata(const DataDescription &d) {
+  if (Status s = check(d, "data description: "); !s)
+    return s;
+  std::map<std::string, std::string> m = {
+      {kDataFormatKey, d.format}, {kDataMeanKey, formatFloats(d.mean)}, {kDataStdKey, formatFloats(d.std)}};
+  if (!d.classes.empty()) {
+    JsonValue names = JsonValue::array();
+    for (const std::string &c : d.classes)
+      names.push(JsonValue::string(c));
+    m[kDataClassesKey] = writeJson(names);
+  }
+  return m;
+}
+
+Expected<std::optional<DataDescription>> readDataMetadata(const std::map<std::string, std::string> &metadata,
+                                                          const std::string &source) {
+  const char *have = metadata.count(kDataClassesKey) ? kDataClassesKey : nullptr, *missing = nullptr;
+  for (const char *key : {kDataFormatKey, kDataMeanKey, kDataStdKey}) {
+    if (metadata.count(key))
+      have = key;
+    else if (!missing)
+      missing = key;
+  }
+  if (!have)
+    return std::optional<DataDescription>();
+  if (missing)
+    return Status::error(source + ": metadata has '" + have + "' but not '" + missing +
+                         "' (the pce.data.* entries come together)");
+  DataDescription d;
+  d.format = metadata.at(kDataFormatKey);
+  for (auto [key, values] : {std::pair{kDataMeanKey, &d.mean}, std::pair{kDataStdKey, &d.std}}) {
+    auto parsed = parseFloats(metadata.at(key));
+    if (!parsed)
+      return Status::error(source + ": metadata '" + key + "': expected numbers separated by commas, found '" +
+                           metadata.at(key) + "'");
+    *values = std::move(*parsed);
+  }
+  if (auto it = metadata.find(kDataClassesKey); it != metadata.end()) {
+    auto json = parseJson(it->second, source + ": metadata '" + kDataClassesKey + "'");
+    if (!json)
+      return json.status();
+    const JsonValue::Array *names = json->getArray();
+    if (!names)
+      return Status::error(source + ": metadata '" + kDataClassesKey + "': expected a JSON array of strings");
+    for (const JsonValue &n : *names) {
+      if (!n.getString())
+        return Status::error(source + ": metadata '" + kDataClassesKey + "': expected a JSON array of strings");
+      d.classes.push_back(*n.getString());
+    }
+  }
+  if (Status s = check(d, source + ": metadata pce.data.*: "); !s)
+    return s;
+  return std::optional<DataDescription>(std::move(d));
+}
+
+JsonValue dataDescriptionJson(const DataDescription &d) {
+  auto floats = [](const std::vector<float> &v) {
+    JsonValue a = JsonValue::array();
+    for (float x : v)
+      a.push(JsonValue::number(std::strtod(formatFloats({x}).c_str(), nullptr)));
+    return a;
+  };
+  JsonValue j = JsonValue::object();
+  j.set("format", JsonValue::string(d.format));
+  j.set("mean", floats(d.mean));
+  j.set("std", floats(d.std));
+  JsonValue names = JsonValue::array();
+  for (const std::string &c : d.classes)
+    names.push(JsonValue::string(c));
+  j.set("classes", std::move(names));
+  return j;
+}
+
+} // namespace pce::rt

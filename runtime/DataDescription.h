@@ -1,0 +1,55 @@
+//===- DataDescription.h - what a model's inputs were, kept with its weights -===//
+//
+// How the images a model was trained on were made into tensors: the data
+// set's format, per-channel mean and std applied after scaling pixels to
+// [0, 1], and the class names when the data set has them. pce-train writes it
+// into weights.safetensors' __metadata__ (keys below) and summary.json, so
+// pce-run normalises as training did without being told; the one definition
+// of those keys and their text.
+//
+//===----------------------------------------------------------------------===//
+#ifndef PCE_RUNTIME_DATADESCRIPTION_H
+#define PCE_RUNTIME_DATADESCRIPTION_H
+
+#include "runtime/Json.h"
+#include "runtime/Status.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pce::rt {
+
+// Metadata keys of weights.safetensors.
+constexpr const char *kDataFormatKey = "pce.data.format";
+constexpr const char *kDataMeanKey = "pce.data.mean";       // "0.286" or "0.4914,0.4822,0.4465"
+constexpr const char *kDataStdKey = "pce.data.std";         // same length as the mean
+constexpr const char *kDataClassesKey = "pce.data.classes"; // a JSON array of strings, optional
+
+struct DataDescription {
+  std::string format;               // idx, ...
+  std::vector<float> mean, std;     // one per channel; std > 0
+  std::vector<std::string> classes; // empty when the data set names none
+
+  bool operator==(const DataDescription &o) const {
+    return format == o.format && mean == o.mean && std == o.std && classes == o.classes;
+  }
+};
+
+// The metadata entries of `data` (after checking it: a format, as many means
+// as stds, at least one, finite, std > 0).
+Expected<std::map<std::string, std::string>> dataMetadata(const DataDescription &data);
+// The description in `metadata` (from `source`, for messages); nullopt when
+// it has none of the keys, an error when it has some but not all, or a value
+// that does not parse ("W.safetensors: metadata 'pce.data.std': ...").
+Expected<std::optional<DataDescription>> readDataMetadata(const std::map<std::string, std::string> &metadata,
+                                                          const std::string &source);
+// {"format", "mean", "std", "classes"} for summary.json.
+JsonValue dataDescriptionJson(const DataDescription &data);
+// "0.286,0.353": the shortest text of each float that reads back the same.
+std::string formatFloats(const std::vector<float> &values);
+
+} // namespace pce::rt
+
+#endif // PCE_RUNTIME_DATADESCRIPTION_H
