@@ -6,12 +6,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontend/DescriptionParser.h"
+#include "runtime/TrainingPlan.h"
 
 #include "llvm/ADT/STLExtras.h"
 
 using namespace pce::frontend;
 using namespace pce::frontend::detail;
 namespace pce_ir = mlir::pce;
+namespace rt = ::pce::rt;
 
 namespace pce::frontend::detail {
 
@@ -75,8 +77,36 @@ LogicalResult Parser::parseTraining(yaml::Node *value, SMLoc keyLoc,
       {"data", "epochs", "batch", "seed", "threads", "validation", "optimizer", "schedule",
        "augment", "load_balance", "ema", "key_init", "bn_momentum", "phases"},
       [&](StringRef key, SMLoc loc, yaml::Node *v) -> LogicalResult {
-        if (key == "data")
-          return readString(v, loc, key, t.data);
+        if (key == "data") {
+          // A path (IDX files), or {format, path, mean, std}.
+          if (!llvm::isa<yaml::MappingNode>(v))
+            return readString(v, loc, key, t.data);
+          return forEachEntry(
+              v, loc, "'data'", {"format", "path", "mean", "std"},
+              [&](StringRef k, SMLoc at, yaml::Node *d) -> LogicalResult {
+                if (k == "path")
+                  return readString(d, at, k, t.data);
+                if (k == "format") {
+                  std::vector<std::pair<StringRef, std::string>> choices;
+                  for (const std::string &f : rt::kDataFormats)
+                    choices.push_back({f, f});
+                  return readChoice<std::string>(d, at, k, choices, t.dataFormat);
+                }
+                Located<std::vector<double>> &list = k == "mean" ? t.dataMean : t.dataStd;
+                list.loc = at;
+                list.given = true;
+                return forEachItem(d, at, k, "[one number per channel]", 16,
+                                   [&](yaml::Node *item) -> LogicalResult {
+                                     Located<double> x;
+                                     if (failed(readDouble(item, at, k, x)))
+                                       return failure();
+                                     if (k == "std" && !(x.value > 0))
+                                       return error(x.loc) << "'std' values must be > 0, found " << num(x.value);
+                                     list.value.push_back(x.value);
+                                     return success();
+                                   });
+              });
+        }
         if (key == "epochs")
           return readInt(v, loc, key, 0, t.epochs);
         if (key == "batch")
@@ -202,6 +232,11 @@ LogicalResult Parser::checkTraining(TrainingDesc &t) {
   if ((t.stepEpochs.given || t.gamma.given) && !step)
     return error(t.stepEpochs.given ? t.stepEpochs.loc : t.gamma.loc)
            << "'step_epochs' and 'gamma' apply to the step schedule only";
+  if (t.dataMean.given != t.dataStd.given ||
+      t.dataMean.value.size() != t.dataStd.value.size())
+    return error(t.dataMean.given ? t.dataMean.loc : t.dataStd.loc)
+           << "'mean' and 'std' of 'data' come together, one number per channel each (found "
+           << t.dataMean.value.size() << " and " << t.dataStd.value.size() << ")";
   return success();
 }
 

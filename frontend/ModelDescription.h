@@ -183,7 +183,9 @@ struct PhaseDesc {
 struct TrainingDesc {
   llvm::SMLoc loc;
   bool given = false;
-  Located<std::string> data;
+  Located<std::string> data;       // the data set's directory
+  Located<std::string> dataFormat; // idx | cifar10 | cifar100
+  Located<std::vector<double>> dataMean, dataStd; // per channel
   Located<int64_t> epochs; // one phase of the description's layers, without `phases`
   Located<int64_t> batch, seed, threads, validation;
   Located<std::string> optimizer; // sgd | adamw

@@ -144,6 +144,9 @@ rt::PhaseLayer phaseLayer(const PCELayerDesc &pce, const LayerPhase &more) {
 rt::TrainingConfig trainingConfig(const TrainingDesc &t, int64_t batch) {
   rt::TrainingConfig c;
   c.data = orDefault(t.data, c.data);
+  c.dataFormat = orDefault(t.dataFormat, c.dataFormat);
+  c.dataMean = orDefault(t.dataMean, c.dataMean);
+  c.dataStd = orDefault(t.dataStd, c.dataStd);
   c.batch = batch;
   c.seed = orDefault(t.seed, c.seed);
   c.threads = orDefault(t.threads, c.threads);

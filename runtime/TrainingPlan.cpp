@@ -50,6 +50,29 @@ TrainingConfig readTraining(const Reader &r, const JsonValue &t) {
   const std::string p = "training";
   TrainingConfig c;
   c.data = r.string(t, p, "data");
+  // Optional: plans written before other formats existed read Fashion-MNIST's IDX files.
+  if (t.find("data_format")) {
+    c.dataFormat = r.string(t, p, "data_format");
+    bool known = false;
+    for (const std::string &f : kDataFormats)
+      known = known || f == c.dataFormat;
+    if (!known)
+      r.fail(r.member(t, p, "data_format"), p + ".data_format", "unknown data format '" + c.dataFormat + "'");
+  }
+  for (auto [key, values] : {std::pair{"data_mean", &c.dataMean}, std::pair{"data_std", &c.dataStd}}) {
+    if (!t.find(key))
+      continue;
+    const JsonValue &v = r.member(t, p, key);
+    if (!v.isArray())
+      r.fail(v, p + "." + key, "expected an array of numbers");
+    for (const JsonValue &x : *v.getArray()) {
+      if (!x.isNumber())
+        r.fail(x, p + "." + key, "expected an array of numbers");
+      values->push_back(x.numberValue());
+    }
+  }
+  if (c.dataMean.size() != c.dataStd.size())
+    r.fail(r.member(t, p, "data_std"), p + ".data_std", "expected as many values as training.data_mean");
   c.batch = r.integer(t, p, "batch");
   c.seed = r.integer(t, p, "seed");
   c.threads = r.integer(t, p, "threads");
@@ -228,6 +251,14 @@ JsonValue writePhase(const Phase &p, const std::vector<PlanLayer> &order) {
 JsonValue writeTraining(const TrainingConfig &c) {
   JsonValue t = JsonValue::object();
   t.set("data", JsonValue::string(c.data));
+  t.set("data_format", JsonValue::string(c.dataFormat));
+  JsonValue mean = JsonValue::array(), std = JsonValue::array();
+  for (double m : c.dataMean)
+    mean.push(JsonValue::number(m));
+  for (double s : c.dataStd)
+    std.push(JsonValue::number(s));
+  t.set("data_mean", std::move(mean));
+  t.set("data_std", std::move(std));
   t.set("batch", JsonValue::integer(c.batch));
   t.set("seed", JsonValue::integer(c.seed));
   t.set("threads", JsonValue::integer(c.threads));

@@ -29,6 +29,8 @@ constexpr int64_t kTrainingPlanVersion = 1;
 constexpr const char *kTrainingPlanFileName = "training.json";
 // Epochs of the single phase of a `training:` section without `phases:`.
 constexpr int64_t kDefaultEpochs = 10;
+// The data formats training reads (training.data.format, --data-format).
+inline const std::vector<std::string> kDataFormats = {"idx", "cifar10", "cifar100"};
 
 struct PlanLayer {
   std::string kind; // conv, batch_norm, relu, max_pool, avg_pool, global_avg_pool,
@@ -77,6 +79,10 @@ struct ScheduleConfig {
 
 struct TrainingConfig {
   std::string data = "/usr/share/datasets/fashion-mnist";
+  std::string dataFormat = "idx"; // idx | cifar10 | cifar100 (kDataFormats)
+  // Per-channel normalisation after x/255; empty: the format's default (idx:
+  // Fashion-MNIST's 0.2860 / 0.3530), else computed on the training split.
+  std::vector<double> dataMean, dataStd;
   int64_t batch = 64, seed = 1, threads = 2, validation = 5000;
   OptimizerConfig optimizer;
   ScheduleConfig schedule;

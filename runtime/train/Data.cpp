@@ -1,7 +1,8 @@
-//===- Data.cpp - Fashion-MNIST for training ------------------------------===//
+//===- Data.cpp - the data set for training --------------------------------===//
 
 #include "runtime/train/Data.h"
 
+#include "runtime/Cifar.h"
 #include "runtime/Idx.h"
 #include "runtime/torch/TensorConvert.h"
 
@@ -49,6 +50,7 @@ std::pair<torch::Tensor, torch::Tensor> splitIndices(int64_t n, int64_t validati
 
 DataSplit loadFashionMnist(const std::string &dir, int64_t validation, uint64_t seed, int64_t limitTrain) {
   DataSplit s;
+  s.description = {"idx", {kPixelMean}, {kPixelStd}, {}};
   s.trainFile = findIdxFile(dir, "train-images-idx3-ubyte");
   Dataset all = loadIdxPair(s.trainFile, findIdxFile(dir, "train-labels-idx1-ubyte"));
   auto [train, val] = splitIndices(all.size(), validation, seed);
@@ -61,13 +63,101 @@ DataSplit loadFashionMnist(const std::string &dir, int64_t validation, uint64_t 
   return s;
 }
 
-torch::Tensor augment(const torch::Tensor &images, int64_t pad, bool hflip, at::Generator gen) {
+std::vector<float> DataSplit::black() const {
+  std::vector<float> out;
+  for (size_t c = 0; c < description.mean.size(); ++c)
+    out.push_back(static_cast<float>((0.0 - description.mean[c]) / description.std[c])); // in double, as before
+
+  return out;
+}
+
+namespace {
+// CIFAR records as f32 [N,3,32,32] in [0,1] and i64 labels.
+Dataset cifarTensors(rt::CifarRecords &records) {
+  torch::Tensor pixels = torch::from_blob(records.pixels.data(), {records.count, rt::kCifarChannels,
+                                                                  rt::kCifarSide, rt::kCifarSide},
+                                          torch::kUInt8);
+  torch::Tensor labels = torch::from_blob(records.labels.data(), {records.count}, torch::kUInt8);
+  return {pixels.to(torch::kFloat32).div_(255.0f), labels.to(torch::kLong)};
+}
+
+DataSplit loadCifar(const rt::TrainingConfig &t, rt::CifarVariant variant, int64_t limitTrain) {
+  auto files = rt::findCifarFiles(t.data, variant);
+  if (!files)
+    throw std::runtime_error(files.error() + " (training.data or --data names the directory)");
+  rt::CifarRecords train, test;
+  for (const std::string &f : files->train)
+    if (rt::Status s = rt::readCifarFile(f, variant, train); !s)
+      throw std::runtime_error(s.message());
+  if (rt::Status s = rt::readCifarFile(files->test, variant, test); !s)
+    throw std::runtime_error(s.message());
+  auto names = rt::readCifarNames(files->names, rt::cifarClasses(variant));
+  if (!names)
+    throw std::runtime_error(names.error());
+
+  DataSplit s;
+  s.trainFile = files->train.front();
+  s.testFile = files->test;
+  Dataset all = cifarTensors(train);
+  s.test = cifarTensors(test);
+  auto [trainIdx, valIdx] = splitIndices(all.size(), t.validation, static_cast<uint64_t>(t.seed));
+  s.description.format = t.dataFormat;
+  s.description.classes = *names;
+  if (!t.dataMean.empty()) {
+    if (t.dataMean.size() != static_cast<size_t>(rt::kCifarChannels))
+      throw std::runtime_error("training.data: " + std::to_string(t.dataMean.size()) +
+                               " means for CIFAR's 3 channels");
+    s.description.mean.assign(t.dataMean.begin(), t.dataMean.end());
+    s.description.std.assign(t.dataStd.begin(), t.dataStd.end());
+  } else {
+    // The statistics of the whole training split (before --limit-train).
+    torch::Tensor x = all.images.index_select(0, trainIdx).transpose(0, 1).reshape({rt::kCifarChannels, -1});
+    torch::Tensor mean = x.to(torch::kFloat64).mean(1), std = x.to(torch::kFloat64).std(1, /*unbiased=*/false);
+    for (int64_t c = 0; c < rt::kCifarChannels; ++c) {
+      s.description.mean.push_back(static_cast<float>(mean[c].item<double>()));
+      s.description.std.push_back(static_cast<float>(std::max(std[c].item<double>(), 1e-6)));
+    }
+  }
+  torch::Tensor m = torch::tensor(s.description.mean).view({1, -1, 1, 1});
+  torch::Tensor d = torch::tensor(s.description.std).view({1, -1, 1, 1});
+  all.images = (all.images - m) / d;
+  s.test.images = (s.test.images - m) / d;
+  if (limitTrain > 0 && limitTrain < trainIdx.size(0))
+    trainIdx = trainIdx.slice(0, 0, limitTrain);
+  s.train = {all.images.index_select(0, trainIdx), all.labels.index_select(0, trainIdx)};
+  s.validation = {all.images.index_select(0, valIdx), all.labels.index_select(0, valIdx)};
+  return s;
+}
+} // namespace
+
+DataSplit loadData(const rt::TrainingConfig &t, int64_t limitTrain) {
+  const uint64_t seed = static_cast<uint64_t>(t.seed);
+  if (t.dataFormat == "cifar10")
+    return loadCifar(t, rt::CifarVariant::Cifar10, limitTrain);
+  if (t.dataFormat == "cifar100")
+    return loadCifar(t, rt::CifarVariant::Cifar100, limitTrain);
+  if (t.dataFormat != "idx")
+    throw std::runtime_error("training.data_format: unknown data format '" + t.dataFormat + "'");
+  if (!t.dataMean.empty() &&
+      (t.dataMean.size() != 1 || float(t.dataMean[0]) != kPixelMean || float(t.dataStd[0]) != kPixelStd))
+    throw std::runtime_error("training.data: IDX images are normalised with Fashion-MNIST's mean 0.2860 and std "
+                             "0.3530; other statistics are not supported for IDX yet");
+  return loadFashionMnist(t.data, t.validation, seed, limitTrain);
+}
+
+torch::Tensor augment(const torch::Tensor &images, int64_t pad, bool hflip, at::Generator gen,
+                      const std::vector<float> &black) {
   torch::NoGradGuard noGrad;
   torch::Tensor x = images;
   const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
   if (pad > 0) {
-    const double black = (0.0 - kPixelMean) / kPixelStd;
-    torch::Tensor padded = torch::full({B, x.size(1), H + 2 * pad, W + 2 * pad}, black, x.options());
+    torch::Tensor fill = torch::tensor(
+        black.empty() ? std::vector<float>{static_cast<float>((0.0 - kPixelMean) / kPixelStd)} : black);
+    if (fill.numel() != 1 && fill.numel() != x.size(1))
+      throw std::runtime_error("augment: " + std::to_string(fill.numel()) + " fill values for " +
+                               std::to_string(x.size(1)) + " channels");
+    torch::Tensor padded = fill.to(x.dtype()).view({1, -1, 1, 1}).expand({B, x.size(1), H + 2 * pad, W + 2 * pad})
+                               .contiguous();
     padded.narrow(2, pad, H).narrow(3, pad, W).copy_(x);
     torch::Tensor offsets = torch::randint(2 * pad + 1, {B, 2}, gen, torch::kLong);
     auto off = offsets.accessor<int64_t, 2>();

@@ -19,6 +19,7 @@ struct Options {
   std::optional<int64_t> threads;    // overrides training.threads
   std::optional<std::string> compiled; // an existing pce-compile --training output
   std::optional<std::string> data;   // overrides training.data
+  std::optional<std::string> dataFormat; // overrides training.data_format (and its mean/std)
   std::optional<int64_t> seed;       // overrides training.seed
   int64_t stopAfter = 0;   // > 0: stop after this many epochs of this session (as if interrupted)
   int64_t progressEvery = 0; // non-TTY progress lines every N batches (0: about 10 per epoch)

@@ -113,6 +113,11 @@ void Trainer::preparePlan() {
       p.epochs = *opt_.epochs;
   if (opt_.data)
     t.data = *opt_.data;
+  if (opt_.dataFormat && *opt_.dataFormat != t.dataFormat) {
+    t.dataFormat = *opt_.dataFormat;
+    t.dataMean.clear(); // the plan's statistics were another format's
+    t.dataStd.clear();
+  }
   if (opt_.seed)
     t.seed = *opt_.seed;
   if (opt_.threads)
@@ -306,7 +311,8 @@ void Trainer::trainEpoch(int64_t epoch) {
   int64_t correct = 0;
   net_->train();
   for (int64_t b = 0; b < nb; ++b) {
-    torch::Tensor x = augment(data_.train.images.index_select(0, batches[b]), t.cropPadding, t.hflip, gen_);
+    torch::Tensor x = augment(data_.train.images.index_select(0, batches[b]), t.cropPadding, t.hflip, gen_,
+                              data_.black());
     torch::Tensor y = data_.train.labels.index_select(0, batches[b]);
     const double lr = learningRate(t.schedule, t.optimizer.lr, globalStep_, nb, total);
     if (b == 0)
@@ -409,10 +415,7 @@ void Trainer::finish() {
     weights = all;
   }
   // How the inputs were normalised travels with the weights (pce-run applies it).
-  rt::DataDescription data;
-  data.format = "idx";
-  data.mean = {kPixelMean};
-  data.std = {kPixelStd};
+  const rt::DataDescription &data = data_.description;
   auto metadata = rt::dataMetadata(data);
   if (!metadata)
     throw std::runtime_error(metadata.error());
@@ -463,7 +466,7 @@ void Trainer::finish() {
                   "%  top-5 " + fixed(100 * test.top5, 2) + "%  loss " + fixed(test.loss, 4) + "  (" +
                   formatDuration(wall) + " in all)");
   progress_->line("wrote " + weightsPath + " and " + (fs::path(runDir_) / "summary.json").string());
-  if (forward)
+  if (forward && data_.description.format == "idx") // pce-run reads IDX files only, so far
     progress_->line("check: pce-run " + artifact_->directory() + " --weights " + weightsPath + " --idx-images " +
                     data_.testFile + " --idx-labels " +
                     findIdxFile(plan_.training.data, "t10k-labels-idx1-ubyte"));
@@ -478,7 +481,7 @@ void Trainer::run() {
   at::set_num_threads(static_cast<int>(threads_));
   rt::setCompiledLoopThreads(static_cast<int>(threads_));
   gen_ = at::detail::createCPUGenerator(static_cast<uint64_t>(t.seed));
-  data_ = loadFashionMnist(t.data, t.validation, static_cast<uint64_t>(t.seed), opt_.limitTrain);
+  data_ = loadData(t, opt_.limitTrain);
   const auto &img = data_.train.images;
   if (img.size(1) != plan_.channels || img.size(2) != plan_.height || img.size(3) != plan_.width)
     throw std::runtime_error(data_.trainFile + ": images are " + c10::str(img.sizes().slice(1)) +

@@ -72,12 +72,15 @@ Plan samplePlan() {
   }
   TrainingConfig &t = p.training;
   t.data = "/data/x";
+  t.dataFormat = "cifar100";
+  t.dataMean = {0.5, 0.25, 0.125};
+  t.dataStd = {0.2, 0.3, 0.4};
   t.batch = 16;
   t.seed = 7;
   t.threads = 1;
   t.validation = 100;
   t.optimizer = OptimizerConfig::defaults("adamw");
-  t.optimizer.lr = 0.25;
+  t.optimizer.lr = 0.75;
   t.schedule.kind = "step";
   t.schedule.warmupEpochs = 0.5;
   t.schedule.stepEpochs = 3;
@@ -116,9 +119,12 @@ TEST(TrainingPlan, WrittenPlanReadsBackUnchanged) {
   EXPECT_EQ(pl.attention, "se");
   EXPECT_TRUE(pl.learnableTau);
   EXPECT_EQ(back->training.optimizer.kind, "adamw");
-  EXPECT_DOUBLE_EQ(back->training.optimizer.lr, 0.25);
+  EXPECT_DOUBLE_EQ(back->training.optimizer.lr, 0.75);
   EXPECT_DOUBLE_EQ(back->training.optimizer.weightDecay, 0.01);
   EXPECT_EQ(back->training.schedule.kind, "step");
+  EXPECT_EQ(back->training.dataFormat, "cifar100");
+  EXPECT_EQ(back->training.dataMean, (std::vector<double>{0.5, 0.25, 0.125}));
+  EXPECT_EQ(back->training.dataStd, (std::vector<double>{0.2, 0.3, 0.4}));
   EXPECT_TRUE(back->training.hflip);
   EXPECT_EQ(back->totalEpochs(), 5);
   EXPECT_EQ(back->phaseOfEpoch(2), 1u);
@@ -163,7 +169,7 @@ TEST(TrainingPlan, DefaultsAreDeclaredOnce) {
 TEST(TrainingPlan, ErrorsNameFileOffsetAndKey) {
   std::string text = writePlanText(samplePlan());
   std::string bad = text;
-  size_t at = offsetOf(bad, "0.25");
+  size_t at = offsetOf(bad, "0.75");
   bad.replace(at, 4, "\"x\"");
   auto plan = parsePlan(bad, "c/training.json");
   ASSERT_FALSE(plan.ok());
@@ -199,6 +205,22 @@ TEST(TrainingPlan, ErrorsNameFileOffsetAndKey) {
   EXPECT_NE(plan.error().find("phases[0].layers.block.keys: expected none, ema, learnable or learnable_ema"),
             std::string::npos)
       << plan.error();
+
+  bad = text;
+  bad.replace(offsetOf(bad, "\"cifar100\""), 10, "\"mnist\"");
+  plan = parsePlan(bad, "t.json");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.error().find("training.data_format: unknown data format 'mnist'"), std::string::npos)
+      << plan.error();
+
+  // Plans written before the data formats read Fashion-MNIST's IDX files.
+  std::string old = text;
+  size_t from = offsetOf(old, "  \"data_format\"");
+  old.erase(from, old.find("  \"batch\"", from) - from);
+  plan = parsePlan(old, "old.json");
+  ASSERT_TRUE(plan.ok()) << plan.error() << "\n" << old;
+  EXPECT_EQ(plan->training.dataFormat, "idx");
+  EXPECT_TRUE(plan->training.dataMean.empty());
 
   EXPECT_NE(readPlan("/nonexistent/training.json").error().find("/nonexistent/training.json"), std::string::npos);
 }

@@ -2,11 +2,14 @@
 
 #include "tools/pce-train/CommandLine.h"
 
+#include "runtime/TrainingPlan.h"
+
 namespace pce::train {
 
 const char *kUsage =
     "usage: pce-train MODEL.yaml -o RUN_DIR [--dense] [--epochs N] [--resume | --force]\n"
-    "                 [--limit-train N] [--threads N] [--compiled DIR] [--data DIR] [--seed N]\n"
+    "                 [--limit-train N] [--threads N] [--compiled DIR] [--data DIR]\n"
+    "                 [--data-format FMT] [--seed N]\n"
     "\n"
     "Trains the model description MODEL.yaml (with a training: section) on\n"
     "Fashion-MNIST; PCE layers run their compiled training entry points\n"
@@ -23,7 +26,10 @@ const char *kUsage =
     "  --threads N        LibTorch and runtime threads (default: training.threads)\n"
     "  --compiled DIR     use DIR (training.json, phase<q>/) instead of running\n"
     "                     pce-compile MODEL.yaml --training -o RUN_DIR/compiled\n"
-    "  --data DIR         the IDX files' directory (default: training.data)\n"
+    "  --data DIR         the data set's directory (default: training.data)\n"
+    "  --data-format FMT  its format: idx, cifar10 or cifar100 (default:\n"
+    "                     training.data's); normalisation statistics are then\n"
+    "                     the format's (CIFAR: the training split's)\n"
     "  --seed N           overrides training.seed\n"
     "  --stop-after N     stop after N epochs of this session (for tests of --resume)\n"
     "  --progress-every N progress lines every N batches when stdout is not a terminal\n"
@@ -51,6 +57,7 @@ tool::Request parseOptions(const std::vector<std::string> &args, Options &o) {
   atLeast("--threads", 1, [&](int64_t n) { o.threads = n; });
   app.add_option("--compiled", o.compiled);
   app.add_option("--data", o.data);
+  app.add_option("--data-format", o.dataFormat)->check(CLI::IsMember(rt::kDataFormats));
   atLeast("--seed", 0, [&](int64_t n) { o.seed = n; });
   atLeast("--stop-after", 1, [&](int64_t n) { o.stopAfter = n; });
   atLeast("--progress-every", 1, [&](int64_t n) { o.progressEvery = n; });
