@@ -5,6 +5,7 @@
 #include "runtime/Failure.h"
 #include "runtime/FileIO.h"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace pce::rt {
@@ -132,6 +133,39 @@ Expected<std::vector<std::string>> readCifarNames(const std::string &path, int64
     return Status::error(path + ": expected " + std::to_string(expected) + " class names, one per line, found " +
                          std::to_string(names.size()));
   return names;
+}
+
+Expected<CifarSplit> readCifarSplit(const std::string &dir, CifarVariant variant, bool train,
+                                    const std::vector<float> &mean, const std::vector<float> &std, int64_t limit) {
+  if (mean.size() != kCifarChannels || std.size() != kCifarChannels)
+    return Status::error("CIFAR images have 3 channels; the normalisation has " + std::to_string(mean.size()) +
+                         " means and " + std::to_string(std.size()) + " stds");
+  auto files = findCifarFiles(dir, variant);
+  if (!files)
+    return files.status();
+  CifarRecords records;
+  for (const std::string &f : train ? files->train : std::vector<std::string>{files->test})
+    if (Status s = readCifarFile(f, variant, records); !s)
+      return s;
+  auto names = readCifarNames(files->names, cifarClasses(variant));
+  if (!names)
+    return names.status();
+  const int64_t n = limit > 0 ? std::min(limit, records.count) : records.count;
+  auto images = HostTensor::create(DType::F32, {n, kCifarChannels, kCifarSide, kCifarSide});
+  auto labels = HostTensor::create(DType::I64, {n});
+  if (!images || !labels)
+    return Status::error(images ? labels.error() : images.error());
+  const int64_t plane = kCifarSide * kCifarSide;
+  for (int64_t i = 0; i < n; ++i) {
+    labels->i64()[i] = records.labels[i];
+    for (int64_t c = 0; c < kCifarChannels; ++c)
+      for (int64_t p = 0; p < plane; ++p) {
+        int64_t at = (i * kCifarChannels + c) * plane + p;
+        images->f32()[at] = (records.pixels[at] / 255.0f - mean[c]) / std[c];
+      }
+  }
+  return CifarSplit{std::move(*images), std::move(*labels), std::move(*names),
+                    train ? files->train.front() : files->test};
 }
 
 } // namespace pce::rt

@@ -17,6 +17,7 @@
 #ifndef PCE_RUNTIME_CIFAR_H
 #define PCE_RUNTIME_CIFAR_H
 
+#include "runtime/HostTensor.h"
 #include "runtime/Status.h"
 
 #include <cstdint>
@@ -55,6 +56,18 @@ struct CifarFiles {
 };
 Expected<CifarFiles> findCifarFiles(const std::string &dir, CifarVariant variant);
 Expected<std::vector<std::string>> readCifarNames(const std::string &path, int64_t expected);
+
+// A whole split as a compiled model takes it: f32 [N,3,32,32], x/255 then
+// (x - mean[c]) / std[c], and i64 labels [N]; `limit` > 0 keeps the first
+// `limit` images. `train` reads every training batch, else the test batch.
+struct CifarSplit {
+  HostTensor images, labels;
+  std::vector<std::string> classes;
+  std::string source; // the first file read, for messages
+};
+Expected<CifarSplit> readCifarSplit(const std::string &dir, CifarVariant variant, bool train,
+                                    const std::vector<float> &mean, const std::vector<float> &std,
+                                    int64_t limit = 0);
 
 } // namespace pce::rt
 

@@ -21,6 +21,9 @@
 
 namespace pce::rt {
 
+// The data formats PCE reads (training.data.format, --data-format).
+inline const std::vector<std::string> kDataFormats = {"idx", "cifar10", "cifar100"};
+
 // Metadata keys of weights.safetensors.
 constexpr const char *kDataFormatKey = "pce.data.format";
 constexpr const char *kDataMeanKey = "pce.data.mean";       // "0.286" or "0.4914,0.4822,0.4465"

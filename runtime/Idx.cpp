@@ -2,6 +2,8 @@
 
 #include "runtime/Idx.h"
 
+#include <filesystem>
+
 #include "runtime/Failure.h"
 #include "runtime/FileIO.h"
 
@@ -384,6 +386,15 @@ Expected<IdxDataset> readIdxDataset(const std::string &imagesPath, const std::st
     ds.images = std::move(*x);
     return ds;
   });
+}
+
+Expected<std::string> findIdxFile(const std::string &dir, const std::string &name) {
+  std::filesystem::path plain = std::filesystem::path(dir) / name, gz = std::filesystem::path(dir) / (name + ".gz");
+  if (std::filesystem::exists(gz))
+    return gz.string();
+  if (std::filesystem::exists(plain))
+    return plain.string();
+  return Status::error("data file not found: neither " + gz.string() + " nor " + plain.string() + " exists");
 }
 
 } // namespace pce::rt

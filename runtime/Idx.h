@@ -100,6 +100,10 @@ struct IdxDataset {
 
 // Reads an images file and, unless labelsPath is empty, a labels file; the
 // two must hold the same number of items.
+// DIR/NAME.gz if it exists, else DIR/NAME; an error naming both when neither
+// does (the published files are gzipped, unpacked copies are common).
+Expected<std::string> findIdxFile(const std::string &dir, const std::string &name);
+
 Expected<IdxDataset> readIdxDataset(const std::string &imagesPath, const std::string &labelsPath,
                                     const IdxDatasetOptions &options = {});
 

@@ -13,6 +13,7 @@
 #ifndef PCE_RUNTIME_TRAININGPLAN_H
 #define PCE_RUNTIME_TRAININGPLAN_H
 
+#include "runtime/DataDescription.h"
 #include "runtime/Json.h"
 #include "runtime/Status.h"
 
@@ -29,8 +30,6 @@ constexpr int64_t kTrainingPlanVersion = 1;
 constexpr const char *kTrainingPlanFileName = "training.json";
 // Epochs of the single phase of a `training:` section without `phases:`.
 constexpr int64_t kDefaultEpochs = 10;
-// The data formats training reads (training.data.format, --data-format).
-inline const std::vector<std::string> kDataFormats = {"idx", "cifar10", "cifar100"};
 
 struct PlanLayer {
   std::string kind; // conv, batch_norm, relu, max_pool, avg_pool, global_avg_pool,

@@ -16,13 +16,10 @@ namespace pce::train {
 namespace fs = std::filesystem;
 
 std::string findIdxFile(const std::string &dir, const std::string &name) {
-  fs::path plain = fs::path(dir) / name, gz = fs::path(dir) / (name + ".gz");
-  if (fs::exists(gz))
-    return gz.string();
-  if (fs::exists(plain))
-    return plain.string();
-  throw std::runtime_error("data file not found: neither " + gz.string() + " nor " + plain.string() +
-                           " exists (training.data or --data names the Fashion-MNIST directory)");
+  auto path = rt::findIdxFile(dir, name);
+  if (!path)
+    throw std::runtime_error(path.error() + " (training.data or --data names the Fashion-MNIST directory)");
+  return *path;
 }
 
 Dataset loadIdxPair(const std::string &images, const std::string &labels) {

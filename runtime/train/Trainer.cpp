@@ -466,7 +466,10 @@ void Trainer::finish() {
                   "%  top-5 " + fixed(100 * test.top5, 2) + "%  loss " + fixed(test.loss, 4) + "  (" +
                   formatDuration(wall) + " in all)");
   progress_->line("wrote " + weightsPath + " and " + (fs::path(runDir_) / "summary.json").string());
-  if (forward && data_.description.format == "idx") // pce-run reads IDX files only, so far
+  if (forward && data_.description.format != "idx")
+    progress_->line("check: pce-run " + artifact_->directory() + " --weights " + weightsPath + " --data " +
+                    plan_.training.data);
+  else if (forward)
     progress_->line("check: pce-run " + artifact_->directory() + " --weights " + weightsPath + " --idx-images " +
                     data_.testFile + " --idx-labels " +
                     findIdxFile(plan_.training.data, "t10k-labels-idx1-ubyte"));

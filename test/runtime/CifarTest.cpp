@@ -174,3 +174,35 @@ TEST(Cifar, ClassNames) {
   EXPECT_EQ(readCifarNames(dir.file("gap.txt"), 2).error(),
             dir.file("gap.txt") + ": line 3: a class name after a blank line");
 }
+
+TEST(Cifar, ASplitAsTheModelTakesIt) {
+  TempDir dir;
+  std::vector<Record> test;
+  for (int i = 0; i < 5; ++i)
+    test.push_back(randomRecord(10));
+  std::vector<Record> one = {randomRecord(10)};
+  for (int b = 1; b <= 5; ++b)
+    writeBytes(dir.file("data_batch_" + std::to_string(b) + ".bin"), bytesOf(one, CifarVariant::Cifar10));
+  writeBytes(dir.file("test_batch.bin"), bytesOf(test, CifarVariant::Cifar10));
+  writeBytes(dir.file("batches.meta.txt"), "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n");
+  std::vector<float> mean = {0.5f, 0.25f, 0.75f}, std = {0.5f, 0.125f, 2.0f};
+  auto split = readCifarSplit(dir.path(), CifarVariant::Cifar10, /*train=*/false, mean, std, /*limit=*/3);
+  ASSERT_TRUE(split.ok()) << split.error();
+  EXPECT_EQ(split->images.shape, (std::vector<int64_t>{3, 3, 32, 32}));
+  EXPECT_EQ(split->labels.shape, (std::vector<int64_t>{3}));
+  EXPECT_EQ(split->classes[9], "j");
+  EXPECT_EQ(split->source, dir.file("test_batch.bin"));
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(split->labels.i64()[i], test[i].label);
+    // Blue plane, row 31, column 0.
+    int64_t p = 2 * 1024 + 31 * 32;
+    float want = (static_cast<uint8_t>(test[i].pixels[p]) / 255.0f - 0.75f) / 2.0f;
+    EXPECT_EQ(split->images.f32()[i * 3072 + p], want);
+  }
+  auto train = readCifarSplit(dir.path(), CifarVariant::Cifar10, /*train=*/true, mean, std);
+  ASSERT_TRUE(train.ok()) << train.error();
+  EXPECT_EQ(train->images.shape[0], 5) << "one record from each of the five batches";
+  EXPECT_NE(readCifarSplit(dir.path(), CifarVariant::Cifar10, false, {0.5f}, {0.5f}).error().find(
+                "CIFAR images have 3 channels; the normalisation has 1 means and 1 stds"),
+            std::string::npos);
+}

@@ -164,6 +164,20 @@ TEST_F(PceRunIdxTest, Errors) {
   EXPECT_EQ(run("--idx-images " + shellQuote(images) + " --normalize 0.5,-1", &out), 2);
   EXPECT_EQ(run("--idx-images " + shellQuote(images) + " --idx-images " + shellQuote(images), &out), 2);
   EXPECT_CONTAINS(out, "option '--idx-images' given twice");
+  EXPECT_EQ(run("--data " + shellQuote(dir.path()) + " --idx-images " + shellQuote(images), &out), 2);
+  EXPECT_CONTAINS(out, "--data, --idx-images and --input are alternatives: give one of them");
+  EXPECT_EQ(run("--idx-images " + shellQuote(images) + " --split train", &out), 2);
+  EXPECT_CONTAINS(out, "option '--split' needs --data");
+  EXPECT_EQ(run("--data " + shellQuote(dir.path()) + " --data-format mnist", &out), 2);
+  EXPECT_EQ(run("--data " + shellQuote(dir.path()) + " --idx-labels " + shellQuote(labels), &out), 2);
+  EXPECT_CONTAINS(out, "option '--idx-labels' needs --idx-images (--data reads the labels of its split)");
+  // --data without a format, from weights that name none.
+  EXPECT_EQ(run("--data " + shellQuote(dir.path()), &out), 1);
+  EXPECT_CONTAINS(out, "--data: say --data-format (the weights do not name the format of their data)");
+  // IDX files of a directory: t10k-* for the test split.
+  EXPECT_EQ(run("--data " + shellQuote(dir.path()) + " --data-format idx", &out), 1);
+  EXPECT_CONTAINS(out, "data file not found: neither " + dir.file("t10k-images-idx3-ubyte.gz") + " nor " +
+                           dir.file("t10k-images-idx3-ubyte") + " exists");
   // Runtime errors (exit 1): a label outside the classes, a count mismatch,
   // a corrupt file, an entry point that does not take images.
   EXPECT_EQ(run("--idx-images " + shellQuote(images) + " --idx-labels " + shellQuote(labels), &out), 1);

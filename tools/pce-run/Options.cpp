@@ -4,6 +4,8 @@
 
 #include "tools/support/CommandLine.h"
 
+#include "runtime/DataDescription.h"
+
 #include <cmath>
 #include <cstdlib>
 
@@ -17,6 +19,9 @@ const char *kUsage =
     "       pce-run DIR --idx-images IMAGES [--idx-labels LABELS] [--limit N]\n"
     "               [--normalize MEAN,STD] [--weights W.safetensors]\n"
     "               [--output Y.npy] [--routing RDIR] [--entry NAME]\n"
+    "       pce-run DIR --data DATA_DIR [--data-format FMT] [--split test|train]\n"
+    "               [--limit N] --weights W.safetensors [--output Y.npy]\n"
+    "               [--routing RDIR] [--entry NAME]\n"
     "\n"
     "Runs entry point NAME (default: forward) of the compiled artifact in DIR.\n"
     "\n"
@@ -54,6 +59,16 @@ const char *kUsage =
     "                           metadata; a value that differs is a warning)\n"
     "  --output, --routing      optional here; they receive all N items\n"
     "\n"
+    "--data: a data set in its published layout, labels included (accuracy as\n"
+    "with --idx-labels):\n"
+    "  --data DATA_DIR          the data set's directory\n"
+    "  --data-format FMT        idx, cifar10 or cifar100 (default: the format the\n"
+    "                           weights were trained on, pce.data.format)\n"
+    "  --split test|train       which split (default test)\n"
+    "  --limit N                use only the first N images\n"
+    "  (images are normalised as the weights' pce.data.* metadata says;\n"
+    "  --normalize overrides it for IDX)\n"
+    "\n"
     "Options take their value as --opt VALUE or --opt=VALUE; only --input may\n"
     "be repeated.\n"
     "\n"
@@ -87,6 +102,18 @@ void checkModes(const Options &o, const CLI::App &app) {
   auto given = [&](const char *name) { return app.get_option(name)->count() > 0; };
   if (o.dir.empty())
     throw UsageError("missing the artifact directory");
+  if (o.data) {
+    if (o.idxImages || !o.inputs.empty())
+      throw UsageError("--data, --idx-images and --input are alternatives: give one of them");
+    if (given("--idx-labels"))
+      throw UsageError("option '--idx-labels' needs --idx-images (--data reads the labels of its split)");
+    if (o.repeat)
+      throw UsageError("option '--repeat' needs --input (it times one call on the same inputs)");
+    return;
+  }
+  for (const char *dataOnly : {"--data-format", "--split"})
+    if (given(dataOnly))
+      throw UsageError(std::string("option '") + dataOnly + "' needs --data");
   if (o.idxImages) {
     if (!o.inputs.empty())
       throw UsageError("--input and --idx-images are alternatives: give one of them");
@@ -96,7 +123,7 @@ void checkModes(const Options &o, const CLI::App &app) {
   }
   for (const char *idxOnly : {"--idx-labels", "--limit", "--normalize"})
     if (given(idxOnly))
-      throw UsageError(std::string("option '") + idxOnly + "' needs --idx-images");
+      throw UsageError(std::string("option '") + idxOnly + "' needs --idx-images or --data");
   if (o.inputs.empty())
     throw UsageError("missing --input (or --idx-images)");
   if (!o.output)
@@ -119,6 +146,9 @@ std::optional<int> parseCommandLine(int argc, char **argv, Options &o) {
   app.add_option("--idx-images", o.idxImages);
   app.add_option("--idx-labels", o.idxLabels);
   cl.addInteger("--limit", "a positive count", 1, INT64_MAX, [&](int64_t n) { o.limit = n; });
+  app.add_option("--data", o.data);
+  app.add_option("--data-format", o.dataFormat)->check(CLI::IsMember(rt::kDataFormats));
+  app.add_option("--split", o.split)->check(CLI::IsMember({"test", "train"}));
   app.add_option_function<std::string>("--normalize",
                                        [&](const std::string &v) { o.normalization = parseNormalization(v); });
   return cl.handle(argc, argv, [&] { checkModes(o, app); });

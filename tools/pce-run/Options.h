@@ -22,6 +22,9 @@ struct Options {
   int64_t limit = 0; // 0: every image
   int repeat = 0;    // --repeat: timed calls after the first
   std::optional<rt::IdxNormalization> normalization;
+  // Data-set mode (--data DIR instead of --input / --idx-images).
+  std::optional<std::string> data, dataFormat;
+  std::string split = "test"; // test | train
 };
 
 /// Reads argv by the rules of tools/support/CommandLine.h. Returns the exit

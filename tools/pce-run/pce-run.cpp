@@ -18,7 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tools/pce-run/IdxRun.h"
+#include "tools/pce-run/DataRun.h"
 #include "tools/pce-run/Options.h"
 #include "tools/pce-run/Outputs.h"
 
@@ -133,8 +133,8 @@ int runTool(const Options &o) {
     return runtimeError("entry point '" + ep->name + "' takes parameters: pass --weights FILE.safetensors");
   }
 
-  if (o.idxImages)
-    return runIdx(o, *art, *ep, *output, trained);
+  if (o.idxImages || o.data)
+    return runData(o, *art, *ep, *output, trained);
 
   auto inputs = resolveInputs(*ep, o.inputs);
   if (!inputs)

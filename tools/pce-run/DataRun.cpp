@@ -1,8 +1,9 @@
-//===- IdxRun.cpp - pce-run --idx-images: a whole data set ----------------===//
+//===- DataRun.cpp - pce-run on a whole data set --------------------------===//
 
-#include "tools/pce-run/IdxRun.h"
+#include "tools/pce-run/DataRun.h"
 #include "tools/pce-run/Outputs.h"
 
+#include "runtime/Cifar.h"
 #include "runtime/Idx.h"
 
 #include <algorithm>
@@ -90,11 +91,61 @@ std::optional<std::optional<IdxNormalization>> normalizationFor(const Options &o
 
 } // namespace
 
-int runIdx(const Options &o, const Artifact &art, const EntryPoint &ep, const BufferSpec &output,
-           const std::optional<DataDescription> &trained) {
+namespace {
+
+/// Images (f32 [N,C,H,W], normalised) and labels of the data set asked for.
+struct Loaded {
+  HostTensor images;
+  std::optional<HostTensor> labels;
+  std::string source, labelSource; // for messages
+};
+
+Expected<Loaded> loadIdx(const std::string &images, const std::string &labels, const Options &o,
+                         const std::optional<DataDescription> &trained) {
   auto normalization = normalizationFor(o, trained);
   if (!normalization)
-    return 1;
+    return Status::error(""); // reported
+  IdxDatasetOptions options;
+  options.limit = o.limit;
+  options.normalization = *normalization;
+  auto ds = readIdxDataset(images, labels, options);
+  if (!ds)
+    return ds.status();
+  return Loaded{std::move(ds->images), std::move(ds->labels), images, labels};
+}
+
+Expected<Loaded> load(const Options &o, const std::optional<DataDescription> &trained) {
+  if (o.idxImages)
+    return loadIdx(*o.idxImages, o.idxLabels.value_or(""), o, trained);
+  std::string format = o.dataFormat ? *o.dataFormat : trained ? trained->format : "";
+  if (format.empty())
+    return Status::error("--data: say --data-format (the weights do not name the format of their data)");
+  const bool train = o.split == "train";
+  if (format == "idx") {
+    const char *prefix = train ? "train" : "t10k";
+    auto images = findIdxFile(*o.data, std::string(prefix) + "-images-idx3-ubyte");
+    auto labels = findIdxFile(*o.data, std::string(prefix) + "-labels-idx1-ubyte");
+    if (!images || !labels)
+      return Status::error(images ? labels.error() : images.error());
+    return loadIdx(*images, *labels, o, trained);
+  }
+  if (o.normalization)
+    return Status::error("--normalize MEAN,STD is for one-channel IDX images; " + format +
+                         " images are normalised as the weights' pce.data.* metadata says");
+  if (!trained || trained->format != format)
+    return Status::error("--data in " + format + ": the weights carry no " + format +
+                         " normalisation (pce.data.* metadata written by pce-train)");
+  auto split = readCifarSplit(*o.data, format == "cifar10" ? CifarVariant::Cifar10 : CifarVariant::Cifar100, train,
+                              trained->mean, trained->std, o.limit);
+  if (!split)
+    return split.status();
+  return Loaded{std::move(split->images), std::move(split->labels), split->source, split->source};
+}
+
+} // namespace
+
+int runData(const Options &o, const Artifact &art, const EntryPoint &ep, const BufferSpec &output,
+            const std::optional<DataDescription> &trained) {
   std::vector<const BufferSpec *> inputs;
   std::string names;
   for (const auto &a : ep.arguments)
@@ -102,24 +153,22 @@ int runIdx(const Options &o, const Artifact &art, const EntryPoint &ep, const Bu
       inputs.push_back(&a);
       names += (names.empty() ? "" : ", ") + a.name;
     }
+  const char *mode = o.idxImages ? "--idx-images" : "--data";
   if (inputs.size() != 1)
-    return runtimeError("--idx-images needs an entry point with exactly one input; '" + ep.name + "' has " +
+    return runtimeError(std::string(mode) + " needs an entry point with exactly one input; '" + ep.name + "' has " +
                         (names.empty() ? std::string("none") : names));
   const BufferSpec *input = inputs[0];
 
-  IdxDatasetOptions options;
-  options.limit = o.limit;
-  options.normalization = *normalization;
-  auto ds = readIdxDataset(*o.idxImages, o.idxLabels.value_or(""), options);
+  auto ds = load(o, trained);
   if (!ds)
-    return runtimeError(ds.error());
-  HostTensor &images = ds->images; // f32 [N,1,H,W]
+    return ds.error().empty() ? 1 : runtimeError(ds.error());
+  HostTensor &images = ds->images; // f32 [N,C,H,W]
   const int64_t n = images.shape[0];
   std::vector<int64_t> item(images.shape.begin() + 1, images.shape.end());
   if (input->dtype != DType::F32 || input->shape.size() != 4 || input->shape[0] < 1 ||
       std::vector<int64_t>(input->shape.begin() + 1, input->shape.end()) != item)
     return runtimeError("entry point '" + ep.name + "': input '" + input->name + "' expects " +
-                        input->typeString() + ", which does not take the images of " + *o.idxImages +
+                        input->typeString() + ", which does not take the images of " + ds->source +
                         " (f32 " + shapeToString(item) + " each)");
 
   // Pad to whole compiled batches with zero images; their results are dropped.
@@ -163,7 +212,7 @@ int runIdx(const Options &o, const Artifact &art, const EntryPoint &ep, const Bu
     for (int64_t i = 0; i < n; ++i) {
       int64_t label = ds->labels->i64()[i];
       if (label < 0 || label >= classes)
-        return runtimeError(*o.idxLabels + ": label " + std::to_string(label) + " of item " + std::to_string(i) +
+        return runtimeError(ds->labelSource + ": label " + std::to_string(label) + " of item " + std::to_string(i) +
                             " is not one of the " + std::to_string(classes) + " classes of output '" +
                             output.name + "'");
       top1 += inTopK(logits, i, classes, label, 1);
