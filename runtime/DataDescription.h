@@ -22,7 +22,7 @@
 namespace pce::rt {
 
 // The data formats PCE reads (training.data.format, --data-format).
-inline const std::vector<std::string> kDataFormats = {"idx", "cifar10", "cifar100"};
+inline const std::vector<std::string> kDataFormats = {"idx", "cifar10", "cifar100", "npy"};
 
 // Metadata keys of weights.safetensors.
 constexpr const char *kDataFormatKey = "pce.data.format";

@@ -4,6 +4,7 @@
 
 #include "runtime/Cifar.h"
 #include "runtime/Idx.h"
+#include "runtime/NpyPairs.h"
 #include "runtime/torch/TensorConvert.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -78,39 +79,23 @@ Dataset cifarTensors(rt::CifarRecords &records) {
   return {pixels.to(torch::kFloat32).div_(255.0f), labels.to(torch::kLong)};
 }
 
-DataSplit loadCifar(const rt::TrainingConfig &t, rt::CifarVariant variant, int64_t limitTrain) {
-  auto files = rt::findCifarFiles(t.data, variant);
-  if (!files)
-    throw std::runtime_error(files.error() + " (training.data or --data names the directory)");
-  rt::CifarRecords train, test;
-  for (const std::string &f : files->train)
-    if (rt::Status s = rt::readCifarFile(f, variant, train); !s)
-      throw std::runtime_error(s.message());
-  if (rt::Status s = rt::readCifarFile(files->test, variant, test); !s)
-    throw std::runtime_error(s.message());
-  auto names = rt::readCifarNames(files->names, rt::cifarClasses(variant));
-  if (!names)
-    throw std::runtime_error(names.error());
-
-  DataSplit s;
-  s.trainFile = files->train.front();
-  s.testFile = files->test;
-  Dataset all = cifarTensors(train);
-  s.test = cifarTensors(test);
+// Splits `all` (the training set, pixels in [0,1]) into training and
+// validation, normalises every split with the given statistics or the
+// training split's, and keeps the rest of `s` (files, format, classes).
+DataSplit finishSplit(DataSplit s, Dataset all, const rt::TrainingConfig &t, int64_t limitTrain) {
+  const int64_t channels = all.images.size(1);
   auto [trainIdx, valIdx] = splitIndices(all.size(), t.validation, static_cast<uint64_t>(t.seed));
-  s.description.format = t.dataFormat;
-  s.description.classes = *names;
   if (!t.dataMean.empty()) {
-    if (t.dataMean.size() != static_cast<size_t>(rt::kCifarChannels))
-      throw std::runtime_error("training.data: " + std::to_string(t.dataMean.size()) +
-                               " means for CIFAR's 3 channels");
+    if (static_cast<int64_t>(t.dataMean.size()) != channels)
+      throw std::runtime_error("training.data: " + std::to_string(t.dataMean.size()) + " means for the " +
+                               std::to_string(channels) + " channels of " + s.trainFile);
     s.description.mean.assign(t.dataMean.begin(), t.dataMean.end());
     s.description.std.assign(t.dataStd.begin(), t.dataStd.end());
   } else {
     // The statistics of the whole training split (before --limit-train).
-    torch::Tensor x = all.images.index_select(0, trainIdx).transpose(0, 1).reshape({rt::kCifarChannels, -1});
+    torch::Tensor x = all.images.index_select(0, trainIdx).transpose(0, 1).reshape({channels, -1});
     torch::Tensor mean = x.to(torch::kFloat64).mean(1), std = x.to(torch::kFloat64).std(1, /*unbiased=*/false);
-    for (int64_t c = 0; c < rt::kCifarChannels; ++c) {
+    for (int64_t c = 0; c < channels; ++c) {
       s.description.mean.push_back(static_cast<float>(mean[c].item<double>()));
       s.description.std.push_back(static_cast<float>(std::max(std[c].item<double>(), 1e-6)));
     }
@@ -125,6 +110,51 @@ DataSplit loadCifar(const rt::TrainingConfig &t, rt::CifarVariant variant, int64
   s.validation = {all.images.index_select(0, valIdx), all.labels.index_select(0, valIdx)};
   return s;
 }
+
+DataSplit loadCifar(const rt::TrainingConfig &t, rt::CifarVariant variant, int64_t limitTrain) {
+  auto files = rt::findCifarFiles(t.data, variant);
+  if (!files)
+    throw std::runtime_error(files.error() + " (training.data or --data names the directory)");
+  rt::CifarRecords train, test;
+  for (const std::string &f : files->train)
+    if (rt::Status s = rt::readCifarFile(f, variant, train); !s)
+      throw std::runtime_error(s.message());
+  if (rt::Status s = rt::readCifarFile(files->test, variant, test); !s)
+    throw std::runtime_error(s.message());
+  auto names = rt::readCifarNames(files->names, rt::cifarClasses(variant));
+  if (!names)
+    throw std::runtime_error(names.error());
+  DataSplit s;
+  s.trainFile = files->train.front();
+  s.testFile = files->test;
+  s.description.format = t.dataFormat;
+  s.description.classes = *names;
+  s.test = cifarTensors(test);
+  return finishSplit(std::move(s), cifarTensors(train), t, limitTrain);
+}
+
+DataSplit loadNpy(const rt::TrainingConfig &t, int64_t limitTrain) {
+  auto read = [&](const char *split) {
+    auto pair = rt::readNpyPair(t.data, split);
+    if (!pair)
+      throw std::runtime_error(pair.error());
+    return pair;
+  };
+  auto train = read("train"), test = read("test");
+  DataSplit s;
+  s.trainFile = train->source;
+  s.testFile = test->source;
+  s.description.format = "npy";
+  std::vector<int64_t> trainItem(train->images.shape.begin() + 1, train->images.shape.end()),
+      testItem(test->images.shape.begin() + 1, test->images.shape.end());
+  if (trainItem != testItem)
+    throw std::runtime_error(s.testFile + ": images are " + rt::shapeToString(testItem) + ", " + s.trainFile +
+                             "'s are " + rt::shapeToString(trainItem));
+  s.test = {torchrt::toTorch(std::move(test->images)), torchrt::toTorch(std::move(test->labels))};
+  Dataset all{torchrt::toTorch(std::move(train->images)), torchrt::toTorch(std::move(train->labels))};
+  return finishSplit(std::move(s), std::move(all), t, limitTrain);
+}
+
 } // namespace
 
 DataSplit loadData(const rt::TrainingConfig &t, int64_t limitTrain) {
@@ -133,6 +163,8 @@ DataSplit loadData(const rt::TrainingConfig &t, int64_t limitTrain) {
     return loadCifar(t, rt::CifarVariant::Cifar10, limitTrain);
   if (t.dataFormat == "cifar100")
     return loadCifar(t, rt::CifarVariant::Cifar100, limitTrain);
+  if (t.dataFormat == "npy")
+    return loadNpy(t, limitTrain);
   if (t.dataFormat != "idx")
     throw std::runtime_error("training.data_format: unknown data format '" + t.dataFormat + "'");
   if (!t.dataMean.empty() &&

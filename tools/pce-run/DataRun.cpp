@@ -5,6 +5,7 @@
 
 #include "runtime/Cifar.h"
 #include "runtime/Idx.h"
+#include "runtime/NpyPairs.h"
 
 #include <algorithm>
 #include <chrono>
@@ -135,6 +136,21 @@ Expected<Loaded> load(const Options &o, const std::optional<DataDescription> &tr
   if (!trained || trained->format != format)
     return Status::error("--data in " + format + ": the weights carry no " + format +
                          " normalisation (pce.data.* metadata written by pce-train)");
+  if (format == "npy") {
+    auto pair = readNpyPair(*o.data, o.split);
+    if (!pair)
+      return pair.status();
+    if (o.limit > 0 && o.limit < pair->images.shape[0]) {
+      auto images = firstItems(pair->images, o.limit), labels = firstItems(pair->labels, o.limit);
+      if (!images || !labels)
+        return Status::error(images ? labels.error() : images.error());
+      pair->images = std::move(*images);
+      pair->labels = std::move(*labels);
+    }
+    if (Status s = normalizeChannels(pair->images, trained->mean, trained->std); !s)
+      return Status::error(pair->source + ": " + s.message());
+    return Loaded{std::move(pair->images), std::move(pair->labels), pair->source, pair->source};
+  }
   auto split = readCifarSplit(*o.data, format == "cifar10" ? CifarVariant::Cifar10 : CifarVariant::Cifar100, train,
                               trained->mean, trained->std, o.limit);
   if (!split)

@@ -27,7 +27,7 @@ const char *kUsage =
     "  --compiled DIR     use DIR (training.json, phase<q>/) instead of running\n"
     "                     pce-compile MODEL.yaml --training -o RUN_DIR/compiled\n"
     "  --data DIR         the data set's directory (default: training.data)\n"
-    "  --data-format FMT  its format: idx, cifar10 or cifar100 (default:\n"
+    "  --data-format FMT  its format: idx, cifar10, cifar100 or npy (default:\n"
     "                     training.data's); normalisation statistics are then\n"
     "                     the format's (CIFAR: the training split's)\n"
     "  --seed N           overrides training.seed\n"

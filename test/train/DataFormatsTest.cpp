@@ -1,4 +1,4 @@
-//===- CifarTrainTest.cpp - pce-train on CIFAR-10/100's binary files ------===//
+//===- DataFormatsTest.cpp - pce-train and pce-run on CIFAR and .npy data ===//
 //
 // A CIFAR-10 (and a CIFAR-100) directory written here in the published
 // layout trains the dense twin of a 3-channel 32x32 model for an epoch; the
@@ -6,6 +6,8 @@
 // fixture's own pixels) and travel with the weights and the summary; the
 // class names come from the data set's names file; a model whose input does
 // not fit the data, a missing file and a bad label are errors naming them.
+// RGB (CIFAR) and non-square one-channel images (.npy pairs) train through
+// compiled PCE layers, and pce-run --data agrees with pce-train's accuracy.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +15,7 @@
 
 #include "runtime/DataDescription.h"
 #include "runtime/Json.h"
+#include "runtime/Npy.h"
 #include "runtime/Safetensors.h"
 #include "runtime/TrainingPlan.h"
 
@@ -243,5 +246,54 @@ TEST(CifarTraining, RgbImagesGoThroughTheCompiledLayers) {
   EXPECT_EQ(run.status, 1);
   EXPECT_NE(run.output.find("--data in cifar100: the weights carry no cifar100 normalisation"), std::string::npos)
       << run.output;
+  fs::remove_all(dir);
+}
+
+TEST(NpyTraining, NonSquareImagesTrainCompiledAndPceRunAgrees) {
+  if (std::string(PCE_COMPILE_BIN).empty())
+    GTEST_SKIP() << "a build without the compiler: pce-train cannot compile the description";
+  std::string dir = freshDir("npy-pairs");
+  std::mt19937 rng(8);
+  // [N,H,W,C] u8 images 12x16 with one channel whose brightness gives the class.
+  auto writeSplit = [&](const std::string &split, int64_t n) {
+    rt::HostTensor images = *rt::HostTensor::create(rt::DType::U8, {n, 12, 16, 1});
+    rt::HostTensor labels = *rt::HostTensor::create(rt::DType::I64, {n});
+    std::uniform_int_distribution<int> label(0, 3), noise(0, 40);
+    for (int64_t i = 0; i < n; ++i) {
+      int c = label(rng);
+      labels.i64()[i] = c;
+      for (int64_t p = 0; p < 12 * 16; ++p)
+        images.u8()[i * 12 * 16 + p] = static_cast<uint8_t>(c * 50 + noise(rng));
+    }
+    fs::create_directories(dir + "/data/" + split);
+    ASSERT_TRUE(rt::writeNpy(dir + "/data/" + split + "/images.npy", images));
+    ASSERT_TRUE(rt::writeNpy(dir + "/data/" + split + "/labels.npy", labels));
+  };
+  writeSplit("train", 48);
+  writeSplit("test", 20);
+  writeFile(dir + "/m.yaml", "model: wide_gray\n"
+                             "input: {channels: 1, height: 12, width: 16}\n"
+                             "layers:\n"
+                             "  - pce: {name: block, patch: 4, experts: 2, out_channels: 4, router: {kind: cosine, "
+                             "top_k: 1}}\n"
+                             "head: {kind: classification, classes: 4}\n"
+                             "training:\n"
+                             "  data: {format: npy, path: " + dir + "/data}\n"
+                             "  batch: 4\n"
+                             "  validation: 8\n"
+                             "  epochs: 1\n");
+  ProcessResult r = runTrain({dir + "/m.yaml", "-o", dir + "/run"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("40 training, 8 validation, 20 test images"), std::string::npos) << r.output;
+  auto summary = rt::parseJson(readFile(dir + "/run/summary.json"));
+  ASSERT_TRUE(summary.ok()) << summary.error();
+  EXPECT_EQ(*summary->find("data")->find("format")->getString(), "npy");
+  ASSERT_NE(summary->find("artifact"), nullptr);
+  ProcessResult run = runCommand({PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
+                                  dir + "/run/weights.safetensors", "--data", dir + "/data"});
+  ASSERT_EQ(run.status, 0) << run.output;
+  double top1 = -1;
+  ASSERT_EQ(std::sscanf(run.output.c_str(), "accuracy: top-1 %lf%%", &top1), 1) << run.output;
+  EXPECT_NEAR(top1, 100 * summary->find("test_top1")->numberValue(), 0.005);
   fs::remove_all(dir);
 }
