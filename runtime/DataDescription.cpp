@@ -2,7 +2,10 @@
 
 #include "runtime/DataDescription.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 
@@ -126,6 +129,48 @@ JsonValue dataDescriptionJson(const DataDescription &d) {
     names.push(JsonValue::string(c));
   j.set("classes", std::move(names));
   return j;
+}
+
+Expected<DataFingerprint> fingerprintData(const std::string &path, int64_t images) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::pair<std::string, uintmax_t>> files;
+  if (fs::is_regular_file(path, ec)) {
+    files.push_back({fs::path(path).filename().string(), fs::file_size(path, ec)});
+  } else {
+    fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec), end;
+    if (ec)
+      return Status::error(path + ": cannot list the data files: " + ec.message());
+    for (; it != end; it.increment(ec)) {
+      if (ec)
+        return Status::error(path + ": cannot list the data files: " + ec.message());
+      if (it->is_regular_file(ec))
+        files.push_back({fs::relative(it->path(), path, ec).generic_string(), it->file_size(ec)});
+    }
+  }
+  std::sort(files.begin(), files.end());
+  uint64_t hash = 1469598103934665603ull; // FNV-1a 64
+  auto mix = [&](const std::string &text) {
+    for (unsigned char c : text) {
+      hash ^= c;
+      hash *= 1099511628211ull;
+    }
+  };
+  for (const auto &[name, size] : files)
+    mix(name + "\t" + std::to_string(size) + "\n");
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return DataFingerprint{path, images, hex};
+}
+
+std::map<std::string, std::string> fingerprintMetadata(const DataFingerprint &f) {
+  return {{"pce.data.path", f.path}, {"pce.data.images", std::to_string(f.images)}, {"pce.data.files_hash", f.filesHash}};
+}
+
+void addFingerprintJson(JsonValue &data, const DataFingerprint &f) {
+  data.set("path", JsonValue::string(f.path));
+  data.set("images", JsonValue::integer(f.images));
+  data.set("files_hash", JsonValue::string(f.filesHash));
 }
 
 } // namespace pce::rt

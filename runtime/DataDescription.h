@@ -50,6 +50,20 @@ Expected<std::optional<DataDescription>> readDataMetadata(const std::map<std::st
                                                           const std::string &source);
 // {"format", "mean", "std", "classes"} for summary.json.
 JsonValue dataDescriptionJson(const DataDescription &data);
+
+// Which data a result came from: its path, the images read, and a hash of
+// the file list under the path (FNV-1a 64 of every regular file's relative
+// name and size, sorted by name), so two runs can tell whether they read the
+// same files without hashing gigabytes.
+struct DataFingerprint {
+  std::string path;
+  int64_t images = 0;
+  std::string filesHash; // 16 hex digits
+};
+Expected<DataFingerprint> fingerprintData(const std::string &path, int64_t images);
+// pce.data.path / pce.data.images / pce.data.files_hash, and the same in JSON.
+std::map<std::string, std::string> fingerprintMetadata(const DataFingerprint &fingerprint);
+void addFingerprintJson(JsonValue &data, const DataFingerprint &fingerprint);
 // "0.286,0.353": the shortest text of each float that reads back the same.
 std::string formatFloats(const std::vector<float> &values);
 

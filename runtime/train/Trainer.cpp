@@ -5,6 +5,7 @@
 #include "runtime/Artifact.h"
 #include "runtime/DataDescription.h"
 #include "runtime/ThreadPool.h"
+#include "runtime/Version.h"
 #include "runtime/TrainingPlan.h"
 #include "runtime/torch/RouterStats.h"
 #include "runtime/train/Checkpoint.h"
@@ -419,6 +420,13 @@ void Trainer::finish() {
   auto metadata = rt::dataMetadata(data);
   if (!metadata)
     throw std::runtime_error(metadata.error());
+  // Provenance: the code and the data the weights came from.
+  auto fingerprint = rt::fingerprintData(plan_.training.data, data_.train.size() + data_.validation.size() +
+                                                                   data_.test.size());
+  if (!fingerprint)
+    throw std::runtime_error(fingerprint.error());
+  metadata->merge(rt::versionMetadata());
+  metadata->merge(rt::fingerprintMetadata(*fingerprint));
   (*metadata)["pce.train.model"] = plan_.model;
   (*metadata)["pce.train.seed"] = std::to_string(plan_.training.seed);
   std::string weightsPath = (fs::path(runDir_) / "weights.safetensors").string();
@@ -438,7 +446,13 @@ void Trainer::finish() {
   s.set("wall_seconds", JsonValue::number(wall));
   s.set("command", JsonValue::string(opt_.commandLine));
   s.set("weights", JsonValue::string("weights.safetensors"));
-  s.set("data", rt::dataDescriptionJson(data));
+  JsonValue dataJson = rt::dataDescriptionJson(data);
+  rt::addFingerprintJson(dataJson, *fingerprint);
+  s.set("data", std::move(dataJson));
+  JsonValue pce = JsonValue::object();
+  pce.set("version", JsonValue::string(rt::pceVersion()));
+  pce.set("git_commit", JsonValue::string(rt::pceGitCommit()));
+  s.set("pce", std::move(pce));
   if (!opt_.dense)
     s.set("artifact", JsonValue::string((fs::path(compiledDir_) / plan_.phases[phase_].artifact).string()));
   // Per phase: its last epoch's validation accuracy and router entropies.

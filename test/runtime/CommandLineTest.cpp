@@ -7,6 +7,7 @@
 
 #include "tools/support/CommandLine.h"
 #include "tools/support/Version.h"
+#include "runtime/Version.h"
 
 #include <gtest/gtest.h>
 
@@ -74,8 +75,9 @@ TEST(CommandLine, HelpAndVersion) {
   EXPECT_EQ(t.cl.parse({"--help"}), Request::Help);
   Tool u;
   EXPECT_EQ(u.cl.parse({"d", "--version"}), Request::Version);
-  EXPECT_EQ(versionLine("pce-demo"), std::string("pce-demo ") + pceVersion() + " (git " + pceGitCommit() + ")");
-  std::string commit = pceGitCommit();
+  EXPECT_EQ(versionLine("pce-demo"),
+            std::string("pce-demo ") + pce::rt::pceVersion() + " (git " + pce::rt::pceGitCommit() + ")");
+  std::string commit = pce::rt::pceGitCommit();
   EXPECT_TRUE(commit == "unknown" || commit.find_first_not_of("0123456789abcdef") == std::string::npos) << commit;
 }
 

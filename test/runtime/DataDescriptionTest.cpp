@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 using namespace pce::rt;
 using namespace pce::rt::test;
@@ -87,4 +88,28 @@ TEST(DataDescription, BadMetadataIsAnError) {
   EXPECT_NE(error(with(kDataClassesKey, "[")).find("metadata 'pce.data.classes'"), std::string::npos);
   DataDescription empty;
   EXPECT_FALSE(dataMetadata(empty).ok());
+}
+
+TEST(DataDescription, FingerprintOfTheFileList) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.file("train"));
+  writeBytes(dir.file("train/a.bin"), "abc");
+  writeBytes(dir.file("b.txt"), "names");
+  auto first = fingerprintData(dir.path(), 7);
+  ASSERT_TRUE(first.ok()) << first.error();
+  EXPECT_EQ(first->images, 7);
+  EXPECT_EQ(first->filesHash.size(), 16u);
+  // The same files give the same hash; contents of the same size do too (it
+  // hashes names and sizes), a size or a name that differs does not.
+  writeBytes(dir.file("train/a.bin"), "xyz");
+  EXPECT_EQ(fingerprintData(dir.path(), 7)->filesHash, first->filesHash);
+  writeBytes(dir.file("train/a.bin"), "abcd");
+  std::string grown = fingerprintData(dir.path(), 7)->filesHash;
+  EXPECT_NE(grown, first->filesHash);
+  writeBytes(dir.file("c.txt"), "");
+  EXPECT_NE(fingerprintData(dir.path(), 7)->filesHash, grown);
+  auto metadata = fingerprintMetadata(*first);
+  EXPECT_EQ(metadata.at("pce.data.images"), "7");
+  EXPECT_EQ(metadata.at("pce.data.files_hash"), first->filesHash);
+  EXPECT_FALSE(fingerprintData(dir.file("missing"), 0).ok());
 }

@@ -146,6 +146,13 @@ TEST(CifarTraining, DenseTwinTrainsOnCifar10WithItsOwnStatistics) {
   ASSERT_TRUE(summary.ok()) << summary.error();
   ASSERT_NE(summary->find("data"), nullptr);
   EXPECT_EQ(*summary->find("data")->find("format")->getString(), "cifar10");
+  // Provenance: the code and the files the weights came from.
+  EXPECT_EQ(summary->find("data")->find("images")->intValue(), 64 + 16 + 24);
+  EXPECT_EQ(*summary->find("data")->find("path")->getString(), dir + "/data");
+  EXPECT_EQ(summary->find("data")->find("files_hash")->getString()->size(), 16u);
+  EXPECT_EQ(weights->metadata["pce.data.files_hash"], *summary->find("data")->find("files_hash")->getString());
+  EXPECT_EQ(weights->metadata["pce.git_commit"], *summary->find("pce")->find("git_commit")->getString());
+  EXPECT_FALSE(weights->metadata["pce.version"].empty());
 
   // The same directory read as CIFAR-100 is refused, naming what is missing.
   r = runTrain({"unused.yaml", "-o", dir + "/run100", "--dense", "--compiled", dir + "/compiled", "--data-format",
