@@ -2,7 +2,6 @@
 
 #include "runtime/CheckpointInfo.h"
 
-#include "runtime/FileIO.h"
 #include "runtime/JsonReader.h"
 
 namespace pce::rt {
@@ -63,24 +62,9 @@ std::string writeCheckpointInfoText(const CheckpointInfo &i) {
 }
 
 Expected<CheckpointInfo> parseCheckpointInfo(const std::string &text, const std::string &source) {
-  auto doc = parseJson(text, source);
-  if (!doc)
-    return doc.status();
-  try {
-    return readDocument(*doc, source);
-  } catch (...) {
-    return detail::statusFromCurrentException();
-  }
+  return parseJsonDocument<CheckpointInfo>(text, source, readDocument);
 }
 
-Expected<CheckpointInfo> readCheckpointInfo(const std::string &path) {
-  std::string text;
-  try {
-    text = detail::readWholeFile(path);
-  } catch (...) {
-    return detail::statusFromCurrentException();
-  }
-  return parseCheckpointInfo(text, path);
-}
+Expected<CheckpointInfo> readCheckpointInfo(const std::string &path) { return readJsonDocument<CheckpointInfo>(path, readDocument); }
 
 } // namespace pce::rt

@@ -12,10 +12,12 @@
 #define PCE_RUNTIME_JSONREADER_H
 
 #include "runtime/Failure.h"
+#include "runtime/FileIO.h"
 #include "runtime/Json.h"
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pce::rt {
@@ -92,6 +94,26 @@ private:
   std::string source_;
 };
 
+
+// A JSON document's text turned into T by read(doc, source) (which throws
+// through JsonReader); a syntax error or a failed check is the error value.
+template <typename T, typename Read>
+Expected<T> parseJsonDocument(std::string_view text, const std::string &source, Read read) {
+  return detail::guard<T>([&] {
+    auto doc = parseJson(text, source);
+    if (!doc)
+      detail::fail(doc.error());
+    return read(*doc, source);
+  });
+}
+
+// The same for the file at `path` (named in every message).
+template <typename T, typename Read> Expected<T> readJsonDocument(const std::string &path, Read read) {
+  std::string text;
+  if (Status s = detail::guardStatus([&] { text = detail::readWholeFile(path); }); !s)
+    return s;
+  return parseJsonDocument<T>(text, path, read);
+}
 
 } // namespace pce::rt
 

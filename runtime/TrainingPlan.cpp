@@ -2,8 +2,6 @@
 
 #include "runtime/TrainingPlan.h"
 
-#include "runtime/Failure.h"
-#include "runtime/FileIO.h"
 #include "runtime/JsonReader.h"
 
 #include <stdexcept>
@@ -368,24 +366,9 @@ int64_t Plan::firstEpochOf(size_t q) const {
 }
 
 Expected<Plan> parsePlan(const std::string &text, const std::string &source) {
-  auto doc = parseJson(text, source);
-  if (!doc)
-    return doc.status();
-  try {
-    return readDocument(*doc, source);
-  } catch (...) {
-    return detail::statusFromCurrentException();
-  }
+  return parseJsonDocument<Plan>(text, source, readDocument);
 }
 
-Expected<Plan> readPlan(const std::string &path) {
-  std::string text;
-  try {
-    text = detail::readWholeFile(path);
-  } catch (...) {
-    return detail::statusFromCurrentException();
-  }
-  return parsePlan(text, path);
-}
+Expected<Plan> readPlan(const std::string &path) { return readJsonDocument<Plan>(path, readDocument); }
 
 } // namespace pce::rt

@@ -346,9 +346,6 @@ TEST_P(GpuPipelineLayerAgreement, OutputAndRoutingMatchTheReference) {
              "--target cuda-emulated --pipeline-options=block-size=96");
 }
 
-static LayerSpec spec(ref::RouterKind router, int64_t topK, bool renormalize) {
-  return LayerSpec::withRouter(router, topK, renormalize);
-}
 
 static std::vector<LayerCase> layerCases() {
   using RK = ref::RouterKind;
@@ -356,36 +353,36 @@ static std::vector<LayerCase> layerCases() {
   // Every router kind, dense and top-k, on an H != W image with ph != pw.
   for (RK kind : {RK::Uniform, RK::Position, RK::Cosine, RK::Mlp, RK::Gumbel})
     for (auto [k, renorm] : {std::pair{0, false}, {1, false}, {2, true}}) {
-      LayerSpec s = spec(kind, k, renorm);
+      LayerSpec s = LayerSpec::withRouter(kind, k, renorm);
       s.ph = 4;
       s.pw = 3;
       cases.push_back({{2, 3, 8, 12}, s});
     }
   // Isolated halo, kernel 5, one input channel, batch 7.
-  LayerSpec isolated = spec(RK::Cosine, 1, false);
+  LayerSpec isolated = LayerSpec::withRouter(RK::Cosine, 1, false);
   isolated.halo = ref::Halo::Isolated;
   isolated.k = 5;
   cases.push_back({{7, 1, 8, 8}, isolated});
   // k = 1, a single patch, one expert.
-  LayerSpec single = spec(RK::Mlp, 0, false);
+  LayerSpec single = LayerSpec::withRouter(RK::Mlp, 0, false);
   single.k = 1;
   single.experts = 1;
   single.ph = 6;
   single.pw = 10;
   cases.push_back({{1, 3, 6, 10}, single});
   // Phase 3: concat mix with SE attention; and concat without attention.
-  LayerSpec phase3 = spec(RK::Cosine, 0, false);
+  LayerSpec phase3 = LayerSpec::withRouter(RK::Cosine, 0, false);
   phase3.mix = ref::MixKind::Concat;
   phase3.attention = ref::AttentionKind::SE;
   phase3.learnableTau = true;
   cases.push_back({{2, 1, 8, 8}, phase3});
-  LayerSpec concat = spec(RK::Position, 1, false);
+  LayerSpec concat = LayerSpec::withRouter(RK::Position, 1, false);
   concat.mix = ref::MixKind::Concat;
   concat.table = {1, 0, 2, 2};
   concat.affineNorm = true;
   cases.push_back({{1, 3, 8, 8}, concat});
   // The Fashion-MNIST first layer: 28x28, 7x7 patches.
-  LayerSpec fashion = spec(RK::Cosine, 1, false);
+  LayerSpec fashion = LayerSpec::withRouter(RK::Cosine, 1, false);
   fashion.ph = fashion.pw = 7;
   fashion.experts = 4;
   fashion.outChannels = 8;
@@ -407,10 +404,10 @@ TEST(Agreement, TwoStackedLayersWithDifferentPatchSizes) {
   ModelText model;
   std::vector<int64_t> xs = {3, 1, 12, 12};
   std::string x = model.input("x", torch::randn(xs, f64));
-  LayerSpec first = spec(ref::RouterKind::Cosine, 1, false);
+  LayerSpec first = LayerSpec::withRouter(ref::RouterKind::Cosine, 1, false);
   first.ph = first.pw = 6;
   BuiltLayer l0 = addLayer(model, "layer0", x, xs, first);
-  LayerSpec second = spec(ref::RouterKind::Mlp, 2, true);
+  LayerSpec second = LayerSpec::withRouter(ref::RouterKind::Mlp, 2, true);
   second.ph = 3;
   second.pw = 4;
   second.experts = 2;
@@ -462,7 +459,7 @@ TEST(Agreement, IdentityKernel1IsOneConvOverImageAndCoordinates) {
   std::vector<int64_t> xs = {2, 3, 8, 12};
   ModelText model;
   std::string x = model.input("x", torch::randn(xs, f64));
-  LayerSpec s = spec(ref::RouterKind::Mlp, 0, false); // any router
+  LayerSpec s = LayerSpec::withRouter(ref::RouterKind::Mlp, 0, false); // any router
   s.k = 1;
   s.ph = 4;
   s.pw = 3;
@@ -493,8 +490,8 @@ TEST(Agreement, IdentityZeroCoordinateWeightsIsAPaddedConv) {
     std::string x = model.input("x", torch::randn(xs, f64));
     // Any router whose weights sum to 1: dense for k = 3, renormalised
     // top-1 for k = 5 (plain top-1 scales the output by the kept weight).
-    LayerSpec s = k == 3 ? spec(ref::RouterKind::Cosine, 0, false)
-                         : spec(ref::RouterKind::Gumbel, 1, true);
+    LayerSpec s = k == 3 ? LayerSpec::withRouter(ref::RouterKind::Cosine, 0, false)
+                         : LayerSpec::withRouter(ref::RouterKind::Gumbel, 1, true);
     s.k = k;
     s.ph = 4;
     s.pw = 6;

@@ -99,6 +99,30 @@ Plan samplePlan() {
 // reader must report).
 size_t offsetOf(const std::string &text, const std::string &needle) { return text.find(needle); }
 
+// `text` with its first `from` replaced by `to`.
+std::string edited(std::string text, const std::string &from, const std::string &to) {
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return at == std::string::npos ? text : text.replace(at, from.size(), to);
+}
+
+// How many of 2000 random damages of `text` (truncations, changed bytes)
+// `parse` still accepts; every outcome must be a value or an error.
+template <typename Parse> int parsesAfterDamage(const std::string &text, Parse parse) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_int_distribution<size_t> pos(0, text.size() - 1);
+  int ok = 0;
+  for (int i = 0; i < 2000; ++i) {
+    std::string damaged = text;
+    if (i % 3 == 0)
+      damaged.resize(pos(rng()));
+    else
+      damaged[pos(rng())] = static_cast<char>(byte(rng()));
+    ok += parse(damaged, "d.json").ok();
+  }
+  return ok;
+}
+
 } // namespace
 
 TEST(TrainingPlan, WrittenPlanReadsBackUnchanged) {
@@ -176,42 +200,18 @@ TEST(TrainingPlan, ErrorsNameFileOffsetAndKey) {
   EXPECT_EQ(plan.error(),
             "c/training.json: byte " + std::to_string(at) + ": training.optimizer.lr: expected a number, found a string");
 
-  bad = text;
-  bad.replace(offsetOf(bad, "\"step\""), 6, "\"often\"");
-  plan = parsePlan(bad, "t.json");
-  ASSERT_FALSE(plan.ok());
-  EXPECT_NE(plan.error().find("training.schedule.kind: expected constant, cosine or step, found 'often'"),
-            std::string::npos)
-      << plan.error();
-
-  bad = text;
-  bad.replace(offsetOf(bad, "\"version\": 1"), 12, "\"version\": 2");
-  plan = parsePlan(bad, "t.json");
-  ASSERT_FALSE(plan.ok());
-  EXPECT_NE(plan.error().find("version: this PCE reads version 1"), std::string::npos) << plan.error();
-
-  bad = text;
-  bad.replace(offsetOf(bad, "\"batch\": 16"), 11, "\"batch\": 15");
-  plan = parsePlan(bad, "t.json");
-  ASSERT_FALSE(plan.ok());
-  EXPECT_NE(plan.error().find("input.batch: the compiled batch 15 differs from training.batch 16"),
-            std::string::npos)
-      << plan.error();
-
-  bad = text;
-  bad.replace(offsetOf(bad, "\"learnable_ema\""), 15, "\"sometimes\"");
-  plan = parsePlan(bad, "t.json");
-  ASSERT_FALSE(plan.ok());
-  EXPECT_NE(plan.error().find("phases[0].layers.block.keys: expected none, ema, learnable or learnable_ema"),
-            std::string::npos)
-      << plan.error();
-
-  bad = text;
-  bad.replace(offsetOf(bad, "\"cifar100\""), 10, "\"mnist\"");
-  plan = parsePlan(bad, "t.json");
-  ASSERT_FALSE(plan.ok());
-  EXPECT_NE(plan.error().find("training.data_format: unknown data format 'mnist'"), std::string::npos)
-      << plan.error();
+  auto expectError = [&](const std::string &from, const std::string &to, const std::string &message) {
+    auto damaged = parsePlan(edited(text, from, to), "t.json");
+    ASSERT_FALSE(damaged.ok());
+    EXPECT_NE(damaged.error().find(message), std::string::npos) << damaged.error();
+    EXPECT_EQ(damaged.error().rfind("t.json: byte ", 0), 0u) << damaged.error();
+  };
+  expectError("\"step\"", "\"often\"", "training.schedule.kind: expected constant, cosine or step, found 'often'");
+  expectError("\"version\": 1", "\"version\": 2", "version: this PCE reads version 1");
+  expectError("\"batch\": 16", "\"batch\": 15", "input.batch: the compiled batch 15 differs from training.batch 16");
+  expectError("\"learnable_ema\"", "\"sometimes\"",
+              "phases[0].layers.block.keys: expected none, ema, learnable or learnable_ema");
+  expectError("\"cifar100\"", "\"mnist\"", "training.data_format: unknown data format 'mnist'");
 
   // Plans written before the data formats read Fashion-MNIST's IDX files.
   std::string old = text;
@@ -227,18 +227,7 @@ TEST(TrainingPlan, ErrorsNameFileOffsetAndKey) {
 
 TEST(TrainingPlan, RandomDamageIsAnErrorOrAPlan) {
   std::string text = writePlanText(samplePlan());
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_int_distribution<size_t> pos(0, text.size() - 1);
-  int ok = 0;
-  for (int i = 0; i < 2000; ++i) {
-    std::string damaged = text;
-    if (i % 3 == 0)
-      damaged.resize(pos(rng()));
-    else
-      damaged[pos(rng())] = static_cast<char>(byte(rng()));
-    ok += parsePlan(damaged, "d.json").ok();
-  }
-  EXPECT_LT(ok, 2000);
+  EXPECT_LT(parsesAfterDamage(text, parsePlan), 2000);
 }
 
 TEST(CheckpointInfo, WrittenInfoReadsBackUnchanged) {
@@ -269,12 +258,8 @@ TEST(CheckpointInfo, WrittenInfoReadsBackUnchanged) {
 TEST(CheckpointInfo, BadFilesAreErrors) {
   std::string text = writeCheckpointInfoText(CheckpointInfo{});
   auto expectError = [&](const std::string &from, const std::string &to, const std::string &message) {
-    std::string bad = text;
-    size_t at = bad.find(from);
-    ASSERT_NE(at, std::string::npos) << from;
-    bad.replace(at, from.size(), to);
-    auto info = parseCheckpointInfo(bad, "run/checkpoint.json");
-    ASSERT_FALSE(info.ok()) << bad;
+    auto info = parseCheckpointInfo(edited(text, from, to), "run/checkpoint.json");
+    ASSERT_FALSE(info.ok()) << from;
     EXPECT_NE(info.error().find(message), std::string::npos) << info.error();
     EXPECT_EQ(info.error().rfind("run/checkpoint.json: byte ", 0), 0u) << info.error();
   };
@@ -290,16 +275,5 @@ TEST(CheckpointInfo, BadFilesAreErrors) {
 
 TEST(CheckpointInfo, RandomDamageIsAnErrorOrInfo) {
   std::string text = writeCheckpointInfoText(CheckpointInfo{});
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_int_distribution<size_t> pos(0, text.size() - 1);
-  int ok = 0;
-  for (int i = 0; i < 2000; ++i) {
-    std::string damaged = text;
-    if (i % 3 == 0)
-      damaged.resize(pos(rng()));
-    else
-      damaged[pos(rng())] = static_cast<char>(byte(rng()));
-    ok += parseCheckpointInfo(damaged, "d.json").ok();
-  }
-  EXPECT_LT(ok, 2000);
+  EXPECT_LT(parsesAfterDamage(text, parseCheckpointInfo), 2000);
 }
