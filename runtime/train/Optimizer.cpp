@@ -25,15 +25,18 @@ void Optimizer::step(double lr) {
     torch::Tensor g = p.grad();
     auto &slots = slots_[name];
     if (c.kind == "sgd") {
+      // torch::optim::SGD's arithmetic, operation for operation (add with
+      // alpha is one fused rounding, not a product then a sum), so the two
+      // agree to the bit.
       if (c.weightDecay != 0)
-        g = g + c.weightDecay * p;
+        g = g.add(p, c.weightDecay);
       if (c.momentum != 0) {
         auto it = slots.find("momentum_buffer");
         if (it == slots.end())
           it = slots.emplace("momentum_buffer", g.clone()).first;
         else
-          it->second.mul_(c.momentum).add_(g);
-        g = c.nesterov ? g + c.momentum * it->second : it->second;
+          it->second.mul_(c.momentum).add_(g, 1.0);
+        g = c.nesterov ? g.add(it->second, c.momentum) : it->second;
       }
       p.add_(g, -lr);
     } else {
