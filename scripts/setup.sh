@@ -17,6 +17,12 @@ PACKAGES=(
   python3-numpy python3-torch
   # the embedded default data set
   dataset-fashion-mnist
+  # codecs and containers of the other data sets (runtime/datasets): JPEG,
+  # PNG, VOC/ASAP XML, PatchCamelyon's HDF5, Camelyon16's slides (OpenSlide,
+  # and libtiff to write test slides)
+  libjpeg-dev libpng-dev libxml2-dev libhdf5-dev libopenslide-dev libtiff-dev
+  # the data readers' libFuzzer targets (scripts/fuzz-data.sh)
+  clang
 )
 
 missing=()
