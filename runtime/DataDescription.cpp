@@ -173,4 +173,12 @@ void addFingerprintJson(JsonValue &data, const DataFingerprint &f) {
   data.set("files_hash", JsonValue::string(f.filesHash));
 }
 
+bool isImageDataFormat(const std::string &format) {
+  return format == "tiny-imagenet" || format == "pcam" || format == "voc" || format == "camelyon16";
+}
+
+std::string heldOutSplit(const std::string &format) { return format == "tiny-imagenet" ? "val" : "test"; }
+
+bool hasValidationSplit(const std::string &format) { return format == "pcam" || format == "voc"; }
+
 } // namespace pce::rt

@@ -22,7 +22,19 @@
 namespace pce::rt {
 
 // The data formats PCE reads (training.data.format, --data-format).
-inline const std::vector<std::string> kDataFormats = {"idx", "cifar10", "cifar100", "npy"};
+// The image data sets (runtime/datasets/Examples.h) need its codec libraries.
+inline const std::vector<std::string> kDataFormats = {"idx",  "cifar10", "cifar100", "npy",
+                                                      "tiny-imagenet", "pcam", "voc", "camelyon16"};
+
+// The formats read through runtime/datasets (decoded images of any size,
+// fitted to the model's input); the others are read by pce_runtime itself.
+bool isImageDataFormat(const std::string &format);
+// The split a final evaluation reads: "val" for Tiny-ImageNet (its test
+// images have no labels), "test" otherwise.
+std::string heldOutSplit(const std::string &format);
+// Whether the data set ships a validation split of its own (else pce-train
+// carves one from the training split with its seed).
+bool hasValidationSplit(const std::string &format);
 
 // Metadata keys of weights.safetensors.
 constexpr const char *kDataFormatKey = "pce.data.format";

@@ -78,7 +78,7 @@ struct ScheduleConfig {
 
 struct TrainingConfig {
   std::string data = "/usr/share/datasets/fashion-mnist";
-  std::string dataFormat = "idx"; // idx | cifar10 | cifar100 (kDataFormats)
+  std::string dataFormat = "idx"; // kDataFormats
   // Per-channel normalisation after x/255; empty: the format's default (idx:
   // Fashion-MNIST's 0.2860 / 0.3530), else computed on the training split.
   std::vector<double> dataMean, dataStd;

@@ -2,6 +2,8 @@
 
 #include "runtime/train/Data.h"
 
+#include "runtime/train/ImageData.h"
+
 #include "runtime/Cifar.h"
 #include "runtime/Idx.h"
 #include "runtime/NpyPairs.h"
@@ -59,6 +61,54 @@ DataSplit loadFashionMnist(const std::string &dir, int64_t validation, uint64_t 
   s.testFile = findIdxFile(dir, "t10k-images-idx3-ubyte");
   s.test = loadIdxPair(s.testFile, findIdxFile(dir, "t10k-labels-idx1-ubyte"));
   return s;
+}
+
+std::vector<int64_t> Dataset::itemShape() const {
+  if (stream)
+    return stream->itemShape();
+  return images.defined() ? images.sizes().slice(1).vec() : std::vector<int64_t>{};
+}
+
+torch::Tensor Dataset::pixelsAt(const torch::Tensor &indices) const {
+  if (!stream)
+    return images.index_select(0, indices);
+  torch::Tensor idx = indices.to(torch::kLong).contiguous();
+  const int64_t *p = idx.data_ptr<int64_t>();
+  return stream->pixels(std::vector<int64_t>(p, p + idx.numel()));
+}
+
+torch::Tensor Dataset::normalise(const torch::Tensor &pixels) const {
+  if (pixels.scalar_type() == torch::kFloat32)
+    return pixels;
+  return (pixels.to(torch::kFloat32).div_(255.0f) - mean) / std; // as finishSplit does for whole sets
+}
+
+torch::Tensor Dataset::imagesAt(const torch::Tensor &indices) const { return normalise(pixelsAt(indices)); }
+
+torch::Tensor Dataset::imagesIn(int64_t start, int64_t end) const {
+  if (!stream)
+    return normalise(images.slice(0, start, end));
+  return imagesAt(torch::arange(start, end, torch::kLong));
+}
+
+BatchPrefetcher::BatchPrefetcher(const Dataset &data, const std::vector<torch::Tensor> &batches)
+    : data_(data), batches_(batches) {
+  if (data_.stream && !batches_.empty())
+    next_ = std::async(std::launch::async, [this] { return data_.pixelsAt(batches_[0]); });
+}
+
+BatchPrefetcher::~BatchPrefetcher() {
+  if (next_.valid())
+    next_.wait();
+}
+
+torch::Tensor BatchPrefetcher::take(size_t b) {
+  if (!data_.stream)
+    return data_.imagesAt(batches_[b]);
+  torch::Tensor pixels = next_.get(); // rethrows a decoding error
+  if (b + 1 < batches_.size())
+    next_ = std::async(std::launch::async, [this, b] { return data_.pixelsAt(batches_[b + 1]); });
+  return data_.normalise(pixels);
 }
 
 std::vector<float> DataSplit::black() const {
@@ -157,8 +207,11 @@ DataSplit loadNpy(const rt::TrainingConfig &t, int64_t limitTrain) {
 
 } // namespace
 
-DataSplit loadData(const rt::TrainingConfig &t, int64_t limitTrain) {
+DataSplit loadData(const rt::TrainingConfig &t, int64_t limitTrain, const std::vector<int64_t> &item,
+                   const ImageDataOptions &imageOptions) {
   const uint64_t seed = static_cast<uint64_t>(t.seed);
+  if (rt::isImageDataFormat(t.dataFormat))
+    return loadImageData(t, limitTrain, item, imageOptions);
   if (t.dataFormat == "cifar10")
     return loadCifar(t, rt::CifarVariant::Cifar10, limitTrain);
   if (t.dataFormat == "cifar100")

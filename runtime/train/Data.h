@@ -18,6 +18,8 @@
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
 
+#include <future>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,10 +27,50 @@ namespace pce::train {
 
 constexpr float kPixelMean = 0.2860f, kPixelStd = 0.3530f;
 
+// Examples decoded on demand (a data set too large for memory): u8
+// [n, C, H, W] planes of the examples at `positions` of the split.
+class ImageStream {
+public:
+  virtual ~ImageStream() = default;
+  virtual torch::Tensor pixels(const std::vector<int64_t> &positions) const = 0;
+  virtual std::vector<int64_t> itemShape() const = 0; // [C, H, W]
+};
+
+// A split's images and labels. Images are either f32 [N,C,H,W] already
+// normalised (IDX, CIFAR, npy), or u8 [N,C,H,W] pixels, or a stream of
+// them, normalised per batch with `mean` and `std` ([1,C,1,1]) by the same
+// arithmetic: x / 255, then (x - mean) / std.
 struct Dataset {
-  torch::Tensor images; // f32 [N,1,H,W], normalised
+  torch::Tensor images;
   torch::Tensor labels; // i64 [N]
-  int64_t size() const { return images.defined() ? images.size(0) : 0; }
+  torch::Tensor mean, std;
+  std::shared_ptr<const ImageStream> stream;
+
+  int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+  std::vector<int64_t> itemShape() const;
+  // f32 normalised images of the examples at `indices` (i64 [n]) / in [start, end).
+  torch::Tensor imagesAt(const torch::Tensor &indices) const;
+  torch::Tensor imagesIn(int64_t start, int64_t end) const;
+  // u8 pixels (not normalised) of `indices`, for a prefetching thread;
+  // normalise() finishes them on the training thread.
+  torch::Tensor pixelsAt(const torch::Tensor &indices) const;
+  torch::Tensor normalise(const torch::Tensor &pixels) const;
+  bool normalisedInMemory() const { return images.defined() && images.scalar_type() == torch::kFloat32; }
+};
+
+// The images of the batches of an epoch, fetched one batch ahead on a
+// background thread when the split decodes its images (a stream); read
+// inline otherwise.
+class BatchPrefetcher {
+public:
+  BatchPrefetcher(const Dataset &data, const std::vector<torch::Tensor> &batches);
+  ~BatchPrefetcher();
+  torch::Tensor take(size_t b); // f32 normalised images of batch b (in order)
+
+private:
+  const Dataset &data_;
+  const std::vector<torch::Tensor> &batches_;
+  std::future<torch::Tensor> next_;
 };
 
 struct DataSplit {
@@ -54,9 +96,21 @@ std::pair<torch::Tensor, torch::Tensor> splitIndices(int64_t n, int64_t validati
 // limitTrain > 0 keeps only the first limitTrain training images.
 DataSplit loadFashionMnist(const std::string &dir, int64_t validation, uint64_t seed, int64_t limitTrain);
 
-// training.data in training.data_format, split as above; throws
-// std::runtime_error naming the file (and byte offset) of bad data.
-DataSplit loadData(const rt::TrainingConfig &config, int64_t limitTrain);
+// How image data sets (runtime/datasets) are held: decoded once into u8
+// memory when the three splits fit in `cacheBytes`, else decoded batch by
+// batch; `threads` decode (all of them at load, while nothing else runs).
+struct ImageDataOptions {
+  int64_t cacheBytes = int64_t(4) << 30;
+  int threads = 1;
+  int64_t statsImages = 20000; // a stream's normalisation is measured on this many training images
+};
+
+// training.data in training.data_format, split as above, images fitted to
+// the model's input `item` ([C,H,W]; image data sets are resized to it,
+// the others must match); throws std::runtime_error naming the file (and
+// byte offset) of bad data.
+DataSplit loadData(const rt::TrainingConfig &config, int64_t limitTrain, const std::vector<int64_t> &item = {},
+                   const ImageDataOptions &imageOptions = {});
 
 // Random crop with padding `pad` (filled with `black`, the value of a black
 // pixel per channel, as torchvision's RandomCrop before Normalize; empty:

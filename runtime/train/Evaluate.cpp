@@ -25,7 +25,7 @@ EvalResult evaluate(Network &net, const Dataset &data, int64_t batch, int64_t ch
   for (int64_t start = 0; start < N; start += step) {
     const int64_t n = std::min(step, N - start);
     const int64_t padded = (n + batch - 1) / batch * batch;
-    torch::Tensor x = data.images.slice(0, start, start + n);
+    torch::Tensor x = data.imagesIn(start, start + n);
     if (padded > n)
       x = torch::cat({x, torch::zeros({padded - n, x.size(1), x.size(2), x.size(3)}, x.options())});
     NetworkOutput out = net.forward(x.contiguous());

@@ -21,6 +21,8 @@ struct Options {
   std::optional<std::string> data;   // overrides training.data
   std::optional<std::string> dataFormat; // overrides training.data_format (and its mean/std)
   std::optional<int64_t> seed;       // overrides training.seed
+  int64_t dataCacheBytes = int64_t(4) << 30; // image data sets decoded once when they fit, else streamed
+  int dataThreads = 1;                       // threads decoding a streamed set ahead of the training step
   int64_t stopAfter = 0;   // > 0: stop after this many epochs of this session (as if interrupted)
   int64_t progressEvery = 0; // non-TTY progress lines every N batches (0: about 10 per epoch)
   std::string commandLine;

@@ -156,14 +156,13 @@ torch::Tensor Trainer::layerEmbeddings(const std::string &L, int64_t &images) {
   const int64_t B = plan_.batch;
   const int64_t n = std::min<int64_t>(plan_.training.keyInitImages, data_.train.size());
   images = n;
-  Dataset subset{data_.train.images.slice(0, 0, n), data_.train.labels.slice(0, 0, n)};
   torch::NoGradGuard noGrad;
   net_->eval();
   std::vector<torch::Tensor> embeddings;
   const int64_t step = B * evalChunks();
   for (int64_t start = 0; start < n; start += step) {
     const int64_t m = std::min(step, n - start), padded = (m + B - 1) / B * B;
-    torch::Tensor x = subset.images.slice(0, start, start + m);
+    torch::Tensor x = data_.train.imagesIn(start, start + m);
     if (padded > m)
       x = torch::cat({x, torch::zeros({padded - m, x.size(1), x.size(2), x.size(3)}, x.options())});
     NetworkOutput out = net_->forward(x.contiguous(), L);
@@ -304,6 +303,7 @@ void Trainer::trainEpoch(int64_t epoch) {
   const int64_t B = plan_.batch, total = plan_.totalEpochs();
   Clock::time_point epochStart = Clock::now();
   std::vector<torch::Tensor> batches = epochBatches(data_.train.size(), B, gen_);
+  BatchPrefetcher prefetch(data_.train, batches);
   if (batches.empty())
     throw std::runtime_error("the training split holds " + std::to_string(data_.train.size()) +
                              " images, fewer than one batch of " + std::to_string(B));
@@ -312,8 +312,7 @@ void Trainer::trainEpoch(int64_t epoch) {
   int64_t correct = 0;
   net_->train();
   for (int64_t b = 0; b < nb; ++b) {
-    torch::Tensor x = augment(data_.train.images.index_select(0, batches[b]), t.cropPadding, t.hflip, gen_,
-                              data_.black());
+    torch::Tensor x = augment(prefetch.take(size_t(b)), t.cropPadding, t.hflip, gen_, data_.black());
     torch::Tensor y = data_.train.labels.index_select(0, batches[b]);
     const double lr = learningRate(t.schedule, t.optimizer.lr, globalStep_, nb, total);
     if (b == 0)
@@ -498,12 +497,14 @@ void Trainer::run() {
   at::set_num_threads(static_cast<int>(threads_));
   rt::setCompiledLoopThreads(static_cast<int>(threads_));
   gen_ = at::detail::createCPUGenerator(static_cast<uint64_t>(t.seed));
-  data_ = loadData(t, opt_.limitTrain);
-  const auto &img = data_.train.images;
-  if (img.size(1) != plan_.channels || img.size(2) != plan_.height || img.size(3) != plan_.width)
-    throw std::runtime_error(data_.trainFile + ": images are " + c10::str(img.sizes().slice(1)) +
-                             " but the model takes [" + std::to_string(plan_.channels) + ", " +
-                             std::to_string(plan_.height) + ", " + std::to_string(plan_.width) + "]");
+  const std::vector<int64_t> item = {plan_.channels, plan_.height, plan_.width};
+  ImageDataOptions imageOptions;
+  imageOptions.cacheBytes = opt_.dataCacheBytes;
+  imageOptions.threads = opt_.dataThreads;
+  data_ = loadData(t, opt_.limitTrain, item, imageOptions);
+  if (data_.train.itemShape() != item)
+    throw std::runtime_error(data_.trainFile + ": images are " + rt::shapeToString(data_.train.itemShape()) +
+                             " but the model takes " + rt::shapeToString(item));
   for (const Dataset *d : {&data_.train, &data_.validation, &data_.test})
     if (d->size() && d->labels.max().item<int64_t>() >= *plan_.headClasses)
       throw std::runtime_error("a label exceeds the head's " + std::to_string(*plan_.headClasses) + " classes");

@@ -198,7 +198,7 @@ TEST(CifarTraining, Cifar100AndAModelThatDoesNotFit) {
   writeFile(dir + "/compiled/training.json", rt::writePlanText(gray));
   r = runTrain({"unused.yaml", "-o", dir + "/run-gray", "--dense", "--compiled", dir + "/compiled"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.output.find("train.bin: images are [3, 32, 32] but the model takes [1, 32, 32]"), std::string::npos)
+  EXPECT_NE(r.output.find("train.bin: images are [3,32,32] but the model takes [1,32,32]"), std::string::npos)
       << r.output;
   fs::remove_all(dir);
 }

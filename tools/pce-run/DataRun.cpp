@@ -6,6 +6,10 @@
 #include "runtime/Cifar.h"
 #include "runtime/Idx.h"
 #include "runtime/NpyPairs.h"
+#include "runtime/ThreadPool.h"
+#if PCE_HAVE_DATASETS
+#include "runtime/datasets/Examples.h"
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -115,13 +119,62 @@ Expected<Loaded> loadIdx(const std::string &images, const std::string &labels, c
   return Loaded{std::move(ds->images), std::move(ds->labels), images, labels};
 }
 
-Expected<Loaded> load(const Options &o, const std::optional<DataDescription> &trained) {
+#if PCE_HAVE_DATASETS
+// An image data set (runtime/datasets) fitted to the model's input `item`
+// by the rule pce-train used, normalised by its statistics with the same
+// float arithmetic: x / 255, then (x - mean) / std.
+Expected<Loaded> loadImages(const Options &o, const DataDescription &trained, const std::string &split,
+                            const std::vector<int64_t> &item) {
+  auto source = openDataSource(trained.format, *o.data, split);
+  if (!source)
+    return source.status();
+  const DataSource &ds = **source;
+  if (ds.task() != Task::Classification)
+    return Status::error(ds.source() + ": a detection / segmentation data set; pce-run measures classification "
+                         "accuracy only");
+  if (int64_t(trained.mean.size()) != item[0])
+    return Status::error("the weights' pce.data.mean has " + std::to_string(trained.mean.size()) +
+                         " values for a model input of " + std::to_string(item[0]) + " channels");
+  const int64_t n = o.limit > 0 ? std::min(o.limit, ds.size()) : ds.size();
+  std::vector<int64_t> examples(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    examples[static_cast<size_t>(i)] = i;
+  const size_t plane = static_cast<size_t>(item[1] * item[2]), itemSize = static_cast<size_t>(item[0]) * plane;
+  std::vector<uint8_t> pixels(static_cast<size_t>(n) * itemSize);
+  if (Status s = fitExamples(ds, examples, item[0], item[1], item[2], defaultThreadCount(), pixels.data()); !s)
+    return s;
+  auto images = HostTensor::create(DType::F32, {n, item[0], item[1], item[2]});
+  auto labels = HostTensor::create(DType::I64, {n});
+  if (!images || !labels)
+    return Status::error(images ? labels.error() : images.error());
+  float *x = images->f32();
+  for (size_t i = 0; i < pixels.size(); ++i) {
+    const size_t c = (i / plane) % static_cast<size_t>(item[0]);
+    x[i] = (static_cast<float>(pixels[i]) / 255.0f - trained.mean[c]) / trained.std[c];
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    auto c = ds.classOf(i);
+    if (!c)
+      return c.status();
+    labels->i64()[i] = *c;
+  }
+  return Loaded{std::move(*images), std::move(*labels), ds.source(), ds.source()};
+}
+#endif
+
+Expected<Loaded> load(const Options &o, const std::optional<DataDescription> &trained,
+                      const std::vector<int64_t> &item) {
   if (o.idxImages)
     return loadIdx(*o.idxImages, o.idxLabels.value_or(""), o, trained);
   std::string format = o.dataFormat ? *o.dataFormat : trained ? trained->format : "";
   if (format.empty())
     return Status::error("--data: say --data-format (the weights do not name the format of their data)");
-  const bool train = o.split == "train";
+  const bool imageFormat = isImageDataFormat(format);
+  const std::string split = o.split ? *o.split : heldOutSplit(format);
+  if (split == "val" && !imageFormat)
+    return Status::error("--split val: " + format + " ships no validation split (pce-train carves its validation "
+                         "images from the training split)");
+  const bool train = split == "train";
   if (format == "idx") {
     const char *prefix = train ? "train" : "t10k";
     auto images = findIdxFile(*o.data, std::string(prefix) + "-images-idx3-ubyte");
@@ -137,7 +190,7 @@ Expected<Loaded> load(const Options &o, const std::optional<DataDescription> &tr
     return Status::error("--data in " + format + ": the weights carry no " + format +
                          " normalisation (pce.data.* metadata written by pce-train)");
   if (format == "npy") {
-    auto pair = readNpyPair(*o.data, o.split);
+    auto pair = readNpyPair(*o.data, split);
     if (!pair)
       return pair.status();
     if (o.limit > 0 && o.limit < pair->images.shape[0]) {
@@ -151,11 +204,20 @@ Expected<Loaded> load(const Options &o, const std::optional<DataDescription> &tr
       return Status::error(pair->source + ": " + s.message());
     return Loaded{std::move(pair->images), std::move(pair->labels), pair->source, pair->source};
   }
-  auto split = readCifarSplit(*o.data, format == "cifar10" ? CifarVariant::Cifar10 : CifarVariant::Cifar100, train,
+  if (imageFormat) {
+#if PCE_HAVE_DATASETS
+    return loadImages(o, *trained, split, item);
+#else
+    return Status::error("--data-format " + format + ": this pce-run was built without the image data-set readers "
+                         "(apt-get install libjpeg-dev libpng-dev libxml2-dev libhdf5-dev libopenslide-dev, then "
+                         "rebuild)");
+#endif
+  }
+  auto cifar = readCifarSplit(*o.data, format == "cifar10" ? CifarVariant::Cifar10 : CifarVariant::Cifar100, train,
                               trained->mean, trained->std, o.limit);
-  if (!split)
-    return split.status();
-  return Loaded{std::move(split->images), std::move(split->labels), split->source, split->source};
+  if (!cifar)
+    return cifar.status();
+  return Loaded{std::move(cifar->images), std::move(cifar->labels), cifar->source, cifar->source};
 }
 
 } // namespace
@@ -175,7 +237,10 @@ int runData(const Options &o, const Artifact &art, const EntryPoint &ep, const B
                         (names.empty() ? std::string("none") : names));
   const BufferSpec *input = inputs[0];
 
-  auto ds = load(o, trained);
+  if (input->shape.size() != 4)
+    return runtimeError("entry point '" + ep.name + "': input '" + input->name + "' is " + input->typeString() +
+                        ", not a batch of images [N,C,H,W]");
+  auto ds = load(o, trained, std::vector<int64_t>(input->shape.begin() + 1, input->shape.end()));
   if (!ds)
     return ds.error().empty() ? 1 : runtimeError(ds.error());
   HostTensor &images = ds->images; // f32 [N,C,H,W]

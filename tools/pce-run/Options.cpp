@@ -19,7 +19,7 @@ const char *kUsage =
     "       pce-run DIR --idx-images IMAGES [--idx-labels LABELS] [--limit N]\n"
     "               [--normalize MEAN,STD] [--weights W.safetensors]\n"
     "               [--output Y.npy] [--routing RDIR] [--entry NAME]\n"
-    "       pce-run DIR --data DATA_DIR [--data-format FMT] [--split test|train]\n"
+    "       pce-run DIR --data DATA_DIR [--data-format FMT] [--split test|val|train]\n"
     "               [--limit N] --weights W.safetensors [--output Y.npy]\n"
     "               [--routing RDIR] [--entry NAME]\n"
     "\n"
@@ -62,9 +62,14 @@ const char *kUsage =
     "--data: a data set in its published layout, labels included (accuracy as\n"
     "with --idx-labels):\n"
     "  --data DATA_DIR          the data set's directory\n"
-    "  --data-format FMT        idx, cifar10, cifar100 or npy (default: the format\n"
-    "                           the weights were trained on, pce.data.format)\n"
-    "  --split test|train       which split (default test)\n"
+    "  --data-format FMT        idx, cifar10, cifar100, npy, tiny-imagenet or pcam\n"
+    "                           (default: the format the weights were trained\n"
+    "                           on, pce.data.format)\n"
+    "  --split test|val|train   which split (default: the held-out one: test, or\n"
+    "                           val for Tiny-ImageNet, whose test has no labels;\n"
+    "                           val only where the data set ships one)\n"
+    "  (images of tiny-imagenet and pcam are resized to the model's input:\n"
+    "  shorter side to the input, centre crop, as pce-train does)\n"
     "  --limit N                use only the first N images\n"
     "  (images are normalised as the weights' pce.data.* metadata says;\n"
     "  --normalize overrides it for IDX)\n"
@@ -148,7 +153,7 @@ std::optional<int> parseCommandLine(int argc, char **argv, Options &o) {
   cl.addInteger("--limit", "a positive count", 1, INT64_MAX, [&](int64_t n) { o.limit = n; });
   app.add_option("--data", o.data);
   app.add_option("--data-format", o.dataFormat)->check(CLI::IsMember(rt::kDataFormats));
-  app.add_option("--split", o.split)->check(CLI::IsMember({"test", "train"}));
+  app.add_option("--split", o.split)->check(CLI::IsMember({"test", "val", "train"}));
   app.add_option_function<std::string>("--normalize",
                                        [&](const std::string &v) { o.normalization = parseNormalization(v); });
   return cl.handle(argc, argv, [&] { checkModes(o, app); });

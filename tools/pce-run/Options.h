@@ -24,7 +24,7 @@ struct Options {
   std::optional<rt::IdxNormalization> normalization;
   // Data-set mode (--data DIR instead of --input / --idx-images).
   std::optional<std::string> data, dataFormat;
-  std::string split = "test"; // test | train
+  std::optional<std::string> split; // test | val | train; default: the held-out split (rt::heldOutSplit)
 };
 
 /// Reads argv by the rules of tools/support/CommandLine.h. Returns the exit

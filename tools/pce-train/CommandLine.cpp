@@ -27,9 +27,14 @@ const char *kUsage =
     "  --compiled DIR     use DIR (training.json, phase<q>/) instead of running\n"
     "                     pce-compile MODEL.yaml --training -o RUN_DIR/compiled\n"
     "  --data DIR         the data set's directory (default: training.data)\n"
-    "  --data-format FMT  its format: idx, cifar10, cifar100 or npy (default:\n"
-    "                     training.data's); normalisation statistics are then\n"
-    "                     the format's (CIFAR: the training split's)\n"
+    "  --data-format FMT  its format: idx, cifar10, cifar100, npy, tiny-imagenet,\n"
+    "                     pcam, voc or camelyon16 (default: training.data's);\n"
+    "                     normalisation statistics are then the format's (IDX:\n"
+    "                     Fashion-MNIST's; others: measured on the training split)\n"
+    "  --data-cache-mb N  decode an image data set once into memory when its\n"
+    "                     splits fit in N MiB (default 4096), else per batch\n"
+    "  --data-threads N   threads decoding a streamed data set one batch ahead of\n"
+    "                     the training step (default 1)\n"
     "  --seed N           overrides training.seed\n"
     "  --stop-after N     stop after N epochs of this session (for tests of --resume)\n"
     "  --progress-every N progress lines every N batches when stdout is not a terminal\n"
@@ -59,6 +64,8 @@ tool::Request parseOptions(const std::vector<std::string> &args, Options &o) {
   app.add_option("--data", o.data);
   app.add_option("--data-format", o.dataFormat)->check(CLI::IsMember(rt::kDataFormats));
   atLeast("--seed", 0, [&](int64_t n) { o.seed = n; });
+  atLeast("--data-cache-mb", 0, [&](int64_t n) { o.dataCacheBytes = n << 20; });
+  atLeast("--data-threads", 1, [&](int64_t n) { o.dataThreads = int(n); });
   atLeast("--stop-after", 1, [&](int64_t n) { o.stopAfter = n; });
   atLeast("--progress-every", 1, [&](int64_t n) { o.progressEvery = n; });
   for (CLI::Option *flag : {app.get_option("--dense"), app.get_option("--resume"), app.get_option("--force")})
