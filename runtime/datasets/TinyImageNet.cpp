@@ -119,6 +119,10 @@ std::unique_ptr<DataSource> open(const fs::path &root, const std::string &split)
   for (const auto &f : splitFields(wnidsText, false)) {
     if (f.size() != 1)
       fail(positionError(wnidsPath.string(), f[1], "expected one WordNet id per line"));
+    // A wnid names a directory under train/: a plain name, never a path.
+    if (f[0].text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+        std::string_view::npos)
+      fail(positionError(wnidsPath.string(), f[0], "a WordNet id is letters, digits, '_' and '-' (like n01443537)"));
     if (!labelOf.emplace(std::string(f[0].text), int64_t(wnids.size())).second)
       fail(positionError(wnidsPath.string(), f[0], "WordNet id '" + std::string(f[0].text) + "' listed twice"));
     wnids.emplace_back(f[0].text);

@@ -154,6 +154,8 @@ TEST(TinyImageNet, IndexErrorsPointAtLineAndColumn) {
     Fixture f;
     writeText(f.root() / "wnids.txt", kWnids[0] + "\n" + kWnids[0] + "\n");
     EXPECT_CONTAINS(f.openError(), "wnids.txt:2:1: WordNet id 'n01443537' listed twice");
+    writeText(f.root() / "wnids.txt", kWnids[0] + "\n../../etc\n");
+    EXPECT_CONTAINS(f.openError(), "wnids.txt:2:1: a WordNet id is letters, digits, '_' and '-'");
     fs::remove(f.root() / "wnids.txt");
     EXPECT_CONTAINS(f.openError(), "wnids.txt: not found (the class list of Tiny-ImageNet-200)");
   }
