@@ -5,6 +5,7 @@
 #include "runtime/ThreadPool.h"
 #include "runtime/datasets/PCam.h"
 #include "runtime/datasets/TinyImageNet.h"
+#include "runtime/datasets/Voc.h"
 #include "runtime/datasets/Transform.h"
 
 #include <mutex>
@@ -69,11 +70,12 @@ Status fitExamples(const DataSource &source, const std::vector<int64_t> &example
 
 Expected<std::unique_ptr<DataSource>> openDataSource(const std::string &format, const std::string &path,
                                                      const std::string &split, std::optional<Task> task) {
-  (void)task;
   if (format == "tiny-imagenet")
     return openTinyImageNet(path, split);
   if (format == "pcam")
     return openPCam(path, split);
+  if (format == "voc")
+    return openVoc(path, split, task.value_or(Task::Segmentation));
   return Status::error("unknown image data format '" + format + "'");
 }
 

@@ -51,7 +51,9 @@ const char *kUsage =
 
 // "MIN:MAX", whole numbers.
 std::pair<int64_t, int64_t> parseItems(const std::string &value) {
-  auto bad = [&] { return UsageError("option '--items' needs MIN:MAX (1 <= MIN <= MAX <= 20), found '" + value + "'"); };
+  auto bad = [&] {
+    return UsageError("option '--items' needs MIN:MAX (1 <= MIN <= MAX <= 20), found '" + value + "'");
+  };
   size_t colon = value.find(':');
   if (colon == std::string::npos)
     throw bad();
@@ -93,7 +95,8 @@ int main(int argc, char **argv) {
       o.minItems = lo;
       o.maxItems = hi;
     });
-    app.add_option_function<std::string>("--max-overlap", [&](const std::string &v) { o.maxOverlap = parseOverlap(v); });
+    app.add_option_function<std::string>("--max-overlap",
+                                         [&](const std::string &v) { o.maxOverlap = parseOverlap(v); });
     cl.addInteger("--quality", "a JPEG quality in [1, 100]", 1, 100, [&](int64_t n) { o.quality = int(n); });
     app.add_flag("--force", o.force);
     auto required = [&] {
