@@ -4,7 +4,8 @@
 // trains a non-square RGB model (3x24x32: every image resized and cropped)
 // through compiled PCE layers for an epoch, and pce-run on the same tree
 // agrees with pce-train's test accuracy without being told how to normalise.
-// Streamed and cached splits give the same batches; the resamplers agree
+// PatchCamelyon (HDF5) trains streamed, batches decoded ahead. Streamed
+// and cached splits give the same batches; the resamplers agree
 // with PyTorch's interpolate.
 //
 //===----------------------------------------------------------------------===//
@@ -18,6 +19,7 @@
 #include "runtime/train/Data.h"
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -80,6 +82,38 @@ void writeTinyImageNet(const std::string &root, int perClass, int val, uint32_t 
   writeFile(root + "/val/val_annotations.txt", annotations);
 }
 
+// PatchCamelyon's two files of a split, as published: x u8 [n,96,96,3]
+// (chunked by patch, deflated), y u8 [n,1,1,1]; a tumour patch has a bright
+// red centre.
+void writePCamSplit(const std::string &dir, const std::string &split, hsize_t n, std::mt19937 &rng) {
+  fs::create_directories(dir);
+  std::vector<uint8_t> x(n * 96 * 96 * 3), y(n);
+  std::uniform_int_distribution<int> noise(0, 40), label(0, 1);
+  for (hsize_t i = 0; i < n; ++i) {
+    y[i] = uint8_t(label(rng));
+    for (int p = 0; p < 96 * 96; ++p) {
+      const bool centre = (p / 96) >= 32 && (p / 96) < 64 && (p % 96) >= 32 && (p % 96) < 64;
+      for (int c = 0; c < 3; ++c)
+        x[(i * 96 * 96 + p) * 3 + c] = uint8_t((centre && y[i] && c == 0 ? 200 : 90) + noise(rng));
+    }
+  }
+  auto write = [&](const char *which, std::vector<hsize_t> dims, const std::vector<uint8_t> &values) {
+    std::string path = dir + "/camelyonpatch_level_2_split_" + split + "_" + which + ".h5";
+    hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
+    hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+    std::vector<hsize_t> chunk = dims;
+    chunk[0] = 1;
+    H5Pset_chunk(plist, int(chunk.size()), chunk.data());
+    H5Pset_deflate(plist, 4);
+    hid_t set = H5Dcreate2(file, which, H5T_STD_U8LE, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+    ASSERT_GE(H5Dwrite(set, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
+    H5Dclose(set), H5Pclose(plist), H5Sclose(space), H5Fclose(file);
+  };
+  write("x", {n, 96, 96, 3}, x);
+  write("y", {n, 1, 1, 1}, y);
+}
+
 rt::TrainingConfig tinyConfig(const std::string &root) {
   rt::TrainingConfig t;
   t.data = root;
@@ -130,6 +164,47 @@ TEST(ImageData, TinyImageNetTrainsResizedThroughCompiledLayersAndPceRunAgrees) {
                     dir + "/run/weights.safetensors", "--data", dir + "/tiny-imagenet-200", "--split", "test"});
   EXPECT_EQ(run.status, 1);
   EXPECT_NE(run.output.find("test images have no labels"), std::string::npos) << run.output;
+  fs::remove_all(dir);
+}
+
+// PCam through pce-train streamed (nothing cached: batches decoded ahead
+// from HDF5 on two threads) with its own validation split, resized from
+// 96x96 to the model's 32x32; pce-run agrees on the test split.
+TEST(ImageData, PCamStreamsThroughCompiledLayersAndPceRunAgrees) {
+  if (std::string(PCE_COMPILE_BIN).empty())
+    GTEST_SKIP() << "a build without the compiler: pce-train cannot compile the description";
+  std::string dir = freshDir("pcam");
+  std::mt19937 rng(21);
+  writePCamSplit(dir + "/pcam", "train", 40, rng);
+  writePCamSplit(dir + "/pcam", "valid", 12, rng);
+  writePCamSplit(dir + "/pcam", "test", 20, rng);
+  writeFile(dir + "/m.yaml", "model: pcam_tiny\n"
+                             "input: {channels: 3, height: 32, width: 32}\n"
+                             "layers:\n"
+                             "  - conv: {name: stem, out_channels: 8, kernel: 3, padding: 1}\n"
+                             "  - relu:\n"
+                             "  - pce: {name: block, patch: 8, experts: 2, out_channels: 8, router: {kind: cosine, "
+                             "top_k: 1}}\n"
+                             "head: {kind: classification, classes: 2}\n"
+                             "training:\n"
+                             "  data: {format: pcam, path: " + dir + "/pcam}\n"
+                             "  batch: 8\n"
+                             "  validation: 8\n"
+                             "  epochs: 1\n");
+  ProcessResult r = runTrain({dir + "/m.yaml", "-o", dir + "/run", "--data-cache-mb", "0", "--data-threads", "2"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("40 training, 8 validation, 20 test images"), std::string::npos) << r.output;
+  auto summary = rt::parseJson(readFile(dir + "/run/summary.json"));
+  ASSERT_TRUE(summary.ok()) << summary.error();
+  EXPECT_EQ(*summary->find("data")->find("format")->getString(), "pcam");
+  EXPECT_EQ(*(*summary->find("data")->find("classes")->getArray())[1].getString(), "tumour");
+  ASSERT_NE(summary->find("artifact"), nullptr);
+  ProcessResult run = runCommand({PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
+                                  dir + "/run/weights.safetensors", "--data", dir + "/pcam"});
+  ASSERT_EQ(run.status, 0) << run.output;
+  double top1 = -1;
+  ASSERT_EQ(std::sscanf(run.output.c_str(), "accuracy: top-1 %lf%%", &top1), 1) << run.output;
+  EXPECT_NEAR(top1, 100 * summary->find("test_top1")->numberValue(), 0.005);
   fs::remove_all(dir);
 }
 
