@@ -3,6 +3,7 @@
 #include "runtime/datasets/Examples.h"
 
 #include "runtime/ThreadPool.h"
+#include "runtime/datasets/Camelyon.h"
 #include "runtime/datasets/PCam.h"
 #include "runtime/datasets/TinyImageNet.h"
 #include "runtime/datasets/Voc.h"
@@ -74,6 +75,8 @@ Expected<std::unique_ptr<DataSource>> openDataSource(const std::string &format, 
     return openTinyImageNet(path, split);
   if (format == "pcam")
     return openPCam(path, split);
+  if (format == "camelyon16")
+    return openCamelyon16(path, split);
   if (format == "voc")
     return openVoc(path, split, task.value_or(Task::Segmentation));
   return Status::error("unknown image data format '" + format + "'");

@@ -3,6 +3,7 @@
 #include "runtime/datasets/PCam.h"
 
 #include "runtime/Failure.h"
+#include "runtime/datasets/Contained.h"
 
 #include <hdf5.h>
 
@@ -143,8 +144,53 @@ Hid openFile(const std::string &path, const std::string_view *image) {
 
 struct Dataset {
   Hid set, space;
-  std::vector<hsize_t> dims;
+  std::vector<hsize_t> dims, maxDims;
+  size_t typeSize = 0;
 };
+
+// Checked once the shape is known to be PCam's: the layout must hold
+// exactly the data the shape claims, so a lying header is found at open (a
+// chunk that was never written would read as zeros). HDF5 1.10 also reads
+// past its buffers when a damaged layout gives chunks larger than the
+// dataset (H5Dcreate never writes one), so those are refused before any read.
+void checkStorage(const Dataset &d, const std::string &path, const char *name) {
+  Hid dcpl(H5Dget_create_plist(d.set.get()), H5Pclose);
+  H5D_layout_t layout = dcpl.valid() ? H5Pget_layout(dcpl.get()) : H5D_LAYOUT_ERROR;
+  if (layout == H5D_LAYOUT_ERROR)
+    fail(path + ": dataset '" + name + "': cannot read its storage layout" + hdf5Detail());
+  const std::string shape = "shape " + dimsText(d.dims);
+  hsize_t elements = 1;
+  for (hsize_t n : d.dims)
+    elements *= n; // at most 2^56: both factors are bounded by the shape checks
+  if (layout != H5D_CHUNKED) {
+    hsize_t need = elements * d.typeSize, stored = H5Dget_storage_size(d.set.get());
+    if (stored != need)
+      fail(path + ": dataset '" + name + "': " + shape + " needs " + std::to_string(need) + " bytes but " +
+           std::to_string(stored) + " are stored (truncated or damaged)" + hdf5Detail());
+    return;
+  }
+  std::vector<hsize_t> chunk(d.dims.size() + 1, 0);
+  int rank = H5Pget_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+  chunk.resize(rank < 0 ? 0 : static_cast<size_t>(rank));
+  bool fits = chunk.size() == d.dims.size();
+  hsize_t chunkBytes = d.typeSize, chunks = 1;
+  for (size_t k = 0; fits && k < chunk.size(); ++k) {
+    fits = chunk[k] > 0 && chunk[k] <= (hsize_t(1) << 32) &&
+           (d.maxDims[k] == H5S_UNLIMITED || chunk[k] <= d.maxDims[k]);
+    chunkBytes *= fits ? chunk[k] : 1;
+    fits = fits && chunkBytes < (hsize_t(1) << 32);
+    chunks *= fits ? (d.dims[k] + chunk[k] - 1) / chunk[k] : 1;
+  }
+  if (!fits)
+    fail(path + ": dataset '" + name + "': damaged storage layout: chunks of " + dimsText(chunk) +
+         " do not fit its " + shape + hdf5Detail());
+  hsize_t stored = 0;
+  if (H5Dget_num_chunks(d.set.get(), d.space.get(), &stored) < 0)
+    fail(path + ": dataset '" + name + "': cannot read its chunk index" + hdf5Detail());
+  if (stored != chunks)
+    fail(path + ": dataset '" + name + "': " + shape + " in chunks of " + dimsText(chunk) + " needs " +
+         std::to_string(chunks) + " chunks but " + std::to_string(stored) + " are stored (truncated or damaged)");
+}
 
 // Opens dataset `name` at the file's root and checks its element type; the
 // messages say what a PCam file holds.
@@ -160,8 +206,13 @@ Dataset openDataset(hid_t file, const std::string &path, const char *name, bool 
     fail(path + ": no dataset '" + name + "' at the root (found " + (found.empty() ? "nothing" : found) +
          "; is this a PCam _" + name + " file?)");
   }
+  // A chunk cache that holds several chunks: HDF5's default (1 MiB) caches
+  // none of a file chunked in larger blocks, so each patch would inflate one.
+  Hid dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+  if (dapl.valid())
+    H5Pset_chunk_cache(dapl.get(), 12421, size_t(32) << 20, H5D_CHUNK_CACHE_W0_DEFAULT);
   Dataset d;
-  d.set = Hid(H5Dopen2(file, name, H5P_DEFAULT), H5Dclose);
+  d.set = Hid(H5Dopen2(file, name, dapl.valid() ? dapl.get() : H5P_DEFAULT), H5Dclose);
   if (!d.set.valid())
     fail(path + ": '" + name + "' is not a readable dataset" + hdf5Detail());
   Hid type(H5Dget_type(d.set.get()), H5Tclose);
@@ -180,16 +231,15 @@ Dataset openDataset(hid_t file, const std::string &path, const char *name, bool 
   if (rank < 1 || rank > 8)
     fail(path + ": dataset '" + name + "': cannot read its shape" + hdf5Detail());
   d.dims.resize(rank);
-  if (H5Sget_simple_extent_dims(d.space.get(), d.dims.data(), nullptr) < 0)
+  d.maxDims.resize(rank);
+  d.typeSize = H5Tget_size(type.get());
+  if (H5Sget_simple_extent_dims(d.space.get(), d.dims.data(), d.maxDims.data()) < 0)
     fail(path + ": dataset '" + name + "': cannot read its shape" + hdf5Detail());
   if (d.dims[0] == 0)
     fail(path + ": dataset '" + name + "': no patches (shape " + dimsText(d.dims) + ")");
   if (d.dims[0] > static_cast<hsize_t>(kMaxPatches))
     fail(path + ": dataset '" + name + "': shape " + dimsText(d.dims) + " claims more patches than a PCam split " +
          "holds (at most 2^28)");
-  // An unwritten dataset reads as fill values; a real PCam file never has one.
-  if (H5Dget_storage_size(d.set.get()) == 0)
-    fail(path + ": dataset '" + name + "': shape " + dimsText(d.dims) + " but no data is stored" + hdf5Detail());
   return d;
 }
 
@@ -200,6 +250,7 @@ PCamArrayInfo checkX(const Dataset &d, const std::string &path) {
   if (dims[1] > static_cast<hsize_t>(kMaxPatchBytes) || dims[2] > static_cast<hsize_t>(kMaxPatchBytes) ||
       dims[1] * dims[2] * dims[3] > static_cast<hsize_t>(kMaxPatchBytes))
     fail(path + ": dataset 'x': shape " + dimsText(dims) + ": a patch of more than 256 MiB is not PCam's");
+  checkStorage(d, path, "x");
   PCamArrayInfo info;
   info.count = static_cast<int64_t>(dims[0]);
   info.height = static_cast<int64_t>(dims[1]);
@@ -229,6 +280,7 @@ std::vector<uint8_t> readLabels(const Dataset &d, const std::string &path) {
   for (size_t k = 1; k < dims.size(); ++k)
     if (dims[k] != 1)
       fail(path + ": dataset 'y': expected [N,1,1,1] (or [N]), found shape " + dimsText(dims));
+  checkStorage(d, path, "y");
   const hsize_t n = dims[0];
   std::vector<uint8_t> labels(n);
   // Read in slices as int64 so every stored value (a negative one too) is seen.
@@ -323,11 +375,23 @@ Expected<std::unique_ptr<DataSource>> openPCam(const std::string &dir, const std
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
       fail(dir + ": not a directory (expected the PCam .h5 files in it)");
-    Hid yFile = openFile(*yPath, nullptr);
-    Dataset y = openDataset(yFile.get(), *yPath, "y", false);
-    std::vector<uint8_t> labels = readLabels(y, *yPath);
-    y = Dataset();
-    yFile = Hid();
+    // Each file's metadata is read in a child first (Contained.h).
+    auto checkY = [&] {
+      Hid yFile = openFile(*yPath, nullptr);
+      Dataset y = openDataset(yFile.get(), *yPath, "y", false);
+      return readLabels(y, *yPath);
+    };
+    if (Status s = runContained([&] { checkY(); }, *yPath); !s)
+      fail(s.message());
+    std::vector<uint8_t> labels = checkY();
+    if (Status s = runContained(
+            [&] {
+              Hid f = openFile(*xPath, nullptr);
+              checkX(openDataset(f.get(), *xPath, "x", true), *xPath);
+            },
+            *xPath);
+        !s)
+      fail(s.message());
     Hid xFile = openFile(*xPath, nullptr);
     Dataset x = openDataset(xFile.get(), *xPath, "x", true);
     PCamArrayInfo info = checkX(x, *xPath);
@@ -344,6 +408,20 @@ Expected<PCamArrayInfo> inspectPCamFile(std::string_view bytes, const std::strin
     return Status::error(source + ": a PCam file is an x or a y file, not '" + std::string(1, xOrY) + "'");
   return detail::guard<PCamArrayInfo>([&] {
     Hdf5Lock lock;
+    if (Status s = runContained(
+            [&] {
+              Hid f = openFile(source, &bytes);
+              Dataset d = openDataset(f.get(), source, xOrY == 'x' ? "x" : "y", xOrY == 'x');
+              if (xOrY == 'x') {
+                PCamArrayInfo info = checkX(d, source);
+                readPatch(d, info, 0, source);
+                readPatch(d, info, info.count - 1, source);
+              } else
+                readLabels(d, source);
+            },
+            source);
+        !s)
+      fail(s.message());
     Hid file = openFile(source, &bytes);
     if (xOrY == 'y') {
       Dataset y = openDataset(file.get(), source, "y", false);

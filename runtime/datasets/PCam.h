@@ -10,13 +10,19 @@
 // datasets exist, x is unsigned 8-bit [N,H,W,C] with C 1 or 3 (any H and W
 // are accepted, so a re-cut PCam at another patch size reads too; the
 // published files are 96x96x3), y is an integer dataset [N] or [N,1,...,1]
-// with the same N, and every label is 0 or 1 (all labels are read at open;
-// they are N bytes). load(i) reads one patch by a hyperslab, so the 7 GB
-// train file streams. HDF5 has no byte offsets to report: errors name the
-// file, the dataset, what was expected and what was found, and the innermost
-// message of HDF5's error stack. All HDF5 calls hold one process-wide mutex
-// (a Debian libhdf5 need not be built thread-safe) and HDF5's automatic error
-// printing is off.
+// with the same N, each dataset stores exactly the data its shape claims
+// (contiguous bytes, or every chunk), and every label is 0 or 1 (all labels
+// are read at open; they are N bytes). load(i) reads one patch by a
+// hyperslab, so the 7 GB train file streams. HDF5 has no byte offsets to
+// report: errors name the file, the dataset, what was expected and what was
+// found, and the innermost message of HDF5's error stack. All HDF5 calls hold
+// one process-wide mutex (a Debian libhdf5 need not be built thread-safe)
+// and HDF5's automatic error printing is off. Truncated, mistyped, misshapen
+// and lying files are errors. A file whose metadata is damaged can crash
+// libhdf5 1.10.8 itself (fuzzing finds SEGVs in its root-group local-heap
+// lookup, reproducible with H5Fopen + H5Lexists alone), so each file's
+// metadata is first read in a child process (Contained.h): a crash there is
+// reported as a damaged file, and the process reading patches never meets it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef PCE_RUNTIME_DATASETS_PCAM_H

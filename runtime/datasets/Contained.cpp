@@ -1,0 +1,79 @@
+//===- Contained.cpp - a library's first look at a file, in a child process ===//
+
+#include "runtime/datasets/Contained.h"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace pce::rt {
+
+namespace {
+// Exit codes of the child: its checks returned, or threw (a reported error).
+// Anything else (a signal, a sanitizer's exit code) is a crash.
+constexpr int kReturned = 0, kThrew = 3;
+} // namespace
+
+Status runContained(const std::function<void()> &check, const std::string &what, double seconds) {
+  const pid_t pid = fork();
+  if (pid < 0)
+    return Status::success();
+  if (pid == 0) {
+    int code = kReturned;
+    try {
+      check();
+    } catch (...) {
+      code = kThrew;
+    }
+    _exit(code); // no atexit handlers, no stdio flush: the parent owns those
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  // Wait for the child's exit through a pidfd where the kernel has them
+  // (Linux 5.3+), else by polling.
+#ifdef SYS_pidfd_open
+  if (int fd = int(syscall(SYS_pidfd_open, pid, 0)); fd >= 0) {
+    pollfd p{fd, POLLIN, 0};
+    int ready;
+    do
+      ready = poll(&p, 1, int(seconds * 1000));
+    while (ready < 0 && errno == EINTR);
+    close(fd);
+    if (ready == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      return Status::error(what + ": the library did not finish reading its metadata in " +
+                           std::to_string(int(seconds)) + " s: the file is damaged");
+    }
+  }
+#endif
+  auto pause = std::chrono::microseconds(50);
+  int status = 0;
+  while (true) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+      break;
+    if (r < 0 && errno != EINTR)
+      return Status::success(); // not ours to reap (someone waited for all children): no verdict
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return Status::error(what + ": the library did not finish reading its metadata in " +
+                           std::to_string(int(seconds)) + " s: the file is damaged");
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(20000));
+  }
+  if (WIFEXITED(status) && (WEXITSTATUS(status) == kReturned || WEXITSTATUS(status) == kThrew))
+    return Status::success();
+  const std::string how = WIFSIGNALED(status) ? std::string("signal ") + strsignal(WTERMSIG(status))
+                                              : "exit status " + std::to_string(WEXITSTATUS(status));
+  return Status::error(what + ": the library crashed reading its metadata (" + how + "): the file is damaged");
+}
+
+} // namespace pce::rt

@@ -1,0 +1,616 @@
+//===- CamelyonTest.cpp - Camelyon16 slides, ASAP XML and masks -----------===//
+//
+// Pyramidal tiled TIFFs written here through libtiff (1024x768 level 0, then
+// 512x384 and 256x192 reduced-resolution directories, deflate, so pixels read
+// back exactly): pink "tissue" in the left half, white-grey "glass" in the
+// right. An ASAP XML puts a tumour square with an exclusion square inside
+// it. Masks are checked pixel by pixel against an independent formulation
+// (per-pixel point-in-polygon and the tissue rule on the painted pixels);
+// the rasteriser against pnpoly and winding numbers on random polygons.
+// Malformed XML, missing attributes, non-TIFF and damaged TIFF files are
+// errors naming the file (and line:column), never a crash.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/datasets/Camelyon.h"
+
+#include "TestSupport.h"
+
+#include <gtest/gtest.h>
+#include <tiffio.h>
+
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+using namespace pce::rt;
+using namespace pce::rt::test;
+
+namespace {
+
+// Level 0 of the painted slide: textured pink left of x = 512, near-white
+// grey right of it.
+void paint(int64_t x, int64_t y, uint8_t rgb[3]) {
+  if (x < 512) {
+    rgb[0] = static_cast<uint8_t>(200 + (x * 7 + y * 3) % 40);
+    rgb[1] = static_cast<uint8_t>(90 + (x * 5 + y * 11) % 40);
+    rgb[2] = static_cast<uint8_t>(150 + (x * 3 + y * 7) % 40);
+  } else {
+    uint8_t v = static_cast<uint8_t>(235 + (x + 2 * y) % 16);
+    rgb[0] = rgb[1] = v;
+    rgb[2] = static_cast<uint8_t>(v - (x + y) % 3);
+  }
+}
+
+// The three levels: painted, then 2x2 box averages.
+std::vector<Image> pyramid() {
+  std::vector<Image> levels{Image(768, 1024, 3)};
+  for (int64_t y = 0; y < 768; ++y)
+    for (int64_t x = 0; x < 1024; ++x)
+      paint(x, y, &levels[0].at(y, x));
+  for (int l = 1; l < 3; ++l) {
+    const Image &up = levels.back();
+    Image down(up.height / 2, up.width / 2, 3);
+    for (int64_t y = 0; y < down.height; ++y)
+      for (int64_t x = 0; x < down.width; ++x)
+        for (int c = 0; c < 3; ++c)
+          down.at(y, x, c) = static_cast<uint8_t>((up.at(2 * y, 2 * x, c) + up.at(2 * y, 2 * x + 1, c) +
+                                                   up.at(2 * y + 1, 2 * x, c) + up.at(2 * y + 1, 2 * x + 1, c) + 2) /
+                                                  4);
+    levels.push_back(std::move(down));
+  }
+  return levels;
+}
+
+const std::vector<Image> &slidePixels() {
+  static const std::vector<Image> levels = pyramid();
+  return levels;
+}
+
+// A tiled TIFF with one directory per level, the later ones marked as
+// reduced-resolution images (what OpenSlide's generic-tiff reader takes).
+void writeSlide(const std::string &path, uint32_t tile = 128) {
+  TIFF *t = TIFFOpen(path.c_str(), "w");
+  ASSERT_TRUE(t);
+  for (size_t l = 0; l < slidePixels().size(); ++l) {
+    const Image &im = slidePixels()[l];
+    TIFFSetField(t, TIFFTAG_SUBFILETYPE, l == 0 ? 0 : FILETYPE_REDUCEDIMAGE);
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, static_cast<uint32_t>(im.width));
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, static_cast<uint32_t>(im.height));
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 3);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
+    TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+    TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
+    TIFFSetField(t, TIFFTAG_TILEWIDTH, tile);
+    TIFFSetField(t, TIFFTAG_TILELENGTH, tile);
+    std::vector<uint8_t> buf(tile * tile * 3);
+    for (uint32_t ty = 0; ty < im.height; ty += tile)
+      for (uint32_t tx = 0; tx < im.width; tx += tile) {
+        std::fill(buf.begin(), buf.end(), 0);
+        for (uint32_t y = 0; y < tile && ty + y < im.height; ++y)
+          for (uint32_t x = 0; x < tile && tx + x < im.width; ++x)
+            for (int c = 0; c < 3; ++c)
+              buf[(y * tile + x) * 3 + c] = im.at(ty + y, tx + x, c);
+        ASSERT_GE(TIFFWriteTile(t, buf.data(), tx, ty, 0, 0), 0);
+      }
+    ASSERT_TRUE(TIFFWriteDirectory(t));
+  }
+  TIFFClose(t);
+}
+
+struct Poly {
+  const char *group;
+  std::vector<std::pair<double, double>> points;
+};
+
+std::string asapXml(const std::vector<Poly> &polys) {
+  std::string s = "<?xml version=\"1.0\"?>\n<ASAP_Annotations>\n\t<Annotations>\n";
+  int n = 0;
+  for (const Poly &p : polys) {
+    s += "\t\t<Annotation Name=\"Annotation " + std::to_string(n++) + "\" Type=\"Polygon\" PartOfGroup=\"" +
+         p.group + "\" Color=\"#F4FA58\">\n\t\t\t<Coordinates>\n";
+    for (size_t i = 0; i < p.points.size(); ++i)
+      s += "\t\t\t\t<Coordinate Order=\"" + std::to_string(i) + "\" X=\"" + std::to_string(p.points[i].first) +
+           "\" Y=\"" + std::to_string(p.points[i].second) + "\" />\n";
+    s += "\t\t\t</Coordinates>\n\t\t</Annotation>\n";
+  }
+  return s + "\t</Annotations>\n\t<AnnotationGroups>\n\t\t<Group Name=\"_0\" PartOfGroup=\"None\" "
+             "Color=\"#ff0000\">\n\t\t\t<Attributes />\n\t\t</Group>\n\t</AnnotationGroups>\n</ASAP_Annotations>\n";
+}
+
+Poly square(const char *group, double x0, double y0, double x1, double y1) {
+  return {group, {{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}}};
+}
+
+// Tumour square (100,100)-(400,400) with exclusion (200,200)-(300,300); a
+// second tumour triangle reaching into the glass.
+const std::vector<Poly> &lesions() {
+  static const std::vector<Poly> polys{square("_0", 100, 100, 400, 400), square("_2", 200, 200, 300, 300),
+                                       {"Tumor", {{450, 500}, {700.5, 520.25}, {480, 700}}}};
+  return polys;
+}
+
+// tumour.tif (annotated) and normal.tif (no XML).
+void writeDataSet(const TempDir &dir, uint32_t tile = 128) {
+  std::filesystem::create_directories(dir.file("images"));
+  std::filesystem::create_directories(dir.file("annotations"));
+  writeSlide(dir.file("images/tumour.tif"), tile);
+  std::filesystem::copy_file(dir.file("images/tumour.tif"), dir.file("images/normal.tif"));
+  writeBytes(dir.file("annotations/tumour.xml"), asapXml(lesions()));
+}
+
+bool pnpoly(const std::vector<std::pair<double, double>> &v, double px, double py) {
+  bool c = false;
+  for (size_t i = 0, j = v.size() - 1; i < v.size(); j = i++) {
+    double xi = v[i].first, yi = v[i].second, xj = v[j].first, yj = v[j].second;
+    if (((yi > py) != (yj > py)) && px < (xj - xi) * (py - yi) / (yj - yi) + xi)
+      c = !c;
+  }
+  return c;
+}
+
+int winding(const std::vector<std::pair<double, double>> &v, double px, double py) {
+  int wn = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    auto [x0, y0] = v[i];
+    auto [x1, y1] = v[(i + 1) % v.size()];
+    double left = (x1 - x0) * (py - y0) - (px - x0) * (y1 - y0);
+    if (y0 <= py && y1 > py && left > 0)
+      ++wn;
+    else if (y0 > py && y1 <= py && left < 0)
+      --wn;
+  }
+  return wn;
+}
+
+// The mask of the tile written pixel by pixel from the rule in Camelyon.h.
+Image expectedMask(const std::vector<Poly> &polys, double d, int64_t x0, int64_t y0, int64_t ts, bool voidGlass,
+                   int tissueLevel, double threshold = 0.07) {
+  Image mask(ts, ts, 1);
+  const Image &map = slidePixels()[tissueLevel];
+  double dT = std::pow(2.0, tissueLevel);
+  for (int64_t y = 0; y < ts; ++y)
+    for (int64_t x = 0; x < ts; ++x) {
+      double cx = (static_cast<double>(x0 + x) + 0.5) * d, cy = (static_cast<double>(y0 + y) + 0.5) * d;
+      bool tumour = false, excluded = false;
+      for (const Poly &p : polys) {
+        bool in = winding(p.points, cx, cy) != 0;
+        (std::string(p.group) == "_2" ? excluded : tumour) |= in;
+      }
+      auto tx = static_cast<int64_t>(cx / dT), ty = static_cast<int64_t>(cy / dT);
+      bool tissue = tx < map.width && ty < map.height &&
+                    isTissue(map.at(ty, tx, 0), map.at(ty, tx, 1), map.at(ty, tx, 2), threshold);
+      mask.at(y, x) = excluded ? kVoidLabel : tumour ? 1 : (voidGlass && !tissue) ? kVoidLabel : 0;
+    }
+  return mask;
+}
+
+int64_t mismatches(const Image &a, const Image &b) {
+  int64_t n = 0;
+  for (size_t i = 0; i < a.pixels.size(); ++i)
+    n += a.pixels[i] != b.pixels[i];
+  return n;
+}
+
+std::string openError(const TempDir &dir, const CamelyonOptions &o = {}, const std::string &split = "train") {
+  auto source = openCamelyon16(dir.path(), split, o);
+  return source ? std::string() : source.error();
+}
+
+} // namespace
+
+TEST(Camelyon, TilesImagesAndMasksAtLevel0) {
+  TempDir dir;
+  writeDataSet(dir);
+  CamelyonOptions o;
+  o.tissueMaxSide = 300; // the tissue map at level 2 (256x192)
+  auto opened = openCamelyon16Tiles(dir.path(), "train", o);
+  ASSERT_TRUE(opened.ok()) << opened.error();
+  const CamelyonSource &data = **opened;
+  EXPECT_EQ(data.task(), Task::Segmentation);
+  EXPECT_EQ(data.classes(), (std::vector<std::string>{"normal", "tumour"}));
+  ASSERT_EQ(data.slides().size(), 2u);
+  EXPECT_EQ(data.slides()[0].stem, "normal");
+  EXPECT_EQ(data.slides()[0].annotationPath, "");
+  EXPECT_EQ(data.slides()[1].stem, "tumour");
+  EXPECT_EQ(data.slides()[1].annotations.count(RegionKind::Tumour), 2);
+  EXPECT_EQ(data.slides()[1].annotations.count(RegionKind::Exclusion), 1);
+  EXPECT_EQ(data.slides()[1].width, 1024); // OpenSlide reads the fixture's pyramid
+  EXPECT_EQ(data.slides()[1].height, 768);
+  EXPECT_EQ(data.slides()[1].downsample, 1.0);
+  EXPECT_EQ(data.slides()[1].tissueLevel, 2);
+  EXPECT_EQ(data.slides()[1].tissuePixels, 128 * 192);
+  // The left half is tissue: tiles at x 0 and 256, y 0, 256, 512, per slide.
+  ASSERT_EQ(data.size(), 12);
+  EXPECT_EQ(data.slides()[1].tiles, 6);
+  CamelyonTile t = data.tile(7);
+  EXPECT_EQ(t.slide, 1);
+  EXPECT_EQ(t.x, 256);
+  EXPECT_EQ(t.y, 0);
+  for (int64_t i = 0; i < data.size(); ++i) {
+    CamelyonTile tile = data.tile(i);
+    auto sample = data.load(i);
+    ASSERT_TRUE(sample.ok()) << sample.error();
+    ASSERT_EQ(sample->image.height, 256);
+    ASSERT_EQ(sample->image.channels, 3);
+    ASSERT_EQ(sample->mask.width, 256);
+    ASSERT_EQ(sample->mask.channels, 1);
+    int64_t wrong = 0;
+    for (int64_t y = 0; y < 256; ++y)
+      for (int64_t x = 0; x < 256; ++x)
+        for (int c = 0; c < 3; ++c)
+          wrong += sample->image.at(y, x, c) != slidePixels()[0].at(tile.y + y, tile.x + x, c);
+    EXPECT_EQ(wrong, 0) << "tile " << i;
+    const std::vector<Poly> none;
+    Image want = expectedMask(tile.slide == 1 ? lesions() : none, 1, tile.x, tile.y, 256, true, 2);
+    EXPECT_EQ(mismatches(sample->mask, want), 0) << "tile " << i;
+    EXPECT_CONTAINS(sample->source, "(level 0, tile at x " + std::to_string(tile.x));
+  }
+  auto first = data.load(6); // tumour.tif at (0, 0)
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->mask.at(150, 150), 1);
+  EXPECT_EQ(first->mask.at(250, 250), kVoidLabel);
+  EXPECT_EQ(first->mask.at(50, 50), 0);
+  EXPECT_EQ(first->mask.at(150, 99), 0); // centre 99.5 is left of x = 100
+  EXPECT_EQ(first->mask.at(150, 100), 1);
+  EXPECT_EQ(first->mask.at(200, 199), 1);
+  EXPECT_EQ(first->mask.at(200, 200), kVoidLabel);
+  auto corner = data.load(9); // tumour.tif at (256, 256): the square ends at 400
+  ASSERT_TRUE(corner.ok());
+  EXPECT_EQ(corner->mask.at(143, 143), 1);
+  EXPECT_EQ(corner->mask.at(143, 144), 0);
+  EXPECT_EQ(corner->mask.at(144, 143), 0);
+  EXPECT_FALSE(data.load(12).ok());
+  EXPECT_CONTAINS(data.load(-1).error(), "tile -1 is out of range (the split has 12)");
+}
+
+TEST(Camelyon, TissueRuleCountsTiles) {
+  TempDir dir;
+  writeDataSet(dir);
+  CamelyonOptions o;
+  o.stride = 128; // origins x 0..768 (7), y 0..512 (5); x 384 is half tissue
+  auto half = openCamelyon16Tiles(dir.path(), "train", o);
+  ASSERT_TRUE(half.ok()) << half.error();
+  EXPECT_EQ((*half)->slides()[0].tissueLevel, 0);
+  EXPECT_EQ((*half)->size(), 2 * 4 * 5);
+  o.minTissue = 0.6;
+  auto more = openCamelyon16Tiles(dir.path(), "train", o);
+  ASSERT_TRUE(more.ok()) << more.error();
+  EXPECT_EQ((*more)->size(), 2 * 3 * 5);
+  o.minTissue = 0;
+  o.tissueMaxSide = 600; // level 1
+  auto all = openCamelyon16Tiles(dir.path(), "train", o);
+  ASSERT_TRUE(all.ok()) << all.error();
+  ASSERT_EQ((*all)->size(), 2 * 7 * 5);
+  EXPECT_EQ((*all)->slides()[1].tissueLevel, 1);
+  // Glass is void in the mask unless asked otherwise; tumour stays tumour.
+  int64_t glass = -1, edge = -1, spill = -1;
+  for (int64_t i = 0; i < (*all)->size(); ++i) {
+    CamelyonTile t = (*all)->tile(i);
+    if (t.slide == 1 && t.x == 768 && t.y == 0)
+      glass = i;
+    if (t.slide == 1 && t.x == 384 && t.y == 0)
+      edge = i;
+    if (t.slide == 1 && t.x == 384 && t.y == 384)
+      spill = i;
+  }
+  auto g = (*all)->load(glass);
+  ASSERT_TRUE(g.ok()) << g.error();
+  EXPECT_EQ(std::count(g->mask.pixels.begin(), g->mask.pixels.end(), kVoidLabel), 256 * 256);
+  auto e = (*all)->load(edge);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->mask.at(10, 127), 0);          // x 511: tissue, outside the lesions
+  EXPECT_EQ(e->mask.at(10, 128), kVoidLabel); // x 512: glass
+  auto s = (*all)->load(spill);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(mismatches(s->mask, expectedMask(lesions(), 1, 384, 384, 256, true, 1)), 0);
+  EXPECT_EQ(s->mask.at(130, 200), 1); // (584, 514): inside the triangle, on glass
+  o.nonTissueVoid = false;
+  auto kept = openCamelyon16Tiles(dir.path(), "train", o);
+  ASSERT_TRUE(kept.ok());
+  auto k = (*kept)->load(glass);
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(std::count(k->mask.pixels.begin(), k->mask.pixels.end(), 0), 256 * 256);
+}
+
+TEST(Camelyon, MasksAtReducedLevelsMatchTheRule) {
+  TempDir dir;
+  writeDataSet(dir);
+  for (int level : {1, 2})
+    for (int64_t tissueMaxSide : {2048, 600, 300}) {
+      CamelyonOptions o;
+      o.level = level;
+      o.tileSize = level == 1 ? 96 : 64;
+      o.stride = 40;
+      o.minTissue = 0.25;
+      o.tissueMaxSide = tissueMaxSide;
+      auto opened = openCamelyon16Tiles(dir.path(), "train", o);
+      ASSERT_TRUE(opened.ok()) << opened.error();
+      const CamelyonSource &data = **opened;
+      int tissueLevel = data.slides()[1].tissueLevel;
+      EXPECT_EQ(data.slides()[1].downsample, double(1 << level));
+      ASSERT_GT(data.size(), 0);
+      for (int64_t i = 0; i < data.size(); ++i) {
+        CamelyonTile t = data.tile(i);
+        if (t.slide != 1)
+          continue;
+        auto sample = data.load(i);
+        ASSERT_TRUE(sample.ok()) << sample.error();
+        Image want = expectedMask(lesions(), 1 << level, t.x, t.y, o.tileSize, true, tissueLevel);
+        EXPECT_EQ(mismatches(sample->mask, want), 0) << "level " << level << " tile " << i;
+        EXPECT_EQ(sample->image.at(5, 7, 1), slidePixels()[level].at(t.y + 5, t.x + 7, 1));
+      }
+    }
+}
+
+TEST(Camelyon, SplitLists) {
+  TempDir dir;
+  writeDataSet(dir);
+  writeBytes(dir.file("test.txt"), "# held out\ntumour.tif\n\n");
+  auto train = openCamelyon16Tiles(dir.path(), "train");
+  ASSERT_TRUE(train.ok()) << train.error();
+  ASSERT_EQ((*train)->slides().size(), 1u);
+  EXPECT_EQ((*train)->slides()[0].stem, "normal");
+  auto test = openCamelyon16Tiles(dir.path(), "test");
+  ASSERT_TRUE(test.ok()) << test.error();
+  EXPECT_EQ((*test)->slides()[0].stem, "tumour");
+  EXPECT_CONTAINS(openError(dir, {}, "val"), dir.file("val.txt") + ": no such file");
+  EXPECT_CONTAINS(openError(dir, {}, "dev"), "unknown split 'dev' (expected train, val or test)");
+  writeBytes(dir.file("val.txt"), "normal\nmissing\n");
+  EXPECT_CONTAINS(openError(dir, {}, "val"), dir.file("val.txt") + ":2: no slide " + dir.file("images/missing.tif"));
+  writeBytes(dir.file("val.txt"), "normal\nnormal.tif\n");
+  EXPECT_CONTAINS(openError(dir, {}, "val"), dir.file("val.txt") + ":2: slide normal is listed twice");
+}
+
+TEST(Camelyon, LoadsFromManyThreads) {
+  TempDir dir;
+  writeDataSet(dir);
+  CamelyonOptions o;
+  o.tileSize = 128;
+  auto opened = openCamelyon16Tiles(dir.path(), "train", o);
+  ASSERT_TRUE(opened.ok()) << opened.error();
+  const CamelyonSource &data = **opened;
+  std::vector<Sample> once;
+  for (int64_t i = 0; i < data.size(); ++i)
+    once.push_back(*data.load(i));
+  std::vector<int> bad(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 3; ++round)
+        for (int64_t i = (t + round) % 4; i < data.size(); i += 4) {
+          auto s = data.load(i);
+          bad[t] += !s.ok() || s->image.pixels != once[i].image.pixels || s->mask.pixels != once[i].mask.pixels;
+        }
+    });
+  for (auto &t : threads)
+    t.join();
+  EXPECT_EQ(bad, std::vector<int>(4, 0));
+}
+
+TEST(Camelyon, AsapXmlDetails) {
+  // Coordinates out of order, a dot, and every group name.
+  std::string xml = R"(<ASAP_Annotations><Annotations>
+<Annotation Name="a" Type="Polygon" PartOfGroup="Exclusion"><Coordinates>
+<Coordinate Order="2" X="10" Y="10"/><Coordinate Order="0" X="0" Y="0"/><Coordinate Order="1" X="10" Y="0.5e1"/>
+</Coordinates></Annotation>
+<Annotation Name="d" Type="Dot" PartOfGroup="_1"><Coordinates><Coordinate Order="0" X="1" Y="1"/>
+</Coordinates></Annotation>
+<Annotation Name="m" Type="Spline" PartOfGroup="metastases"><Coordinates>
+<Coordinate Order="0" X="1" Y="1"/><Coordinate Order="1" X="2" Y="1"/><Coordinate Order="2" X="2" Y="2"/>
+</Coordinates></Annotation>
+</Annotations></ASAP_Annotations>)";
+  auto a = parseAsapXml(xml, "a.xml");
+  ASSERT_TRUE(a.ok()) << a.error();
+  ASSERT_EQ(a->polygons.size(), 2u);
+  EXPECT_EQ(a->polygons[0].kind, RegionKind::Exclusion);
+  EXPECT_EQ(a->polygons[0].x, (std::vector<double>{0, 10, 10}));
+  EXPECT_EQ(a->polygons[0].y, (std::vector<double>{0, 5, 10}));
+  EXPECT_EQ(a->polygons[0].line, 2);
+  EXPECT_EQ(a->polygons[1].kind, RegionKind::Tumour);
+  EXPECT_EQ(a->polygons[1].group, "metastases");
+  EXPECT_TRUE(parseAsapXml("<ASAP_Annotations/>", "e.xml").ok());
+
+  auto error = [](const std::string &text) {
+    auto r = parseAsapXml(text, "b.xml");
+    return r ? std::string("ok") : r.error();
+  };
+  // Syntax errors: libxml2's line and column.
+  EXPECT_CONTAINS(error("<ASAP_Annotations>\n  <Annotations>\n  </Annotation>\n</ASAP_Annotations>"), "b.xml:3:");
+  EXPECT_CONTAINS(error(""), "b.xml:1");
+  EXPECT_CONTAINS(error("<ASAP_Annotations x=\"1\" x=\"2\"/>"), "b.xml:1:");
+  // Value errors: the element's start tag, even on one long line.
+  std::string one = "<ASAP_Annotations><Annotations><Annotation Name=\"t\" Type=\"Polygon\" PartOfGroup=\"_0\">"
+                    "<Coordinates><Coordinate Order=\"0\" X=\"1\" Y=\"1\"/><Coordinate Order=\"1\" X=\"5\"/>"
+                    "</Coordinates></Annotation></Annotations></ASAP_Annotations>";
+  size_t second = one.find("<Coordinate Order=\"1\"");
+  EXPECT_EQ(error(one), "b.xml:1:" + std::to_string(second + 1) + ": <Coordinate> has no Y attribute");
+  std::string lines = "<?xml version=\"1.0\"?>\n<ASAP_Annotations>\n <Annotations>\n  <Annotation Name=\"t\" "
+                      "Type=\"Polygon\" PartOfGroup=\"_5\">\n";
+  EXPECT_EQ(error(lines), "b.xml:5:1: Premature end of data in tag Annotation line 4 (not well-formed XML)");
+  EXPECT_EQ(error(lines + "  <Coordinates/></Annotation></Annotations></ASAP_Annotations>"),
+            "b.xml:4:3: annotation 't' is in group '_5' (expected _0, _1 or Tumor for tumour, _2 or Exclusion for "
+            "exclusion)");
+  std::string body = "<ASAP_Annotations>\n<Annotations>\n<Annotation Name=\"t\" Type=\"Polygon\" PartOfGroup=\"_0\">"
+                     "\n<Coordinates>\n";
+  std::string end = "</Coordinates></Annotation></Annotations></ASAP_Annotations>";
+  EXPECT_EQ(error(body + "    <Coordinate Order=\"0\" X=\"1,5\" Y=\"1\"/>\n" + end),
+            "b.xml:5:5: <Coordinate> X=\"1,5\" is not a number");
+  EXPECT_EQ(error(body + "<Coordinate Order=\"0\" X=\"nan\" Y=\"1\"/>\n" + end),
+            "b.xml:5:1: <Coordinate> X=\"nan\" is not a number");
+  EXPECT_EQ(error(body + "<Coordinate Order=\"0\" X=\"1\" Y=\"1e12\"/>\n" + end),
+            "b.xml:5:1: <Coordinate> Y=\"1e12\" is outside any slide (coordinates are level-0 pixels)");
+  EXPECT_EQ(error(body + "<Coordinate X=\"1\" Y=\"1\"/>\n" + end), "b.xml:5:1: <Coordinate> has no Order attribute");
+  EXPECT_EQ(error(body + "<Coordinate Order=\"0\" X=\"1\" Y=\"1\"/>\n<Coordinate Order=\"0\" X=\"2\" Y=\"1\"/>" +
+                  end),
+            "b.xml:6:1: a second <Coordinate> with Order=\"0\" in annotation 't'");
+  EXPECT_EQ(error(body + "<Coordinate Order=\"0\" X=\"1\" Y=\"1\"/>" + end),
+            "b.xml:3:1: annotation 't' has 1 coordinates (a Polygon needs at least 3)");
+  EXPECT_EQ(error(body + "<Point/>" + end), "b.xml:5:1: <Point> inside <Coordinates> (expected <Coordinate>)");
+  EXPECT_EQ(error("<Annotations/>"), "b.xml:1:1: root element <Annotations> (expected <ASAP_Annotations>)");
+  EXPECT_CONTAINS(error("<!DOCTYPE a [<!ENTITY e \"x\">]><ASAP_Annotations/>"), "document type declaration");
+  // Past libxml2's 65535-line limit for element lines.
+  std::string far = body + std::string(70000, '\n') + "  <Coordinate Order=\"0\" Y=\"1\"/>" + end;
+  EXPECT_EQ(error(far), "b.xml:70005:3: <Coordinate> has no X attribute");
+}
+
+TEST(Camelyon, RasteriserMatchesIndependentPointInPolygon) {
+  std::uniform_real_distribution<double> coord(-20, 180), unit(0, 1);
+  std::uniform_int_distribution<int> vertices(3, 12), offset(-5, 30);
+  const double downsamples[] = {1, 2, 4, 3.7, 0.5};
+  int64_t tested = 0;
+  for (int round = 0; round < 200; ++round) {
+    const double d = downsamples[round % 5];
+    const bool simple = round % 2 == 0;
+    std::vector<Poly> polys;
+    int count = 1 + round % 3;
+    for (int k = 0; k < count; ++k) {
+      Poly p{k == 2 ? "_2" : "_0", {}};
+      int n = vertices(rng());
+      double cx = coord(rng()), cy = coord(rng());
+      for (int i = 0; i < n; ++i) {
+        if (simple) { // star-shaped around (cx, cy): a simple polygon
+          double angle = 2 * M_PI * (i + 0.8 * unit(rng())) / n, r = 5 + 80 * unit(rng());
+          p.points.emplace_back(cx + r * std::cos(angle), cy + r * std::sin(angle));
+        } else {
+          p.points.emplace_back(coord(rng()), coord(rng()));
+        }
+      }
+      polys.push_back(p);
+    }
+    // Through the parser; the reference then uses the coordinates it read.
+    auto a = parseAsapXml(asapXml(polys), "r.xml");
+    ASSERT_TRUE(a.ok()) << a.error();
+    for (int k = 0; k < count; ++k)
+      for (size_t i = 0; i < polys[k].points.size(); ++i)
+        polys[k].points[i] = {a->polygons[k].x[i], a->polygons[k].y[i]};
+    int64_t x0 = offset(rng()), y0 = offset(rng()), w = 40 + round % 37, h = 30 + round % 41;
+    Image mask = rasteriseAnnotations(*a, d, x0, y0, w, h);
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) {
+        double px = (static_cast<double>(x0 + x) + 0.5) * d, py = (static_cast<double>(y0 + y) + 0.5) * d;
+        bool tumour = false, excluded = false;
+        for (const Poly &p : polys) {
+          bool in = simple ? winding(p.points, px, py) != 0 : pnpoly(p.points, px, py);
+          (std::string(p.group) == "_2" ? excluded : tumour) |= in;
+        }
+        uint8_t want = excluded ? kVoidLabel : tumour ? 1 : 0;
+        ASSERT_EQ(mask.at(y, x), want) << "round " << round << " pixel (" << x << ", " << y << ")";
+        tested += want != 0;
+      }
+  }
+  EXPECT_GT(tested, 10000);
+}
+
+TEST(Camelyon, BadAnnotationsAndSlides) {
+  TempDir dir;
+  writeDataSet(dir);
+  const std::string xml = dir.file("annotations/tumour.xml");
+  writeBytes(xml, "<ASAP_Annotations>\n<Annotations>\n<Annotation Name=\"t\" Type=\"Polygon\" PartOfGroup=\"_0\">\n"
+                  "<Coordinates>\n  <Coordinate Order=\"0\" Y=\"4\"/>\n");
+  EXPECT_CONTAINS(openError(dir), xml + ":6:1: Premature end of data in tag Coordinates line 4");
+  writeBytes(xml, "<ASAP_Annotations>\n<Annotations>\n<Annotation Name=\"t\" Type=\"Polygon\" PartOfGroup=\"_0\">\n"
+                  "<Coordinates>\n  <Coordinate Order=\"0\" Y=\"4\"/>\n</Coordinates></Annotation></Annotations>"
+                  "</ASAP_Annotations>");
+  EXPECT_EQ(openError(dir), xml + ":5:3: <Coordinate> has no X attribute");
+  writeBytes(xml, asapXml(lesions()));
+
+  const std::string tif = dir.file("images/normal.tif");
+  const std::string good = readBytes(tif);
+  writeBytes(tif, "GIF89a not a slide at all");
+  EXPECT_EQ(openError(dir), tif + ": byte 0: 47 49 46 38 is not a TIFF header (II*\\0 or MM\\0*)");
+  writeBytes(tif, "II");
+  EXPECT_EQ(openError(dir), tif + ": byte 2: file ends inside the TIFF header (not a TIFF file)");
+  writeBytes(tif, good.substr(0, good.size() / 3));
+  EXPECT_CONTAINS(openError(dir), tif + ": OpenSlide cannot read this TIFF as a slide");
+  // Any cut is an error at open or at load, naming the slide.
+  int failed = 0;
+  for (double cut : {0.1, 0.5, 0.75, 0.9, 0.97, 0.99, 0.999}) {
+    writeBytes(tif, good.substr(0, static_cast<size_t>(good.size() * cut)));
+    auto opened = openCamelyon16(dir.path(), "train", {});
+    if (!opened.ok()) {
+      EXPECT_CONTAINS(opened.error(), tif);
+      ++failed;
+      continue;
+    }
+    for (int64_t i = 0; i < (*opened)->size(); ++i) {
+      auto s = (*opened)->load(i);
+      if (!s.ok()) {
+        EXPECT_CONTAINS(s.error(), "OpenSlide");
+        ++failed;
+        break;
+      }
+    }
+  }
+  EXPECT_GT(failed, 0);
+
+  // Damaged tile data opens (the directories are intact) and fails to load.
+  writeBytes(tif, good);
+  {
+    TIFF *t = TIFFOpen(tif.c_str(), "r");
+    ASSERT_TRUE(t);
+    uint64_t *offsets = nullptr;
+    ASSERT_TRUE(TIFFGetField(t, TIFFTAG_TILEOFFSETS, &offsets));
+    uint64_t first = offsets[0];
+    TIFFClose(t);
+    std::string damaged = good;
+    for (size_t k = 0; k < 64; ++k)
+      damaged[first + k] = static_cast<char>(0xA5);
+    writeBytes(tif, damaged);
+  }
+  CamelyonOptions small;
+  small.tissueMaxSide = 300; // the tissue map (level 2) is intact
+  auto opened = openCamelyon16Tiles(dir.path(), "train", small);
+  ASSERT_TRUE(opened.ok()) << opened.error();
+  auto broken = (*opened)->load(0); // normal.tif at (0, 0): the damaged tile
+  ASSERT_FALSE(broken.ok());
+  EXPECT_CONTAINS(broken.error(), tif + ": OpenSlide: reading level 0 at (0, 0), 256x256: ");
+  writeBytes(tif, good);
+
+  CamelyonOptions o;
+  o.level = 3;
+  EXPECT_CONTAINS(openError(dir, o), tif + ": level 3 asked for, but the slide has 3 (0..2)");
+  o.level = 0;
+  o.minTissue = 1.5;
+  EXPECT_CONTAINS(openError(dir, o), "minimum tissue fraction 1.500000 is not in [0, 1]");
+  o.minTissue = 1;
+  o.saturationThreshold = 0.9; // nothing is tissue
+  EXPECT_CONTAINS(openError(dir, o), "no tile of 256 pixels at level 0 holds at least 1.000000 tissue in 2 slides");
+  std::filesystem::remove_all(dir.file("images"));
+  EXPECT_CONTAINS(openError(dir), dir.file("images") + ": no such directory");
+}
+
+TEST(Camelyon, LevelsSmallerThanATiffTileAreNotUsed) {
+  TempDir dir;
+  writeDataSet(dir, 256); // level 2 (256x192) is shorter than its 256x256 tile
+  CamelyonOptions o;
+  o.tissueMaxSide = 300;
+  auto opened = openCamelyon16Tiles(dir.path(), "train", o);
+  ASSERT_TRUE(opened.ok()) << opened.error();
+  EXPECT_EQ((*opened)->slides()[0].tissueLevel, 1);
+  EXPECT_EQ((*opened)->size(), 12);
+  o.level = 2;
+  o.tileSize = 64;
+  EXPECT_CONTAINS(openError(dir, o), "level 2 (256x192) is smaller than one TIFF tile");
+}
+
+TEST(Camelyon, RandomXmlDamageIsAnErrorOrAnnotations) {
+  const std::string good = asapXml(lesions());
+  std::uniform_int_distribution<size_t> pos(0, good.size() - 1);
+  std::uniform_int_distribution<int> byte(0, 255);
+  int ok = 0;
+  for (int i = 0; i < 2000; ++i) {
+    std::string damaged = good;
+    if (i % 3 == 0)
+      damaged.resize(pos(rng()));
+    else
+      damaged[pos(rng())] = static_cast<char>(i % 2 ? byte(rng()) : "<>\"=/_ 0"[i % 8]);
+    auto a = parseAsapXml(damaged, "d.xml");
+    if (a.ok())
+      ++ok;
+    else
+      EXPECT_EQ(a.error().rfind("d.xml:", 0), 0u) << a.error();
+  }
+  EXPECT_LT(ok, 2000);
+}

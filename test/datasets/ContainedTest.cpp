@@ -1,0 +1,58 @@
+//===- ContainedTest.cpp - a library's crash in a child is a damaged file ===//
+//
+// runContained's verdicts (returned, threw, crashed, hung), and the file the
+// PCam fuzzer found that makes libhdf5 1.10.8 itself die with SIGSEGV
+// (test/datasets/data/hdf5-crashes-libhdf5.h5): PCam reports it as damaged
+// and the test process lives on.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/datasets/Contained.h"
+#include "runtime/datasets/PCam.h"
+
+#include "TestSupport.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+using namespace pce::rt;
+using namespace pce::rt::test;
+
+TEST(Contained, ReturnsAndThrowsAreForTheCallerCrashesAndHangsAreDamage) {
+  EXPECT_TRUE(runContained([] {}, "f"));
+  EXPECT_TRUE(runContained([] { throw std::runtime_error("reported in process"); }, "f"));
+  Status crashed = runContained([] { std::raise(SIGSEGV); }, "a.h5");
+  ASSERT_FALSE(crashed);
+  EXPECT_CONTAINS(crashed.message(), "a.h5: the library crashed reading its metadata (signal ");
+  EXPECT_CONTAINS(crashed.message(), "the file is damaged");
+  Status hung = runContained([] { std::this_thread::sleep_for(std::chrono::seconds(30)); }, "b.h5", 0.3);
+  ASSERT_FALSE(hung);
+  EXPECT_CONTAINS(hung.message(), "b.h5: the library did not finish reading its metadata in 0 s");
+}
+
+TEST(Contained, AFileThatCrashesLibhdf5IsADamagedPCamFile) {
+  const std::string path = std::string(PCE_DATASETS_TEST_DATA) + "/hdf5-crashes-libhdf5.h5";
+  std::ifstream in(path, std::ios::binary);
+  ASSERT_TRUE(in) << path;
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  for (char which : {'x', 'y'}) {
+    auto info = inspectPCamFile(bytes, "crash.h5", which);
+    ASSERT_FALSE(info);
+    EXPECT_CONTAINS(info.error(), "crash.h5");
+  }
+  auto x = inspectPCamFile(bytes, "crash.h5", 'x');
+  EXPECT_CONTAINS(x.error(), "the library crashed reading its metadata");
+  // Through openPCam, as pce-train meets it: the split's x file.
+  TempDir dir;
+  std::filesystem::copy_file(path, dir.file("camelyonpatch_level_2_split_test_x.h5"));
+  std::filesystem::copy_file(path, dir.file("camelyonpatch_level_2_split_test_y.h5"));
+  auto ds = openPCam(dir.path(), "test");
+  ASSERT_FALSE(ds);
+  EXPECT_CONTAINS(ds.error(), "camelyonpatch_level_2_split_test_");
+  EXPECT_CONTAINS(ds.error(), "the file is damaged");
+}
