@@ -236,20 +236,15 @@ TEST(CifarTraining, RgbImagesGoThroughTheCompiledLayers) {
 
   // pce-run evaluates the data set in its own layout, normalising as the
   // weights say, and agrees with pce-train's test accuracy.
-  ProcessResult run = runCommand({PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
-                                  dir + "/run/weights.safetensors", "--data", dir + "/data"});
-  ASSERT_EQ(run.status, 0) << run.output;
-  double top1 = -1, top5 = -1;
-  ASSERT_EQ(std::sscanf(run.output.c_str(), "accuracy: top-1 %lf%%  top-5 %lf%%", &top1, &top5), 2) << run.output;
-  EXPECT_NEAR(top1, 100 * summary->find("test_top1")->numberValue(), 0.005);
-  EXPECT_NEAR(top5, 100 * summary->find("test_top5")->numberValue(), 0.005);
+  expectPceRunAgrees(dir + "/run", dir + "/data");
   EXPECT_NE(r.output.find("check: pce-run " + *summary->find("artifact")->getString() + " --weights " + dir +
                           "/run/weights.safetensors --data " + dir + "/data"),
             std::string::npos)
       << r.output;
   // A format the weights were not trained on is refused.
-  run = runCommand({PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
-                    dir + "/run/weights.safetensors", "--data", dir + "/data", "--data-format", "cifar100"});
+  ProcessResult run = runCommand({PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
+                                  dir + "/run/weights.safetensors", "--data", dir + "/data", "--data-format",
+                                  "cifar100"});
   EXPECT_EQ(run.status, 1);
   EXPECT_NE(run.output.find("--data in cifar100: the weights carry no cifar100 normalisation"), std::string::npos)
       << run.output;
@@ -295,12 +290,6 @@ TEST(NpyTraining, NonSquareImagesTrainCompiledAndPceRunAgrees) {
   auto summary = rt::parseJson(readFile(dir + "/run/summary.json"));
   ASSERT_TRUE(summary.ok()) << summary.error();
   EXPECT_EQ(*summary->find("data")->find("format")->getString(), "npy");
-  ASSERT_NE(summary->find("artifact"), nullptr);
-  ProcessResult run = runCommand({PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
-                                  dir + "/run/weights.safetensors", "--data", dir + "/data"});
-  ASSERT_EQ(run.status, 0) << run.output;
-  double top1 = -1;
-  ASSERT_EQ(std::sscanf(run.output.c_str(), "accuracy: top-1 %lf%%", &top1), 1) << run.output;
-  EXPECT_NEAR(top1, 100 * summary->find("test_top1")->numberValue(), 0.005);
+  expectPceRunAgrees(dir + "/run", dir + "/data");
   fs::remove_all(dir);
 }

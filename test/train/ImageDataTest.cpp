@@ -153,14 +153,9 @@ TEST(ImageData, TinyImageNetTrainsResizedThroughCompiledLayersAndPceRunAgrees) {
   EXPECT_EQ(*(*data->find("classes")->getArray())[2].getString(), "class 2");
   EXPECT_EQ(data->find("mean")->getArray()->size(), 3u);
   ASSERT_NE(summary->find("artifact"), nullptr) << "the PCE layer ran compiled";
-  ProcessResult run = runCommand({PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
-                                  dir + "/run/weights.safetensors", "--data", dir + "/tiny-imagenet-200"});
-  ASSERT_EQ(run.status, 0) << run.output;
-  double top1 = -1;
-  ASSERT_EQ(std::sscanf(run.output.c_str(), "accuracy: top-1 %lf%%", &top1), 1) << run.output;
-  EXPECT_NEAR(top1, 100 * summary->find("test_top1")->numberValue(), 0.005);
+  expectPceRunAgrees(dir + "/run", dir + "/tiny-imagenet-200");
   // Its test split has no labels: said, not guessed.
-  run = runCommand({PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
+  ProcessResult run = runCommand({PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
                     dir + "/run/weights.safetensors", "--data", dir + "/tiny-imagenet-200", "--split", "test"});
   EXPECT_EQ(run.status, 1);
   EXPECT_NE(run.output.find("test images have no labels"), std::string::npos) << run.output;
@@ -199,12 +194,7 @@ TEST(ImageData, PCamStreamsThroughCompiledLayersAndPceRunAgrees) {
   EXPECT_EQ(*summary->find("data")->find("format")->getString(), "pcam");
   EXPECT_EQ(*(*summary->find("data")->find("classes")->getArray())[1].getString(), "tumour");
   ASSERT_NE(summary->find("artifact"), nullptr);
-  ProcessResult run = runCommand({PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
-                                  dir + "/run/weights.safetensors", "--data", dir + "/pcam"});
-  ASSERT_EQ(run.status, 0) << run.output;
-  double top1 = -1;
-  ASSERT_EQ(std::sscanf(run.output.c_str(), "accuracy: top-1 %lf%%", &top1), 1) << run.output;
-  EXPECT_NEAR(top1, 100 * summary->find("test_top1")->numberValue(), 0.005);
+  expectPceRunAgrees(dir + "/run", dir + "/pcam");
   fs::remove_all(dir);
 }
 

@@ -2,6 +2,10 @@
 
 #include "TrainTestSupport.h"
 
+#include "runtime/Json.h"
+
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -144,6 +148,23 @@ std::string readFile(const std::string &path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+void expectPceRunAgrees(const std::string &runDir, const std::string &data, const std::vector<std::string> &extra) {
+  auto summary = rt::parseJson(readFile(runDir + "/summary.json"));
+  ASSERT_TRUE(summary.ok()) << summary.error();
+  ASSERT_NE(summary->find("artifact"), nullptr) << "the run used no compiled layer";
+  std::vector<std::string> argv = {PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
+                                   runDir + "/weights.safetensors", "--data", data};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  ProcessResult run = runCommand(argv);
+  ASSERT_EQ(run.status, 0) << run.output;
+  double top1 = -1, top5 = -1;
+  const int read = std::sscanf(run.output.c_str(), "accuracy: top-1 %lf%%  top-5 %lf%%", &top1, &top5);
+  ASSERT_GE(read, 1) << run.output;
+  EXPECT_NEAR(top1, 100 * summary->find("test_top1")->numberValue(), 0.005) << run.output;
+  if (read == 2)
+    EXPECT_NEAR(top5, 100 * summary->find("test_top5")->numberValue(), 0.005) << run.output;
 }
 
 } // namespace pce::traintest

@@ -52,6 +52,13 @@ ProcessResult runTrain(const std::vector<std::string> &args);
 
 std::string readFile(const std::string &path);
 
+// pce-run on a finished run's artifact and weights (RUN_DIR/summary.json
+// names them) with `--data DATA` and `extra` arguments: it succeeds and its
+// top-1 (and top-5 when the model has 5 classes or more) equal the test
+// accuracy pce-train reported. Failures are GoogleTest failures.
+void expectPceRunAgrees(const std::string &runDir, const std::string &data,
+                        const std::vector<std::string> &extra = {});
+
 } // namespace pce::traintest
 
 #endif // PCE_TEST_TRAIN_TRAINTESTSUPPORT_H
