@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 namespace pce::rt {
@@ -206,8 +207,50 @@ std::string trim(const std::string &s) {
   return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
+// Where a split's slides and annotations are: the published CAMELYON16
+// layout (training/{normal,tumor}/*.tif with training/lesion_annotations,
+// testing/images/*.tif with testing/lesion_annotations) when DIR/training
+// exists, else DIR/images and DIR/annotations.
+struct Layout {
+  std::vector<std::string> slideDirs;
+  std::string annotations;
+  std::map<std::string, std::string> slides; // stem -> path, every .tif of slideDirs
+};
+
+Layout layoutOf(const std::string &dir, const std::string &split) {
+  Layout l;
+  std::error_code ec;
+  const fs::path root(dir);
+  if (fs::is_directory(root / "training", ec)) {
+    if (split == "test") {
+      l.slideDirs = {(root / "testing" / "images").string()};
+      l.annotations = (root / "testing" / "lesion_annotations").string();
+    } else {
+      l.slideDirs = {(root / "training" / "normal").string(), (root / "training" / "tumor").string()};
+      l.annotations = (root / "training" / "lesion_annotations").string();
+    }
+  } else {
+    l.slideDirs = {(root / "images").string()};
+    l.annotations = (root / "annotations").string();
+  }
+  for (const std::string &d : l.slideDirs) {
+    if (!fs::is_directory(d, ec))
+      fail(d + ": no such directory (a Camelyon16 directory holds images/*.tif and annotations/*.xml, or the "
+               "published training/{normal,tumor}, testing/images and */lesion_annotations)");
+    for (const auto &entry : fs::directory_iterator(d, ec)) {
+      fs::path p = entry.path();
+      if (p.extension() == ".tif" && entry.is_regular_file(ec) &&
+          !l.slides.emplace(p.stem().string(), p.string()).second)
+        fail(p.string() + ": a second slide named " + p.stem().string() + " (in " + l.slides[p.stem().string()] + ")");
+    }
+    if (ec)
+      fail(d + ": cannot list the directory: " + ec.message());
+  }
+  return l;
+}
+
 // The stems a list file names, in order; errors give path:line.
-std::vector<std::string> readList(const std::string &path, const std::string &images) {
+std::vector<std::string> readList(const std::string &path, const Layout &layout) {
   std::ifstream in(path);
   if (!in)
     fail(path + ": cannot open the slide list");
@@ -220,9 +263,9 @@ std::vector<std::string> readList(const std::string &path, const std::string &im
       continue;
     if (stem.size() > 4 && stem.compare(stem.size() - 4, 4, ".tif") == 0)
       stem.resize(stem.size() - 4);
-    std::error_code ec;
-    if (!fs::is_regular_file(fs::path(images) / (stem + ".tif"), ec))
-      fail(path + ":" + std::to_string(n) + ": no slide " + (fs::path(images) / (stem + ".tif")).string());
+    if (!layout.slides.count(stem))
+      fail(path + ":" + std::to_string(n) + ": no slide " + (fs::path(layout.slideDirs.back()) / (stem + ".tif")).string() +
+           (layout.slideDirs.size() > 1 ? " (nor in " + layout.slideDirs.front() + ")" : ""));
     if (!seen.insert(stem).second)
       fail(path + ":" + std::to_string(n) + ": slide " + stem + " is listed twice");
     stems.push_back(stem);
@@ -232,33 +275,30 @@ std::vector<std::string> readList(const std::string &path, const std::string &im
   return stems;
 }
 
-std::vector<std::string> splitStems(const std::string &dir, const std::string &split, const std::string &images) {
+std::vector<std::string> splitStems(const std::string &dir, const std::string &split, const Layout &layout) {
   if (split != "train" && split != "val" && split != "test")
     fail("Camelyon16: unknown split '" + split + "' (expected train, val or test)");
   std::error_code ec;
   std::string list = (fs::path(dir) / (split + ".txt")).string();
   if (fs::exists(list, ec))
-    return readList(list, images);
-  if (split != "train")
+    return readList(list, layout);
+  const bool published = layout.slideDirs.size() > 1 || split == "test";
+  if (split == "val" || (split == "test" && !published))
     fail(list + ": no such file (the " + split + " split lists its slide stems there)");
+  // train: every slide not held out; the published test split: testing/images.
   std::set<std::string> elsewhere;
   for (const char *other : {"val.txt", "test.txt"}) {
     std::string path = (fs::path(dir) / other).string();
-    if (fs::exists(path, ec))
-      for (const std::string &stem : readList(path, images))
+    if (split == "train" && fs::exists(path, ec) && !(published && std::string(other) == "test.txt"))
+      for (const std::string &stem : readList(path, layout))
         elsewhere.insert(stem);
   }
   std::vector<std::string> stems;
-  for (const auto &entry : fs::directory_iterator(images, ec)) {
-    fs::path p = entry.path();
-    if (p.extension() == ".tif" && entry.is_regular_file(ec) && !elsewhere.count(p.stem().string()))
-      stems.push_back(p.stem().string());
-  }
-  if (ec)
-    fail(images + ": cannot list the directory: " + ec.message());
-  std::sort(stems.begin(), stems.end());
+  for (const auto &[stem, path] : layout.slides)
+    if (!elsewhere.count(stem))
+      stems.push_back(stem);
   if (stems.empty())
-    fail(images + ": no .tif slides" + (elsewhere.empty() ? "" : " outside the val and test lists"));
+    fail(layout.slideDirs.front() + ": no .tif slides" + (elsewhere.empty() ? "" : " outside the val and test lists"));
   return stems;
 }
 
@@ -356,15 +396,13 @@ Expected<std::unique_ptr<CamelyonSource>> openCamelyon16Tiles(const std::string 
     CamelyonOptions o = options;
     checkOptions(o);
     std::error_code ec;
-    const std::string images = (fs::path(dir) / "images").string();
-    if (!fs::is_directory(images, ec))
-      fail(images + ": no such directory (a Camelyon16 directory holds images/*.tif and annotations/*.xml)");
+    const Layout layout = layoutOf(dir, split);
     std::vector<std::unique_ptr<Slide>> slides;
     std::vector<TileRef> tiles;
-    for (const std::string &stem : splitStems(dir, split, images)) {
+    for (const std::string &stem : splitStems(dir, split, layout)) {
       auto s = std::make_unique<Slide>();
       s->info.stem = stem;
-      s->info.path = (fs::path(images) / (stem + ".tif")).string();
+      s->info.path = layout.slides.at(stem);
       s->osr = openSlide(s->info.path);
       int levels = openslide_get_level_count(s->osr);
       if (o.level >= levels)
@@ -378,7 +416,7 @@ Expected<std::unique_ptr<CamelyonSource>> openCamelyon16Tiles(const std::string 
       if (!(s->info.downsample >= 1))
         fail(s->info.path + ": OpenSlide gives level " + std::to_string(o.level) + " a downsample of " +
              std::to_string(s->info.downsample));
-      std::string xml = (fs::path(dir) / "annotations" / (stem + ".xml")).string();
+      std::string xml = (fs::path(layout.annotations) / (stem + ".xml")).string();
       if (fs::exists(xml, ec)) {
         auto annotations = readAsapXml(xml);
         if (!annotations)

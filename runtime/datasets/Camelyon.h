@@ -1,13 +1,21 @@
 //===- Camelyon.h - Camelyon16 whole-slide images as segmentation tiles ---===//
 //
-// Layout: DIR/images/<stem>.tif (pyramidal TIFFs, read through OpenSlide)
-// and DIR/annotations/<stem>.xml (ASAP XML, level-0 pixel polygons). A slide
-// without an annotation file is a normal (tumour-free) slide.
+// Layouts: the published CAMELYON16 one, recognised by DIR/training/:
+//   training/normal/*.tif, training/tumor/*.tif   the training slides
+//   training/lesion_annotations/<stem>.xml        their lesions (ASAP XML)
+//   testing/images/*.tif                          the test slides
+//   testing/lesion_annotations/<stem>.xml         the test slides' lesions
+// or a flat one: DIR/images/<stem>.tif and DIR/annotations/<stem>.xml.
+// Slides are pyramidal TIFFs read through OpenSlide; annotations are
+// level-0 pixel polygons. A slide without an annotation file is a normal
+// (tumour-free) slide.
 //
 // Splits: DIR/<split>.txt (split train, val or test), if present, lists the
 // split's slide stems, one a line ('#' starts a comment, a trailing .tif is
-// allowed). Without it, train is every slide in images/ not listed in
-// DIR/val.txt or DIR/test.txt; val and test need their list.
+// allowed). Without it, train is every training slide not listed in
+// DIR/val.txt (nor, in the flat layout, DIR/test.txt); test is
+// testing/images in the published layout and needs its list in the flat
+// one; val always needs its list (CAMELYON16 ships no validation split).
 //
 // Annotations: groups _0, _1, Tumor (and metastases, Camelyon17's name) are
 // tumour, _2 and Exclusion are exclusion; any other group is an error.

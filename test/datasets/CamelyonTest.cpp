@@ -363,6 +363,46 @@ TEST(Camelyon, SplitLists) {
   EXPECT_CONTAINS(openError(dir, {}, "val"), dir.file("val.txt") + ":2: slide normal is listed twice");
 }
 
+// The layout CAMELYON16 is published in: training/{normal,tumor},
+// testing/images, and lesion_annotations beside each.
+TEST(Camelyon, ReadsThePublishedLayout) {
+  TempDir dir;
+  namespace fs = std::filesystem;
+  for (const char *d : {"training/normal", "training/tumor", "training/lesion_annotations", "testing/images",
+                        "testing/lesion_annotations"})
+    fs::create_directories(dir.file(d));
+  writeSlide(dir.file("training/tumor/tumor_001.tif"));
+  fs::copy_file(dir.file("training/tumor/tumor_001.tif"), dir.file("training/normal/normal_001.tif"));
+  fs::copy_file(dir.file("training/tumor/tumor_001.tif"), dir.file("testing/images/test_001.tif"));
+  writeBytes(dir.file("training/lesion_annotations/tumor_001.xml"), asapXml(lesions()));
+  writeBytes(dir.file("testing/lesion_annotations/test_001.xml"), asapXml(lesions()));
+  auto train = openCamelyon16Tiles(dir.path(), "train");
+  ASSERT_TRUE(train.ok()) << train.error();
+  ASSERT_EQ((*train)->slides().size(), 2u);
+  EXPECT_EQ((*train)->slides()[0].stem, "normal_001");
+  EXPECT_TRUE((*train)->slides()[0].annotationPath.empty());
+  EXPECT_EQ((*train)->slides()[1].annotationPath, dir.file("training/lesion_annotations/tumor_001.xml"));
+  auto test = openCamelyon16Tiles(dir.path(), "test");
+  ASSERT_TRUE(test.ok()) << test.error();
+  ASSERT_EQ((*test)->slides().size(), 1u);
+  EXPECT_EQ((*test)->slides()[0].annotationPath, dir.file("testing/lesion_annotations/test_001.xml"));
+  // the same tiles and masks as the flat layout's tumour slide
+  TempDir flat;
+  writeDataSet(flat);
+  auto same = openCamelyon16Tiles(flat.path(), "train");
+  ASSERT_TRUE(same.ok()) << same.error();
+  ASSERT_EQ((*test)->size(), (*same)->slides()[1].tiles);
+  // a validation split is carved by a list, and leaves training
+  writeBytes(dir.file("val.txt"), "normal_001\n");
+  train = openCamelyon16Tiles(dir.path(), "train");
+  ASSERT_TRUE(train.ok()) << train.error();
+  ASSERT_EQ((*train)->slides().size(), 1u);
+  EXPECT_EQ((*train)->slides()[0].stem, "tumor_001");
+  writeBytes(dir.file("val.txt"), "normal_002\n");
+  EXPECT_CONTAINS(openError(dir, {}, "val"), "val.txt:1: no slide " + dir.file("training/tumor/normal_002.tif") +
+                                                 " (nor in " + dir.file("training/normal") + ")");
+}
+
 TEST(Camelyon, LoadsFromManyThreads) {
   TempDir dir;
   writeDataSet(dir);
