@@ -95,8 +95,8 @@ for spec in "${TARGETS[@]}"; do
     status=1
   fi
   secs=$(( $(date +%s) - start ))
-  done_runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
-  speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
+  done_runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo "?")
+  speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo "?")
   line="$t: $result, $done_runs runs in ${secs}s ($speed exec/s)"
   echo "fuzz-data: $line"
   summary+=("$line")

@@ -16,6 +16,8 @@ float sourceScale(int64_t in, int64_t out) { return float(in) / float(out); }
 } // namespace
 
 Image resizeBilinear(const Image &image, int64_t height, int64_t width) {
+  if (height == image.height && width == image.width)
+    return image; // every source coordinate is a pixel centre: a copy
   Image out(height, width, image.channels);
   const float sy = sourceScale(image.height, height), sx = sourceScale(image.width, width);
   const size_t n = size_t(width);
@@ -45,6 +47,8 @@ Image resizeBilinear(const Image &image, int64_t height, int64_t width) {
 }
 
 Image resizeNearest(const Image &image, int64_t height, int64_t width) {
+  if (height == image.height && width == image.width)
+    return image;
   Image out(height, width, image.channels);
   const float sy = sourceScale(image.height, height), sx = sourceScale(image.width, width);
   for (int64_t y = 0; y < height; ++y) {
