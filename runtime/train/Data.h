@@ -86,7 +86,8 @@ std::string findIdxFile(const std::string &dir, const std::string &name);
 
 // Images and labels of one pair of IDX files; throws std::runtime_error with
 // the reader's message (file and byte offset).
-Dataset loadIdxPair(const std::string &images, const std::string &labels);
+Dataset loadIdxPair(const std::string &images, const std::string &labels, float mean = kPixelMean,
+                    float std = kPixelStd);
 
 // The training/validation split: a permutation of [0, n) from `seed`; the
 // last `validation` indices are held out. Returns {train, validation}.
@@ -94,7 +95,8 @@ std::pair<torch::Tensor, torch::Tensor> splitIndices(int64_t n, int64_t validati
 
 // Loads DIR's training and test files and splits the training file;
 // limitTrain > 0 keeps only the first limitTrain training images.
-DataSplit loadFashionMnist(const std::string &dir, int64_t validation, uint64_t seed, int64_t limitTrain);
+DataSplit loadFashionMnist(const std::string &dir, int64_t validation, uint64_t seed, int64_t limitTrain,
+                           float mean = kPixelMean, float std = kPixelStd);
 
 // How image data sets (runtime/datasets) are held: decoded once into u8
 // memory when the three splits fit in `cacheBytes`, else decoded batch by

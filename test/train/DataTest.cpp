@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <set>
 
+using namespace pce;
 using namespace pce::train;
 using namespace pce::traintest;
+namespace fs = std::filesystem;
 
 TEST(Data, SplitIsDeterministicAndDisjoint) {
   auto [train1, val1] = splitIndices(1000, 100, 42);
@@ -57,6 +59,36 @@ TEST(Data, LoadsRealFormatFilesAndNormalises) {
   ASSERT_FALSE(raw.empty());
   float lo = s.test.images.min().item<float>();
   EXPECT_GE(lo, (0.0f - kPixelMean) / kPixelStd - 1e-6f);
+}
+
+// Another IDX data set (MNIST, say) gives its own statistics; they
+// normalise every split and travel with the description.
+TEST(Data, IdxTakesGivenStatistics) {
+  std::string dir = freshDir("data-idx-stats");
+  writeDataset(dir, 40, 12);
+  rt::TrainingConfig t;
+  t.data = dir;
+  t.dataFormat = "idx";
+  t.validation = 10;
+  t.seed = 5;
+  t.dataMean = {0.1307};
+  t.dataStd = {0.3081};
+  DataSplit mnist = loadData(t, 0);
+  DataSplit fashion = loadFashionMnist(dir, 10, 5, 0);
+  EXPECT_EQ(mnist.description.mean, std::vector<float>{0.1307f});
+  EXPECT_EQ(mnist.description.std, std::vector<float>{0.3081f});
+  // the same pixels under the other statistics: x' = (x * 0.3530 + 0.2860 - 0.1307) / 0.3081
+  torch::Tensor expected = (fashion.test.images * kPixelStd + kPixelMean - 0.1307f) / 0.3081f;
+  EXPECT_TRUE(torch::allclose(mnist.test.images, expected, 1e-5, 1e-5));
+  t.dataMean = {0.1, 0.2};
+  t.dataStd = {0.3, 0.3};
+  try {
+    loadData(t, 0);
+    FAIL() << "no exception";
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("2 means for one-channel IDX images"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
 }
 
 TEST(Data, MissingFileNamesThePaths) {
