@@ -10,6 +10,7 @@
 #include "runtime/datasets/Camelyon.h"
 
 #include "runtime/Failure.h"
+#include "runtime/datasets/QuietXmlErrors.h"
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
@@ -44,23 +45,6 @@ struct XmlDoc {
     if (ctxt)
       xmlFreeParserCtxt(ctxt);
   }
-};
-
-void ignoreGenericError(void *, const char *, ...) {}
-
-// Errors without a parser context (an input encoding that fails to convert)
-// go to libxml2's generic handler, stderr by default; silence it for this
-// thread during a parse and put back what was there.
-class QuietGenericErrors {
-public:
-  QuietGenericErrors() : old_(xmlGenericError), oldContext_(xmlGenericErrorContext) {
-    xmlSetGenericErrorFunc(nullptr, ignoreGenericError);
-  }
-  ~QuietGenericErrors() { xmlSetGenericErrorFunc(oldContext_, old_); }
-
-private:
-  xmlGenericErrorFunc old_;
-  void *oldContext_;
 };
 
 // Runs libxml2's own start-element handler, then notes where the element
@@ -288,7 +272,7 @@ Expected<SlideAnnotations> parseAsapXml(std::string_view bytes, const std::strin
   if (bytes.size() > static_cast<size_t>(INT_MAX))
     return Status::error(source + ": " + std::to_string(bytes.size()) + " bytes is too large for an annotation file");
   return detail::guard<SlideAnnotations>([&] {
-    QuietGenericErrors quiet;
+    QuietXmlErrors quiet;
     XmlDoc xml;
     xml.ctxt = xmlNewParserCtxt();
     if (!xml.ctxt || !xml.ctxt->sax)

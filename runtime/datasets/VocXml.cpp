@@ -13,6 +13,7 @@
 
 #include "runtime/Failure.h"
 #include "runtime/datasets/ImageCodec.h"
+#include "runtime/datasets/QuietXmlErrors.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -79,25 +80,6 @@ std::optional<double> parseDecimal(std::string_view text) {
   return value;
 }
 
-// Errors libxml2 raises outside the parser context (an encoding
-// conversion failure) go to its generic handler, stderr by default; the
-// parser reports them itself, so they are silenced while it runs. The
-// handler is per thread in libxml2, so other threads are unaffected.
-class QuietGenericErrors {
-public:
-  QuietGenericErrors() : old_(xmlGenericError), oldContext_(xmlGenericErrorContext) {
-    xmlSetGenericErrorFunc(nullptr, ignore);
-  }
-  ~QuietGenericErrors() { xmlSetGenericErrorFunc(oldContext_, old_); }
-  QuietGenericErrors(const QuietGenericErrors &) = delete;
-  QuietGenericErrors &operator=(const QuietGenericErrors &) = delete;
-
-private:
-  static void ignore(void *, const char *, ...) {}
-  xmlGenericErrorFunc old_;
-  void *oldContext_;
-};
-
 class Parser {
 public:
   // The first fatal error (else the first error) libxml2 reports.
@@ -132,7 +114,7 @@ public:
     std::call_once(once, [] { xmlInitParser(); });
     if (xml_.size() > size_t(INT32_MAX))
       fail(source_ + ": file too large for an annotation (" + std::to_string(xml_.size()) + " bytes)");
-    QuietGenericErrors quiet;
+    QuietXmlErrors quiet;
     std::unique_ptr<xmlParserCtxt, ContextFree> ctxt(xmlNewParserCtxt());
     if (!ctxt || !ctxt->sax)
       fail(source_ + ": libxml2 could not start");
