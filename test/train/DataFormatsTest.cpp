@@ -204,8 +204,7 @@ TEST(CifarTraining, Cifar100AndAModelThatDoesNotFit) {
 }
 
 TEST(CifarTraining, RgbImagesGoThroughTheCompiledLayers) {
-  if (std::string(PCE_COMPILE_BIN).empty())
-    GTEST_SKIP() << "a build without the compiler: pce-train cannot compile the description";
+  PCE_SKIP_WITHOUT_COMPILER();
   std::string dir = freshDir("cifar10-compiled");
   std::mt19937 rng(7);
   fs::create_directories(dir + "/data");
@@ -252,8 +251,7 @@ TEST(CifarTraining, RgbImagesGoThroughTheCompiledLayers) {
 }
 
 TEST(NpyTraining, NonSquareImagesTrainCompiledAndPceRunAgrees) {
-  if (std::string(PCE_COMPILE_BIN).empty())
-    GTEST_SKIP() << "a build without the compiler: pce-train cannot compile the description";
+  PCE_SKIP_WITHOUT_COMPILER();
   std::string dir = freshDir("npy-pairs");
   std::mt19937 rng(8);
   // [N,H,W,C] u8 images 12x16 with one channel whose brightness gives the class.

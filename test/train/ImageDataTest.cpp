@@ -126,8 +126,7 @@ rt::TrainingConfig tinyConfig(const std::string &root) {
 } // namespace
 
 TEST(ImageData, TinyImageNetTrainsResizedThroughCompiledLayersAndPceRunAgrees) {
-  if (std::string(PCE_COMPILE_BIN).empty())
-    GTEST_SKIP() << "a build without the compiler: pce-train cannot compile the description";
+  PCE_SKIP_WITHOUT_COMPILER();
   std::string dir = freshDir("tiny-imagenet");
   writeTinyImageNet(dir + "/tiny-imagenet-200", 10, 16, 11);
   writeFile(dir + "/m.yaml", "model: tiny_rgb\n"
@@ -166,8 +165,7 @@ TEST(ImageData, TinyImageNetTrainsResizedThroughCompiledLayersAndPceRunAgrees) {
 // from HDF5 on two threads) with its own validation split, resized from
 // 96x96 to the model's 32x32; pce-run agrees on the test split.
 TEST(ImageData, PCamStreamsThroughCompiledLayersAndPceRunAgrees) {
-  if (std::string(PCE_COMPILE_BIN).empty())
-    GTEST_SKIP() << "a build without the compiler: pce-train cannot compile the description";
+  PCE_SKIP_WITHOUT_COMPILER();
   std::string dir = freshDir("pcam");
   std::mt19937 rng(21);
   writePCamSplit(dir + "/pcam", "train", 40, rng);

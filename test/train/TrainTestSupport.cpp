@@ -163,8 +163,9 @@ void expectPceRunAgrees(const std::string &runDir, const std::string &data, cons
   const int read = std::sscanf(run.output.c_str(), "accuracy: top-1 %lf%%  top-5 %lf%%", &top1, &top5);
   ASSERT_GE(read, 1) << run.output;
   EXPECT_NEAR(top1, 100 * summary->find("test_top1")->numberValue(), 0.005) << run.output;
-  if (read == 2)
+  if (read == 2) {
     EXPECT_NEAR(top5, 100 * summary->find("test_top5")->numberValue(), 0.005) << run.output;
+  }
 }
 
 } // namespace pce::traintest

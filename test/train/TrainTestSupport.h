@@ -13,6 +13,12 @@
 #include <string>
 #include <vector>
 
+// Skips a test that needs pce-train to compile a description, in a build
+// without the compiler (a runtime-only build says so rather than failing).
+#define PCE_SKIP_WITHOUT_COMPILER()                                                                              \
+  if (std::string(PCE_COMPILE_BIN).empty())                                                                      \
+  GTEST_SKIP() << "a build without the compiler: pce-train cannot compile the description"
+
 namespace pce::traintest {
 
 // A fresh directory under the build tree's work dir, removed by the fixture
