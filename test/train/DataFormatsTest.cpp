@@ -212,19 +212,7 @@ TEST(CifarTraining, RgbImagesGoThroughTheCompiledLayers) {
     writeFile(dir + "/data/data_batch_" + std::to_string(b) + ".bin", records(16, false, rng));
   writeFile(dir + "/data/test_batch.bin", records(24, false, rng));
   writeFile(dir + "/data/batches.meta.txt", kNames10);
-  writeFile(dir + "/m.yaml", "model: rgb\n"
-                             "input: {channels: 3, height: 32, width: 32}\n"
-                             "layers:\n"
-                             "  - conv: {name: stem, out_channels: 8, kernel: 3, padding: 1}\n"
-                             "  - relu:\n"
-                             "  - pce: {name: block, patch: 8, experts: 2, out_channels: 8, router: {kind: cosine, "
-                             "top_k: 1}}\n"
-                             "head: {kind: classification, classes: 10}\n"
-                             "training:\n"
-                             "  data: {format: cifar10, path: " + dir + "/data}\n"
-                             "  batch: 8\n"
-                             "  validation: 16\n"
-                             "  epochs: 1\n");
+  writeFile(dir + "/m.yaml", compiledRgbModel("rgb", 32, 32, 10, "cifar10", dir + "/data", 16));
   ProcessResult r = runTrain({dir + "/m.yaml", "-o", dir + "/run"});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("test (24 images): top-1"), std::string::npos) << r.output;

@@ -129,19 +129,7 @@ TEST(ImageData, TinyImageNetTrainsResizedThroughCompiledLayersAndPceRunAgrees) {
   PCE_SKIP_WITHOUT_COMPILER();
   std::string dir = freshDir("tiny-imagenet");
   writeTinyImageNet(dir + "/tiny-imagenet-200", 10, 16, 11);
-  writeFile(dir + "/m.yaml", "model: tiny_rgb\n"
-                             "input: {channels: 3, height: 24, width: 32}\n"
-                             "layers:\n"
-                             "  - conv: {name: stem, out_channels: 8, kernel: 3, padding: 1}\n"
-                             "  - relu:\n"
-                             "  - pce: {name: block, patch: 8, experts: 2, out_channels: 8, router: {kind: cosine, "
-                             "top_k: 1}}\n"
-                             "head: {kind: classification, classes: 4}\n"
-                             "training:\n"
-                             "  data: {format: tiny-imagenet, path: " + dir + "/tiny-imagenet-200}\n"
-                             "  batch: 8\n"
-                             "  validation: 8\n"
-                             "  epochs: 1\n");
+  writeFile(dir + "/m.yaml", compiledRgbModel("tiny_rgb", 24, 32, 4, "tiny-imagenet", dir + "/tiny-imagenet-200", 8));
   ProcessResult r = runTrain({dir + "/m.yaml", "-o", dir + "/run"});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("32 training, 8 validation, 16 test images"), std::string::npos) << r.output;
@@ -171,19 +159,7 @@ TEST(ImageData, PCamStreamsThroughCompiledLayersAndPceRunAgrees) {
   writePCamSplit(dir + "/pcam", "train", 40, rng);
   writePCamSplit(dir + "/pcam", "valid", 12, rng);
   writePCamSplit(dir + "/pcam", "test", 20, rng);
-  writeFile(dir + "/m.yaml", "model: pcam_tiny\n"
-                             "input: {channels: 3, height: 32, width: 32}\n"
-                             "layers:\n"
-                             "  - conv: {name: stem, out_channels: 8, kernel: 3, padding: 1}\n"
-                             "  - relu:\n"
-                             "  - pce: {name: block, patch: 8, experts: 2, out_channels: 8, router: {kind: cosine, "
-                             "top_k: 1}}\n"
-                             "head: {kind: classification, classes: 2}\n"
-                             "training:\n"
-                             "  data: {format: pcam, path: " + dir + "/pcam}\n"
-                             "  batch: 8\n"
-                             "  validation: 8\n"
-                             "  epochs: 1\n");
+  writeFile(dir + "/m.yaml", compiledRgbModel("pcam_tiny", 32, 32, 2, "pcam", dir + "/pcam", 8));
   ProcessResult r = runTrain({dir + "/m.yaml", "-o", dir + "/run", "--data-cache-mb", "0", "--data-threads", "2"});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("40 training, 8 validation, 20 test images"), std::string::npos) << r.output;

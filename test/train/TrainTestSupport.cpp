@@ -150,6 +150,22 @@ std::string readFile(const std::string &path) {
   return s.str();
 }
 
+std::string compiledRgbModel(const std::string &name, int64_t height, int64_t width, int64_t classes,
+                             const std::string &format, const std::string &path, int64_t validation) {
+  return "model: " + name + "\n" +
+         "input: {channels: 3, height: " + std::to_string(height) + ", width: " + std::to_string(width) + "}\n" +
+         "layers:\n"
+         "  - conv: {name: stem, out_channels: 8, kernel: 3, padding: 1}\n"
+         "  - relu:\n"
+         "  - pce: {name: block, patch: 8, experts: 2, out_channels: 8, router: {kind: cosine, top_k: 1}}\n"
+         "head: {kind: classification, classes: " + std::to_string(classes) + "}\n" +
+         "training:\n"
+         "  data: {format: " + format + ", path: " + path + "}\n" +
+         "  batch: 8\n"
+         "  validation: " + std::to_string(validation) + "\n" +
+         "  epochs: 1\n";
+}
+
 void expectPceRunAgrees(const std::string &runDir, const std::string &data, const std::vector<std::string> &extra) {
   auto summary = rt::parseJson(readFile(runDir + "/summary.json"));
   ASSERT_TRUE(summary.ok()) << summary.error();

@@ -58,6 +58,13 @@ ProcessResult runTrain(const std::vector<std::string> &args);
 
 std::string readFile(const std::string &path);
 
+// The small RGB model the data-format tests train through compiled layers:
+// a 3x3 conv stem (8 channels), ReLU, one PCE layer (patch 8, 2 experts,
+// cosine top-1), a classification head; one epoch of batch 8 on
+// `format` data at `path`.
+std::string compiledRgbModel(const std::string &name, int64_t height, int64_t width, int64_t classes,
+                             const std::string &format, const std::string &path, int64_t validation);
+
 // pce-run on a finished run's artifact and weights (RUN_DIR/summary.json
 // names them) with `--data DATA` and `extra` arguments: it succeeds and its
 // top-1 (and top-5 when the model has 5 classes or more) equal the test
