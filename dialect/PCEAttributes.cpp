@@ -11,6 +11,7 @@
 #include "dialect/PCEAttributes.h"
 #include "dialect/PCEDialect.h"
 #include "runtime/ParameterRole.h"
+#include "runtime/dense/HeadSpec.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/STLExtras.h"
@@ -30,7 +31,7 @@ enum class Place {
   Module
 };
 /// What it holds.
-enum class Holds { Name, String, Unit, Role };
+enum class Holds { Name, String, Unit, Role, Head };
 
 struct AttrSpec {
   llvm::StringLiteral name;
@@ -48,6 +49,7 @@ static const AttrSpec kSpecs[] = {
     {kDifferentiableAttrName, Place::Function, Holds::Unit},
     {kLayerNameAttrName, Place::Function, Holds::Name},
     {kTrainingPlanAttrName, Place::Module, Holds::String},
+    {kHeadAttrName, Place::Module, Holds::Head},
 };
 
 static const AttrSpec *lookup(StringRef name) {
@@ -80,6 +82,8 @@ static std::string describe(Holds value) {
     return "a string";
   case Holds::Unit:
     return "a unit attribute (no value)";
+  case Holds::Head:
+    return "a head as JSON (runtime/dense/HeadSpec.h)";
   case Holds::Role:
     return "a parameter role (" +
            llvm::join(::pce::rt::paramRoleNames(), ", ") + ")";
@@ -132,6 +136,15 @@ static LogicalResult checkValue(Operation *op, const AttrSpec &spec,
   case Holds::Role:
     if (auto s = dyn_cast<StringAttr>(value))
       ok = ::pce::rt::parseParamRole(s.getValue().str()).has_value();
+    break;
+  case Holds::Head:
+    if (auto s = dyn_cast<StringAttr>(value)) {
+      auto head = ::pce::rt::parseHeadSpec(s.getValue().str(), "JSON");
+      if (!head)
+        return op->emitOpError() << "attribute '" << spec.name << "'" << where
+                                 << ": " << head.error();
+      ok = true;
+    }
     break;
   }
   if (ok)

@@ -44,6 +44,9 @@ inline constexpr llvm::StringLiteral kLayerNameAttrName = "pce.layer_name";
 /// --import-training).
 inline constexpr llvm::StringLiteral kTrainingPlanAttrName =
     "pce.training_plan";
+/// Module attribute (string): the model's head as JSON
+/// (runtime/dense/HeadSpec.h); the compiler copies it into the manifest.
+inline constexpr llvm::StringLiteral kHeadAttrName = "pce.head";
 
 /// The string attribute `name` of argument `index` of `func`, or null.
 StringAttr getInputName(FunctionOpInterface func, unsigned index);

@@ -13,6 +13,9 @@
 // weights here, read by linalg. Try:
 //   pce-opt examples/fashion_pce.mlir --pce-decompose-layer
 //   pce-compile examples/fashion_pce.mlir --target cpu -o build/fashion
+// The head as pce-run decodes it (runtime/dense/HeadSpec.h); the manifest
+// records it.
+module attributes {pce.head = "{\"kind\":\"classification\",\"classes\":10,\"in\":[16,28,28]}"} {
 func.func @forward(
     %x: tensor<16x1x28x28xf32> {pce.input = "x"},
     %l0_we: tensor<5x5xf32> {pce.param = "layer0.embed.weight"},
@@ -73,4 +76,5 @@ func.func @forward(
   %logits = linalg.matmul ins(%pooled, %fc_w : tensor<16x16xf32>, tensor<16x10xf32>)
                           outs(%bias : tensor<16x10xf32>) -> tensor<16x10xf32>
   return %logits : tensor<16x10xf32>
+}
 }

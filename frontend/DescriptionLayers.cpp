@@ -23,7 +23,8 @@ const LayerKind kLayerKinds[] = {
     LayerKind::PCE,     LayerKind::Conv,          LayerKind::BatchNorm,
     LayerKind::ReLU,    LayerKind::MaxPool,       LayerKind::AvgPool,
     LayerKind::GlobalAvgPool, LayerKind::Flatten, LayerKind::Linear,
-    LayerKind::Residual};
+    LayerKind::Residual, LayerKind::Concat, LayerKind::Upsample,
+    LayerKind::Sigmoid};
 
 //===----------------------------------------------------------------------===//
 // Sections
@@ -321,9 +322,32 @@ LogicalResult Parser::parseLayerOptions(yaml::Node *value, SMLoc keyLoc,
                           return success();
                         });
   case LayerKind::ReLU:
+  case LayerKind::Sigmoid:
   case LayerKind::GlobalAvgPool:
   case LayerKind::Flatten:
     return forEachEntry(value, keyLoc, what, {"name"}, handleName);
+  case LayerKind::Upsample: {
+    UpsampleDesc &up = layer.upsample;
+    static constexpr std::pair<StringRef, UpsampleMode> kModes[] = {
+        {"nearest", UpsampleMode::Nearest}, {"bilinear", UpsampleMode::Bilinear}};
+    if (failed(forEachEntry(
+            value, keyLoc, what, {"name", "mode", "scale", "size"},
+            [&](StringRef key, SMLoc loc, yaml::Node *v) -> LogicalResult {
+              if (key == "name")
+                return handleName(key, loc, v);
+              if (key == "mode")
+                return readChoice<UpsampleMode>(v, loc, key, kModes, up.mode);
+              if (key == "scale")
+                return readInt(v, loc, key, 1, up.scale);
+              return readPair(v, loc, key, 1, up.size);
+            })))
+      return failure();
+    if (up.scale.given == up.size.given)
+      return error(up.scale.given ? up.size.loc : keyLoc)
+             << "'upsample' needs exactly one of 'scale' (an integer factor) "
+                "and 'size' ([height, width])";
+    return success();
+  }
   case LayerKind::MaxPool:
   case LayerKind::AvgPool: {
     PoolDesc &pool = layer.pool;
@@ -356,7 +380,8 @@ LogicalResult Parser::parseLayerOptions(yaml::Node *value, SMLoc keyLoc,
       return error(keyLoc) << "'linear' needs 'out_features'";
     return success();
   }
-  case LayerKind::Residual: {
+  case LayerKind::Residual:
+  case LayerKind::Concat: {
     if (failed(forEachEntry(value, keyLoc, what, {"name", "from"},
                             [&](StringRef key, SMLoc loc, yaml::Node *v) {
                               if (key == "name")
@@ -365,8 +390,8 @@ LogicalResult Parser::parseLayerOptions(yaml::Node *value, SMLoc keyLoc,
                             })))
       return failure();
     if (!layer.residual.from.given)
-      return error(keyLoc)
-             << "'residual' needs 'from' (the name of an earlier layer)";
+      return error(keyLoc) << "'" << layerKindKey(layer.kind)
+                           << "' needs 'from' (the name of an earlier layer)";
     return success();
   }
   }
@@ -376,7 +401,8 @@ LogicalResult Parser::parseLayerOptions(yaml::Node *value, SMLoc keyLoc,
 LogicalResult Parser::parseLayer(yaml::Node *node, size_t index, LayerDesc &layer) {
   static constexpr StringRef kKindKeys[] = {
       "pce",     "conv",    "batch_norm", "relu",   "max_pool",
-      "avg_pool", "global_avg_pool", "flatten", "linear", "residual"};
+      "avg_pool", "global_avg_pool", "flatten", "linear", "residual",
+      "concat", "upsample", "sigmoid"};
   auto *map = llvm::dyn_cast_or_null<yaml::MappingNode>(node);
   if (!map)
     return error(locOf(node, SMLoc()))
@@ -476,38 +502,6 @@ LogicalResult Parser::checkLayerNames(std::vector<LayerDesc> &layers) {
              << "; layer names must be unique (the default name of layer i is "
                 "'layer<i>')";
   }
-  return success();
-}
-
-LogicalResult Parser::parseHead(yaml::Node *value, SMLoc keyLoc, HeadDesc &head) {
-  head.loc = keyLoc;
-  head.given = true;
-  if (failed(forEachEntry(value, keyLoc, "'head'", {"kind", "classes"},
-                          [&](StringRef key, SMLoc loc, yaml::Node *v) {
-                            if (key == "kind")
-                              return readString(v, loc, key, head.kind);
-                            return readInt(v, loc, key, 1, head.classes);
-                          })))
-    return failure();
-  if (!head.kind.given)
-    return error(keyLoc) << "'head' needs 'kind' (classification)";
-  StringRef kind = head.kind.value;
-  if (kind == "detection" || kind == "segmentation")
-    return error(head.kind.loc)
-           << "head kind '" << kind
-           << "' is not supported yet: detection, segmentation (supported: "
-              "classification)";
-  if (kind != "classification") {
-    mlir::InFlightDiagnostic err = error(head.kind.loc);
-    err << "unknown head kind '" << kind << "'";
-    if (StringRef best = nearest(kind, {"classification"}); !best.empty())
-      err << "; did you mean '" << best << "'?";
-    else
-      err << "; expected classification";
-    return err;
-  }
-  if (!head.classes.given)
-    return error(keyLoc) << "a classification head needs 'classes'";
   return success();
 }
 

@@ -16,6 +16,7 @@
 #include "dialect/PCEOps.h"
 #include "dialect/PCEShapes.h"
 #include "runtime/ParameterRole.h"
+#include "runtime/dense/HeadSpec.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -91,7 +92,15 @@ private:
   LogicalResult importPool(const LayerDesc &layer);
   LogicalResult importLinear(const LayerDesc &layer);
   LogicalResult importResidual(const LayerDesc &layer);
+  LogicalResult importConcat(const LayerDesc &layer);
+  LogicalResult importUpsample(const LayerDesc &layer);
+  /// The output of the earlier layer `from` names, or an error at `from`.
+  const Tensor *earlierOutput(const LayerDesc &layer,
+                              const Located<std::string> &from);
   LogicalResult importHead(const HeadDesc &head);
+  /// A 1x1 convolution `head.<name>` to `channels` (bias role `biasRole`).
+  FailureOr<Value> headConv(const HeadDesc &head, llvm::StringRef name,
+                            int64_t channels, rt::ParamRole biasRole);
 
   const ModelDescription &model;
   Diagnostics &diag;
@@ -103,7 +112,8 @@ private:
   SmallVector<rt::ParamRole> argRoles; // parameter i's (argument i + 1's) pce.role
   Tensor current;
   std::string currentFrom = "the input";
-  llvm::StringMap<Tensor> outputs; // by layer name, for `residual`
+  llvm::StringMap<Tensor> outputs; // by layer name, for `residual` and `concat`
+  rt::HeadSpec headSpec;
 };
 
 LogicalResult ModelImporter::checkElements(ArrayRef<int64_t> shape, SMLoc at,
@@ -415,35 +425,90 @@ LogicalResult ModelImporter::importLinear(const LayerDesc &layer) {
   return success();
 }
 
+const Tensor *ModelImporter::earlierOutput(const LayerDesc &layer,
+                                           const Located<std::string> &from) {
+  auto it = outputs.find(from.value);
+  if (it != outputs.end())
+    return &it->second;
+  InFlightDiagnostic err = error(from.loc);
+  err << "'from' names no earlier layer: '" << from.value << "'";
+  llvm::StringRef best;
+  unsigned bestDistance = 3;
+  for (const LayerDesc &earlier : model.layers) {
+    if (&earlier == &layer)
+      break;
+    unsigned dist = llvm::StringRef(from.value).edit_distance(
+        earlier.name.value, true, bestDistance);
+    if (dist < bestDistance) {
+      best = earlier.name.value;
+      bestDistance = dist;
+    }
+  }
+  if (!best.empty())
+    err << "; did you mean '" << best << "'?";
+  return nullptr;
+}
+
 LogicalResult ModelImporter::importResidual(const LayerDesc &layer) {
   const Located<std::string> &from = layer.residual.from;
-  auto it = outputs.find(from.value);
-  if (it == outputs.end()) {
-    InFlightDiagnostic err = error(from.loc);
-    err << "'from' names no earlier layer: '" << from.value << "'";
-    llvm::StringRef best;
-    unsigned bestDistance = 3;
-    for (const LayerDesc &earlier : model.layers) {
-      if (&earlier == &layer)
-        break;
-      unsigned dist = llvm::StringRef(from.value).edit_distance(
-          earlier.name.value, true, bestDistance);
-      if (dist < bestDistance) {
-        best = earlier.name.value;
-        bestDistance = dist;
-      }
-    }
-    if (!best.empty())
-      err << "; did you mean '" << best << "'?";
-    return err;
-  }
-  const Tensor &other = it->second;
-  if (other.shape != current.shape)
+  const Tensor *other = earlierOutput(layer, from);
+  if (!other)
+    return failure();
+  if (other->shape != current.shape)
     return error(from.loc) << "'residual' adds the output of '" << from.value
-                           << "', " << shapes::str(other.shape)
+                           << "', " << shapes::str(other->shape)
                            << ", to a tensor of another shape: "
                            << currentIs(layer.name.value);
-  current.value = layers::add(builder, loc(layer.loc), current.value, other.value);
+  current.value = layers::add(builder, loc(layer.loc), current.value, other->value);
+  return success();
+}
+
+LogicalResult ModelImporter::importConcat(const LayerDesc &layer) {
+  const Located<std::string> &from = layer.residual.from;
+  if (failed(expectImage(layer)))
+    return failure();
+  const Tensor *other = earlierOutput(layer, from);
+  if (!other)
+    return failure();
+  if (other->shape.size() != 4 || other->shape[0] != current.shape[0] ||
+      other->shape[2] != current.shape[2] || other->shape[3] != current.shape[3])
+    return error(from.loc) << "'concat' appends the channels of '" << from.value
+                           << "', " << shapes::str(other->shape)
+                           << ", which needs the same batch, height and width: "
+                           << currentIs(layer.name.value);
+  shapes::CheckedSizes sizes;
+  SmallVector<int64_t> out = {current.shape[0],
+                              sizes.add("channels", current.shape[1], other->shape[1]),
+                              current.shape[2], current.shape[3]};
+  if (failed(checkSizes(sizes, layer.loc, layer.name.value)) ||
+      failed(checkElements(out, layer.loc, "the output of '" + layer.name.value + "'")))
+    return failure();
+  current = {layers::concatChannels(builder, loc(layer.loc), current.value, other->value),
+             out};
+  return success();
+}
+
+LogicalResult ModelImporter::importUpsample(const LayerDesc &layer) {
+  const UpsampleDesc &d = layer.upsample;
+  if (failed(expectImage(layer)))
+    return failure();
+  shapes::CheckedSizes sizes;
+  IntPair size = d.size.given ? d.size.value
+                              : IntPair{sizes.mul("height", current.shape[2], d.scale.value),
+                                        sizes.mul("width", current.shape[3], d.scale.value)};
+  SMLoc at = d.size.given ? d.size.loc : d.scale.loc;
+  if (failed(checkSizes(sizes, at, layer.name.value)))
+    return failure();
+  if (size[0] > Limits::kMaxSize || size[1] > Limits::kMaxSize)
+    return error(at) << "'upsample' to " << size[0] << "x" << size[1]
+                     << " exceeds the limit of " << Limits::kMaxSize << " per side";
+  SmallVector<int64_t> out = {current.shape[0], current.shape[1], size[0], size[1]};
+  if (failed(checkElements(out, layer.loc, "the output of '" + layer.name.value + "'")))
+    return failure();
+  bool bilinear = d.mode.given && d.mode.value == UpsampleMode::Bilinear;
+  current = {layers::resize(builder, loc(layer.loc), current.value, bilinear, size[0],
+                            size[1]),
+             out};
   return success();
 }
 
@@ -487,27 +552,104 @@ LogicalResult ModelImporter::importLayer(const LayerDesc &layer) {
     return importLinear(layer);
   case LayerKind::Residual:
     return importResidual(layer);
+  case LayerKind::Concat:
+    return importConcat(layer);
+  case LayerKind::Upsample:
+    return importUpsample(layer);
+  case LayerKind::Sigmoid:
+    current.value = layers::sigmoid(builder, loc(layer.loc), current.value);
+    return success();
   }
   return failure();
 }
 
-/// Classification: global average pooling while the tensor is still an
-/// image, then a linear layer to `classes` logits.
-LogicalResult ModelImporter::importHead(const HeadDesc &head) {
-  Location at = loc(head.loc);
-  if (current.shape.size() == 4)
-    current = {layers::globalAvgPool(builder, at, current.value),
-               {current.shape[0], current.shape[1]}};
-  int64_t classes = head.classes.value;
+FailureOr<Value> ModelImporter::headConv(const HeadDesc &head, llvm::StringRef name,
+                                         int64_t channels, rt::ParamRole biasRole) {
   FailureOr<Value> weight =
-      param("head", "fc.weight", rt::ParamRole::LinearWeight, {current.shape[1], classes}, head.loc);
+      param("head", (name + ".weight").str(), rt::ParamRole::ConvKernel,
+            {channels, current.shape[1], 1, 1}, head.loc);
+  if (failed(weight))
+    return failure();
   FailureOr<Value> bias =
-      succeeded(weight) ? param("head", "fc.bias", rt::ParamRole::LinearBias, {classes}, head.loc)
-                        : FailureOr<Value>(failure());
+      param("head", (name + ".bias").str(), biasRole, {channels}, head.loc);
   if (failed(bias))
     return failure();
-  current = {layers::linear(builder, at, current.value, *weight, *bias),
-             {current.shape[0], classes}};
+  return layers::conv2d(builder, loc(head.loc), current.value, *weight, *bias,
+                        {1, 1}, {0, 0});
+}
+
+/// classification: global average pooling while the tensor is still an
+/// image, then a linear layer to `classes` logits. segmentation: a 1x1
+/// convolution to `classes` logits, bilinearly resized to the input.
+/// detection: 1x1 convolutions to the class heatmaps (then a sigmoid), box
+/// sizes and centre offsets, concatenated (runtime/dense/HeadSpec.h).
+LogicalResult ModelImporter::importHead(const HeadDesc &head) {
+  Location at = loc(head.loc);
+  int64_t classes = head.classes.value;
+  headSpec.classes = classes;
+  headSpec.kind = *rt::parseHeadKind(head.kind.value);
+  headSpec.in.assign(current.shape.begin() + 1, current.shape.end());
+  if (headSpec.kind == rt::HeadKind::Classification) {
+    if (current.shape.size() == 4)
+      current = {layers::globalAvgPool(builder, at, current.value),
+                 {current.shape[0], current.shape[1]}};
+    FailureOr<Value> weight =
+        param("head", "fc.weight", rt::ParamRole::LinearWeight, {current.shape[1], classes}, head.loc);
+    FailureOr<Value> bias =
+        succeeded(weight) ? param("head", "fc.bias", rt::ParamRole::LinearBias, {classes}, head.loc)
+                          : FailureOr<Value>(failure());
+    if (failed(bias))
+      return failure();
+    current = {layers::linear(builder, at, current.value, *weight, *bias),
+               {current.shape[0], classes}};
+    return success();
+  }
+  const InputDesc &in = model.input;
+  if (current.shape.size() != 4)
+    return error(head.kind.loc)
+           << "a " << head.kind.value << " head needs a 4-D [B, C, H, W] feature map; it receives "
+           << shapes::str(current.shape) << " from " << currentFrom;
+  int64_t h = current.shape[2], w = current.shape[3];
+  if (headSpec.kind == rt::HeadKind::Segmentation) {
+    headSpec.classWeights = head.classWeights.value;
+    FailureOr<Value> logits = headConv(head, "classifier", classes, rt::ParamRole::ConvBias);
+    if (failed(logits))
+      return failure();
+    SmallVector<int64_t> out = {current.shape[0], classes, in.height.value, in.width.value};
+    if (failed(checkElements(out, head.loc, "the head's logits")))
+      return failure();
+    current = {layers::resize(builder, at, *logits, /*bilinear=*/true, in.height.value,
+                              in.width.value),
+               out};
+    return success();
+  }
+  // Detection: the heatmap's cells are `stride` input pixels on both axes.
+  if (in.height.value % h != 0 || in.width.value % w != 0 ||
+      in.height.value / h != in.width.value / w)
+    return error(head.kind.loc)
+           << "a detection head needs a feature map whose stride divides the "
+              "input evenly and equally on both axes; the "
+           << in.height.value << "x" << in.width.value << " input gives a " << h
+           << "x" << w << " map from " << currentFrom;
+  headSpec.stride = in.height.value / h;
+  if (head.maxDetections.given)
+    headSpec.maxDetections = head.maxDetections.value;
+  if (head.scoreThreshold.given)
+    headSpec.scoreThreshold = head.scoreThreshold.value;
+  shapes::CheckedSizes sizes;
+  int64_t channels = sizes.add("channels K+4", classes, 4);
+  if (failed(checkSizes(sizes, head.loc, "head")))
+    return failure();
+  FailureOr<Value> heat = headConv(head, "heatmap", classes, rt::ParamRole::HeatmapBias);
+  FailureOr<Value> size = succeeded(heat) ? headConv(head, "size", 2, rt::ParamRole::ConvBias)
+                                          : FailureOr<Value>(failure());
+  FailureOr<Value> offset = succeeded(size) ? headConv(head, "offset", 2, rt::ParamRole::ConvBias)
+                                            : FailureOr<Value>(failure());
+  if (failed(offset))
+    return failure();
+  Value boxes = layers::concatChannels(builder, at, *size, *offset);
+  current = {layers::concatChannels(builder, at, layers::sigmoid(builder, at, *heat), boxes),
+             {current.shape[0], channels, h, w}};
   return success();
 }
 
@@ -557,8 +699,11 @@ OwningOpRef<ModuleOp> ModelImporter::run() {
     forward.setArgAttr(i + 1, pir::kRoleAttrName,
                        builder.getStringAttr(rt::paramRoleName(role)));
   forward.setResultAttr(0, pir::kOutputAttrName,
-                        builder.getStringAttr(model.head.given ? "logits"
+                        builder.getStringAttr(model.head.given ? headSpec.outputName()
                                                                : "output"));
+  if (model.head.given)
+    (*module)->setAttr(pir::kHeadAttrName,
+                       builder.getStringAttr(rt::writeJson(rt::headSpecJson(headSpec))));
   if (failed(verify(*module))) {
     error(model.name.loc) << "internal error: the module imported from this "
                              "description does not verify (an importer bug: "

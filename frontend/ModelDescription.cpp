@@ -38,6 +38,9 @@ StringRef pce::frontend::layerKindKey(LayerKind kind) {
   case LayerKind::Flatten: return "flatten";
   case LayerKind::Linear: return "linear";
   case LayerKind::Residual: return "residual";
+  case LayerKind::Concat: return "concat";
+  case LayerKind::Upsample: return "upsample";
+  case LayerKind::Sigmoid: return "sigmoid";
   }
   return "?";
 }

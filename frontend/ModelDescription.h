@@ -127,6 +127,15 @@ struct ResidualDesc {
   Located<std::string> from;
 };
 
+enum class UpsampleMode { Nearest, Bilinear };
+
+/// Exactly one of `scale` and `size` is given (the parser checks).
+struct UpsampleDesc {
+  Located<UpsampleMode> mode; // default nearest
+  Located<int64_t> scale;
+  Located<IntPair> size;
+};
+
 enum class LayerKind {
   PCE,
   Conv,
@@ -138,6 +147,9 @@ enum class LayerKind {
   Flatten,
   Linear,
   Residual,
+  Concat,
+  Upsample,
+  Sigmoid,
 };
 
 /// The key that names a layer kind in a description (`pce`, `conv`, ...).
@@ -154,14 +166,18 @@ struct LayerDesc {
   BatchNormDesc batchNorm;
   PoolDesc pool;
   LinearDesc linear;
-  ResidualDesc residual;
+  ResidualDesc residual; // also `concat`'s `from`
+  UpsampleDesc upsample;
 };
 
 struct HeadDesc {
   llvm::SMLoc loc;
   bool given = false;
-  Located<std::string> kind;
+  Located<std::string> kind; // classification | segmentation | detection
   Located<int64_t> classes;
+  Located<int64_t> maxDetections;         // detection
+  Located<double> scoreThreshold;         // detection
+  Located<std::vector<double>> classWeights; // segmentation
 };
 
 /// How a phase treats router keys (docs/Training.md §2).

@@ -7,6 +7,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <cmath>
 #include <limits>
 
 using namespace mlir;
@@ -209,6 +210,107 @@ Value add(OpBuilder &b, Location loc, Value x, Value y) {
                      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
                        return arith::AddFOp::create(nb, l, a[0], a[1]);
                      });
+}
+
+Value concatChannels(OpBuilder &b, Location loc, Value x, Value y) {
+  ArrayRef<int64_t> xs = tensorOf(x).getShape(), ys = tensorOf(y).getShape();
+  SmallVector<int64_t> out = {xs[0], xs[1] + ys[1], xs[2], xs[3]};
+  Value result = tensor::EmptyOp::create(b, loc, out, tensorOf(x).getElementType());
+  int64_t channel = 0;
+  for (Value part : {x, y}) {
+    ArrayRef<int64_t> shape = tensorOf(part).getShape();
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(channel),
+                                         b.getIndexAttr(0), b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes, strides(4, b.getIndexAttr(1));
+    for (int64_t d : shape)
+      sizes.push_back(b.getIndexAttr(d));
+    result = tensor::InsertSliceOp::create(b, loc, part, result, offsets, sizes, strides);
+    channel += shape[1];
+  }
+  return result;
+}
+
+Value sigmoid(OpBuilder &b, Location loc, Value input) {
+  RankedTensorType type = tensorOf(input);
+  return elementwise(b, loc, {input}, {b.getMultiDimIdentityMap(type.getRank())},
+                     type, [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       Type elem = type.getElementType();
+                       Value one = constant(nb, l, elem, 1.0);
+                       Value e = math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, a[0]));
+                       return arith::DivFOp::create(nb, l, one,
+                                                    arith::AddFOp::create(nb, l, one, e));
+                     });
+}
+
+std::vector<float> interpolationRow(int64_t in, int64_t out, int64_t i, bool bilinear) {
+  std::vector<float> row(static_cast<size_t>(in), 0.0f);
+  // PyTorch's arithmetic, in float: scale = in / out.
+  float scale = static_cast<float>(in) / static_cast<float>(out);
+  if (!bilinear) {
+    int64_t src = in == out ? i : static_cast<int64_t>(std::floor(static_cast<float>(i) * scale));
+    row[static_cast<size_t>(std::min(src, in - 1))] = 1.0f;
+    return row;
+  }
+  float src = std::max(scale * (static_cast<float>(i) + 0.5f) - 0.5f, 0.0f);
+  int64_t i0 = static_cast<int64_t>(src);
+  int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
+  float lambda1 = src - static_cast<float>(i0), lambda0 = 1.0f - lambda1;
+  row[static_cast<size_t>(i0)] += lambda0;
+  row[static_cast<size_t>(i1)] += lambda1;
+  return row;
+}
+
+Value resize(OpBuilder &b, Location loc, Value input, bool bilinear, int64_t height,
+             int64_t width) {
+  RankedTensorType inType = tensorOf(input);
+  Type elem = inType.getElementType();
+  ArrayRef<int64_t> in = inType.getShape();
+  auto matrix = [&](int64_t from, int64_t to) -> Value {
+    std::vector<float> values;
+    for (int64_t i = 0; i < to; ++i) {
+      std::vector<float> row = interpolationRow(from, to, i, bilinear);
+      values.insert(values.end(), row.begin(), row.end());
+    }
+    auto type = RankedTensorType::get({to, from}, elem);
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(type, ArrayRef<float>(values)));
+  };
+  // One contraction per axis: t[b,c,i,w] = sum_h A[i,h] x[b,c,h,w], then
+  // y[b,c,i,j] = sum_w t[b,c,i,w] A'[j,w]. An axis already of its size is
+  // left alone (PyTorch copies it).
+  auto contract = [&](Value x, Value a, int64_t axis, int64_t size) -> Value {
+    ArrayRef<int64_t> xs = tensorOf(x).getShape();
+    SmallVector<int64_t> out(xs.begin(), xs.end());
+    out[axis] = size;
+    // Loops (b, c, i, j, k): the output's four, then the reduced input index.
+    MLIRContext *ctx = b.getContext();
+    AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
+               d2 = getAffineDimExpr(2, ctx), d3 = getAffineDimExpr(3, ctx),
+               k = getAffineDimExpr(4, ctx);
+    AffineExpr reduced = axis == 2 ? d2 : d3;
+    AffineMap xMap = axis == 2 ? AffineMap::get(5, 0, {d0, d1, k, d3}, ctx)
+                               : AffineMap::get(5, 0, {d0, d1, d2, k}, ctx);
+    AffineMap aMap = AffineMap::get(5, 0, {reduced, k}, ctx);
+    AffineMap outMap = AffineMap::get(5, 0, {d0, d1, d2, d3}, ctx);
+    SmallVector<utils::IteratorType> iterators(4, utils::IteratorType::parallel);
+    iterators.push_back(utils::IteratorType::reduction);
+    Value init = filled(b, loc, out, elem, 0.0);
+    return linalg::GenericOp::create(
+               b, loc, TypeRange{RankedTensorType::get(out, elem)}, ValueRange{x, a},
+               ValueRange{init}, ArrayRef<AffineMap>{xMap, aMap, outMap}, iterators,
+               [&](OpBuilder &nb, Location l, ValueRange args) {
+                 Value p = arith::MulFOp::create(nb, l, args[1], args[0]);
+                 linalg::YieldOp::create(nb, l,
+                                         ValueRange{arith::AddFOp::create(nb, l, args[2], p)});
+               })
+        .getResult(0);
+  };
+  Value x = input;
+  if (height != in[2])
+    x = contract(x, matrix(in[2], height), 2, height);
+  if (width != in[3])
+    x = contract(x, matrix(in[3], width), 3, width);
+  return x;
 }
 
 } // namespace pce::frontend::layers

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 namespace pce::frontend::layers {
 
@@ -61,6 +62,26 @@ mlir::Value linear(mlir::OpBuilder &b, mlir::Location loc, mlir::Value input,
 /// Element-wise x + y of one shape.
 mlir::Value add(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
                 mlir::Value y);
+
+/// [B, C1, H, W] and [B, C2, H, W] -> [B, C1 + C2, H, W], x's channels first.
+mlir::Value concatChannels(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
+                           mlir::Value y);
+
+/// 1 / (1 + exp(-x)), element-wise.
+mlir::Value sigmoid(mlir::OpBuilder &b, mlir::Location loc, mlir::Value input);
+
+/// [B, C, H, W] resized to [B, C, height, width] as PyTorch's
+/// upsample_nearest2d / upsample_bilinear2d (align_corners=False) with an
+/// output size (the source index from the float scale in/out). Separable:
+/// two contractions with constant [out, in] interpolation matrices, so a
+/// non-finite input also reaches the outputs it has a zero weight in.
+mlir::Value resize(mlir::OpBuilder &b, mlir::Location loc, mlir::Value input,
+                   bool bilinear, int64_t height, int64_t width);
+
+/// Row `i` of the [out, in] interpolation matrix of one axis: the weights of
+/// the input samples output sample i reads (at most two are non-zero).
+std::vector<float> interpolationRow(int64_t in, int64_t out, int64_t i,
+                                    bool bilinear);
 
 } // namespace pce::frontend::layers
 

@@ -113,7 +113,14 @@ rt::PlanLayer planLayer(const LayerDesc &layer, const LayerShapes &shapes) {
     l.bias = orDefault(layer.linear.bias, l.bias);
     break;
   case LayerKind::Residual:
+  case LayerKind::Concat:
     l.from = layer.residual.from.value;
+    break;
+  case LayerKind::Upsample:
+    l.mode = layer.upsample.mode.given &&
+                     layer.upsample.mode.value == UpsampleMode::Bilinear
+                 ? "bilinear"
+                 : "nearest";
     break;
   default:
     break;
@@ -229,10 +236,15 @@ pce::frontend::importForTraining(llvm::SourceMgr &sourceMgr,
         plan.width = model.input.width.value;
         for (auto [layer, shape] : llvm::zip(model.layers, shapes))
           plan.layers.push_back(planLayer(layer, shape));
-        // The parser admits classification heads only.
-        if (model.head.given) {
-          plan.headClasses = model.head.classes.value;
-          plan.headIn = shapes.back().in;
+        // The head as the importer resolved it (its stride, defaults).
+        if (auto head = result.phases.front().module->getOperation()->getAttrOfType<
+                        mlir::StringAttr>(mlir::pce::kHeadAttrName)) {
+          auto spec = rt::parseHeadSpec(head.getValue().str(), "pce.head");
+          if (!spec) {
+            diag.error(model.head.loc) << "internal error: " << spec.error();
+            return false;
+          }
+          plan.head = *spec;
         }
         plan.training = trainingConfig(t, batch);
         result.plan = rt::writePlanText(plan);

@@ -244,7 +244,7 @@ public:
   Manifest read(const JsonValue &root) {
     Manifest m;
     const auto &obj = object(root, "", {"format", "version", "target", "library", "model", "cpu",
-                                        "parameters", "entry_points"});
+                                        "head", "parameters", "entry_points"});
     (void)obj;
     m.format = str(member(root, "", "format"), "format");
     const JsonValue &version = member(root, "", "version");
@@ -267,6 +267,8 @@ public:
       }
       m.cpu = std::move(t);
     }
+    if (const JsonValue *head = root.find("head"))
+      m.head = readHeadSpec(JsonReader(source_), *head, "head");
     const auto &params = array(member(root, "", "parameters"), "parameters");
     for (size_t i = 0; i < params.size(); ++i) {
       std::string path = "parameters[" + std::to_string(i) + "]";
@@ -492,6 +494,8 @@ Expected<std::string> writeManifestText(const Manifest &m) {
       cpu.set("features", std::move(features));
       root.set("cpu", std::move(cpu));
     }
+    if (m.head)
+      root.set("head", headSpecJson(*m.head));
     JsonValue params = JsonValue::array();
     for (const auto &p : m.parameters) {
       JsonValue o = tensor(p, nullptr);

@@ -15,6 +15,7 @@
 
 #include "runtime/DType.h"
 #include "runtime/ParameterRole.h"
+#include "runtime/dense/HeadSpec.h"
 #include "runtime/Status.h"
 
 #include <cstdint>
@@ -82,6 +83,9 @@ struct Manifest {
   // Absent from manifests written before it was recorded (and hand-written
   // ones): then nothing is checked.
   std::optional<TargetCpu> cpu;
+  // What the forward's output is and how pce-run decodes it (absent from
+  // artifacts of hand-written IR and from manifests older than heads).
+  std::optional<HeadSpec> head;
   std::vector<ParameterSpec> parameters;
   std::vector<EntryPoint> entryPoints;
 

@@ -33,6 +33,7 @@ const std::pair<ParamRole, const char *> kRoles[] = {
     {ParamRole::MixProjBias, "mix_proj_bias"},
     {ParamRole::SeWeight, "se_weight"},
     {ParamRole::SeBias, "se_bias"},
+    {ParamRole::HeatmapBias, "heatmap_bias"},
 };
 
 const std::pair<Initialiser::Kind, const char *> kKinds[] = {
@@ -148,6 +149,8 @@ Expected<Initialiser> initialiserFor(ParamRole role, const std::vector<int64_t> 
   case ParamRole::MixProjBias:
   case ParamRole::SeBias:
     return constant(0.0);
+  case ParamRole::HeatmapBias:
+    return constant(std::log(kHeatmapPrior / (1 - kHeatmapPrior)));
   }
   return Status::error("unknown parameter role");
 }

@@ -49,7 +49,12 @@ enum class ParamRole {
   MixProjBias,
   SeWeight,        // [out, in]
   SeBias,
+  HeatmapBias,     // [K] of a detection head: starts at the logit of kHeatmapPrior
 };
+// A detection heatmap starts at this probability everywhere (CenterNet's
+// -2.19 bias): the focal loss of a 0.5 start is dominated by the many
+// background cells and its first steps diverge.
+constexpr double kHeatmapPrior = 0.1;
 
 // The role's name in the manifest and in `pce.role`: "conv_kernel", ...
 const char *paramRoleName(ParamRole role);

@@ -36,9 +36,14 @@ PlanLayer readLayer(const Reader &r, const JsonValue &v, const std::string &path
     l.stride = pair("stride");
   } else if (l.kind == "linear") {
     l.bias = r.boolean(v, path, "bias");
-  } else if (l.kind == "residual") {
+  } else if (l.kind == "residual" || l.kind == "concat") {
     l.from = r.string(v, path, "from");
-  } else if (l.kind != "relu" && l.kind != "global_avg_pool" && l.kind != "flatten" && l.kind != "pce") {
+  } else if (l.kind == "upsample") {
+    l.mode = r.string(v, path, "mode");
+    if (l.mode != "nearest" && l.mode != "bilinear")
+      r.fail(r.member(v, path, "mode"), r.sub(path, "mode"), "expected nearest or bilinear, found '" + l.mode + "'");
+  } else if (l.kind != "relu" && l.kind != "sigmoid" && l.kind != "global_avg_pool" && l.kind != "flatten" &&
+             l.kind != "pce") {
     r.fail(r.member(v, path, "kind"), r.sub(path, "kind"), "unknown layer kind '" + l.kind + "'");
   }
   return l;
@@ -163,13 +168,8 @@ Plan readDocument(const JsonValue &doc, const std::string &source) {
   for (size_t i = 0; i < layers.getArray()->size(); ++i)
     plan.layers.push_back(readLayer(r, (*layers.getArray())[i], "layers[" + std::to_string(i) + "]"));
   const JsonValue &head = r.member(doc, "", "head");
-  if (!head.isNull()) {
-    std::string kind = r.string(head, "head", "kind");
-    if (kind != "classification")
-      r.fail(r.member(head, "head", "kind"), "head.kind", "training supports only classification heads");
-    plan.headClasses = r.integer(head, "head", "classes");
-    plan.headIn = r.ints(head, "head", "in");
-  }
+  if (!head.isNull())
+    plan.head = readHeadSpec(r, head, "head");
   plan.training = readTraining(r, r.member(doc, "", "training"));
   if (plan.training.batch != plan.batch)
     r.fail(r.member(doc, "", "input"), "input.batch",
@@ -212,8 +212,10 @@ JsonValue writeLayer(const PlanLayer &l) {
     j.set("stride", ints(l.stride));
   } else if (l.kind == "linear") {
     j.set("bias", JsonValue::boolean(l.bias));
-  } else if (l.kind == "residual") {
+  } else if (l.kind == "residual" || l.kind == "concat") {
     j.set("from", JsonValue::string(l.from));
+  } else if (l.kind == "upsample") {
+    j.set("mode", JsonValue::string(l.mode));
   }
   return j;
 }
@@ -314,12 +316,8 @@ std::string writePlanText(const Plan &plan) {
   for (const PlanLayer &l : plan.layers)
     layers.push(writeLayer(l));
   doc.set("layers", std::move(layers));
-  if (plan.headClasses) {
-    JsonValue head = JsonValue::object();
-    head.set("kind", JsonValue::string("classification"));
-    head.set("classes", JsonValue::integer(*plan.headClasses));
-    head.set("in", ints(plan.headIn));
-    doc.set("head", std::move(head));
+  if (plan.head) {
+    doc.set("head", headSpecJson(*plan.head));
   } else {
     doc.set("head", JsonValue());
   }

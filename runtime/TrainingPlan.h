@@ -16,6 +16,7 @@
 #include "runtime/DataDescription.h"
 #include "runtime/Json.h"
 #include "runtime/Status.h"
+#include "runtime/dense/HeadSpec.h"
 
 #include <cstdint>
 #include <map>
@@ -33,13 +34,14 @@ constexpr int64_t kDefaultEpochs = 10;
 
 struct PlanLayer {
   std::string kind; // conv, batch_norm, relu, max_pool, avg_pool, global_avg_pool,
-                    // flatten, linear, residual, pce
+                    // flatten, linear, residual, concat, upsample, sigmoid, pce
   std::string name;
   std::vector<int64_t> in, out; // per image
   std::vector<int64_t> kernel, stride, padding; // conv, pools: [h, w]
   bool bias = true;
   double eps = 1e-5;
-  std::string from; // residual
+  std::string from; // residual, concat
+  std::string mode; // upsample: nearest | bilinear (its size is `out`)
 };
 
 struct PhaseLayer {
@@ -97,8 +99,7 @@ struct Plan {
   std::string model;
   int64_t batch = 0, channels = 0, height = 0, width = 0;
   std::vector<PlanLayer> layers;
-  std::optional<int64_t> headClasses;  // classification head
-  std::vector<int64_t> headIn;
+  std::optional<HeadSpec> head;
   TrainingConfig training;
   std::vector<Phase> phases;
 

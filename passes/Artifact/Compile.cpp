@@ -187,6 +187,16 @@ LogicalResult compileModule(ModuleOp module, llvm::StringRef outputDir,
     manifest.model = llvm::sys::path::stem(sourceName).str();
   manifest.parameters = *parameters;
   manifest.entryPoints = *entries;
+  // The head's decoding travels with the code (the importer records it; the
+  // dialect's attribute verifier has checked it parses).
+  if (auto head = module->getAttrOfType<StringAttr>(mlir::pce::kHeadAttrName)) {
+    auto spec = rt::parseHeadSpec(head.getValue().str(), mlir::pce::kHeadAttrName.str());
+    if (!spec) {
+      llvm::errs() << "pce-compile: " << spec.error() << "\n";
+      return failure();
+    }
+    manifest.head = *spec;
+  }
   // What the code needs of the CPU, checked by the runtime before loading.
   CodegenOptions cpuOptions;
   cpuOptions.cpu = options.mcpu;

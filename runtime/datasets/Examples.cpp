@@ -9,6 +9,7 @@
 #include "runtime/datasets/Voc.h"
 #include "runtime/datasets/Transform.h"
 
+#include <algorithm>
 #include <mutex>
 
 namespace pce::rt {
@@ -39,8 +40,19 @@ Expected<Image> matchChannels(Image image, int64_t channels, const std::string &
 } // namespace
 
 Status fitExamples(const DataSource &source, const std::vector<int64_t> &examples, int64_t channels, int64_t height,
-                   int64_t width, int threads, uint8_t *out) {
+                   int64_t width, int threads, uint8_t *out, FittedLabels *labels) {
   const size_t plane = size_t(height * width), item = size_t(channels) * plane;
+  const size_t n = examples.size();
+  const bool masks = labels && source.task() == Task::Segmentation;
+  const bool boxes = labels && source.task() == Task::Detection;
+  if (labels) {
+    labels->masks.assign(masks ? n * plane : 0, kVoidLabel);
+    labels->boxes.assign(boxes ? n : 0, {});
+    labels->imageBoxes.assign(boxes ? n : 0, {});
+    labels->views.assign(n, View{});
+    labels->imageSizes.assign(n, {0, 0});
+    labels->sources.assign(n, "");
+  }
   std::mutex mu;
   int64_t firstBad = -1;
   std::string message;
@@ -58,15 +70,52 @@ Status fitExamples(const DataSource &source, const std::vector<int64_t> &example
     auto image = matchChannels(std::move(sample->image), channels, sample->source);
     if (!image)
       return fail(image.error());
+    if (masks && (sample->mask.height != image->height || sample->mask.width != image->width))
+      return fail(sample->source + ": no segmentation mask of the image's size");
     Sample fitted;
     fitted.image = std::move(*image);
-    Image pixels = applyView(fitted, fitView(fitted.image.height, fitted.image.width, height, width)).image;
+    if (masks)
+      fitted.mask = std::move(sample->mask);
+    if (boxes)
+      fitted.boxes = sample->boxes;
+    const View view = fitView(fitted.image.height, fitted.image.width, height, width);
+    Sample viewed = applyView(fitted, view);
+    const Image &pixels = viewed.image;
+    if (labels) {
+      labels->views[size_t(k)] = view;
+      labels->imageSizes[size_t(k)] = {fitted.image.height, fitted.image.width};
+      labels->sources[size_t(k)] = sample->source;
+      if (masks)
+        std::copy(viewed.mask.pixels.begin(), viewed.mask.pixels.end(), labels->masks.begin() + long(size_t(k) * plane));
+      if (boxes) {
+        labels->boxes[size_t(k)] = std::move(viewed.boxes);
+        labels->imageBoxes[size_t(k)] = std::move(sample->boxes);
+      }
+    }
     uint8_t *dst = out + size_t(k) * item;
     for (size_t p = 0; p < plane; ++p)
       for (size_t c = 0; c < size_t(channels); ++c)
         dst[c * plane + p] = pixels.pixels[p * size_t(channels) + c];
   });
   return firstBad < 0 ? Status::success() : Status::error(message);
+}
+
+std::vector<GroundTruthObject> truthOf(const FittedLabels &labels, size_t k) {
+  std::vector<GroundTruthObject> out;
+  for (const Box &b : labels.imageBoxes.at(k))
+    out.push_back({DetectionBox{b.xmin, b.ymin, b.xmax, b.ymax, b.label}, b.difficult});
+  return out;
+}
+
+std::function<DetectionBox(const DetectionBox &)> toImageOf(const FittedLabels &labels, size_t k) {
+  const View view = labels.views.at(k);
+  const auto [height, width] = labels.imageSizes.at(k);
+  return [view, height = height, width = width](const DetectionBox &d) {
+    Box b;
+    b.xmin = d.xmin, b.ymin = d.ymin, b.xmax = d.xmax, b.ymax = d.ymax;
+    b = boxToImage(b, view, height, width);
+    return DetectionBox{b.xmin, b.ymin, b.xmax, b.ymax, d.label};
+  };
 }
 
 Expected<std::unique_ptr<DataSource>> openDataSource(const std::string &format, const std::string &path,

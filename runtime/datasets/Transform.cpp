@@ -178,4 +178,15 @@ Sample applyView(const Sample &sample, const View &view, const std::vector<uint8
   return out;
 }
 
+Box boxToImage(Box b, const View &view, int64_t imageHeight, int64_t imageWidth) {
+  if (view.mirror)
+    b = mirrored(b, view.width);
+  const float sx = float(view.resizedWidth) / float(imageWidth), sy = float(view.resizedHeight) / float(imageHeight);
+  b.xmin = std::clamp((b.xmin + float(view.x0)) / sx, 0.0f, float(imageWidth));
+  b.xmax = std::clamp((b.xmax + float(view.x0)) / sx, 0.0f, float(imageWidth));
+  b.ymin = std::clamp((b.ymin + float(view.y0)) / sy, 0.0f, float(imageHeight));
+  b.ymax = std::clamp((b.ymax + float(view.y0)) / sy, 0.0f, float(imageHeight));
+  return b;
+}
+
 } // namespace pce::rt

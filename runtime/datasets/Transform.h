@@ -59,6 +59,10 @@ View randomView(int64_t imageHeight, int64_t imageWidth, int64_t height, int64_t
 // The sample through `view`: its image (padding `fill`), boxes and mask.
 Sample applyView(const Sample &sample, const View &view, const std::vector<uint8_t> &fill = {0});
 
+// The inverse of applyView for a box: `box` in the view's pixels back in
+// the pixels of the imageHeight x imageWidth image it came from (unmirrored,
+// shifted by the window, scaled back, clipped to the image).
+Box boxToImage(Box box, const View &view, int64_t imageHeight, int64_t imageWidth);
 // A uniform integer in [lo, hi] from raw 64-bit draws (rejection sampling,
 // independent of the standard library's distributions).
 int64_t uniformInteger(std::mt19937_64 &rng, int64_t lo, int64_t hi);

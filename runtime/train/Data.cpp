@@ -213,6 +213,11 @@ DataSplit loadData(const rt::TrainingConfig &t, int64_t limitTrain, const std::v
   const uint64_t seed = static_cast<uint64_t>(t.seed);
   if (rt::isImageDataFormat(t.dataFormat))
     return loadImageData(t, limitTrain, item, imageOptions);
+  if (imageOptions.head != rt::HeadKind::Classification)
+    throw std::runtime_error("training.data_format " + t.dataFormat + " holds class labels; a " +
+                             rt::headKindName(imageOptions.head) +
+                             " head needs a data set with " +
+                             (imageOptions.head == rt::HeadKind::Detection ? "boxes (voc)" : "masks (voc, camelyon16)"));
   if (t.dataFormat == "cifar10")
     return loadCifar(t, rt::CifarVariant::Cifar10, limitTrain);
   if (t.dataFormat == "cifar100")

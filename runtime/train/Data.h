@@ -14,6 +14,7 @@
 
 #include "runtime/DataDescription.h"
 #include "runtime/TrainingPlan.h"
+#include "runtime/datasets/Examples.h"
 
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
@@ -42,7 +43,12 @@ public:
 // arithmetic: x / 255, then (x - mean) / std.
 struct Dataset {
   torch::Tensor images;
-  torch::Tensor labels; // i64 [N]
+  torch::Tensor labels; // i64 [N]; -1 for the examples of a dense split
+  // A detection / segmentation split (image data sets, in memory): masks
+  // u8 [N,H,W] of a segmentation split, and the boxes, views and image sizes
+  // (runtime/datasets/Examples.h) in the model's input geometry.
+  torch::Tensor masks;
+  std::shared_ptr<const rt::FittedLabels> dense;
   torch::Tensor mean, std;
   std::shared_ptr<const ImageStream> stream;
 
@@ -102,6 +108,7 @@ DataSplit loadFashionMnist(const std::string &dir, int64_t validation, uint64_t 
 // memory when the three splits fit in `cacheBytes`, else decoded batch by
 // batch; `threads` decode (all of them at load, while nothing else runs).
 struct ImageDataOptions {
+  rt::HeadKind head = rt::HeadKind::Classification; // which labels to read
   int64_t cacheBytes = int64_t(4) << 30;
   int threads = 1;
   int64_t statsImages = 20000; // a stream's normalisation is measured on this many training images

@@ -2,6 +2,10 @@
 
 #include "runtime/train/Evaluate.h"
 
+#include "runtime/train/DenseTask.h"
+
+#include <cstdio>
+
 namespace pce::train {
 
 int64_t topKCorrect(const torch::Tensor &logits, const torch::Tensor &labels, int64_t k) {
@@ -47,6 +51,38 @@ EvalResult evaluate(Network &net, const Dataset &data, int64_t batch, int64_t ch
   }
   net.train(wasTraining);
   return r;
+}
+
+EvalResult evaluateSplit(Network &net, const Dataset &data, const rt::HeadSpec &head, int64_t batch, int64_t chunks) {
+  if (head.kind == rt::HeadKind::Classification)
+    return evaluate(net, data, batch, chunks);
+  return evaluateDense(net, data, head, batch, chunks);
+}
+
+std::string metricLine(const std::string &prefix, const EvalResult &r) {
+  if (r.dense)
+    return prefix + " " + r.dense->summary();
+  char buf[96];
+  std::snprintf(buf, sizeof buf, " top-1 %.2f%%  top-5 %.2f%%", 100 * r.top1, 100 * r.top5);
+  return prefix + buf;
+}
+
+void setMetrics(rt::JsonValue &o, const std::string &prefix, const EvalResult &r,
+                const std::vector<std::string> &classNames) {
+  if (!r.dense) {
+    o.set(prefix + "_top1", rt::JsonValue::number(r.top1));
+    o.set(prefix + "_top5", rt::JsonValue::number(r.top5));
+    return;
+  }
+  const rt::DenseScores &d = *r.dense;
+  if (d.kind == rt::HeadKind::Detection) {
+    o.set(prefix + "_map11", rt::JsonValue::number(d.detection.map11));
+    o.set(prefix + "_map_all", rt::JsonValue::number(d.detection.mapAll));
+  } else {
+    o.set(prefix + "_miou", rt::JsonValue::number(d.segmentation.meanIoU));
+    o.set(prefix + "_pixel_accuracy", rt::JsonValue::number(d.segmentation.pixelAccuracy));
+  }
+  o.set(prefix + "_scores", d.json(classNames));
 }
 
 rt::JsonValue routingJson(const std::map<std::string, torchrt::RoutingStats> &routing) {

@@ -9,19 +9,24 @@
 #define PCE_RUNTIME_TRAIN_EVALUATE_H
 
 #include "runtime/Json.h"
+#include "runtime/dense/DenseEvaluation.h"
 #include "runtime/torch/RouterStats.h"
 #include "runtime/train/Data.h"
 #include "runtime/train/Network.h"
 
 #include <map>
+#include <optional>
+#include <vector>
 #include <string>
 
 namespace pce::train {
 
 struct EvalResult {
   int64_t images = 0;
-  double loss = 0; // mean cross-entropy
-  double top1 = 0, top5 = 0;
+  double loss = 0; // mean cross-entropy (a dense head: its training loss, mean per image)
+  double top1 = 0, top5 = 0; // classification
+  std::optional<rt::DenseScores> dense; // segmentation / detection
+
   std::map<std::string, torchrt::RoutingStats> routing; // per PCE layer
 };
 
@@ -30,6 +35,14 @@ struct EvalResult {
 int64_t topKCorrect(const torch::Tensor &logits, const torch::Tensor &labels, int64_t k);
 
 EvalResult evaluate(Network &net, const Dataset &data, int64_t batch, int64_t chunks);
+// The head's evaluation: evaluate() for a classifier, else evaluateDense()
+// (DenseTask.h).
+EvalResult evaluateSplit(Network &net, const Dataset &data, const rt::HeadSpec &head, int64_t batch, int64_t chunks);
+// "val top-1 91.20%  top-5 99.80%" or "val mIoU 61.20%  pixel acc ..." (prefix "val").
+std::string metricLine(const std::string &prefix, const EvalResult &r);
+// The metric's JSON members with `prefix` ("val_top1", "test_miou", ...).
+void setMetrics(rt::JsonValue &object, const std::string &prefix, const EvalResult &r,
+                const std::vector<std::string> &classNames);
 
 // {"entropy": nats, "entropy_normalized": .., "usage": [..]} per layer.
 rt::JsonValue routingJson(const std::map<std::string, torchrt::RoutingStats> &routing);

@@ -59,18 +59,38 @@ private:
   int threads_;
 };
 
-SourcePtr open(const rt::TrainingConfig &t, const std::string &split) {
-  auto source = rt::openDataSource(t.dataFormat, t.data, split);
+rt::Task taskOf(rt::HeadKind head) {
+  switch (head) {
+  case rt::HeadKind::Classification: return rt::Task::Classification;
+  case rt::HeadKind::Segmentation: return rt::Task::Segmentation;
+  case rt::HeadKind::Detection: return rt::Task::Detection;
+  }
+  return rt::Task::Classification;
+}
+
+const char *taskName(rt::Task task) {
+  switch (task) {
+  case rt::Task::Classification: return "classification";
+  case rt::Task::Segmentation: return "segmentation";
+  case rt::Task::Detection: return "detection";
+  }
+  return "?";
+}
+
+SourcePtr open(const rt::TrainingConfig &t, const std::string &split, rt::HeadKind head) {
+  const rt::Task task = taskOf(head);
+  auto source = rt::openDataSource(t.dataFormat, t.data, split, task);
   if (!source)
     throw std::runtime_error(source.error() + " (training.data or --data names the data set's directory)");
-  if ((*source)->task() != rt::Task::Classification)
-    throw std::runtime_error(t.dataFormat + " (" + t.data +
-                             ") is a detection / segmentation data set; pce-train trains classification heads only, "
-                             "so it cannot train on it yet");
+  if ((*source)->task() != task)
+    throw std::runtime_error(t.dataFormat + " (" + t.data + ") is a " + taskName((*source)->task()) +
+                             " data set; the model's head is a " + rt::headKindName(head) + " head");
   return SourcePtr(std::move(*source));
 }
 
 torch::Tensor labelsOf(const rt::DataSource &source, const std::vector<int64_t> &examples) {
+  if (source.task() != rt::Task::Classification)
+    return torch::full({int64_t(examples.size())}, -1, torch::kLong);
   torch::Tensor labels = torch::empty({int64_t(examples.size())}, torch::kLong);
   int64_t *out = labels.data_ptr<int64_t>();
   for (size_t k = 0; k < examples.size(); ++k) {
@@ -104,13 +124,13 @@ DataSplit loadImageData(const rt::TrainingConfig &t, int64_t limitTrain, const s
   if (item.size() != 3)
     throw std::runtime_error("internal error: image data needs the model's input shape [C,H,W]");
   const int loadThreads = rt::defaultThreadCount();
-  SourcePtr train = open(t, "train"), test = open(t, rt::heldOutSplit(t.dataFormat));
+  SourcePtr train = open(t, "train", options.head), test = open(t, rt::heldOutSplit(t.dataFormat), options.head);
   SourcePtr validation = train;
   std::vector<int64_t> trainIdx, valIdx;
   if (rt::hasValidationSplit(t.dataFormat)) {
     // The data set's own validation split; a seeded subset when
     // training.validation asks for fewer.
-    validation = open(t, "val");
+    validation = open(t, "val", options.head);
     trainIdx = toVector(torch::arange(train->size(), torch::kLong));
     at::Generator gen = at::detail::createCPUGenerator(static_cast<uint64_t>(t.seed));
     torch::Tensor perm = torch::randperm(validation->size(), gen, torch::kLong);
@@ -135,11 +155,30 @@ DataSplit loadImageData(const rt::TrainingConfig &t, int64_t limitTrain, const s
   const int64_t itemBytes = item[0] * item[1] * item[2];
   const int64_t total = int64_t(trainIdx.size() + valIdx.size() + testIdx.size());
   const bool cache = total * itemBytes <= options.cacheBytes;
+  const bool dense = options.head != rt::HeadKind::Classification;
+  if (dense && !cache)
+    throw std::runtime_error(t.dataFormat + " (" + t.data + "): the three splits need " +
+                             std::to_string((total * itemBytes) >> 20) +
+                             " MiB at the model's input size; detection and segmentation splits are held in memory "
+                             "(raise --data-cache-mb, or train on fewer examples with --limit-train)");
 
   auto make = [&](const SourcePtr &source, const std::vector<int64_t> &examples) {
     Dataset d;
     d.labels = labelsOf(*source, examples);
-    if (cache)
+    if (dense) {
+      auto labels = std::make_shared<rt::FittedLabels>();
+      d.images = torch::empty({int64_t(examples.size()), item[0], item[1], item[2]}, torch::kUInt8);
+      rt::Status s = rt::fitExamples(*source, examples, item[0], item[1], item[2], loadThreads,
+                                     d.images.data_ptr<uint8_t>(), labels.get());
+      if (!s)
+        throw std::runtime_error(s.message());
+      if (!labels->masks.empty()) {
+        d.masks = torch::from_blob(labels->masks.data(), {int64_t(examples.size()), item[1], item[2]}, torch::kUInt8)
+                      .clone();
+        labels->masks = {};
+      }
+      d.dense = std::move(labels);
+    } else if (cache)
       d.images = SourceStream::decode(*source, examples, item, loadThreads);
     else
       d.stream = std::make_shared<SourceStream>(source, examples, item, options.threads);

@@ -56,7 +56,7 @@ void Network::addBatchNorm(Layer &l, const std::string &prefix, int64_t c) {
 
 Network::Network(const Plan &plan, const NetworkOptions &options, at::Generator gen) : options_(options) {
   for (const PlanLayer &d : plan.layers)
-    if (d.kind == "residual")
+    if (d.kind == "residual" || d.kind == "concat")
       residualSources_.insert(d.from);
   for (const PlanLayer &d : plan.layers) {
     Layer l;
@@ -89,14 +89,10 @@ Network::Network(const Plan &plan, const NetworkOptions &options, at::Generator 
     }
     layers_.push_back(std::move(l));
   }
-  if (plan.headClasses) {
-    hasHead_ = true;
-    head_.desc.name = "head";
-    head_.desc.kind = "head";
-    int64_t features = plan.headIn.empty() ? 0 : plan.headIn[0];
-    add(head_, "fc.weight", rt::ParamRole::LinearWeight, {features, *plan.headClasses});
-    add(head_, "fc.bias", rt::ParamRole::LinearBias, {*plan.headClasses});
-  }
+  inputHeight_ = plan.height;
+  inputWidth_ = plan.width;
+  if (plan.head)
+    addHead(*plan.head);
   // The PCE layers' tensors start as the artifact's manifest says.
   for (const auto &[name, t] : tensors()) {
     if (inits_.count(name))
@@ -107,6 +103,60 @@ Network::Network(const Plan &plan, const NetworkOptions &options, at::Generator 
                                "' no initialiser (compiled by an older pce-compile? compile it again)");
     inits_[name] = *p->init;
   }
+}
+
+void Network::addHead(const rt::HeadSpec &head) {
+  head_spec_ = head;
+  head_.desc.name = "head";
+  head_.desc.kind = "head";
+  const int64_t features = head.in.empty() ? 0 : head.in[0], K = head.classes;
+  auto conv1x1 = [&](const std::string &name, int64_t channels, rt::ParamRole biasRole) {
+    add(head_, name + ".weight", rt::ParamRole::ConvKernel, {channels, features, 1, 1});
+    add(head_, name + ".bias", biasRole, {channels});
+  };
+  switch (head.kind) {
+  case rt::HeadKind::Classification:
+    add(head_, "fc.weight", rt::ParamRole::LinearWeight, {features, K});
+    add(head_, "fc.bias", rt::ParamRole::LinearBias, {K});
+    return;
+  case rt::HeadKind::Segmentation:
+    conv1x1("classifier", K, rt::ParamRole::ConvBias);
+    return;
+  case rt::HeadKind::Detection:
+    conv1x1("heatmap", K, rt::ParamRole::HeatmapBias);
+    conv1x1("size", 2, rt::ParamRole::ConvBias);
+    conv1x1("offset", 2, rt::ParamRole::ConvBias);
+    return;
+  }
+}
+
+torch::Tensor Network::headForward(torch::Tensor x) {
+  const rt::HeadSpec &head = *head_spec_;
+  auto conv1x1 = [&](const std::string &name) {
+    return torch::conv2d(x, head_.t.at(name + ".weight"), head_.t.at(name + ".bias"));
+  };
+  switch (head.kind) {
+  case rt::HeadKind::Classification:
+    if (x.dim() == 4)
+      x = x.mean({2, 3});
+    return x.matmul(head_.t.at("fc.weight")) + head_.t.at("fc.bias");
+  case rt::HeadKind::Segmentation: {
+    torch::Tensor logits = conv1x1("classifier");
+    if (logits.size(2) == inputHeight_ && logits.size(3) == inputWidth_)
+      return logits;
+    return torch::upsample_bilinear2d(logits, {inputHeight_, inputWidth_}, /*align_corners=*/false);
+  }
+  case rt::HeadKind::Detection:
+    return torch::cat({conv1x1("heatmap"), conv1x1("size"), conv1x1("offset")}, 1);
+  }
+  return x;
+}
+
+torch::Tensor inferenceOutput(const rt::HeadSpec &head, const torch::Tensor &logits) {
+  if (head.kind != rt::HeadKind::Detection)
+    return logits;
+  const int64_t K = head.classes;
+  return torch::cat({torch::sigmoid(logits.narrow(1, 0, K)), logits.narrow(1, K, 4)}, 1);
 }
 
 torch::Tensor Network::batchNorm(Layer &l, const std::string &prefix, const torch::Tensor &x, double eps) {
@@ -142,6 +192,16 @@ NetworkOutput Network::forward(const torch::Tensor &input, const std::string &st
         x = x + l.t.at("bias");
     } else if (d.kind == "residual") {
       x = x + kept.at(d.from);
+    } else if (d.kind == "concat") {
+      x = torch::cat({x, kept.at(d.from)}, 1);
+    } else if (d.kind == "sigmoid") {
+      x = torch::sigmoid(x);
+    } else if (d.kind == "upsample") {
+      const std::vector<int64_t> size = {d.out.at(1), d.out.at(2)};
+      if (d.mode == "bilinear")
+        x = torch::upsample_bilinear2d(x, size, /*align_corners=*/false);
+      else
+        x = torch::upsample_nearest2d(x, size);
     } else if (d.kind == "pce") {
       if (l.pce) {
         torchrt::PceForward f = l.pce->forward(x);
@@ -159,12 +219,7 @@ NetworkOutput Network::forward(const torch::Tensor &input, const std::string &st
     if (d.name == stopAfter)
       return out;
   }
-  if (hasHead_) {
-    if (x.dim() == 4)
-      x = x.mean({2, 3});
-    x = x.matmul(head_.t.at("fc.weight")) + head_.t.at("fc.bias");
-  }
-  out.logits = x;
+  out.logits = head_spec_ ? headForward(x) : x;
   return out;
 }
 

@@ -3,8 +3,10 @@
 // Ordinary layers are LibTorch ops over tensors named as in
 // docs/ModelDescription.md (conv `<n>.weight [Co,C,kh,kw]`, `<n>.bias`;
 // batch_norm `<n>.gamma/.beta/.running_mean/.running_var`; linear
-// `<n>.weight [F,O]` input-major; the head's `head.fc.weight [F,classes]`,
-// `head.fc.bias`). PCE layers are PceLayers of the phase's artifact, or, for
+// `<n>.weight [F,O]` input-major; upsample, concat and sigmoid have none;
+// the heads' as the importer names them: `head.fc.weight [F,classes]`,
+// `head.fc.bias`; `head.classifier.*` [K,C,1,1] of a segmentation head;
+// `head.heatmap.*`, `head.size.*`, `head.offset.*` of a detection head). PCE layers are PceLayers of the phase's artifact, or, for
 // the dense baseline, one LibTorch Conv(3x3, pad 1, no bias)-BN-ReLU each
 // (`<n>.dense.weight`, `<n>.dense.bn.*`) with the same output channels.
 //
@@ -21,6 +23,7 @@
 #include <torch/nn/module.h>
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -40,6 +43,9 @@ struct NetworkOptions {
 };
 
 struct NetworkOutput {
+  // The head's output (runtime/dense/HeadSpec.h), except that a detection
+  // head's class heatmaps are logits here (the loss takes them before the
+  // sigmoid); inferenceOutput() gives what the compiled forward returns.
   torch::Tensor logits;
   std::map<std::string, torch::Tensor> routing;   // per PCE layer [B,P,E]
   std::map<std::string, torch::Tensor> embedding; // per PCE layer [B,P,D] (when it has one)
@@ -76,12 +82,15 @@ private:
   torch::Tensor add(Layer &layer, const std::string &suffix, rt::ParamRole role, std::vector<int64_t> shape,
                     bool buffer = false);
   void addBatchNorm(Layer &layer, const std::string &prefix, int64_t channels);
+  void addHead(const rt::HeadSpec &head);
+  torch::Tensor headForward(torch::Tensor x);
   torch::Tensor batchNorm(Layer &l, const std::string &prefix, const torch::Tensor &x, double eps);
 
   NetworkOptions options_;
   std::vector<Layer> layers_;
   Layer head_;
-  bool hasHead_ = false;
+  std::optional<rt::HeadSpec> head_spec_;
+  int64_t inputHeight_ = 0, inputWidth_ = 0;
   std::set<std::string> residualSources_;
   std::vector<std::shared_ptr<torchrt::PceLayer>> pce_;
   std::map<std::string, rt::Initialiser> inits_; // every tensor's, by name
@@ -91,6 +100,9 @@ private:
 // does with its own generator). A `mix: concat` projection's identity blocks
 // make a phase adding it start where the last ended.
 void initialiseTensor(torch::Tensor &t, const rt::Initialiser &init, at::Generator gen);
+// NetworkOutput::logits as the compiled forward returns them: a detection
+// head's heatmap channels through the sigmoid; the others unchanged.
+torch::Tensor inferenceOutput(const rt::HeadSpec &head, const torch::Tensor &logits);
 
 } // namespace pce::train
 

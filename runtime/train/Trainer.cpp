@@ -10,6 +10,7 @@
 #include "runtime/torch/RouterStats.h"
 #include "runtime/train/Checkpoint.h"
 #include "runtime/train/Data.h"
+#include "runtime/train/DenseTask.h"
 #include "runtime/train/Evaluate.h"
 #include "runtime/train/Log.h"
 #include "runtime/train/Network.h"
@@ -124,8 +125,9 @@ void Trainer::preparePlan() {
   if (opt_.threads)
     t.threads = *opt_.threads;
   threads_ = std::max<int64_t>(1, t.threads);
-  if (!plan_.headClasses)
-    throw std::runtime_error(plan_.path + ": the model has no classification head; pce-train trains classifiers");
+  if (!plan_.head)
+    throw std::runtime_error(plan_.path + ": the model has no head (classification, segmentation or detection); "
+                             "pce-train trains a model against its head's labels");
 }
 
 std::shared_ptr<Network> Trainer::buildNetwork(size_t q) {
@@ -309,16 +311,30 @@ void Trainer::trainEpoch(int64_t epoch) {
                              " images, fewer than one batch of " + std::to_string(B));
   const int64_t nb = static_cast<int64_t>(batches.size());
   double lossSum = 0, ceSum = 0, lbSum = 0, firstLr = 0;
+  double heatSum = 0, sizeSum = 0, offsetSum = 0; // detection's parts
   int64_t correct = 0;
+  const rt::HeadSpec &head = *plan_.head;
+  const bool dense = head.kind != rt::HeadKind::Classification;
   net_->train();
   for (int64_t b = 0; b < nb; ++b) {
-    torch::Tensor x = augment(prefetch.take(size_t(b)), t.cropPadding, t.hflip, gen_, data_.black());
-    torch::Tensor y = data_.train.labels.index_select(0, batches[b]);
     const double lr = learningRate(t.schedule, t.optimizer.lr, globalStep_, nb, total);
     if (b == 0)
       firstLr = lr;
-    NetworkOutput out = net_->forward(x);
-    torch::Tensor ce = torch::nll_loss(torch::log_softmax(out.logits, 1), y);
+    NetworkOutput out;
+    torch::Tensor ce, y;
+    if (dense) {
+      DenseBatch batch = denseBatch(data_.train, prefetch.take(size_t(b)), batches[b]);
+      augmentDense(batch, t.cropPadding, t.hflip, gen_, data_.black());
+      out = net_->forward(batch.images);
+      DenseLoss d = denseLoss(head, out.logits, batch);
+      ce = d.total;
+      heatSum += d.heatmap, sizeSum += d.size, offsetSum += d.offset;
+    } else {
+      torch::Tensor x = augment(prefetch.take(size_t(b)), t.cropPadding, t.hflip, gen_, data_.black());
+      y = data_.train.labels.index_select(0, batches[b]);
+      out = net_->forward(x);
+      ce = torch::nll_loss(torch::log_softmax(out.logits, 1), y);
+    }
     torch::Tensor lb = torch::zeros({}, ce.options());
     for (const auto &[name, w] : out.routing)
       lb = lb + torchrt::loadBalancingLoss(w);
@@ -332,7 +348,8 @@ void Trainer::trainEpoch(int64_t epoch) {
     lossSum += loss.item<double>();
     ceSum += ce.item<double>();
     lbSum += lb.item<double>();
-    correct += topKCorrect(out.logits.detach(), y, 1);
+    if (!dense)
+      correct += topKCorrect(out.logits.detach(), y, 1);
 
     ++sessionBatches_;
     const double trainSeconds = sessionTrainSeconds_ + secondsSince(epochStart);
@@ -347,7 +364,7 @@ void Trainer::trainEpoch(int64_t epoch) {
   const double trainSeconds = secondsSince(epochStart);
   sessionTrainSeconds_ += trainSeconds;
 
-  EvalResult val = evaluate(*net_, data_.validation, B, evalChunks());
+  EvalResult val = evaluateSplit(*net_, data_.validation, head, B, evalChunks());
   const double wall = secondsSince(epochStart);
   const double n = static_cast<double>(nb);
   JsonValue e = JsonValue::object();
@@ -358,10 +375,15 @@ void Trainer::trainEpoch(int64_t epoch) {
   e.set("train_loss", JsonValue::number(lossSum / n));
   e.set("train_ce", JsonValue::number(ceSum / n));
   e.set("train_lb", JsonValue::number(lbSum / n));
-  e.set("train_top1", JsonValue::number(static_cast<double>(correct) / (n * static_cast<double>(B))));
+  if (dense && head.kind == rt::HeadKind::Detection) {
+    e.set("train_heatmap", JsonValue::number(heatSum / n));
+    e.set("train_size", JsonValue::number(sizeSum / n));
+    e.set("train_offset", JsonValue::number(offsetSum / n));
+  } else if (!dense) {
+    e.set("train_top1", JsonValue::number(static_cast<double>(correct) / (n * static_cast<double>(B))));
+  }
   e.set("val_loss", JsonValue::number(val.loss));
-  e.set("val_top1", JsonValue::number(val.top1));
-  e.set("val_top5", JsonValue::number(val.top5));
+  setMetrics(e, "val", val, data_.description.classes);
   e.set("layers", routingJson(val.routing));
   e.set("images_per_s", JsonValue::number(n * static_cast<double>(B) / trainSeconds));
   e.set("wall_s", JsonValue::number(wall));
@@ -372,8 +394,7 @@ void Trainer::trainEpoch(int64_t epoch) {
     entropies += "  H(" + name + ") " + fixed(s.normalizedEntropy(), 3);
   progress_->line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(plan_.totalEpochs()) + " [phase " +
                   std::to_string(phase_ + 1) + "]  train loss " + fixed(lossSum / n, 4) + "  val loss " +
-                  fixed(val.loss, 4) + "  val top-1 " + fixed(100 * val.top1, 2) + "%  top-5 " +
-                  fixed(100 * val.top5, 2) + "%" + entropies + "  " +
+                  fixed(val.loss, 4) + "  " + metricLine("val", val) + entropies + "  " +
                   fixed(n * static_cast<double>(B) / trainSeconds, 0) + " img/s  " + fixed(wall, 1) + " s");
 }
 
@@ -395,7 +416,7 @@ void Trainer::checkpoint(int64_t epochsDone) {
 }
 
 void Trainer::finish() {
-  EvalResult test = evaluate(*net_, data_.test, plan_.batch, evalChunks());
+  EvalResult test = evaluateSplit(*net_, data_.test, *plan_.head, plan_.batch, evalChunks());
   const double wall = wallBefore_ + secondsSince(start_);
 
   // Weights: exactly what the final phase's forward reads (every tensor for
@@ -434,8 +455,8 @@ void Trainer::finish() {
   JsonValue s = JsonValue::object();
   s.set("model", JsonValue::string(plan_.model));
   s.set("dense", JsonValue::boolean(opt_.dense));
-  s.set("test_top1", JsonValue::number(test.top1));
-  s.set("test_top5", JsonValue::number(test.top5));
+  s.set("head", rt::headSpecJson(*plan_.head));
+  setMetrics(s, "test", test, data_.description.classes);
   s.set("test_loss", JsonValue::number(test.loss));
   s.set("test_images", JsonValue::integer(test.images));
   s.set("test_layers", routingJson(test.routing));
@@ -466,7 +487,7 @@ void Trainer::finish() {
       const JsonValue *ev = e.find("event"), *ph = e.find("phase");
       if (!ev || !ev->getString() || *ev->getString() != "epoch" || !ph || ph->intValue() != static_cast<int64_t>(q) + 1)
         continue;
-      for (const char *key : {"epoch", "val_top1", "val_top5", "layers"})
+      for (const char *key : {"epoch", "val_top1", "val_top5", "val_miou", "val_map11", "val_map_all", "layers"})
         if (const JsonValue *v = e.find(key))
           p.set(key == std::string("epoch") ? "final_epoch" : key, *v);
     }
@@ -475,8 +496,8 @@ void Trainer::finish() {
   s.set("phases", std::move(phases));
   writeTextAtomic((fs::path(runDir_) / "summary.json").string(), rt::writeJson(s, 1) + "\n");
 
-  progress_->line("test (" + std::to_string(test.images) + " images): top-1 " + fixed(100 * test.top1, 2) +
-                  "%  top-5 " + fixed(100 * test.top5, 2) + "%  loss " + fixed(test.loss, 4) + "  (" +
+  progress_->line("test (" + std::to_string(test.images) + " images):" + metricLine("", test) + "  loss " +
+                  fixed(test.loss, 4) + "  (" +
                   formatDuration(wall) + " in all)");
   progress_->line("wrote " + weightsPath + " and " + (fs::path(runDir_) / "summary.json").string());
   if (forward && data_.description.format != "idx")
@@ -499,15 +520,14 @@ void Trainer::run() {
   gen_ = at::detail::createCPUGenerator(static_cast<uint64_t>(t.seed));
   const std::vector<int64_t> item = {plan_.channels, plan_.height, plan_.width};
   ImageDataOptions imageOptions;
+  imageOptions.head = plan_.head->kind;
   imageOptions.cacheBytes = opt_.dataCacheBytes;
   imageOptions.threads = opt_.dataThreads;
   data_ = loadData(t, opt_.limitTrain, item, imageOptions);
   if (data_.train.itemShape() != item)
     throw std::runtime_error(data_.trainFile + ": images are " + rt::shapeToString(data_.train.itemShape()) +
                              " but the model takes " + rt::shapeToString(item));
-  for (const Dataset *d : {&data_.train, &data_.validation, &data_.test})
-    if (d->size() && d->labels.max().item<int64_t>() >= *plan_.headClasses)
-      throw std::runtime_error("a label exceeds the head's " + std::to_string(*plan_.headClasses) + " classes");
+  checkLabels(data_, *plan_.head);
   log_ = std::make_unique<RunLog>((fs::path(runDir_) / "log.jsonl").string());
   progress_->line("pce-train: " + plan_.model + (opt_.dense ? " (dense baseline)" : "") + ": " +
                   std::to_string(data_.train.size()) + " training, " + std::to_string(data_.validation.size()) +

@@ -13,7 +13,7 @@ func.func @misspelt_argument(%x: tensor<2xf32> {pce.inptu = "x"}) {
 // -----
 
 // A name close to none: the verifier lists the names it knows.
-// expected-error @below {{'func.func' op unknown attribute 'pce.weights' on result #0; the pce dialect defines pce.input, pce.param, pce.role, pce.output, pce.routing, pce.differentiable, pce.layer_name, pce.training_plan}}
+// expected-error @below {{'func.func' op unknown attribute 'pce.weights' on result #0; the pce dialect defines pce.input, pce.param, pce.role, pce.output, pce.routing, pce.differentiable, pce.layer_name, pce.training_plan, pce.head}}
 func.func @unknown_result(%x: tensor<2xf32> {pce.input = "x"}) -> (tensor<2xf32> {pce.weights = "y"}) {
   return %x : tensor<2xf32>
 }
@@ -138,7 +138,7 @@ func.func @output_and_routing(%x: tensor<2xf32> {pce.input = "x"}) -> (tensor<2x
 // -----
 
 // A role is one of runtime/ParameterRole.h's names.
-// expected-error @below {{'func.func' op attribute 'pce.role' on argument #0 must be a parameter role (conv_kernel, conv_bias, linear_weight, linear_bias, bn_gamma, bn_beta, bn_running_mean, bn_running_var, embed_weight, embed_bias, router_keys, router_mlp_weight, router_mlp_bias, router_log_tau, expert_kernel, expert_scale, expert_shift, mix_proj_weight, mix_proj_bias, se_weight, se_bias), found "kernel"}}
+// expected-error @below {{'func.func' op attribute 'pce.role' on argument #0 must be a parameter role (conv_kernel, conv_bias, linear_weight, linear_bias, bn_gamma, bn_beta, bn_running_mean, bn_running_var, embed_weight, embed_bias, router_keys, router_mlp_weight, router_mlp_bias, router_log_tau, expert_kernel, expert_scale, expert_shift, mix_proj_weight, mix_proj_bias, se_weight, se_bias, heatmap_bias), found "kernel"}}
 func.func @unknown_role(%w: tensor<2xf32> {pce.param = "w", pce.role = "kernel"}) {
   return
 }

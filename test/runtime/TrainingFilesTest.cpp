@@ -53,8 +53,9 @@ Plan samplePlan() {
   lin.bias = false;
   p.layers = {conv, bn, layer("relu", "r", {4, 4, 4}, {4, 4, 4}), pool, layer("pce", "block", {4, 2, 2}, {4, 2, 2}),
               res, layer("flatten", "flat", {4, 2, 2}, {16}), lin};
-  p.headClasses = 5;
-  p.headIn = {5};
+  p.head = HeadSpec{};
+  p.head->classes = 5;
+  p.head->in = {5};
   for (int q = 0; q < 2; ++q) {
     Phase ph;
     ph.epochs = 2 + q;
@@ -137,7 +138,9 @@ TEST(TrainingPlan, WrittenPlanReadsBackUnchanged) {
   EXPECT_FALSE(back->layers[0].bias);
   EXPECT_DOUBLE_EQ(back->layers[1].eps, 1e-3);
   EXPECT_EQ(back->layers[5].from, "pool");
-  EXPECT_EQ(back->headClasses, std::optional<int64_t>(5));
+  ASSERT_TRUE(back->head);
+  EXPECT_EQ(back->head->classes, 5);
+  EXPECT_EQ(back->head->in, std::vector<int64_t>{5});
   const PhaseLayer &pl = back->phases[1].layers.at("block");
   EXPECT_EQ(pl.router, "mlp");
   EXPECT_EQ(pl.attention, "se");
@@ -157,12 +160,12 @@ TEST(TrainingPlan, WrittenPlanReadsBackUnchanged) {
 
 TEST(TrainingPlan, WithoutAHeadTheHeadIsNull) {
   Plan p = samplePlan();
-  p.headClasses.reset();
+  p.head.reset();
   std::string text = writePlanText(p);
   EXPECT_NE(text.find("\"head\": null"), std::string::npos) << text;
   auto back = parsePlan(text, "t.json");
   ASSERT_TRUE(back.ok()) << back.error();
-  EXPECT_FALSE(back->headClasses);
+  EXPECT_FALSE(back->head);
 }
 
 TEST(TrainingPlan, DefaultsAreDeclaredOnce) {

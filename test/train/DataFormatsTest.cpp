@@ -88,8 +88,9 @@ rt::Plan cifarPlan(const std::string &data, const std::string &format, int class
   flat.in = {4, 8, 8};
   flat.out = {256};
   p.layers = {stem, block, pool, flat};
-  p.headClasses = classes;
-  p.headIn = {256};
+  p.head = rt::HeadSpec{};
+  p.head->classes = classes;
+  p.head->in = {256};
   rt::Phase phase;
   phase.epochs = 1;
   phase.artifact = "phase1";

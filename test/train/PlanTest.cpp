@@ -23,7 +23,8 @@ TEST(Plan, ReadsTheTinyPlan) {
   EXPECT_EQ(plan->layers[0].kind, "conv");
   EXPECT_EQ(plan->layers[0].padding, (std::vector<int64_t>{1, 1}));
   EXPECT_EQ(plan->layers[4].from, "act");
-  EXPECT_EQ(*plan->headClasses, 10);
+  ASSERT_TRUE(plan->head);
+  EXPECT_EQ(plan->head->classes, 10);
   EXPECT_EQ(plan->training.data, "/data");
   EXPECT_EQ(plan->phases[0].layers.at("block").keys, "ema");
   EXPECT_EQ(plan->totalEpochs(), 5);

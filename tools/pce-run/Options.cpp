@@ -62,7 +62,8 @@ const char *kUsage =
     "--data: a data set in its published layout, labels included (accuracy as\n"
     "with --idx-labels):\n"
     "  --data DATA_DIR          the data set's directory\n"
-    "  --data-format FMT        idx, cifar10, cifar100, npy, tiny-imagenet or pcam\n"
+    "  --data-format FMT        idx, cifar10, cifar100, npy, tiny-imagenet, pcam,\n"
+    "                           voc or camelyon16\n"
     "                           (default: the format the weights were trained\n"
     "                           on, pce.data.format)\n"
     "  --split test|val|train   which split (default: the held-out one: test, or\n"
@@ -71,6 +72,12 @@ const char *kUsage =
     "  (images of tiny-imagenet and pcam are resized to the model's input:\n"
     "  shorter side to the input, centre crop, as pce-train does)\n"
     "  --limit N                use only the first N images\n"
+    "  --scores FILE.json       segmentation / detection heads (voc, camelyon16):\n"
+    "                           every number of the evaluation (per class too)\n"
+    "  --masks DIR              segmentation: each predicted mask as DIR/<id>.png\n"
+    "                           (VOC palette, the model's input geometry)\n"
+    "  --detections FILE.json   detection: every box (image id, class, score,\n"
+    "                           [xmin, ymin, xmax, ymax] in the image's pixels)\n"
     "  (images are normalised as the weights' pce.data.* metadata says;\n"
     "  --normalize overrides it for IDX)\n"
     "\n"
@@ -116,7 +123,7 @@ void checkModes(const Options &o, const CLI::App &app) {
       throw UsageError("option '--repeat' needs --input (it times one call on the same inputs)");
     return;
   }
-  for (const char *dataOnly : {"--data-format", "--split"})
+  for (const char *dataOnly : {"--data-format", "--split", "--masks", "--detections", "--scores"})
     if (given(dataOnly))
       throw UsageError(std::string("option '") + dataOnly + "' needs --data");
   if (o.idxImages) {
@@ -154,6 +161,9 @@ std::optional<int> parseCommandLine(int argc, char **argv, Options &o) {
   app.add_option("--data", o.data);
   app.add_option("--data-format", o.dataFormat)->check(CLI::IsMember(rt::kDataFormats));
   app.add_option("--split", o.split)->check(CLI::IsMember({"test", "val", "train"}));
+  app.add_option("--masks", o.masks);
+  app.add_option("--detections", o.detections);
+  app.add_option("--scores", o.scores);
   app.add_option_function<std::string>("--normalize",
                                        [&](const std::string &v) { o.normalization = parseNormalization(v); });
   return cl.handle(argc, argv, [&] { checkModes(o, app); });

@@ -25,6 +25,8 @@ struct Options {
   // Data-set mode (--data DIR instead of --input / --idx-images).
   std::optional<std::string> data, dataFormat;
   std::optional<std::string> split; // test | val | train; default: the held-out split (rt::heldOutSplit)
+  // Dense heads with --data (DenseRun.h).
+  std::optional<std::string> masks, detections, scores;
 };
 
 /// Reads argv by the rules of tools/support/CommandLine.h. Returns the exit

@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tools/pce-run/DataRun.h"
+#include "tools/pce-run/DenseRun.h"
 #include "tools/pce-run/Options.h"
 #include "tools/pce-run/Outputs.h"
 
@@ -133,6 +134,17 @@ int runTool(const Options &o) {
     return runtimeError("entry point '" + ep->name + "' takes parameters: pass --weights FILE.safetensors");
   }
 
+  const std::optional<HeadSpec> &head = art->manifest().head;
+  const bool dense = head && head->kind != HeadKind::Classification && ep->name == "forward";
+  if (o.data && dense) {
+    if (!trained)
+      return runtimeError("--data: the weights do not say how their training normalised the images (no pce.data.* "
+                          "metadata written by pce-train)");
+    return runDense(o, *art, *ep, *output, *trained, *head);
+  }
+  if (o.masks || o.detections || o.scores)
+    return runtimeError("--masks, --detections and --scores need --data and an artifact with a segmentation or "
+                        "detection head");
   if (o.idxImages || o.data)
     return runData(o, *art, *ep, *output, trained);
 
