@@ -171,3 +171,47 @@ TEST(Transform, ResamplersFollowTheirDefinitions) {
         }
   }
 }
+
+// pce-run maps detections back into their image by boxToImage: a box through
+// a view and back lands where it was (boxes the view keeps whole).
+TEST(Transform, BoxToImageUndoesTheView) {
+  std::mt19937_64 gen(rng()());
+  AugmentOptions options;
+  options.padding = 6;
+  options.scaleMin = 0.8;
+  options.scaleMax = 1.25;
+  options.mirror = true;
+  int checked = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    const int64_t h = 20 + int64_t(gen() % 300), w = 20 + int64_t(gen() % 300);
+    const View view = trial % 2 ? fitView(h, w, 64, 48) : randomView(h, w, 64, 48, options, gen);
+    Sample s;
+    s.image = Image(h, w, 3);
+    Box b;
+    b.xmin = float(gen() % uint64_t(w / 2));
+    b.ymin = float(gen() % uint64_t(h / 2));
+    b.xmax = b.xmin + 1 + float(gen() % uint64_t(w / 2));
+    b.ymax = b.ymin + 1 + float(gen() % uint64_t(h / 2));
+    s.boxes = {b};
+    Sample viewed = applyView(s, view);
+    if (viewed.boxes.empty())
+      continue;
+    const Box &v = viewed.boxes[0];
+    const bool whole = v.xmin > 0 && v.ymin > 0 && v.xmax < float(view.width) && v.ymax < float(view.height);
+    Box back = boxToImage(v, view, h, w);
+    const float tol = 1e-3f * float(std::max(h, w));
+    if (whole) {
+      EXPECT_NEAR(back.xmin, b.xmin, tol) << trial;
+      EXPECT_NEAR(back.xmax, b.xmax, tol) << trial;
+      EXPECT_NEAR(back.ymin, b.ymin, tol) << trial;
+      EXPECT_NEAR(back.ymax, b.ymax, tol) << trial;
+      ++checked;
+    }
+    // Clipped or not, the box maps inside the image and inside the original.
+    EXPECT_GE(back.xmin, b.xmin - tol);
+    EXPECT_LE(back.xmax, b.xmax + tol);
+    EXPECT_GE(back.ymin, b.ymin - tol);
+    EXPECT_LE(back.ymax, b.ymax + tol);
+  }
+  EXPECT_GT(checked, 20);
+}
