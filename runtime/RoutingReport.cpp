@@ -124,10 +124,12 @@ Status RoutingAccumulator::add(const HostTensor &weights, const HostTensor *labe
                          : ": no labels given for this batch but for the earlier ones"));
 
     LabelView lv;
+    const bool perPatch = labels && labels->shape.size() == 2;
     if (labels) {
-      if (!labels->consistent() || labels->shape.size() != 1 ||
+      if (!labels->consistent() || (labels->shape.size() != 1 && !(perPatch && labels->shape[1] == P)) ||
           !(labels->i64() || labels->i32() || labels->u8()))
-        fail(who + ": labels must be integer (i64, i32 or u8) [images], found " + labels->typeString());
+        fail(who + ": labels must be integer (i64, i32 or u8) [images] or [images, " + std::to_string(P) +
+             " patches], found " + labels->typeString());
       if (labels->shape[0] != B && labels->shape[0] != items)
         fail(who + ": " + std::to_string(labels->shape[0]) + " labels for routing weights " +
              weights.typeString() + (items != B ? " (first " + std::to_string(items) + " images)" : ""));
@@ -137,11 +139,14 @@ Status RoutingAccumulator::add(const HostTensor &weights, const HostTensor *labe
     WeightView w{weights.f32(), weights.f64()};
     // Validate everything first, so that an error adds nothing.
     int64_t maxLabel = -1;
+    // The class of patch p of image b; -1: none (per-patch labels only).
+    auto labelOf = [&](int64_t b, int64_t p) { return perPatch ? lv[b * P + p] : lv[b]; };
     for (int64_t b = 0; b < items; ++b) {
-      if (labels) {
-        int64_t l = lv[b];
-        if (l < 0 || (fixedClasses_ > 0 && l >= fixedClasses_))
-          fail(who + ": label " + std::to_string(l) + " of image " + std::to_string(b) + " is not one of " +
+      for (int64_t p = 0; labels && p < (perPatch ? P : 1); ++p) {
+        int64_t l = labelOf(b, p);
+        if ((l < 0 && !(perPatch && l == -1)) || (fixedClasses_ > 0 && l >= fixedClasses_))
+          fail(who + ": label " + std::to_string(l) + " of image " + std::to_string(b) +
+               (perPatch ? ", patch " + std::to_string(p) : std::string()) + " is not one of " +
                (fixedClasses_ > 0 ? "the " + std::to_string(fixedClasses_) + " classes"
                                   : std::string("the classes (labels are >= 0)")));
         maxLabel = std::max(maxLabel, l);
@@ -193,8 +198,8 @@ Status RoutingAccumulator::add(const HostTensor &weights, const HostTensor *labe
           }
         }
         ++positionCount_[p * E + best];
-        if (labels)
-          ++classCount_[lv[b] * E + best];
+        if (labels && labelOf(b, p) >= 0)
+          ++classCount_[labelOf(b, p) * E + best];
       }
     }
     items_ += items;

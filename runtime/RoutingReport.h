@@ -14,7 +14,10 @@
 //                      dominant expert of p (ties: lower e)
 //   I(expert;position) from the joint histogram of argmax expert and patch index,
 //                      nats and / min(log E, log P) (0 when that bound is 0)
-//   I(expert;class)    the same with the image's label, / min(log E, log classes)
+//   I(expert;class)    the same with the image's label, / min(log E, log classes);
+//                      or with each patch's own class (dense tasks: labels
+//                      [N,P], e.g. the majority class of the patch's pixels;
+//                      -1 leaves a patch out of this histogram)
 //
 // Nothing is stored per patch: RoutingAccumulator keeps only histograms
 // (O(P*E + classes*E) numbers), so a data set can be fed batch by batch.
@@ -77,7 +80,8 @@ public:
   /// 0 takes max label + 1 over everything added.
   explicit RoutingAccumulator(std::string name, int64_t numClasses = 0);
 
-  /// Adds w [B,P,E] (f32 or f64) and, optionally, labels [B] (i64, i32 or u8).
+  /// Adds w [B,P,E] (f32 or f64) and, optionally, labels [B] or per patch
+  /// [B,P] (i64, i32 or u8; per patch, -1 is "no class").
   /// `items` >= 0 uses only the first `items` images of w (and labels), e.g. to
   /// skip the padding of a last partial batch without copying.
   /// On error nothing is added.

@@ -242,6 +242,54 @@ TEST(RoutingReport, ClassMutualInformation) {
   EXPECT_NEAR(report(w, &*l8).classMI->nats, std::log(3.0), kTol);
 }
 
+// Dense tasks give each patch its own class ([N, P] labels, -1 for none).
+TEST(RoutingReport, PerPatchClassMutualInformation) {
+  // Patch p of image b has class (b + p) % 3 and goes to that expert: I = log 3.
+  auto perPatch = HostTensor::create(DType::I64, {6, 4});
+  ASSERT_TRUE(perPatch);
+  for (int64_t b = 0; b < 6; ++b)
+    for (int64_t p = 0; p < 4; ++p)
+      perPatch->i64()[b * 4 + p] = (b + p) % 3;
+  auto w = oneHot(6, 4, 3, [](int64_t b, int64_t p) { return (b + p) % 3; });
+  auto r = report(w, &*perPatch);
+  ASSERT_TRUE(r.classMI);
+  EXPECT_EQ(r.classes, 3);
+  EXPECT_NEAR(r.classMI->nats, std::log(3.0), kTol);
+  // Per-patch labels equal to the image's label give the image-label MI.
+  HostTensor labels = labelsOf({0, 1, 2, 0, 1, 2});
+  auto replicated = HostTensor::create(DType::I64, {6, 4});
+  for (int64_t b = 0; b < 6; ++b)
+    for (int64_t p = 0; p < 4; ++p)
+      replicated->i64()[b * 4 + p] = labels.i64()[b];
+  auto random = randomRouting(DType::F32, 6, 4, 3);
+  EXPECT_NEAR(report(random, &*replicated).classMI->nats, report(random, &labels).classMI->nats, kTol);
+  // -1 leaves a patch out: marking every patch whose class disagrees with
+  // its expert leaves a histogram where the expert is the class, so
+  // I = H(class) over the patches kept.
+  auto w2 = oneHot(6, 4, 3, [](int64_t b, int64_t p) { return (b * p) % 3; });
+  auto kept = HostTensor::create(DType::I64, {6, 4});
+  for (int64_t b = 0; b < 6; ++b)
+    for (int64_t p = 0; p < 4; ++p)
+      kept->i64()[b * 4 + p] = (b * p) % 3 == (b + p) % 3 ? (b + p) % 3 : -1;
+  auto r2 = report(w2, &*kept);
+  ASSERT_TRUE(r2.classMI);
+  std::vector<double> count(3, 0);
+  double total = 0;
+  for (int64_t i = 0; i < 24; ++i)
+    if (kept->i64()[i] >= 0)
+      count[size_t(kept->i64()[i])] += 1, total += 1;
+  double entropy = 0;
+  for (double c : count)
+    if (c > 0)
+      entropy -= c / total * std::log(c / total);
+  EXPECT_NEAR(r2.classMI->nats, entropy, 1e-9);
+  // -1 is no class for image labels, and other negatives never are.
+  kept->i64()[5] = -2;
+  EXPECT_FALSE(computeRoutingReport("layer", w2, &*kept));
+  HostTensor minusOne = labelsOf({0, 1, -1, 0, 1, 2});
+  EXPECT_FALSE(computeRoutingReport("layer", w, &minusOne));
+}
+
 TEST(RoutingReport, BatchesAccumulateToTheWhole) {
   const int64_t B = 7, P = 6, E = 3;
   HostTensor w = randomRouting(DType::F32, B, P, E);
@@ -346,7 +394,7 @@ TEST(RoutingReport, InvalidInputIsAnError) {
   HostTensor high = labelsOf({0, 10});
   EXPECT_CONTAINS(reportError(w, &high, 10), "label 10 of image 1 is not one of the 10 classes");
   HostTensor floats = randomTensor(DType::F32, {2});
-  EXPECT_CONTAINS(reportError(w, &floats), "labels must be integer (i64, i32 or u8) [images], found f32[2]");
+  EXPECT_CONTAINS(reportError(w, &floats), "labels must be integer (i64, i32 or u8) [images] or [images, 3 patches], found f32[2]");
   // Batches that disagree; a failed add adds nothing.
   RoutingAccumulator acc("layer1.routing");
   ASSERT_TRUE(acc.add(w));

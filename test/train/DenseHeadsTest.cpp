@@ -338,8 +338,16 @@ void trainAndCompare(const std::string &name, const std::string &head, const std
   ASSERT_NE(summary->find("test_" + metric), nullptr) << readFile(dir + "/run/summary.json");
   ProcessResult run = runCommand({PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
                                   dir + "/run/weights.safetensors", "--data", scenes.out, "--scores",
-                                  dir + "/scores.json"});
+                                  dir + "/scores.json", "--routing", dir + "/routing"});
   ASSERT_EQ(run.status, 0) << run.output;
+  // The routing report's I(expert; class) reads each patch's own class.
+  auto report = rt::parseJson(readFile(dir + "/routing/report.json"));
+  ASSERT_TRUE(report.ok()) << report.error();
+  const rt::JsonValue &layers = *report->find("layers");
+  ASSERT_EQ(layers.getArray()->size(), 1u);
+  EXPECT_FALSE((*layers.getArray())[0].find("mi_class")->isNull()) << run.output;
+  // Segmentation: 11 classes; detection: background + its 10.
+  EXPECT_EQ(report->find("classes")->intValue(), 11);
   auto scores = rt::parseJson(readFile(dir + "/scores.json"));
   ASSERT_TRUE(scores.ok()) << scores.error();
   EXPECT_EQ(scores->find("images")->intValue(), 20);

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -125,6 +126,21 @@ int runDense(const Options &o, const Artifact &art, const EntryPoint &ep, const 
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!results)
     return runtimeError(results.error());
+  // The padding's results dropped (--output and --routing receive n items).
+  for (auto &[name, t] : *results) {
+    std::vector<int64_t> shape = t.shape;
+    if (shape.empty() || shape[0] != chunks * batch)
+      return runtimeError("entry point '" + ep.name + "': result '" + name + "' " + t.typeString() +
+                          " does not lead with the batch");
+    shape[0] = n;
+    auto kept = HostTensor::create(t.dtype, shape);
+    if (!kept)
+      return runtimeError(kept.error());
+    std::memcpy(kept->data.data(), t.data.data(), kept->nbytes());
+    t = std::move(*kept);
+  }
+  if (Status s = writeResults(o, ep, output, *results); !s)
+    return runtimeError(s.message());
   const HostTensor &out = results->at(output.name);
   int64_t perItem = 1;
   for (int64_t d : perImage)
@@ -182,6 +198,32 @@ int runDense(const Options &o, const Artifact &art, const EntryPoint &ep, const 
     if (Status s = writeText(*o.scores, writeJson(j, 1) + "\n"); !s)
       return runtimeError(s.message());
   }
+  // The routing report's classes: each patch's majority class of the mask;
+  // for detection, of the boxes painted background 0, class + 1 inside
+  // (smaller boxes on top).
+  ReportContext ctx;
+  ctx.imageSize = std::make_pair(H, W);
+  std::vector<uint8_t> painted;
+  if (head.kind == HeadKind::Segmentation) {
+    ctx.masks = labels.masks.data();
+    ctx.classes = head.classes;
+  } else {
+    painted.assign(size_t(n) * plane, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<Box> order = labels.boxes[size_t(i)];
+      std::sort(order.begin(), order.end(), [](const Box &a, const Box &b) {
+        return (a.xmax - a.xmin) * (a.ymax - a.ymin) > (b.xmax - b.xmin) * (b.ymax - b.ymin);
+      });
+      for (const Box &b : order)
+        for (int64_t y = int64_t(b.ymin); y < std::min<int64_t>(H, int64_t(std::ceil(b.ymax))); ++y)
+          for (int64_t x = int64_t(b.xmin); x < std::min<int64_t>(W, int64_t(std::ceil(b.xmax))); ++x)
+            painted[size_t(i) * plane + size_t(y * W + x)] = uint8_t(std::min<int64_t>(b.label + 1, 254));
+    }
+    ctx.masks = painted.data();
+    ctx.classes = head.classes + 1;
+  }
+  if (Status s = writeRoutingReportFiles(o, ep, *results, ctx); !s)
+    return runtimeError(s.message());
   const int threads = static_cast<int>(std::min<int64_t>(art.threads(), chunks));
   std::printf("%s: %s  (%lld images, %.0f images/s, %d %s)\n", headKindName(head.kind), scores->summary().c_str(),
               static_cast<long long>(n), double(n) / std::max(seconds, 1e-9), threads,

@@ -43,20 +43,65 @@ Status writeResults(const Options &o, const EntryPoint &ep, const BufferSpec &ou
   return Status::success();
 }
 
+namespace {
+
+// i64 [N, gh*gw]: the majority class of each patch's pixels in masks
+// [N, H, W] (patch (i, j) covers rows [i*H/gh, (i+1)*H/gh), likewise
+// columns), -1 for a patch of void only.
+Expected<HostTensor> patchClasses(const uint8_t *masks, int64_t N, int64_t H, int64_t W, int64_t gh, int64_t gw,
+                                  int64_t classes) {
+  auto out = HostTensor::create(DType::I64, {N, gh * gw});
+  if (!out)
+    return out;
+  std::vector<int64_t> count(static_cast<size_t>(classes));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t i = 0; i < gh; ++i)
+      for (int64_t j = 0; j < gw; ++j) {
+        std::fill(count.begin(), count.end(), 0);
+        for (int64_t y = i * H / gh; y < (i + 1) * H / gh; ++y)
+          for (int64_t x = j * W / gw; x < (j + 1) * W / gw; ++x) {
+            const uint8_t v = masks[(n * H + y) * W + x];
+            if (v < classes)
+              ++count[v];
+          }
+        int64_t best = -1;
+        for (int64_t k = 0; k < classes; ++k)
+          if (count[size_t(k)] > 0 && (best < 0 || count[size_t(k)] > count[size_t(best)]))
+            best = k;
+        out->i64()[n * gh * gw + i * gw + j] = best;
+      }
+  return out;
+}
+
+} // namespace
+
 Status writeRoutingReportFiles(const Options &o, const EntryPoint &ep, const TensorMap &results,
                                const ReportContext &ctx) {
   if (!o.routing)
     return Status::success();
   RoutingReport report;
   report.imageSize = ctx.imageSize;
-  report.classes = ctx.labels ? ctx.classes : 0;
+  report.classes = ctx.labels || ctx.masks ? ctx.classes : 0;
   bool any = false;
   for (const auto &r : ep.results) {
     if (r.kind != ArgKind::Routing)
       continue;
     any = true;
     const HostTensor &w = results.at(r.name);
-    auto layer = computeRoutingReport(r.name, w, ctx.labels, ctx.labels ? ctx.classes : 0);
+    std::optional<HostTensor> perPatch;
+    if (ctx.masks && ctx.imageSize && w.shape.size() == 3) {
+      const auto [H, W] = *ctx.imageSize;
+      auto grid = inferPatchGrid(w.shape[1], H, W);
+      if (!grid)
+        return Status::error(r.name + ": cannot tell the patch grid of " + std::to_string(w.shape[1]) +
+                             " patches on " + std::to_string(H) + "x" + std::to_string(W) + " images");
+      auto classes = patchClasses(ctx.masks, w.shape[0], H, W, grid->first, grid->second, ctx.classes);
+      if (!classes)
+        return classes.status();
+      perPatch = std::move(*classes);
+    }
+    const HostTensor *labels = perPatch ? &*perPatch : ctx.labels;
+    auto layer = computeRoutingReport(r.name, w, labels, labels ? ctx.classes : 0);
     if (!layer) {
       std::fprintf(stderr, "pce-run: warning: no routing report: %s\n", layer.error().c_str());
       report.skipped.emplace_back(r.name, layer.error());

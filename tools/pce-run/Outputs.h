@@ -23,6 +23,10 @@ rt::Status writeResults(const Options &o, const rt::EntryPoint &ep, const rt::Bu
 /// What the routing report knows beyond the routing results themselves.
 struct ReportContext {
   const rt::HostTensor *labels = nullptr; // i64 [N], each in [0, classes)
+  // Or dense labels: u8 masks [N, H, W] (imageSize) of class indices, 255
+  // void; I(expert; class) then takes each patch's majority class (ties: the
+  // lower class; a patch of void only is left out).
+  const uint8_t *masks = nullptr;
   int64_t classes = 0;
   std::optional<std::pair<int64_t, int64_t>> imageSize; // H, W of the input images
 };
