@@ -376,6 +376,7 @@ public:
       }
       out.source = info.path + " (level " + std::to_string(options_.level) + ", tile at x " + std::to_string(t.x) +
                    ", y " + std::to_string(t.y) + ")";
+      out.group = info.stem;
       return out;
     });
   }

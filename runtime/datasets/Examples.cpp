@@ -52,6 +52,7 @@ Status fitExamples(const DataSource &source, const std::vector<int64_t> &example
     labels->views.assign(n, View{});
     labels->imageSizes.assign(n, {0, 0});
     labels->sources.assign(n, "");
+    labels->groups.assign(n, "");
   }
   std::mutex mu;
   int64_t firstBad = -1;
@@ -85,6 +86,7 @@ Status fitExamples(const DataSource &source, const std::vector<int64_t> &example
       labels->views[size_t(k)] = view;
       labels->imageSizes[size_t(k)] = {fitted.image.height, fitted.image.width};
       labels->sources[size_t(k)] = sample->source;
+      labels->groups[size_t(k)] = sample->group;
       if (masks)
         std::copy(viewed.mask.pixels.begin(), viewed.mask.pixels.end(), labels->masks.begin() + long(size_t(k) * plane));
       if (boxes) {

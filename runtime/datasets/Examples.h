@@ -34,6 +34,7 @@ struct FittedLabels {
   std::vector<View> views;
   std::vector<std::pair<int64_t, int64_t>> imageSizes; // height, width
   std::vector<std::string> sources;                    // the file each example came from
+  std::vector<std::string> groups;                     // Sample::group of each example
 };
 
 // Examples `examples` of `source` as u8 [n, channels, height, width] into

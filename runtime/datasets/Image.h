@@ -54,6 +54,7 @@ struct Sample {
   std::vector<Box> boxes; // detection
   Image mask;             // segmentation: 1 channel, image-sized, class or kVoidLabel
   std::string source;     // the file it came from, for messages
+  std::string group;      // what results are also reported by (a Camelyon tile's slide); empty elsewhere
 };
 
 } // namespace pce::rt

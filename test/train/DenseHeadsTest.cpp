@@ -295,6 +295,9 @@ TEST(DenseTask, AugmentationMovesMasksAndBoxesWithTheirImages) {
 #if PCE_HAVE_DATASETS
 #include "tools/pce-make-scenes/Scenes.h"
 
+#include "../datasets/AsapFixtures.h"
+#include "../datasets/SlideFixtures.h"
+
 namespace {
 
 std::string sceneModel(const std::string &head, const std::string &path) {
@@ -395,5 +398,55 @@ TEST(DenseTraining, SegmentationTrainsThroughCompiledLayersAndPceRunAgrees) {
 TEST(DenseTraining, DetectionTrainsThroughCompiledLayersAndPceRunAgrees) {
   PCE_SKIP_WITHOUT_COMPILER();
   trainAndCompare("det", "{kind: detection, classes: 10, score_threshold: 0.001}", "map11");
+}
+
+// Camelyon16 end to end on slides written here (flat layout): tiles with
+// their masks train a segmentation head; pce-run scores the test slide's
+// tiles overall and per slide, with the tumour IoU, as pce-train did.
+TEST(DenseTraining, CamelyonSlidesTrainAndPceRunScoresEachSlide) {
+  PCE_SKIP_WITHOUT_COMPILER();
+  const std::string dir = freshDir("dense-camelyon");
+  const std::string data = dir + "/camelyon";
+  fs::create_directories(data + "/images");
+  fs::create_directories(data + "/annotations");
+  for (const char *stem : {"tumor_001", "tumor_002", "normal_001", "test_001"})
+    ASSERT_NO_FATAL_FAILURE(rt::test::writeSlide(data + "/images/" + stem + ".tif"));
+  for (const char *stem : {"tumor_001", "tumor_002", "test_001"})
+    writeFile(data + "/annotations/" + stem + ".xml", rt::test::asapXml(rt::test::lesions()));
+  writeFile(data + "/test.txt", "test_001\n");
+  writeFile(dir + "/m.yaml", "model: camelyon_tiny\n"
+                             "input: {channels: 3, height: 32, width: 32}\n"
+                             "layers:\n"
+                             "  - conv: {name: stem, out_channels: 8, kernel: 3, padding: 1}\n"
+                             "  - relu: {}\n"
+                             "  - pce: {name: block, patch: 8, experts: 2, out_channels: 8, router: {kind: cosine, top_k: 1}}\n"
+                             "head: {kind: segmentation, classes: 2}\n"
+                             "training:\n"
+                             "  data: {format: camelyon16, path: " + data + "}\n"
+                             "  batch: 4\n"
+                             "  validation: 4\n"
+                             "  optimizer: {kind: adamw, lr: 0.01}\n"
+                             "  epochs: 2\n");
+  ProcessResult trained = runTrain({dir + "/m.yaml", "-o", dir + "/run"});
+  ASSERT_EQ(trained.status, 0) << trained.output;
+  auto summary = rt::parseJson(readFile(dir + "/run/summary.json"));
+  ASSERT_TRUE(summary.ok()) << summary.error();
+  ProcessResult run = runCommand({PCE_RUN_BIN, *summary->find("artifact")->getString(), "--weights",
+                                  dir + "/run/weights.safetensors", "--data", data, "--scores", dir + "/scores.json"});
+  ASSERT_EQ(run.status, 0) << run.output;
+  auto scores = rt::parseJson(readFile(dir + "/scores.json"));
+  ASSERT_TRUE(scores.ok()) << scores.error();
+  // The six tissue tiles of the test slide (the glass half holds none).
+  EXPECT_EQ(scores->find("images")->intValue(), 6);
+  EXPECT_NEAR(scores->find("miou")->numberValue(), summary->find("test_miou")->numberValue(), 1e-9) << run.output;
+  const rt::JsonValue *slides = scores->find("groups");
+  ASSERT_NE(slides, nullptr) << run.output;
+  ASSERT_NE(slides->find("test_001"), nullptr) << run.output;
+  // One slide: its scores are the overall ones.
+  EXPECT_EQ(slides->find("test_001")->find("miou")->numberValue(), scores->find("miou")->numberValue());
+  EXPECT_FALSE(scores->find("iou")->find("tumour")->isNull()); // the lesions reach the test tiles
+  EXPECT_NE(run.output.find("  test_001: mIoU "), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("tumour IoU"), std::string::npos) << run.output;
+  fs::remove_all(dir);
 }
 #endif

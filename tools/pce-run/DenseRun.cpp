@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 
 namespace pce::run {
 
@@ -153,14 +154,20 @@ int runDense(const Options &o, const Artifact &art, const EntryPoint &ep, const 
       return runtimeError("--masks: cannot create " + *o.masks + ": " + ec.message());
   }
   DenseEvaluator evaluator(head, H, W);
+  // Per group (a Camelyon slide) as well, where the data set has groups.
+  std::map<std::string, DenseEvaluator> byGroup;
   JsonValue boxes = JsonValue::array();
   const std::vector<std::string> &classes = ds.classes();
   for (int64_t i = 0; i < n; ++i) {
     const float *item = out.f32() + i * perItem;
     const std::string id = stem(labels.sources[size_t(i)]);
     if (head.kind == HeadKind::Segmentation) {
-      if (Status s = evaluator.addSegmentation(item, labels.masks.data() + size_t(i) * plane); !s)
+      const uint8_t *mask = labels.masks.data() + size_t(i) * plane;
+      if (Status s = evaluator.addSegmentation(item, mask); !s)
         return runtimeError(labels.sources[size_t(i)] + ": " + s.message());
+      if (const std::string &g = labels.groups[size_t(i)]; !g.empty())
+        if (Status s = byGroup.try_emplace(g, head, H, W).first->second.addSegmentation(item, mask); !s)
+          return runtimeError(labels.sources[size_t(i)] + ": " + s.message());
       if (o.masks)
         if (Status s = writeMask(*o.masks, id, item, head.classes, H, W); !s)
           return runtimeError(s.message());
@@ -191,8 +198,30 @@ int runDense(const Options &o, const Artifact &art, const EntryPoint &ep, const 
     if (Status s = writeText(*o.detections, writeJson(boxes, 1) + "\n"); !s)
       return runtimeError(s.message());
   }
+  JsonValue groups = JsonValue::object();
+  std::vector<std::string> groupLines;
+  for (const auto &[g, e] : byGroup) {
+    auto gs = e.finish();
+    if (!gs)
+      return runtimeError(gs.error());
+    groups.set(g, gs->json(classes));
+    std::string line = "  " + g + ": " + gs->summary() + " (" + std::to_string(gs->images) + " tiles)";
+    // The last class is the positive one of a two-class split (tumour).
+    if (classes.size() == 2) {
+      char buf[64];
+      const SegmentationScores &seg = gs->segmentation;
+      if (seg.present[1])
+        std::snprintf(buf, sizeof buf, "  %s IoU %.2f%%", classes[1].c_str(), 100 * seg.iou[1]);
+      else
+        std::snprintf(buf, sizeof buf, "  no %s", classes[1].c_str());
+      line += buf;
+    }
+    groupLines.push_back(line);
+  }
   if (o.scores) {
     JsonValue j = scores->json(classes);
+    if (!byGroup.empty())
+      j.set("groups", std::move(groups));
     j.set("split", JsonValue::string(split));
     j.set("data", JsonValue::string(*o.data));
     if (Status s = writeText(*o.scores, writeJson(j, 1) + "\n"); !s)
@@ -225,9 +254,17 @@ int runDense(const Options &o, const Artifact &art, const EntryPoint &ep, const 
   if (Status s = writeRoutingReportFiles(o, ep, *results, ctx); !s)
     return runtimeError(s.message());
   const int threads = static_cast<int>(std::min<int64_t>(art.threads(), chunks));
-  std::printf("%s: %s  (%lld images, %.0f images/s, %d %s)\n", headKindName(head.kind), scores->summary().c_str(),
+  std::string overall = scores->summary();
+  if (head.kind == HeadKind::Segmentation && classes.size() == 2 && scores->segmentation.present[1]) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "  %s IoU %.2f%%", classes[1].c_str(), 100 * scores->segmentation.iou[1]);
+    overall += buf;
+  }
+  std::printf("%s: %s  (%lld images, %.0f images/s, %d %s)\n", headKindName(head.kind), overall.c_str(),
               static_cast<long long>(n), double(n) / std::max(seconds, 1e-9), threads,
               threads == 1 ? "thread" : "threads");
+  for (const std::string &line : groupLines)
+    std::printf("%s\n", line.c_str());
   return 0;
 }
 
