@@ -82,10 +82,27 @@ LogicalResult Parser::parseTraining(yaml::Node *value, SMLoc keyLoc,
           if (!llvm::isa<yaml::MappingNode>(v))
             return readString(v, loc, key, t.data);
           return forEachEntry(
-              v, loc, "'data'", {"format", "path", "mean", "std"},
+              v, loc, "'data'",
+              {"format", "path", "mean", "std", "level", "tile_size", "stride", "min_tissue"},
               [&](StringRef k, SMLoc at, yaml::Node *d) -> LogicalResult {
                 if (k == "path")
                   return readString(d, at, k, t.data);
+                if (k == "min_tissue") {
+                  Located<double> x;
+                  if (failed(readDouble(d, at, k, x)))
+                    return failure();
+                  if (!(x.value >= 0 && x.value <= 1))
+                    return error(x.loc) << "'min_tissue' must be in [0, 1], found " << num(x.value);
+                  t.dataOptions.push_back({k.str(), x});
+                  return success();
+                }
+                if (k == "level" || k == "tile_size" || k == "stride") {
+                  Located<int64_t> n;
+                  if (failed(readInt(d, at, k, k == "tile_size" ? 1 : 0, n)))
+                    return failure();
+                  t.dataOptions.push_back({k.str(), Located<double>{double(n.value), n.loc, true}});
+                  return success();
+                }
                 if (k == "format") {
                   std::vector<std::pair<StringRef, std::string>> choices;
                   for (const std::string &f : rt::kDataFormats)
@@ -237,6 +254,10 @@ LogicalResult Parser::checkTraining(TrainingDesc &t) {
     return error(t.dataMean.given ? t.dataMean.loc : t.dataStd.loc)
            << "'mean' and 'std' of 'data' come together, one number per channel each (found "
            << t.dataMean.value.size() << " and " << t.dataStd.value.size() << ")";
+  for (const auto &[name, value] : t.dataOptions)
+    if (!t.dataFormat.given || t.dataFormat.value != "camelyon16")
+      return error(value.loc) << "'" << name
+                              << "' applies to 'format: camelyon16' (how slides are tiled)";
   return success();
 }
 

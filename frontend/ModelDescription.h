@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace llvm {
@@ -202,6 +203,8 @@ struct TrainingDesc {
   Located<std::string> data;       // the data set's directory
   Located<std::string> dataFormat; // idx | cifar10 | cifar100
   Located<std::vector<double>> dataMean, dataStd; // per channel
+  // The reader's options (camelyon16: level, tile_size, stride, min_tissue).
+  std::vector<std::pair<std::string, Located<double>>> dataOptions;
   Located<int64_t> epochs; // one phase of the description's layers, without `phases`
   Located<int64_t> batch, seed, threads, validation;
   Located<std::string> optimizer; // sgd | adamw

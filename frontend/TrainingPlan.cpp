@@ -154,6 +154,8 @@ rt::TrainingConfig trainingConfig(const TrainingDesc &t, int64_t batch) {
   c.dataFormat = orDefault(t.dataFormat, c.dataFormat);
   c.dataMean = orDefault(t.dataMean, c.dataMean);
   c.dataStd = orDefault(t.dataStd, c.dataStd);
+  for (const auto &[name, value] : t.dataOptions)
+    c.dataOptions[name] = value.value;
   c.batch = batch;
   c.seed = orDefault(t.seed, c.seed);
   c.threads = orDefault(t.threads, c.threads);

@@ -22,7 +22,18 @@ Status check(const DataDescription &d, const std::string &where) {
     if (!std::isfinite(d.mean[c]) || !std::isfinite(d.std[c]) || !(d.std[c] > 0))
       return Status::error(where + "channel " + std::to_string(c) + ": expected a finite mean and a std > 0, found " +
                            formatFloats({d.mean[c]}) + " and " + formatFloats({d.std[c]}));
+  if (Status s = checkDataOptions(d.format, d.options); !s)
+    return Status::error(where + s.message());
   return Status::success();
+}
+
+// Options as JSON, whole numbers as integers (level 2, not 2.0).
+JsonValue optionsJson(const DataOptions &options) {
+  JsonValue o = JsonValue::object();
+  for (const auto &[name, value] : options)
+    o.set(name, value == std::floor(value) && std::abs(value) < 9e15 ? JsonValue::integer(int64_t(value))
+                                                                     : JsonValue::number(value));
+  return o;
 }
 
 // "a,b,c" -> floats; nullopt on anything else.
@@ -69,6 +80,8 @@ Expected<std::map<std::string, std::string>> dataMetadata(const DataDescription 
       names.push(JsonValue::string(c));
     m[kDataClassesKey] = writeJson(names);
   }
+  if (!d.options.empty())
+    m[kDataOptionsKey] = writeJson(optionsJson(d.options));
   return m;
 }
 
@@ -108,6 +121,19 @@ Expected<std::optional<DataDescription>> readDataMetadata(const std::map<std::st
       d.classes.push_back(*n.getString());
     }
   }
+  if (auto it = metadata.find(kDataOptionsKey); it != metadata.end()) {
+    auto json = parseJson(it->second, source + ": metadata '" + kDataOptionsKey + "'");
+    if (!json)
+      return json.status();
+    if (!json->getObject())
+      return Status::error(source + ": metadata '" + kDataOptionsKey + "': expected a JSON object of numbers");
+    for (const auto &[name, value] : *json->getObject()) {
+      if (!value.isNumber())
+        return Status::error(source + ": metadata '" + kDataOptionsKey + "': option '" + name +
+                             "' is not a number");
+      d.options[name] = value.numberValue();
+    }
+  }
   if (Status s = check(d, source + ": metadata pce.data.*: "); !s)
     return s;
   return std::optional<DataDescription>(std::move(d));
@@ -128,7 +154,30 @@ JsonValue dataDescriptionJson(const DataDescription &d) {
   for (const std::string &c : d.classes)
     names.push(JsonValue::string(c));
   j.set("classes", std::move(names));
+  if (!d.options.empty())
+    j.set("options", optionsJson(d.options));
   return j;
+}
+
+const std::vector<std::string> &dataOptionNames(const std::string &format) {
+  static const std::vector<std::string> none, camelyon = {"level", "tile_size", "stride", "min_tissue"};
+  return format == "camelyon16" ? camelyon : none;
+}
+
+Status checkDataOptions(const std::string &format, const DataOptions &options) {
+  const std::vector<std::string> &names = dataOptionNames(format);
+  for (const auto &[name, value] : options) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      std::string known;
+      for (const std::string &n : names)
+        known += (known.empty() ? "" : ", ") + n;
+      return Status::error("data option '" + name + "' does not apply to format " + format +
+                           (known.empty() ? " (it takes none)" : " (it takes " + known + ")"));
+    }
+    if (!std::isfinite(value))
+      return Status::error("data option '" + name + "' must be a finite number");
+  }
+  return Status::success();
 }
 
 Expected<DataFingerprint> fingerprintData(const std::string &path, int64_t images) {

@@ -36,19 +36,29 @@ std::string heldOutSplit(const std::string &format);
 // carves one from the training split with its seed).
 bool hasValidationSplit(const std::string &format);
 
+// Options of a format's reader, by name (camelyon16: level, tile_size,
+// stride, min_tissue; docs/Data.md). They change which examples exist, so
+// they travel with the weights as the normalisation does.
+using DataOptions = std::map<std::string, double>;
+// The option names `format`'s reader takes (none for most formats).
+const std::vector<std::string> &dataOptionNames(const std::string &format);
+// Fails on an option `format` does not take, naming it and those it does.
+Status checkDataOptions(const std::string &format, const DataOptions &options);
 // Metadata keys of weights.safetensors.
 constexpr const char *kDataFormatKey = "pce.data.format";
 constexpr const char *kDataMeanKey = "pce.data.mean";       // "0.286" or "0.4914,0.4822,0.4465"
 constexpr const char *kDataStdKey = "pce.data.std";         // same length as the mean
 constexpr const char *kDataClassesKey = "pce.data.classes"; // a JSON array of strings, optional
+constexpr const char *kDataOptionsKey = "pce.data.options"; // a JSON object of numbers, optional
 
 struct DataDescription {
   std::string format;               // idx, ...
   std::vector<float> mean, std;     // one per channel; std > 0
   std::vector<std::string> classes; // empty when the data set names none
+  DataOptions options;              // the reader's, when given
 
   bool operator==(const DataDescription &o) const {
-    return format == o.format && mean == o.mean && std == o.std && classes == o.classes;
+    return format == o.format && mean == o.mean && std == o.std && classes == o.classes && options == o.options;
   }
 };
 

@@ -74,6 +74,17 @@ TrainingConfig readTraining(const Reader &r, const JsonValue &t) {
       values->push_back(x.numberValue());
     }
   }
+  if (const JsonValue *options = t.find("data_options")) {
+    if (!options->isObject())
+      r.fail(*options, p + ".data_options", "expected an object of numbers");
+    for (const auto &[name, value] : *options->getObject()) {
+      if (!value.isNumber())
+        r.fail(value, p + ".data_options." + name, "expected a number");
+      c.dataOptions[name] = value.numberValue();
+    }
+    if (Status s = checkDataOptions(c.dataFormat, c.dataOptions); !s)
+      r.fail(*options, p + ".data_options", s.message());
+  }
   if (c.dataMean.size() != c.dataStd.size())
     r.fail(r.member(t, p, "data_std"), p + ".data_std", "expected as many values as training.data_mean");
   c.batch = r.integer(t, p, "batch");
@@ -252,6 +263,12 @@ JsonValue writeTraining(const TrainingConfig &c) {
   JsonValue t = JsonValue::object();
   t.set("data", JsonValue::string(c.data));
   t.set("data_format", JsonValue::string(c.dataFormat));
+  if (!c.dataOptions.empty()) {
+    JsonValue options = JsonValue::object();
+    for (const auto &[name, value] : c.dataOptions)
+      options.set(name, JsonValue::number(value));
+    t.set("data_options", std::move(options));
+  }
   JsonValue mean = JsonValue::array(), std = JsonValue::array();
   for (double m : c.dataMean)
     mean.push(JsonValue::number(m));

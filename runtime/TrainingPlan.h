@@ -84,6 +84,7 @@ struct TrainingConfig {
   // Per-channel normalisation after x/255; empty: the format's default (idx:
   // Fashion-MNIST's 0.2860 / 0.3530), else computed on the training split.
   std::vector<double> dataMean, dataStd;
+  DataOptions dataOptions; // the reader's options (camelyon16's tiling), when given
   int64_t batch = 64, seed = 1, threads = 2, validation = 5000;
   OptimizerConfig optimizer;
   ScheduleConfig schedule;

@@ -10,6 +10,7 @@
 #include "runtime/datasets/Transform.h"
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 
 namespace pce::rt {
@@ -121,13 +122,41 @@ std::function<DetectionBox(const DetectionBox &)> toImageOf(const FittedLabels &
 }
 
 Expected<std::unique_ptr<DataSource>> openDataSource(const std::string &format, const std::string &path,
-                                                     const std::string &split, std::optional<Task> task) {
+                                                     const std::string &split, std::optional<Task> task,
+                                                     const DataOptions &options) {
+  if (Status s = checkDataOptions(format, options); !s)
+    return s;
+  if (format == "camelyon16") {
+    CamelyonOptions o;
+    auto integer = [&](const char *name, int64_t min, int64_t &out) -> Status {
+      auto it = options.find(name);
+      if (it == options.end())
+        return Status::success();
+      if (it->second != std::floor(it->second) || it->second < double(min) || it->second > 1e9)
+        return Status::error(std::string("data option '") + name + "' must be a whole number >= " +
+                             std::to_string(min));
+      out = int64_t(it->second);
+      return Status::success();
+    };
+    int64_t level = o.level;
+    if (Status s = integer("level", 0, level); !s)
+      return s;
+    if (Status s = integer("tile_size", 1, o.tileSize); !s)
+      return s;
+    if (Status s = integer("stride", 0, o.stride); !s)
+      return s;
+    o.level = int(std::min<int64_t>(level, 64));
+    if (auto it = options.find("min_tissue"); it != options.end()) {
+      if (!(it->second >= 0 && it->second <= 1))
+        return Status::error("data option 'min_tissue' must be in [0, 1]");
+      o.minTissue = it->second;
+    }
+    return openCamelyon16(path, split, o);
+  }
   if (format == "tiny-imagenet")
     return openTinyImageNet(path, split);
   if (format == "pcam")
     return openPCam(path, split);
-  if (format == "camelyon16")
-    return openCamelyon16(path, split);
   if (format == "voc")
     return openVoc(path, split, task.value_or(Task::Segmentation));
   return Status::error("unknown image data format '" + format + "'");

@@ -55,9 +55,12 @@ std::function<DetectionBox(const DetectionBox &)> toImageOf(const FittedLabels &
 // Opens `split` ("train", "val" or "test") of a data set in format
 // tiny-imagenet, pcam, voc or camelyon16 under `path`; `task` chooses
 // between VOC's detection and segmentation sets (default segmentation).
+// `options` are the reader's (DataDescription.h: camelyon16's tiling, by
+// CamelyonOptions' names); one the format does not take is an error.
 Expected<std::unique_ptr<DataSource>> openDataSource(const std::string &format, const std::string &path,
                                                      const std::string &split,
-                                                     std::optional<Task> task = std::nullopt);
+                                                     std::optional<Task> task = std::nullopt,
+                                                     const DataOptions &options = {});
 
 } // namespace pce::rt
 

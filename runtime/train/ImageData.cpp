@@ -79,7 +79,7 @@ const char *taskName(rt::Task task) {
 
 SourcePtr open(const rt::TrainingConfig &t, const std::string &split, rt::HeadKind head) {
   const rt::Task task = taskOf(head);
-  auto source = rt::openDataSource(t.dataFormat, t.data, split, task);
+  auto source = rt::openDataSource(t.dataFormat, t.data, split, task, t.dataOptions);
   if (!source)
     throw std::runtime_error(source.error() + " (training.data or --data names the data set's directory)");
   if ((*source)->task() != task)
@@ -152,6 +152,7 @@ DataSplit loadImageData(const rt::TrainingConfig &t, int64_t limitTrain, const s
   s.testFile = test->source();
   s.description.format = t.dataFormat;
   s.description.classes = train->classes();
+  s.description.options = t.dataOptions;
   const int64_t itemBytes = item[0] * item[1] * item[2];
   const int64_t total = int64_t(trainIdx.size() + valIdx.size() + testIdx.size());
   const bool cache = total * itemBytes <= options.cacheBytes;

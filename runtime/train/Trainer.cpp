@@ -117,8 +117,9 @@ void Trainer::preparePlan() {
     t.data = *opt_.data;
   if (opt_.dataFormat && *opt_.dataFormat != t.dataFormat) {
     t.dataFormat = *opt_.dataFormat;
-    t.dataMean.clear(); // the plan's statistics were another format's
+    t.dataMean.clear(); // the plan's statistics and options were another format's
     t.dataStd.clear();
+    t.dataOptions.clear();
   }
   if (opt_.seed)
     t.seed = *opt_.seed;

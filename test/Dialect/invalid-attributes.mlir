@@ -157,3 +157,10 @@ func.func @role_of_an_input(%x: tensor<2xf32> {pce.input = "x", pce.role = "conv
 func.func @role_on_a_function() attributes {pce.role = "conv_bias"} {
   return
 }
+
+// -----
+
+// A head that does not parse is reported where it is written.
+// expected-error @below {{'builtin.module' op attribute 'pce.head' on 'builtin.module': JSON: byte 8: head.kind: unknown head kind 'panoptic' (expected classification, segmentation or detection)}}
+module attributes {pce.head = "{\"kind\":\"panoptic\",\"classes\":2,\"in\":[1]}"} {
+}

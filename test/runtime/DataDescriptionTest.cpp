@@ -42,6 +42,40 @@ TEST(DataDescription, RoundTripsThroughAWeightsFile) {
                           "\"classes\":[\"airplane\",\"automobile\",\"bird \\\"quoted\\\"\"]}");
 }
 
+// A reader's options (Camelyon16's tiling) travel with the weights too.
+TEST(DataDescription, ReaderOptionsTravelAndAreChecked) {
+  DataDescription d;
+  d.format = "camelyon16";
+  d.mean = {0.7f, 0.5f, 0.6f};
+  d.std = {0.1f, 0.1f, 0.1f};
+  d.classes = {"normal", "tumour"};
+  d.options = {{"level", 2}, {"tile_size", 256}, {"min_tissue", 0.25}};
+  auto metadata = dataMetadata(d);
+  ASSERT_TRUE(metadata.ok()) << metadata.error();
+  EXPECT_EQ(metadata->at(kDataOptionsKey), "{\"level\":2,\"min_tissue\":0.25,\"tile_size\":256}");
+  auto back = readDataMetadata(*metadata, "w.safetensors");
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(**back, d);
+  EXPECT_NE(writeJson(dataDescriptionJson(d)).find("\"options\":{\"level\":2"), std::string::npos);
+  // An option another format does not take; a value that is no number.
+  DataDescription voc = cifar();
+  voc.format = "voc";
+  voc.options = {{"level", 1}};
+  ASSERT_FALSE(dataMetadata(voc).ok());
+  EXPECT_EQ(dataMetadata(voc).error(),
+            "data description: data option 'level' does not apply to format voc (it takes none)");
+  auto m = *metadata;
+  m[kDataOptionsKey] = "{\"levle\": 2}";
+  auto bad = readDataMetadata(m, "w.safetensors");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("data option 'levle' does not apply to format camelyon16 (it takes level, tile_size, "
+                             "stride, min_tissue)"),
+            std::string::npos)
+      << bad.error();
+  m[kDataOptionsKey] = "{\"level\": \"2\"}";
+  EXPECT_NE(readDataMetadata(m, "w.safetensors").error().find("option 'level' is not a number"), std::string::npos);
+}
+
 TEST(DataDescription, ShortestFloatTextReadsBack) {
   for (float v : {0.286f, 0.353f, 1.0f / 3.0f, 1e-7f, 255.0f, -0.5f}) {
     std::string text = formatFloats({v});

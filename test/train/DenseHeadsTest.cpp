@@ -400,7 +400,8 @@ TEST(DenseTraining, DetectionTrainsThroughCompiledLayersAndPceRunAgrees) {
   trainAndCompare("det", "{kind: detection, classes: 10, score_threshold: 0.001}", "map11");
 }
 
-// Camelyon16 end to end on slides written here (flat layout): tiles with
+// Camelyon16 end to end on slides written here (flat layout, tiles of 128
+// pixels at level 1 as the description says): tiles with
 // their masks train a segmentation head; pce-run scores the test slide's
 // tiles overall and per slide, with the tumour IoU, as pce-train did.
 TEST(DenseTraining, CamelyonSlidesTrainAndPceRunScoresEachSlide) {
@@ -422,7 +423,7 @@ TEST(DenseTraining, CamelyonSlidesTrainAndPceRunScoresEachSlide) {
                              "  - pce: {name: block, patch: 8, experts: 2, out_channels: 8, router: {kind: cosine, top_k: 1}}\n"
                              "head: {kind: segmentation, classes: 2}\n"
                              "training:\n"
-                             "  data: {format: camelyon16, path: " + data + "}\n"
+                             "  data: {format: camelyon16, path: " + data + ", level: 1, tile_size: 128}\n"
                              "  batch: 4\n"
                              "  validation: 4\n"
                              "  optimizer: {kind: adamw, lr: 0.01}\n"
@@ -436,7 +437,8 @@ TEST(DenseTraining, CamelyonSlidesTrainAndPceRunScoresEachSlide) {
   ASSERT_EQ(run.status, 0) << run.output;
   auto scores = rt::parseJson(readFile(dir + "/scores.json"));
   ASSERT_TRUE(scores.ok()) << scores.error();
-  // The six tissue tiles of the test slide (the glass half holds none).
+  // The six tissue tiles of level 1 (512 x 384, tiles of 128) of the test
+  // slide, tiled as in training: the options travelled with the weights.
   EXPECT_EQ(scores->find("images")->intValue(), 6);
   EXPECT_NEAR(scores->find("miou")->numberValue(), summary->find("test_miou")->numberValue(), 1e-9) << run.output;
   const rt::JsonValue *slides = scores->find("groups");

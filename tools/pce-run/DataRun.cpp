@@ -125,7 +125,7 @@ Expected<Loaded> loadIdx(const std::string &images, const std::string &labels, c
 // float arithmetic: x / 255, then (x - mean) / std.
 Expected<Loaded> loadImages(const Options &o, const DataDescription &trained, const std::string &split,
                             const std::vector<int64_t> &item) {
-  auto source = openDataSource(trained.format, *o.data, split);
+  auto source = openDataSource(trained.format, *o.data, split, std::nullopt, trained.options);
   if (!source)
     return source.status();
   const DataSource &ds = **source;

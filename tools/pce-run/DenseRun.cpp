@@ -91,7 +91,7 @@ int runDense(const Options &o, const Artifact &art, const EntryPoint &ep, const 
     return runtimeError("--data in " + format + ": the weights carry no " + format + " normalisation for " +
                         std::to_string(C) + " channels (pce.data.* metadata written by pce-train)");
   const std::string split = o.split ? *o.split : heldOutSplit(format);
-  auto opened = openDataSource(format, *o.data, split, taskOf(head.kind));
+  auto opened = openDataSource(format, *o.data, split, taskOf(head.kind), trained.options);
   if (!opened)
     return runtimeError(opened.error());
   const DataSource &ds = **opened;
