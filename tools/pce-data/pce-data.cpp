@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -31,7 +32,7 @@ namespace {
 const char *kUsage =
     "usage: pce-data DATA_DIR --format FMT [--split train|val|test]\n"
     "                [--task detection|segmentation] [--check] [--decode N]\n"
-    "                [--size HxW] [--threads N]\n"
+    "                [--size HxW] [--threads N] [--option NAME=VALUE ...]\n"
     "\n"
     "Reads one split of a data set in its published layout and prints what it\n"
     "holds: examples, classes and how many examples (classification), objects\n"
@@ -45,6 +46,8 @@ const char *kUsage =
     "  --size HxW     the model input the examples are fitted to (default: the\n"
     "                 first example's size)\n"
     "  --threads N    decoding threads (default: $PCE_NUM_THREADS or every core)\n"
+    "  --option N=V   a reader option, as training.data takes it (camelyon16:\n"
+    "                 level, tile_size, stride, min_tissue); repeat for several\n"
     "  --help         this help\n"
     "  --version      the PCE version and git commit\n"
     "\n"
@@ -118,6 +121,17 @@ int main(int argc, char **argv) {
   app.add_option("--split", split)->check(CLI::IsMember({"train", "val", "test"}));
   app.add_option("--task", task)->check(CLI::IsMember({"detection", "segmentation"}));
   app.add_option("--size", size);
+  DataOptions options;
+  app.add_option_function<std::vector<std::string>>("--option", [&](const std::vector<std::string> &items) {
+    for (const std::string &item : items) {
+      const size_t eq = item.find('=');
+      char *end = nullptr;
+      const double value = eq == std::string::npos ? 0 : std::strtod(item.c_str() + eq + 1, &end);
+      if (eq == std::string::npos || eq == 0 || end == item.c_str() + eq + 1 || *end != 0)
+        throw pce::tool::UsageError("--option: expected NAME=NUMBER, found '" + item + "'");
+      options[item.substr(0, eq)] = value;
+    }
+  });
   app.add_flag("--check", checkAll);
   cl.addInteger("--decode", "a count >= 0", 0, INT64_MAX, [&](int64_t n) { decode = n; });
   cl.addInteger("--threads", "a positive count", 1, 1024, [&](int64_t n) { threads = n; });
@@ -140,7 +154,8 @@ int main(int argc, char **argv) {
   if (split.empty())
     split = heldOutSplit(format);
 
-  auto opened = openDataSource(format, dir, split, task == "detection" ? Task::Detection : Task::Segmentation);
+  auto opened =
+      openDataSource(format, dir, split, task == "detection" ? Task::Detection : Task::Segmentation, options);
   if (!opened)
     return error(opened.error());
   const DataSource &ds = **opened;
