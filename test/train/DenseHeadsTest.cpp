@@ -300,7 +300,8 @@ TEST(DenseTask, AugmentationMovesMasksAndBoxesWithTheirImages) {
 
 namespace {
 
-std::string sceneModel(const std::string &head, const std::string &path) {
+std::string sceneModel(const std::string &head, const std::string &path,
+                       const std::string &schedule = "  epochs: 4\n") {
   return "model: scenes_tiny\n"
          "input: {channels: 3, height: 32, width: 32}\n"
          "layers:\n"
@@ -316,8 +317,8 @@ std::string sceneModel(const std::string &head, const std::string &path) {
          "  batch: 8\n"
          "  validation: 8\n"
          "  optimizer: {kind: adamw, lr: 0.01}\n"
-         "  augment: {crop_padding: 2, hflip: true}\n"
-         "  epochs: 4\n";
+         "  augment: {crop_padding: 2, hflip: true}\n" +
+         schedule;
 }
 
 // Trains `head` four epochs (80 steps) through the compiled PCE layer and checks that
@@ -398,6 +399,46 @@ TEST(DenseTraining, SegmentationTrainsThroughCompiledLayersAndPceRunAgrees) {
 TEST(DenseTraining, DetectionTrainsThroughCompiledLayersAndPceRunAgrees) {
   PCE_SKIP_WITHOUT_COMPILER();
   trainAndCompare("det", "{kind: detection, classes: 10, score_threshold: 0.001}", "map11");
+}
+
+// A detection run over two phases (K-Means keys with EMA, then learnable
+// keys) stopped after each epoch and resumed ends with the weights of the
+// uninterrupted run: augmentation of boxes, targets and the dense
+// evaluation keep no state outside the checkpoint.
+TEST(DenseTraining, ResumeGivesTheUninterruptedRun) {
+  PCE_SKIP_WITHOUT_COMPILER();
+  const std::string dir = freshDir("dense-resume");
+  SceneOptions scenes;
+  scenes.out = dir + "/scenes";
+  scenes.images = 80;
+  scenes.size = 32;
+  scenes.seed = 5;
+  rt::Status made = makeScenes(scenes);
+  if (!made && made.message().find("fashion-mnist") != std::string::npos)
+    GTEST_SKIP() << made.message();
+  ASSERT_TRUE(made) << made.message();
+  writeFile(dir + "/m.yaml", sceneModel("{kind: detection, classes: 10}", scenes.out,
+                                        "  phases:\n"
+                                        "    - {epochs: 1, router: {kind: cosine, top_k: 1}, keys: ema}\n"
+                                        "    - {epochs: 1, keys: learnable}\n"));
+  ASSERT_EQ(runCommand({PCE_COMPILE_BIN, dir + "/m.yaml", "--training", "-o", dir + "/compiled"}).status, 0);
+  auto args = [&](const std::string &run, std::vector<std::string> extra) {
+    std::vector<std::string> a = {dir + "/m.yaml", "-o", dir + "/" + run, "--compiled", dir + "/compiled"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  ProcessResult whole = runTrain(args("whole", {}));
+  ASSERT_EQ(whole.status, 0) << whole.output;
+  ProcessResult a = runTrain(args("parts", {"--stop-after", "1"}));
+  ASSERT_EQ(a.status, 0) << a.output;
+  ProcessResult b = runTrain(args("parts", {"--resume"}));
+  ASSERT_EQ(b.status, 0) << b.output;
+  EXPECT_EQ(readFile(dir + "/whole/weights.safetensors"), readFile(dir + "/parts/weights.safetensors"));
+  auto w = rt::parseJson(readFile(dir + "/whole/summary.json")), p = rt::parseJson(readFile(dir + "/parts/summary.json"));
+  ASSERT_TRUE(w.ok() && p.ok());
+  EXPECT_EQ(w->find("test_map11")->numberValue(), p->find("test_map11")->numberValue());
+  EXPECT_NE(whole.output.find("val mAP@0.5"), std::string::npos) << whole.output;
+  fs::remove_all(dir);
 }
 
 // Camelyon16 end to end on slides written here (flat layout, tiles of 128
