@@ -163,27 +163,14 @@ DenseLoss denseLoss(const rt::HeadSpec &head, const torch::Tensor &logits, const
 }
 
 EvalResult evaluateDense(Network &net, const Dataset &data, const rt::HeadSpec &head, int64_t batch,
-                              int64_t chunks) {
-  torch::NoGradGuard noGrad;
-  const bool wasTraining = net.is_training();
-  net.eval();
+                         int64_t chunks) {
   EvalResult r;
   const std::vector<int64_t> item = data.itemShape();
   rt::DenseEvaluator evaluator(head, item.at(1), item.at(2));
-  const int64_t N = data.size(), step = batch * std::max<int64_t>(chunks, 1);
   double lossSum = 0;
-  int64_t lossBatches = 0;
-  for (int64_t start = 0; start < N; start += step) {
-    const int64_t n = std::min(step, N - start);
-    const int64_t padded = (n + batch - 1) / batch * batch;
-    torch::Tensor x = data.imagesIn(start, start + n);
-    if (padded > n)
-      x = torch::cat({x, torch::zeros({padded - n, x.size(1), x.size(2), x.size(3)}, x.options())});
-    NetworkOutput out = net.forward(x.contiguous());
-    torch::Tensor logits = out.logits.slice(0, 0, n);
+  forEachChunk(net, data, batch, chunks, r.routing, [&](int64_t start, int64_t n, const torch::Tensor &logits) {
     DenseBatch labels = denseBatch(data, torch::Tensor(), torch::arange(start, start + n, torch::kLong));
     lossSum += denseLoss(head, logits, labels).total.item<double>() * double(n);
-    lossBatches += n;
     torch::Tensor result = inferenceOutput(head, logits).contiguous();
     const int64_t perImage = result[0].numel();
     const float *values = result.data_ptr<float>();
@@ -206,18 +193,13 @@ EvalResult evaluateDense(Network &net, const Dataset &data, const rt::HeadSpec &
       if (!s)
         throw std::runtime_error(s.message());
     }
-    for (const auto &[name, w] : out.routing) {
-      auto it = r.routing.try_emplace(name, torchrt::RoutingStats(w.size(-1))).first;
-      it->second.add(w.slice(0, 0, n));
-    }
-  }
+  });
   auto scores = evaluator.finish();
   if (!scores)
     throw std::runtime_error(scores.error());
   r.dense = std::move(*scores);
-  r.images = N;
-  r.loss = lossBatches ? lossSum / double(lossBatches) : 0;
-  net.train(wasTraining);
+  r.images = data.size();
+  r.loss = r.images ? lossSum / double(r.images) : 0;
   return r;
 }
 

@@ -18,14 +18,13 @@ int64_t topKCorrect(const torch::Tensor &logits, const torch::Tensor &labels, in
   return (beats.sum(1) < k).sum().item<int64_t>();
 }
 
-EvalResult evaluate(Network &net, const Dataset &data, int64_t batch, int64_t chunks) {
+void forEachChunk(Network &net, const Dataset &data, int64_t batch, int64_t chunks,
+                  std::map<std::string, torchrt::RoutingStats> &routing,
+                  const std::function<void(int64_t, int64_t, const torch::Tensor &)> &visit) {
   torch::NoGradGuard noGrad;
   const bool wasTraining = net.is_training();
   net.eval();
-  EvalResult r;
   const int64_t N = data.size(), step = batch * std::max<int64_t>(chunks, 1);
-  double lossSum = 0;
-  int64_t c1 = 0, c5 = 0;
   for (int64_t start = 0; start < N; start += step) {
     const int64_t n = std::min(step, N - start);
     const int64_t padded = (n + batch - 1) / batch * batch;
@@ -33,23 +32,32 @@ EvalResult evaluate(Network &net, const Dataset &data, int64_t batch, int64_t ch
     if (padded > n)
       x = torch::cat({x, torch::zeros({padded - n, x.size(1), x.size(2), x.size(3)}, x.options())});
     NetworkOutput out = net.forward(x.contiguous());
-    torch::Tensor logits = out.logits.slice(0, 0, n);
+    visit(start, n, out.logits.slice(0, 0, n));
+    for (const auto &[name, w] : out.routing) {
+      auto it = routing.try_emplace(name, torchrt::RoutingStats(w.size(-1))).first;
+      it->second.add(w.slice(0, 0, n));
+    }
+  }
+  net.train(wasTraining);
+}
+
+EvalResult evaluate(Network &net, const Dataset &data, int64_t batch, int64_t chunks) {
+  EvalResult r;
+  const int64_t N = data.size();
+  double lossSum = 0;
+  int64_t c1 = 0, c5 = 0;
+  forEachChunk(net, data, batch, chunks, r.routing, [&](int64_t start, int64_t n, const torch::Tensor &logits) {
     torch::Tensor labels = data.labels.slice(0, start, start + n);
     lossSum += torch::nll_loss(torch::log_softmax(logits, 1), labels, {}, at::Reduction::Sum).item<double>();
     c1 += topKCorrect(logits, labels, 1);
     c5 += topKCorrect(logits, labels, 5);
-    for (const auto &[name, w] : out.routing) {
-      auto it = r.routing.try_emplace(name, torchrt::RoutingStats(w.size(-1))).first;
-      it->second.add(w.slice(0, 0, n));
-    }
-  }
+  });
   r.images = N;
   if (N > 0) {
     r.loss = lossSum / static_cast<double>(N);
     r.top1 = static_cast<double>(c1) / static_cast<double>(N);
     r.top5 = static_cast<double>(c5) / static_cast<double>(N);
   }
-  net.train(wasTraining);
   return r;
 }
 

@@ -14,6 +14,7 @@
 #include "runtime/train/Data.h"
 #include "runtime/train/Network.h"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -33,6 +34,14 @@ struct EvalResult {
 // Top-k of logits [N,C] against labels [N]: count of rows whose label is
 // among the k largest logits (ties: lower class first, as pce-run).
 int64_t topKCorrect(const torch::Tensor &logits, const torch::Tensor &labels, int64_t k);
+
+// The evaluation loop both heads share: `net` in eval mode without
+// gradients over `data` in chunks of `chunks` compiled batches (the last
+// padded with zero images); visit(start, n, logits) sees the n real images'
+// logits, and every PCE layer's routing of them goes into `routing`.
+void forEachChunk(Network &net, const Dataset &data, int64_t batch, int64_t chunks,
+                  std::map<std::string, torchrt::RoutingStats> &routing,
+                  const std::function<void(int64_t start, int64_t n, const torch::Tensor &logits)> &visit);
 
 EvalResult evaluate(Network &net, const Dataset &data, int64_t batch, int64_t chunks);
 // The head's evaluation: evaluate() for a classifier, else evaluateDense()
