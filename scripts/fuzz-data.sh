@@ -6,6 +6,7 @@
 #   scripts/fuzz-data.sh                      # 1,000,000 inputs for every target
 #   scripts/fuzz-data.sh 20000 image_codec    # a quick look at one
 #   scripts/fuzz-data.sh 1000000 arrays pcam=100000   # TARGET=RUNS for one target
+#   PCE_FUZZ_RSS_MB=8192 scripts/fuzz-data.sh 1000000 pcam  # libFuzzer's memory limit (default 4096)
 #
 # Targets (test/fuzz/fuzz_<target>.cpp): image_codec (JPEG, PNG, palette PNG),
 # voc_xml (VOC annotations), asap_xml (Camelyon16 lesion polygons and their
@@ -87,7 +88,8 @@ for spec in "${TARGETS[@]}"; do
   echo "fuzz-data: $t: $runs runs"
   log=$OUT/$t.log
   start=$(date +%s)
-  if (cd "$OUT" && "./fuzz_$t" -runs="$runs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+  if (cd "$OUT" && "./fuzz_$t" -runs="$runs" -max_len=65536 -timeout=10 -rss_limit_mb="${PCE_FUZZ_RSS_MB:-4096}" \
+        -print_final_stats=1 \
         "corpus/$t" >"$log" 2>&1); then
     result=ok
   else
