@@ -2,21 +2,18 @@
 //
 // Walks the parsed description layer by layer, tracking the current tensor's
 // shape so that every shape rule is reported at the key that breaks it,
-// before any op exists. The verifier runs at the end as a safety net: a
+// before any op exists (ModelImporter.h; `pce` layers in ImportPCE.cpp, the
+// head in ImportHead.cpp). The verifier runs at the end as a safety net: a
 // failure there is an importer bug, reported as an internal error.
 //
 //===----------------------------------------------------------------------===//
 
 #include "frontend/Importer.h"
-#include "frontend/Diagnostics.h"
-#include "frontend/ModelDescription.h"
+#include "frontend/ModelImporter.h"
 #include "frontend/OrdinaryLayers.h"
 
 #include "dialect/PCEDialect.h"
 #include "dialect/PCEOps.h"
-#include "dialect/PCEShapes.h"
-#include "runtime/ParameterRole.h"
-#include "runtime/dense/HeadSpec.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -33,88 +30,10 @@
 
 using namespace mlir;
 using namespace ::pce::frontend;
+using namespace ::pce::frontend::detail;
 namespace pir = mlir::pce;
-namespace rt = ::pce::rt;
-using llvm::SMLoc;
-namespace shapes = mlir::pce::shapes;
 
-namespace {
-
-/// A batch norm's parameters (a layer's, or per expert) and the experts'
-/// folded form, in operand order.
-const std::pair<llvm::StringRef, rt::ParamRole> kBatchNormParams[] = {
-    {"gamma", rt::ParamRole::BnGamma},
-    {"beta", rt::ParamRole::BnBeta},
-    {"running_mean", rt::ParamRole::BnRunningMean},
-    {"running_var", rt::ParamRole::BnRunningVar}};
-const std::pair<llvm::StringRef, rt::ParamRole> kAffineParams[] = {
-    {"scale", rt::ParamRole::ExpertScale}, {"shift", rt::ParamRole::ExpertShift}};
-
-/// A value of the forward function and its static shape.
-struct Tensor {
-  Value value;
-  SmallVector<int64_t> shape;
-};
-
-class ModelImporter {
-public:
-  ModelImporter(const ModelDescription &model, Diagnostics &diag)
-      : model(model), diag(diag), ctx(diag.getContext()), builder(ctx),
-        f32(Float32Type::get(ctx)) {}
-
-  OwningOpRef<ModuleOp> run();
-  /// Per-image shapes of every layer, then the head's input (after run()).
-  std::vector<LayerShapes> shapes;
-
-private:
-  Location loc(SMLoc at) const { return diag.location(at); }
-  InFlightDiagnostic error(SMLoc at) const { return diag.error(at); }
-
-  /// Rejects tensors too large to index with int64 arithmetic downstream.
-  LogicalResult checkElements(ArrayRef<int64_t> shape, SMLoc at,
-                              const llvm::Twine &what);
-  /// Reports the first overflow `sizes` recorded, for layer `name`.
-  LogicalResult checkSizes(const shapes::CheckedSizes &sizes, SMLoc at,
-                           llvm::StringRef name);
-  /// A new argument `{pce.param = "<owner>.<name>", pce.role = role}` of
-  /// `shape`.
-  FailureOr<Value> param(llvm::StringRef owner, llvm::StringRef name,
-                         rt::ParamRole role, ArrayRef<int64_t> shape, SMLoc at);
-  /// Fails unless the current tensor is 4-D [B, C, H, W].
-  LogicalResult expectImage(const LayerDesc &layer);
-  /// "layer 'b' receives [16, 8, 28, 28] from 'a' (pce)", for messages.
-  std::string currentIs(llvm::StringRef layerName) const;
-
-  LogicalResult importLayer(const LayerDesc &layer);
-  LogicalResult importPCE(const LayerDesc &layer);
-  LogicalResult importConv(const LayerDesc &layer);
-  LogicalResult importBatchNorm(const LayerDesc &layer);
-  LogicalResult importPool(const LayerDesc &layer);
-  LogicalResult importLinear(const LayerDesc &layer);
-  LogicalResult importResidual(const LayerDesc &layer);
-  LogicalResult importConcat(const LayerDesc &layer);
-  LogicalResult importUpsample(const LayerDesc &layer);
-  /// The output of the earlier layer `from` names, or an error at `from`.
-  const Tensor *earlierOutput(const LayerDesc &layer,
-                              const Located<std::string> &from);
-  LogicalResult importHead(const HeadDesc &head);
-  /// A 1x1 convolution `head.<name>` to `channels` (bias role `biasRole`).
-  FailureOr<Value> headConv(const HeadDesc &head, llvm::StringRef name,
-                            int64_t channels, rt::ParamRole biasRole);
-
-  const ModelDescription &model;
-  Diagnostics &diag;
-  MLIRContext *ctx;
-  OpBuilder builder;
-  Type f32;
-  Block *body = nullptr;
-  SmallVector<std::string> argNames; // argument i's pce.param / pce.input
-  SmallVector<rt::ParamRole> argRoles; // parameter i's (argument i + 1's) pce.role
-  Tensor current;
-  std::string currentFrom = "the input";
-  llvm::StringMap<Tensor> outputs; // by layer name, for `residual` and `concat`
-  rt::HeadSpec headSpec;
-};
+namespace pce::frontend::detail {
 
 LogicalResult ModelImporter::checkElements(ArrayRef<int64_t> shape, SMLoc at,
                                            const llvm::Twine &what) {
@@ -157,157 +76,6 @@ LogicalResult ModelImporter::expectImage(const LayerDesc &layer) {
   return error(layer.loc) << "a '" << layerKindKey(layer.kind)
                           << "' layer needs a 4-D [B, C, H, W] input; "
                           << currentIs(layer.name.value);
-}
-
-LogicalResult ModelImporter::importPCE(const LayerDesc &layer) {
-  using pir::RouterKind;
-  const PCELayerDesc &d = layer.pce;
-  const RouterDesc &router = d.router;
-  llvm::StringRef name = layer.name.value;
-  if (failed(expectImage(layer)))
-    return failure();
-  int64_t batch = current.shape[0], channels = current.shape[1],
-          height = current.shape[2], width = current.shape[3];
-  auto [ph, pw] = d.patch.value;
-  for (auto [what, size, p] : {std::tuple<const char *, int64_t, int64_t>{
-                                   "height", height, ph},
-                               {"width", width, pw}})
-    if (size % p != 0)
-      return error(d.patch.loc)
-             << "patch " << what << " " << p << " does not divide the input "
-             << what << " " << size << " (" << currentIs(name) << ")";
-  int64_t experts = d.experts.value, co = d.outChannels.value;
-  shapes::CheckedSizes sizes;
-  int64_t k = d.kernel.value, r = k / 2;
-  int64_t cin = sizes.add("channels C+4", channels, 4);
-  int64_t numPatches = sizes.mul("number of patches P = (H/ph)*(W/pw)",
-                                 height / ph, width / pw);
-  int64_t halo = sizes.mul("halo 2r", 2, r);
-  int64_t hp = sizes.add("patch height ph+2r", ph, halo),
-          wp = sizes.add("patch width pw+2r", pw, halo);
-  if (failed(checkSizes(sizes, layer.loc, name)) ||
-      failed(checkElements({batch, numPatches, cin, hp, wp},
-                           layer.loc, "the patches of layer '" + name + "'")) ||
-      failed(checkElements({batch, numPatches, experts, co, ph, pw}, layer.loc,
-                           "the expert outputs of layer '" + name + "'")))
-    return failure();
-
-  // Routing options that need P and E.
-  if (router.table.given) {
-    const std::vector<int64_t> &table = router.table.value;
-    if (static_cast<int64_t>(table.size()) != numPatches)
-      return error(router.table.loc)
-             << "'table' has " << table.size()
-             << " entries, expected one per patch (P = " << numPatches << " = "
-             << height / ph << "x" << width / pw << " patches of " << ph << "x"
-             << pw << ")";
-    for (auto [p, e] : llvm::enumerate(table))
-      if (e >= experts)
-        return error(router.tableLocs[p])
-               << "'table' sends patch " << p << " to expert " << e
-               << ", expected an expert in [0, " << experts << ")";
-  }
-
-  SmallVector<Value> embed, mlp, bn, affine, proj, se;
-  Value keys, logTau;
-  RouterKind kind = router.kind.value;
-  SmallVector<int64_t> levels = {1, 2, 4};
-  if (d.embed.levels.given)
-    levels.assign(d.embed.levels.value.begin(), d.embed.levels.value.end());
-  int64_t embedWidth = d.embed.width.given ? d.embed.width.value : cin;
-  int64_t dim = sizes.mul("embedding width D = De*sum(l*l)", embedWidth,
-                          shapes::sppBins(levels, sizes));
-  int64_t concatenated = sizes.mul("concatenated channels E*Co", experts, co);
-  if (failed(checkSizes(sizes, d.embed.given ? d.embed.loc : layer.loc, name)))
-    return failure();
-  SMLoc embedLoc = d.embed.given ? d.embed.loc : router.loc;
-  auto add = [&](SmallVectorImpl<Value> &group, llvm::StringRef param,
-                 rt::ParamRole role, ArrayRef<int64_t> shape, SMLoc at) {
-    FailureOr<Value> v = this->param(name, param, role, shape, at);
-    if (succeeded(v))
-      group.push_back(*v);
-    return LogicalResult(v);
-  };
-  if (pir::routerReadsEmbeddings(kind) &&
-      (failed(add(embed, "embed.weight", rt::ParamRole::EmbedWeight, {embedWidth, cin}, embedLoc)) ||
-       failed(add(embed, "embed.bias", rt::ParamRole::EmbedBias, {embedWidth}, embedLoc))))
-    return failure();
-  if (kind == RouterKind::cosine || kind == RouterKind::gumbel) {
-    FailureOr<Value> v = param(name, "router.keys", rt::ParamRole::RouterKeys, {experts, dim}, router.loc);
-    if (failed(v))
-      return failure();
-    keys = *v;
-  }
-  if (kind == RouterKind::mlp) {
-    int64_t hidden = router.hidden.given ? router.hidden.value : 32;
-    SMLoc at = router.hidden.given ? router.hidden.loc : router.loc;
-    if (failed(add(mlp, "router.mlp.w1", rt::ParamRole::RouterMlpWeight, {hidden, dim}, at)) ||
-        failed(add(mlp, "router.mlp.b1", rt::ParamRole::RouterMlpBias, {hidden}, at)) ||
-        failed(add(mlp, "router.mlp.w2", rt::ParamRole::RouterMlpWeight, {experts, hidden}, at)) ||
-        failed(add(mlp, "router.mlp.b2", rt::ParamRole::RouterMlpBias, {experts}, at)))
-      return failure();
-  }
-  bool learnable = router.learnableTau.given && router.learnableTau.value;
-  if (learnable) {
-    FailureOr<Value> v = param(name, "router.log_tau", rt::ParamRole::RouterLogTau, {}, router.learnableTau.loc);
-    if (failed(v))
-      return failure();
-    logTau = *v;
-  }
-  FailureOr<Value> kernels =
-      param(name, "experts.kernel", rt::ParamRole::ExpertKernel, {experts, co, cin, k, k}, layer.loc);
-  if (failed(kernels))
-    return failure();
-  bool stats = !d.bn.given || d.bn.value == NormForm::Stats;
-  SMLoc bnLoc = d.bn.given ? d.bn.loc : layer.loc;
-  for (auto [p, role] : stats ? ArrayRef(kBatchNormParams) : ArrayRef(kAffineParams))
-    if (failed(add(stats ? bn : affine,
-                   (stats ? "experts.bn." + p : "experts." + p).str(), role,
-                   {experts, co}, bnLoc)))
-      return failure();
-  bool concat = d.mix.given && d.mix.value == pir::MixKind::concat;
-  int64_t outChannels = co;
-  if (concat) {
-    outChannels = d.concatOutChannels.given ? d.concatOutChannels.value : co;
-    if (failed(add(proj, "mix.proj.weight", rt::ParamRole::MixProjWeight, {outChannels, concatenated}, d.mix.loc)) ||
-        failed(add(proj, "mix.proj.bias", rt::ParamRole::MixProjBias, {outChannels}, d.mix.loc)))
-      return failure();
-  }
-  bool squeeze = d.attention.given && d.attention.value == pir::AttentionKind::se;
-  if (squeeze) {
-    // Reduction 4, as the decomposition of pce.layer assumes.
-    int64_t hidden = std::max<int64_t>(1, outChannels / 4);
-    SMLoc at = d.attention.loc;
-    if (failed(add(se, "attention.se.w1", rt::ParamRole::SeWeight, {hidden, outChannels}, at)) ||
-        failed(add(se, "attention.se.b1", rt::ParamRole::SeBias, {hidden}, at)) ||
-        failed(add(se, "attention.se.w2", rt::ParamRole::SeWeight, {outChannels, hidden}, at)) ||
-        failed(add(se, "attention.se.b2", rt::ParamRole::SeBias, {outChannels}, at)))
-      return failure();
-  }
-
-  FloatAttr tau;
-  // With a learnable tau, where log_tau starts (the manifest's initialiser).
-  if (router.tau.given)
-    tau = builder.getF64FloatAttr(router.tau.value);
-  SmallVector<int64_t> result = {batch, outChannels, height, width};
-  auto op = pir::LayerOp::create(
-      builder, loc(layer.loc), RankedTensorType::get(result, f32), current.value,
-      embed, keys, mlp, logTau, *kernels, bn, affine, proj, se,
-      ArrayRef<int64_t>{ph, pw},
-      d.halo.given ? d.halo.value : pir::HaloMode::context, levels, kind, tau,
-      router.topK.given ? router.topK.value : 0,
-      router.renormalize.given && router.renormalize.value,
-      router.table.given ? builder.getDenseI64ArrayAttr(router.table.value)
-                         : DenseI64ArrayAttr(),
-      llvm::APFloat(router.beta.given ? router.beta.value : 1.0),
-      llvm::APFloat(router.sigma.given ? router.sigma.value : 0.0),
-      llvm::APFloat(router.gumbelTau.given ? router.gumbelTau.value : 1.0),
-      router.hard.given && router.hard.value,
-      llvm::APFloat(d.eps.given ? d.eps.value : 1e-5),
-      concat ? pir::MixKind::concat : pir::MixKind::sum,
-      squeeze ? pir::AttentionKind::se : pir::AttentionKind::none);
-  current = {op.getResult(), result};
-  return success();
 }
 
 LogicalResult ModelImporter::importConv(const LayerDesc &layer) {
@@ -563,96 +331,6 @@ LogicalResult ModelImporter::importLayer(const LayerDesc &layer) {
   return failure();
 }
 
-FailureOr<Value> ModelImporter::headConv(const HeadDesc &head, llvm::StringRef name,
-                                         int64_t channels, rt::ParamRole biasRole) {
-  FailureOr<Value> weight =
-      param("head", (name + ".weight").str(), rt::ParamRole::ConvKernel,
-            {channels, current.shape[1], 1, 1}, head.loc);
-  if (failed(weight))
-    return failure();
-  FailureOr<Value> bias =
-      param("head", (name + ".bias").str(), biasRole, {channels}, head.loc);
-  if (failed(bias))
-    return failure();
-  return layers::conv2d(builder, loc(head.loc), current.value, *weight, *bias,
-                        {1, 1}, {0, 0});
-}
-
-/// classification: global average pooling while the tensor is still an
-/// image, then a linear layer to `classes` logits. segmentation: a 1x1
-/// convolution to `classes` logits, bilinearly resized to the input.
-/// detection: 1x1 convolutions to the class heatmaps (then a sigmoid), box
-/// sizes and centre offsets, concatenated (runtime/dense/HeadSpec.h).
-LogicalResult ModelImporter::importHead(const HeadDesc &head) {
-  Location at = loc(head.loc);
-  int64_t classes = head.classes.value;
-  headSpec.classes = classes;
-  headSpec.kind = *rt::parseHeadKind(head.kind.value);
-  headSpec.in.assign(current.shape.begin() + 1, current.shape.end());
-  if (headSpec.kind == rt::HeadKind::Classification) {
-    if (current.shape.size() == 4)
-      current = {layers::globalAvgPool(builder, at, current.value),
-                 {current.shape[0], current.shape[1]}};
-    FailureOr<Value> weight =
-        param("head", "fc.weight", rt::ParamRole::LinearWeight, {current.shape[1], classes}, head.loc);
-    FailureOr<Value> bias =
-        succeeded(weight) ? param("head", "fc.bias", rt::ParamRole::LinearBias, {classes}, head.loc)
-                          : FailureOr<Value>(failure());
-    if (failed(bias))
-      return failure();
-    current = {layers::linear(builder, at, current.value, *weight, *bias),
-               {current.shape[0], classes}};
-    return success();
-  }
-  const InputDesc &in = model.input;
-  if (current.shape.size() != 4)
-    return error(head.kind.loc)
-           << "a " << head.kind.value << " head needs a 4-D [B, C, H, W] feature map; it receives "
-           << shapes::str(current.shape) << " from " << currentFrom;
-  int64_t h = current.shape[2], w = current.shape[3];
-  if (headSpec.kind == rt::HeadKind::Segmentation) {
-    headSpec.classWeights = head.classWeights.value;
-    FailureOr<Value> logits = headConv(head, "classifier", classes, rt::ParamRole::ConvBias);
-    if (failed(logits))
-      return failure();
-    SmallVector<int64_t> out = {current.shape[0], classes, in.height.value, in.width.value};
-    if (failed(checkElements(out, head.loc, "the head's logits")))
-      return failure();
-    current = {layers::resize(builder, at, *logits, /*bilinear=*/true, in.height.value,
-                              in.width.value),
-               out};
-    return success();
-  }
-  // Detection: the heatmap's cells are `stride` input pixels on both axes.
-  if (in.height.value % h != 0 || in.width.value % w != 0 ||
-      in.height.value / h != in.width.value / w)
-    return error(head.kind.loc)
-           << "a detection head needs a feature map whose stride divides the "
-              "input evenly and equally on both axes; the "
-           << in.height.value << "x" << in.width.value << " input gives a " << h
-           << "x" << w << " map from " << currentFrom;
-  headSpec.stride = in.height.value / h;
-  if (head.maxDetections.given)
-    headSpec.maxDetections = head.maxDetections.value;
-  if (head.scoreThreshold.given)
-    headSpec.scoreThreshold = head.scoreThreshold.value;
-  shapes::CheckedSizes sizes;
-  int64_t channels = sizes.add("channels K+4", classes, 4);
-  if (failed(checkSizes(sizes, head.loc, "head")))
-    return failure();
-  FailureOr<Value> heat = headConv(head, "heatmap", classes, rt::ParamRole::HeatmapBias);
-  FailureOr<Value> size = succeeded(heat) ? headConv(head, "size", 2, rt::ParamRole::ConvBias)
-                                          : FailureOr<Value>(failure());
-  FailureOr<Value> offset = succeeded(size) ? headConv(head, "offset", 2, rt::ParamRole::ConvBias)
-                                            : FailureOr<Value>(failure());
-  if (failed(offset))
-    return failure();
-  Value boxes = layers::concatChannels(builder, at, *size, *offset);
-  current = {layers::concatChannels(builder, at, layers::sigmoid(builder, at, *heat), boxes),
-             {current.shape[0], channels, h, w}};
-  return success();
-}
-
 OwningOpRef<ModuleOp> ModelImporter::run() {
   const InputDesc &in = model.input;
   SmallVector<int64_t> inputShape = {in.batch.value, in.channels.value,
@@ -713,7 +391,7 @@ OwningOpRef<ModuleOp> ModelImporter::run() {
   return module;
 }
 
-} // namespace
+} // namespace pce::frontend::detail
 
 namespace pce::frontend {
 
