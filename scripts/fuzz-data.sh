@@ -47,7 +47,8 @@ FLAGS=(-std=c++17 -g -O1 -fsanitize=fuzzer-no-link "${SAN[@]}" -I"$ROOT" "${HDF5
 
 mkdir -p "$OUT/obj"
 # The readers and what they use of the runtime (no generated headers).
-SOURCES=("$ROOT"/runtime/datasets/*.cpp "$ROOT"/runtime/{Cifar,Idx,Npy,DType,HostTensor,FileIO,Memory,ThreadPool}.cpp)
+SOURCES=("$ROOT"/runtime/datasets/*.cpp
+         "$ROOT"/runtime/{Cifar,DataDescription,Idx,Json,Npy,DType,HostTensor,FileIO,Memory,ThreadPool}.cpp)
 objs=()
 for src in "${SOURCES[@]}"; do
   obj=$OUT/obj/$(basename "$src" .cpp).o

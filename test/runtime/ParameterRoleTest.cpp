@@ -22,7 +22,7 @@ using namespace pce::rt::test;
 using Kind = Initialiser::Kind;
 
 TEST(ParameterRole, NamesRoundTrip) {
-  ASSERT_EQ(paramRoleNames().size(), 21u);
+  ASSERT_EQ(paramRoleNames().size(), 22u);
   for (const std::string &name : paramRoleNames()) {
     auto role = parseParamRole(name);
     ASSERT_TRUE(role) << name;
@@ -64,6 +64,8 @@ TEST(ParameterRole, ConstantsKeysProjectionAndTemperature) {
                          ParamRole::EmbedBias, ParamRole::RouterMlpBias, ParamRole::ExpertShift,
                          ParamRole::MixProjBias, ParamRole::SeBias})
     EXPECT_EQ(value(zero), 0.0) << paramRoleName(zero);
+  // A detection head's heatmaps start at probability 0.1 (logit -2.197...).
+  EXPECT_DOUBLE_EQ(1 / (1 + std::exp(-value(ParamRole::HeatmapBias))), kHeatmapPrior);
   EXPECT_EQ(initialiserFor(ParamRole::RouterKeys, {4, 105})->kind, Kind::UnitRows);
   InitContext four;
   four.experts = 4;
