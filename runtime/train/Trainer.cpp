@@ -15,6 +15,7 @@
 #include "runtime/train/Log.h"
 #include "runtime/train/Network.h"
 #include "runtime/train/Optimizer.h"
+#include "runtime/train/RouterTransition.h"
 #include "runtime/train/RouterWarmStart.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -35,6 +36,15 @@ using rt::TrainingConfig;
 namespace fs = std::filesystem;
 using rt::JsonValue;
 using Clock = std::chrono::steady_clock;
+
+// Validation images on which a phase switch measures how far the new
+// routers keep the old ones' choices.
+constexpr int64_t kAgreementImages = 512;
+// Fitting new keys to the previous router's assignment: Adam steps, and the
+// temperature of the fit (sharp: the top-1 choice is what is kept, and the
+// router's own tau does not change it).
+constexpr int64_t kKeyFitSteps = 300;
+constexpr double kKeyFitTemperature = 0.01;
 
 namespace {
 
@@ -58,10 +68,18 @@ private:
   std::shared_ptr<Network> buildNetwork(size_t q);
   void startPhase(size_t q);
   void initialiseKeys(torchrt::PceLayer &layer);
-  torch::Tensor layerEmbeddings(const std::string &L, int64_t &images);
+  // The first key_init.images training images through layer L.
+  LayerSample keySample(const std::string &L) {
+    return sampleLayer(*net_, L, data_.train, plan_.training.keyInitImages, plan_.batch, evalChunks());
+  }
   void warmStartRouters(size_t q, const std::map<std::string, torch::Tensor> &carried,
                         const std::map<std::string, double> &norms,
                         const std::vector<std::string> &fresh);
+  // New routers of phase q start from the previous phase's assignment
+  // (RouterTransition.h); returns each changed layer's top-1 agreement.
+  std::map<std::string, double> carryRouting(size_t q, const std::map<std::string, LayerSample> &before,
+                                             const std::map<std::string, torch::Tensor> &beforeVal,
+                                             const std::vector<std::string> &fresh);
   int64_t resume(); // returns the epochs done
   void trainEpoch(int64_t epoch);
   void checkpoint(int64_t epochsDone);
@@ -152,37 +170,14 @@ std::shared_ptr<Network> Trainer::buildNetwork(size_t q) {
   return net;
 }
 
-/// The patch embeddings `[n * P, D]` of layer `L` over the first training
-/// images (`key_init.images` of them; their count in `images`), by the
-/// current network in eval mode.
-torch::Tensor Trainer::layerEmbeddings(const std::string &L, int64_t &images) {
-  const int64_t B = plan_.batch;
-  const int64_t n = std::min<int64_t>(plan_.training.keyInitImages, data_.train.size());
-  images = n;
-  torch::NoGradGuard noGrad;
-  net_->eval();
-  std::vector<torch::Tensor> embeddings;
-  const int64_t step = B * evalChunks();
-  for (int64_t start = 0; start < n; start += step) {
-    const int64_t m = std::min(step, n - start), padded = (m + B - 1) / B * B;
-    torch::Tensor x = data_.train.imagesIn(start, start + m);
-    if (padded > m)
-      x = torch::cat({x, torch::zeros({padded - m, x.size(1), x.size(2), x.size(3)}, x.options())});
-    NetworkOutput out = net_->forward(x.contiguous(), L);
-    auto e = out.embedding.find(L);
-    if (e == out.embedding.end())
-      throw std::runtime_error("layer '" + L + "': its inference entry point returns no '" + L +
-                               ".embedding' to read patch embeddings from");
-    embeddings.push_back(e->second.slice(0, 0, m));
-  }
-  net_->train();
-  return torch::cat(embeddings).reshape({-1, embeddings[0].size(-1)});
-}
-
 void Trainer::initialiseKeys(torchrt::PceLayer &layer) {
   const std::string &L = layer.layerName();
-  int64_t n = 0;
-  torch::Tensor points = layerEmbeddings(L, n);
+  LayerSample sample = keySample(L);
+  if (!sample.embeddings.defined())
+    throw std::runtime_error("layer '" + L + "': its inference entry point returns no '" + L +
+                             ".embedding' to read patch embeddings from");
+  const torch::Tensor &points = sample.embeddings;
+  const int64_t n = sample.images;
   torchrt::KMeansResult km = layer.initialiseKeys(points, plan_.training.keyInitIterations, gen_);
   progress_->line("  " + L + ": keys from K-Means over " + std::to_string(points.size(0)) + " patch embeddings of " +
                   std::to_string(n) + " images (" + std::to_string(km.iterations) + " Lloyd iterations" +
@@ -214,19 +209,89 @@ void Trainer::warmStartRouters(size_t q, const std::map<std::string, torch::Tens
   }
 }
 
+std::map<std::string, double> Trainer::carryRouting(size_t q, const std::map<std::string, LayerSample> &before,
+                                                    const std::map<std::string, torch::Tensor> &beforeVal,
+                                                    const std::vector<std::string> &fresh) {
+  auto isFresh = [&](const std::string &n) { return std::find(fresh.begin(), fresh.end(), n) != fresh.end(); };
+  std::map<std::string, torch::Tensor> t = net_->tensors();
+  for (const auto &layer : net_->pceLayers()) {
+    const std::string &L = layer->layerName();
+    const std::string keys = layer->keysName(), mlp = L + ".router.mlp.";
+    const bool freshKeys = !keys.empty() && isFresh(keys);
+    const bool freshMlp = isFresh(mlp + "w1") && t.count(mlp + "w2");
+    auto old = before.find(L);
+    // keys -> MLP is warmStartRouters' (from the keys themselves).
+    const std::string previous = q > 0 ? plan_.phases[q - 1].layers.at(L).router : "";
+    const bool mlpFromAssignment = freshMlp && previous != "cosine" && previous != "gumbel";
+    if (!freshKeys && !mlpFromAssignment)
+      continue;
+    if (old == before.end()) { // the first phase, or a uniform router before
+      if (freshKeys)
+        initialiseKeys(*layer);
+      continue;
+    }
+    // The new router reads the new network's embeddings of the same images.
+    LayerSample now = keySample(L);
+    if (!now.embeddings.defined())
+      throw std::runtime_error("layer '" + L + "': its new router reads no embedding");
+    std::vector<int64_t> unassigned;
+    const torch::Tensor assign = topOne(old->second.routing);
+    torch::Tensor k = fitKeys(now.embeddings, assign,
+                              keysFromAssignment(now.embeddings, assign, layer->experts(), unassigned),
+                              kKeyFitTemperature, kKeyFitSteps);
+    std::string empty;
+    for (int64_t e : unassigned)
+      empty += (empty.empty() ? "" : ", ") + std::to_string(e);
+    std::string note = unassigned.empty() ? std::string()
+                                          : " (experts " + empty + " received no patch: the least similar embedding)";
+    torch::NoGradGuard noGrad;
+    if (freshKeys) {
+      t.at(keys).copy_(k);
+      progress_->line("  " + L + ": keys from the previous router's assignment of " +
+                      std::to_string(now.routing.size(0)) + " patches of " + std::to_string(now.images) +
+                      " images" + note);
+    } else {
+      const double tau = plan_.phases[q].layers.at(L).tau;
+      const double norm = now.embeddings.norm(2, {1}).mean().item<double>();
+      std::string why = warmStartMlpRouter(k, tau, norm, {t.at(mlp + "w1"), t.at(mlp + "b1"), t.at(mlp + "w2"),
+                                                         t.at(mlp + "b2")});
+      progress_->line("  " + L + ": MLP router " +
+                      (why.empty() ? "starts as the cosine router of keys from the previous router's assignment" + note
+                                   : "initialised at random: " + why));
+    }
+  }
+  std::map<std::string, double> agreement;
+  for (const auto &[L, old] : beforeVal) {
+    torch::Tensor now = sampleLayer(*net_, L, data_.validation, kAgreementImages, plan_.batch, evalChunks()).routing;
+    agreement[L] = topOneAgreement(old, now);
+    progress_->line("  " + L + ": the new router keeps the previous top-1 expert on " +
+                    fixed(100 * agreement[L], 1) + "% of " + std::to_string(now.size(0)) +
+                    " validation patches");
+  }
+  return agreement;
+}
+
 void Trainer::startPhase(size_t q) {
   std::map<std::string, torch::Tensor> carried;
   std::map<std::string, double> norms; // layers whose keys an MLP router replaces
+  // Layers whose router changes: the old router's routing of the key
+  // images (and their embeddings) and of a validation sample.
+  std::map<std::string, LayerSample> before;
+  std::map<std::string, torch::Tensor> beforeVal;
   if (net_) {
     carried = net_->tensors();
     if (!opt_.dense && q > 0)
       for (const auto &[L, next] : plan_.phases[q].layers) {
         auto prev = plan_.phases[q - 1].layers.find(L);
-        if (next.router == "mlp" && prev != plan_.phases[q - 1].layers.end() &&
-            (prev->second.router == "cosine" || prev->second.router == "gumbel")) {
-          int64_t images = 0;
-          norms[L] = layerEmbeddings(L, images).norm(2, {1}).mean().item<double>();
-        }
+        // A uniform router weighs every expert alike: no assignment to keep.
+        if (prev == plan_.phases[q - 1].layers.end() || prev->second.router == "uniform" ||
+            (prev->second.router == next.router && prev->second.keys == next.keys))
+          continue;
+        before[L] = keySample(L);
+        beforeVal[L] = sampleLayer(*net_, L, data_.validation, kAgreementImages, plan_.batch, evalChunks()).routing;
+        const bool keyed = prev->second.router == "cosine" || prev->second.router == "gumbel";
+        if (next.router == "mlp" && keyed && before[L].embeddings.defined())
+          norms[L] = before[L].embeddings.norm(2, {1}).mean().item<double>();
       }
   }
   std::shared_ptr<Network> next = buildNetwork(q);
@@ -245,11 +310,7 @@ void Trainer::startPhase(size_t q) {
                   (carried.empty() ? std::string() : "; new: " + (freshList.empty() ? "none" : freshList)) +
                   "; optimiser state reset)");
   warmStartRouters(q, carried, norms, fresh);
-  for (const auto &layer : net_->pceLayers()) {
-    std::string keys = layer->keysName();
-    if (!keys.empty() && std::find(fresh.begin(), fresh.end(), keys) != fresh.end())
-      initialiseKeys(*layer);
-  }
+  std::map<std::string, double> agreement = carryRouting(q, before, beforeVal, fresh);
   optimizer_ = std::make_unique<Optimizer>(plan_.training.optimizer, net_->parameterMap());
 
   JsonValue entry = JsonValue::object();
@@ -262,6 +323,10 @@ void Trainer::startPhase(size_t q) {
   for (const std::string &f : fresh)
     freshJson.push(JsonValue::string(f));
   entry.set("initialised", std::move(freshJson));
+  JsonValue agreed = JsonValue::object();
+  for (const auto &[L, share] : agreement)
+    agreed.set(L, JsonValue::number(share));
+  entry.set("router_agreement", std::move(agreed));
   log_->append(entry);
 }
 
