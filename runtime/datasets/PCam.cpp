@@ -403,7 +403,8 @@ Expected<std::unique_ptr<DataSource>> openPCam(const std::string &dir, const std
   });
 }
 
-Expected<PCamArrayInfo> inspectPCamFile(std::string_view bytes, const std::string &source, char xOrY) {
+Expected<PCamArrayInfo> inspectPCamFile(std::string_view bytes, const std::string &source, char xOrY,
+                                        double probeSeconds) {
   if (xOrY != 'x' && xOrY != 'y')
     return Status::error(source + ": a PCam file is an x or a y file, not '" + std::string(1, xOrY) + "'");
   return detail::guard<PCamArrayInfo>([&] {
@@ -419,7 +420,7 @@ Expected<PCamArrayInfo> inspectPCamFile(std::string_view bytes, const std::strin
               } else
                 readLabels(d, source);
             },
-            source);
+            source, probeSeconds);
         !s)
       fail(s.message());
     Hid file = openFile(source, &bytes);

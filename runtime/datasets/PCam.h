@@ -57,7 +57,10 @@ struct PCamArrayInfo {
 // Validates the bytes of one _x (`xOrY` 'x') or _y ('y') file opened from
 // memory, the checks openPCam makes; for x it also reads the first and the
 // last patch. `source` names the bytes in messages. For fuzzing and tools.
-Expected<PCamArrayInfo> inspectPCamFile(std::string_view bytes, const std::string &source, char xOrY);
+// libhdf5 loops forever on some damaged metadata: the probe child
+// (Contained.h) gives up after `probeSeconds`, and the file is reported damaged.
+Expected<PCamArrayInfo> inspectPCamFile(std::string_view bytes, const std::string &source, char xOrY,
+                                        double probeSeconds = 60);
 
 } // namespace pce::rt
 
