@@ -69,22 +69,26 @@ JsonValue DenseScores::json(const std::vector<std::string> &classNames) const {
 DenseEvaluator::DenseEvaluator(const HeadSpec &head, int64_t inputHeight, int64_t inputWidth)
     : head_(head), height_(inputHeight), width_(inputWidth), confusion_(head.classes) {}
 
-Status DenseEvaluator::addSegmentation(const float *logits, const uint8_t *mask) {
-  const int64_t K = head_.classes, plane = height_ * width_;
-  predicted_.assign(size_t(plane), 0);
-  for (int64_t p = 0; p < plane; ++p) {
+void argmaxClasses(const float *logits, int64_t classes, int64_t pixels, int64_t *out) {
+  for (int64_t p = 0; p < pixels; ++p) {
     int64_t best = 0;
     float bestValue = logits[p];
-    for (int64_t k = 1; k < K; ++k) {
-      const float v = logits[k * plane + p];
+    for (int64_t k = 1; k < classes; ++k) {
+      const float v = logits[k * pixels + p];
       // NaN never wins; the lower class wins a tie.
       if (v > bestValue || (std::isnan(bestValue) && !std::isnan(v))) {
         best = k;
         bestValue = v;
       }
     }
-    predicted_[size_t(p)] = best;
+    out[p] = best;
   }
+}
+
+Status DenseEvaluator::addSegmentation(const float *logits, const uint8_t *mask) {
+  const int64_t plane = height_ * width_;
+  predicted_.assign(size_t(plane), 0);
+  argmaxClasses(logits, head_.classes, plane, predicted_.data());
   ++images_;
   return confusion_.add(mask, predicted_.data(), plane);
 }

@@ -44,6 +44,11 @@ struct DenseScores {
   JsonValue json(const std::vector<std::string> &classNames) const;
 };
 
+// The class of each of `pixels` pixels of logits [K, pixels]: the argmax,
+// ties to the lower class, NaN never winning (what the evaluator scores and
+// pce-run writes as masks).
+void argmaxClasses(const float *logits, int64_t classes, int64_t pixels, int64_t *out);
+
 class DenseEvaluator {
 public:
   DenseEvaluator(const HeadSpec &head, int64_t inputHeight, int64_t inputWidth);

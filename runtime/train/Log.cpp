@@ -86,4 +86,25 @@ std::string formatDuration(double seconds) {
   return buf;
 }
 
+rt::JsonValue phaseSummaries(const std::vector<rt::JsonValue> &entries, const std::vector<rt::Phase> &phases) {
+  using rt::JsonValue;
+  JsonValue out = JsonValue::array();
+  for (size_t q = 0; q < phases.size(); ++q) {
+    JsonValue p = JsonValue::object();
+    p.set("phase", JsonValue::integer(static_cast<int64_t>(q) + 1));
+    p.set("artifact", JsonValue::string(phases[q].artifact));
+    p.set("epochs", JsonValue::integer(phases[q].epochs));
+    for (const JsonValue &e : entries) {
+      const JsonValue *ev = e.find("event"), *ph = e.find("phase");
+      if (!ev || !ev->getString() || *ev->getString() != "epoch" || !ph || ph->intValue() != static_cast<int64_t>(q) + 1)
+        continue;
+      for (const char *key : {"epoch", "val_top1", "val_top5", "val_miou", "val_map11", "val_map_all", "layers"})
+        if (const JsonValue *v = e.find(key))
+          p.set(key == std::string("epoch") ? "final_epoch" : key, *v);
+    }
+    out.push(std::move(p));
+  }
+  return out;
+}
+
 } // namespace pce::train

@@ -11,6 +11,7 @@
 #define PCE_RUNTIME_TRAIN_LOG_H
 
 #include "runtime/Json.h"
+#include "runtime/TrainingPlan.h"
 
 #include <chrono>
 #include <cstdint>
@@ -52,6 +53,11 @@ private:
   bool pending_ = false;
   std::chrono::steady_clock::time_point lastDraw_{};
 };
+
+// summary.json's "phases": per phase of `phases`, its artifact, epochs and
+// the last epoch's validation metric and router statistics from `entries`
+// (the log's lines).
+rt::JsonValue phaseSummaries(const std::vector<rt::JsonValue> &entries, const std::vector<rt::Phase> &phases);
 
 // "1:02:03" / "2:03".
 std::string formatDuration(double seconds);

@@ -87,6 +87,22 @@ torch::Tensor fitKeys(const torch::Tensor &embeddings, const torch::Tensor &assi
   return (k / k.norm(2, {1}, true).clamp_min(1e-12)).to(keys.dtype());
 }
 
+torch::Tensor keysForRouting(const torch::Tensor &embeddings, const torch::Tensor &previousRouting, int64_t experts,
+                             std::string &note) {
+  constexpr int64_t kSteps = 300;
+  constexpr double kTemperature = 0.01;
+  std::vector<int64_t> unassigned;
+  const torch::Tensor assign = topOne(previousRouting);
+  torch::Tensor keys =
+      fitKeys(embeddings, assign, keysFromAssignment(embeddings, assign, experts, unassigned), kTemperature, kSteps);
+  std::string empty;
+  for (int64_t e : unassigned)
+    empty += (empty.empty() ? "" : ", ") + std::to_string(e);
+  note = unassigned.empty() ? std::string()
+                            : " (experts " + empty + " received no patch: the least similar embedding)";
+  return keys;
+}
+
 double topOneAgreement(const torch::Tensor &a, const torch::Tensor &b) {
   if (a.size(0) != b.size(0) || a.size(0) == 0)
     throw std::runtime_error("topOneAgreement: routing of " + std::to_string(a.size(0)) + " and " +

@@ -53,6 +53,14 @@ torch::Tensor keysFromAssignment(const torch::Tensor &embeddings, const torch::T
 torch::Tensor fitKeys(const torch::Tensor &embeddings, const torch::Tensor &assign, torch::Tensor keys, double tau,
                       int64_t steps);
 
+/// The keys a phase switch gives a new cosine router (or the MLP that
+/// starts as one): keysFromAssignment on the previous router's top-1 of
+/// `previousRouting` [N, E], then fitKeys (300 steps at temperature 0.01:
+/// sharp, since the top-1 choice is what is kept and the router's own tau
+/// does not change it). `note` says which experts received no patch.
+torch::Tensor keysForRouting(const torch::Tensor &embeddings, const torch::Tensor &previousRouting, int64_t experts,
+                             std::string &note);
+
 /// The share of rows whose top-1 expert is the same in `a` and `b` [N, E].
 double topOneAgreement(const torch::Tensor &a, const torch::Tensor &b);
 

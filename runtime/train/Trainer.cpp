@@ -40,11 +40,6 @@ using Clock = std::chrono::steady_clock;
 // Validation images on which a phase switch measures how far the new
 // routers keep the old ones' choices.
 constexpr int64_t kAgreementImages = 512;
-// Fitting new keys to the previous router's assignment: Adam steps, and the
-// temperature of the fit (sharp: the top-1 choice is what is kept, and the
-// router's own tau does not change it).
-constexpr int64_t kKeyFitSteps = 300;
-constexpr double kKeyFitTemperature = 0.01;
 
 namespace {
 
@@ -234,16 +229,8 @@ std::map<std::string, double> Trainer::carryRouting(size_t q, const std::map<std
     LayerSample now = keySample(L);
     if (!now.embeddings.defined())
       throw std::runtime_error("layer '" + L + "': its new router reads no embedding");
-    std::vector<int64_t> unassigned;
-    const torch::Tensor assign = topOne(old->second.routing);
-    torch::Tensor k = fitKeys(now.embeddings, assign,
-                              keysFromAssignment(now.embeddings, assign, layer->experts(), unassigned),
-                              kKeyFitTemperature, kKeyFitSteps);
-    std::string empty;
-    for (int64_t e : unassigned)
-      empty += (empty.empty() ? "" : ", ") + std::to_string(e);
-    std::string note = unassigned.empty() ? std::string()
-                                          : " (experts " + empty + " received no patch: the least similar embedding)";
+    std::string note;
+    torch::Tensor k = keysForRouting(now.embeddings, old->second.routing, layer->experts(), note);
     torch::NoGradGuard noGrad;
     if (freshKeys) {
       t.at(keys).copy_(k);
@@ -541,25 +528,7 @@ void Trainer::finish() {
   s.set("pce", std::move(pce));
   if (!opt_.dense)
     s.set("artifact", JsonValue::string((fs::path(compiledDir_) / plan_.phases[phase_].artifact).string()));
-  // Per phase: its last epoch's validation accuracy and router entropies.
-  JsonValue phases = JsonValue::array();
-  std::vector<JsonValue> entries = log_->entries();
-  for (size_t q = 0; q < plan_.phases.size(); ++q) {
-    JsonValue p = JsonValue::object();
-    p.set("phase", JsonValue::integer(static_cast<int64_t>(q) + 1));
-    p.set("artifact", JsonValue::string(plan_.phases[q].artifact));
-    p.set("epochs", JsonValue::integer(plan_.phases[q].epochs));
-    for (const JsonValue &e : entries) {
-      const JsonValue *ev = e.find("event"), *ph = e.find("phase");
-      if (!ev || !ev->getString() || *ev->getString() != "epoch" || !ph || ph->intValue() != static_cast<int64_t>(q) + 1)
-        continue;
-      for (const char *key : {"epoch", "val_top1", "val_top5", "val_miou", "val_map11", "val_map_all", "layers"})
-        if (const JsonValue *v = e.find(key))
-          p.set(key == std::string("epoch") ? "final_epoch" : key, *v);
-    }
-    phases.push(std::move(p));
-  }
-  s.set("phases", std::move(phases));
+  s.set("phases", phaseSummaries(log_->entries(), plan_.phases));
   writeTextAtomic((fs::path(runDir_) / "summary.json").string(), rt::writeJson(s, 1) + "\n");
 
   progress_->line("test (" + std::to_string(test.images) + " images):" + metricLine("", test) + "  loss " +

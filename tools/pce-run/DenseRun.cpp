@@ -51,19 +51,28 @@ Status writeText(const std::string &path, const std::string &text) {
 // The argmax mask of one image's logits [K,H,W] as a palette PNG in `dir`.
 Status writeMask(const std::string &dir, const std::string &id, const float *logits, int64_t K, int64_t H,
                  int64_t W) {
+  std::vector<int64_t> classes(static_cast<size_t>(H * W));
+  argmaxClasses(logits, K, H * W, classes.data());
   Image mask(H, W, 1);
-  const int64_t plane = H * W;
-  for (int64_t p = 0; p < plane; ++p) {
-    int64_t best = 0;
-    for (int64_t k = 1; k < K; ++k)
-      if (logits[k * plane + p] > logits[best * plane + p])
-        best = k;
-    mask.pixels[size_t(p)] = uint8_t(best);
-  }
+  for (size_t p = 0; p < classes.size(); ++p)
+    mask.pixels[p] = uint8_t(classes[p]);
   auto png = encodePalettePng(mask, vocPalette());
   if (!png)
     return png.status();
   return writeText(dir + "/" + id + ".png", *png);
+}
+
+// "  tumour IoU 61.20%" for the positive (last) class of a two-class set,
+// "" otherwise.
+std::string positiveIoU(const SegmentationScores &seg, const std::vector<std::string> &classes) {
+  if (classes.size() != 2)
+    return "";
+  char buf[96];
+  if (seg.present[1])
+    std::snprintf(buf, sizeof buf, "  %s IoU %.2f%%", classes[1].c_str(), 100 * seg.iou[1]);
+  else
+    std::snprintf(buf, sizeof buf, "  no %s", classes[1].c_str());
+  return buf;
 }
 
 } // namespace
@@ -205,18 +214,8 @@ int runDense(const Options &o, const Artifact &art, const EntryPoint &ep, const 
     if (!gs)
       return runtimeError(gs.error());
     groups.set(g, gs->json(classes));
-    std::string line = "  " + g + ": " + gs->summary() + " (" + std::to_string(gs->images) + " tiles)";
-    // The last class is the positive one of a two-class split (tumour).
-    if (classes.size() == 2) {
-      char buf[64];
-      const SegmentationScores &seg = gs->segmentation;
-      if (seg.present[1])
-        std::snprintf(buf, sizeof buf, "  %s IoU %.2f%%", classes[1].c_str(), 100 * seg.iou[1]);
-      else
-        std::snprintf(buf, sizeof buf, "  no %s", classes[1].c_str());
-      line += buf;
-    }
-    groupLines.push_back(line);
+    groupLines.push_back("  " + g + ": " + gs->summary() + " (" + std::to_string(gs->images) + " tiles)" +
+                         positiveIoU(gs->segmentation, classes));
   }
   if (o.scores) {
     JsonValue j = scores->json(classes);
@@ -255,11 +254,8 @@ int runDense(const Options &o, const Artifact &art, const EntryPoint &ep, const 
     return runtimeError(s.message());
   const int threads = static_cast<int>(std::min<int64_t>(art.threads(), chunks));
   std::string overall = scores->summary();
-  if (head.kind == HeadKind::Segmentation && classes.size() == 2 && scores->segmentation.present[1]) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "  %s IoU %.2f%%", classes[1].c_str(), 100 * scores->segmentation.iou[1]);
-    overall += buf;
-  }
+  if (head.kind == HeadKind::Segmentation)
+    overall += positiveIoU(scores->segmentation, classes);
   std::printf("%s: %s  (%lld images, %.0f images/s, %d %s)\n", headKindName(head.kind), overall.c_str(),
               static_cast<long long>(n), double(n) / std::max(seconds, 1e-9), threads,
               threads == 1 ? "thread" : "threads");
