@@ -40,6 +40,25 @@ struct LabelView {
   int64_t operator[](int64_t i) const { return l64 ? l64[i] : l32 ? int64_t(l32[i]) : int64_t(u8[i]); }
 };
 
+
+JsonValue numbersJson(const std::vector<double> &values, size_t begin, size_t end) {
+  JsonValue a = JsonValue::array();
+  for (size_t i = begin; i < end; ++i)
+    a.push(JsonValue::number(values[i]));
+  return a;
+}
+
+JsonValue pairJson(const std::optional<std::pair<int64_t, int64_t>> &p) {
+  if (!p)
+    return JsonValue();
+  JsonValue a = JsonValue::array();
+  a.push(JsonValue::integer(p->first));
+  a.push(JsonValue::integer(p->second));
+  return a;
+}
+
+} // namespace
+
 // I(a; b) of a joint histogram counts[a*nb + b] with n samples, normalised by
 // min(log na, log nb).
 NatsStat mutualInformation(const std::vector<int64_t> &counts, int64_t na, int64_t nb) {
@@ -74,24 +93,6 @@ JsonValue natsJson(const NatsStat &s) {
   o.set("normalized", JsonValue::number(s.normalized));
   return o;
 }
-
-JsonValue numbersJson(const std::vector<double> &values, size_t begin, size_t end) {
-  JsonValue a = JsonValue::array();
-  for (size_t i = begin; i < end; ++i)
-    a.push(JsonValue::number(values[i]));
-  return a;
-}
-
-JsonValue pairJson(const std::optional<std::pair<int64_t, int64_t>> &p) {
-  if (!p)
-    return JsonValue();
-  JsonValue a = JsonValue::array();
-  a.push(JsonValue::integer(p->first));
-  a.push(JsonValue::integer(p->second));
-  return a;
-}
-
-} // namespace
 
 //===----------------------------------------------------------------------===//
 // Accumulation

@@ -52,6 +52,13 @@ struct NatsStat {
   double normalized = 0;
 };
 
+/// I(a; b) in nats of the joint histogram counts[a * nb + b], and divided by
+/// min(log na, log nb) (0 when that is 0). The one definition the routing
+/// report and pce-train's per-epoch statistics share.
+NatsStat mutualInformation(const std::vector<int64_t> &counts, int64_t na, int64_t nb);
+/// {"nats": .., "normalized": ..}
+JsonValue natsJson(const NatsStat &s);
+
 /// The report of one routing result (one router of one layer).
 struct RoutingLayerReport {
   std::string name;   ///< e.g. "layer0.routing"

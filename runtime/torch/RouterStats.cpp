@@ -41,11 +41,34 @@ void RoutingStats::add(const torch::Tensor &w) {
                              std::to_string(r.size(1)));
   torch::Tensor terms = torch::where(r > 0, r * r.clamp_min(1e-300).log(), torch::zeros_like(r));
   entropySum_ += -terms.sum().item<double>();
-  torch::Tensor counts = torch::bincount(r.argmax(1), {}, experts());
+  torch::Tensor choice = r.argmax(1);
+  torch::Tensor counts = torch::bincount(choice, {}, experts());
   auto acc = counts.accessor<int64_t, 1>();
   for (int64_t e = 0; e < experts(); ++e)
     counts_[e] += acc[e];
   rows_ += r.size(0);
+  if (w.dim() != 3)
+    return;
+  const int64_t P = w.size(1), E = experts();
+  if (positions_ != 0 && positions_ != P)
+    throw std::runtime_error("RoutingStats: expected " + std::to_string(positions_) + " patch positions, found " +
+                             std::to_string(P));
+  if (positions_ == 0) {
+    positions_ = P;
+    positionCounts_.assign(static_cast<size_t>(P * E), 0);
+  }
+  // Row i of r is patch i % P of its image.
+  torch::Tensor cell = torch::arange(r.size(0), choice.options()).remainder(P) * E + choice;
+  torch::Tensor joint = torch::bincount(cell, {}, P * E);
+  auto j = joint.accessor<int64_t, 1>();
+  for (int64_t i = 0; i < P * E; ++i)
+    positionCounts_[static_cast<size_t>(i)] += j[i];
+}
+
+std::optional<rt::NatsStat> RoutingStats::positionInformation() const {
+  if (positions_ == 0)
+    return std::nullopt;
+  return rt::mutualInformation(positionCounts_, positions_, experts());
 }
 
 double RoutingStats::entropy() const { return rows_ ? entropySum_ / static_cast<double>(rows_) : 0.0; }

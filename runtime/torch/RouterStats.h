@@ -8,8 +8,11 @@
 #ifndef PCE_RUNTIME_TORCH_ROUTERSTATS_H
 #define PCE_RUNTIME_TORCH_ROUTERSTATS_H
 
+#include "runtime/RoutingReport.h"
+
 #include <torch/types.h>
 
+#include <optional>
 #include <vector>
 
 namespace pce::torchrt {
@@ -26,7 +29,9 @@ void emaKeyUpdate(torch::Tensor &keys, const torch::Tensor &emb, const torch::Te
 class RoutingStats {
 public:
   explicit RoutingStats(int64_t experts = 0) : counts_(experts, 0) {}
-  void add(const torch::Tensor &w); // w [..., E]
+  // w [..., E]; a w of [B, P, E] also counts which expert each patch
+  // position chose (every add must then have the same P).
+  void add(const torch::Tensor &w);
   int64_t experts() const { return static_cast<int64_t>(counts_.size()); }
   int64_t rows() const { return rows_; }
   // Mean over rows of -sum_e w log w (nats, 0 log 0 = 0), and divided by log E.
@@ -34,9 +39,14 @@ public:
   double normalizedEntropy() const;
   // Fraction of rows whose argmax is e.
   std::vector<double> usage() const;
+  // I(argmax expert; patch position) over the [B, P, E] rows added, as the
+  // routing report computes it (rt::mutualInformation); empty without them.
+  std::optional<rt::NatsStat> positionInformation() const;
 
 private:
   std::vector<int64_t> counts_;
+  std::vector<int64_t> positionCounts_; // [P * E]
+  int64_t positions_ = 0;
   double entropySum_ = 0;
   int64_t rows_ = 0;
 };

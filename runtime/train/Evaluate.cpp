@@ -103,9 +103,25 @@ rt::JsonValue routingJson(const std::map<std::string, torchrt::RoutingStats> &ro
     for (double u : s.usage())
       usage.push(rt::JsonValue::number(u));
     l.set("usage", std::move(usage));
+    if (auto mi = s.positionInformation())
+      l.set("mi_position", rt::natsJson(*mi));
     layers.set(name, std::move(l));
   }
   return layers;
+}
+
+std::string routingLine(const std::map<std::string, torchrt::RoutingStats> &routing) {
+  std::string line;
+  for (const auto &[name, s] : routing) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "  H(%s) %.3f", name.c_str(), s.normalizedEntropy());
+    line += buf;
+    if (auto mi = s.positionInformation()) {
+      std::snprintf(buf, sizeof buf, "  I(%s;pos) %.3f", name.c_str(), mi->nats);
+      line += buf;
+    }
+  }
+  return line;
 }
 
 } // namespace pce::train

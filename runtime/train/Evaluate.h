@@ -53,8 +53,12 @@ std::string metricLine(const std::string &prefix, const EvalResult &r);
 void setMetrics(rt::JsonValue &object, const std::string &prefix, const EvalResult &r,
                 const std::vector<std::string> &classNames);
 
-// {"entropy": nats, "entropy_normalized": .., "usage": [..]} per layer.
+// {"entropy": nats, "entropy_normalized": .., "usage": [..],
+//  "mi_position": {"nats", "normalized"}} per layer.
 rt::JsonValue routingJson(const std::map<std::string, torchrt::RoutingStats> &routing);
+// "  H(block) 0.255  I(block;pos) 1.386": per layer the normalised entropy
+// and I(expert; position) in nats.
+std::string routingLine(const std::map<std::string, torchrt::RoutingStats> &routing);
 
 } // namespace pce::train
 

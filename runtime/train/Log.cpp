@@ -94,10 +94,16 @@ rt::JsonValue phaseSummaries(const std::vector<rt::JsonValue> &entries, const st
     p.set("phase", JsonValue::integer(static_cast<int64_t>(q) + 1));
     p.set("artifact", JsonValue::string(phases[q].artifact));
     p.set("epochs", JsonValue::integer(phases[q].epochs));
+    bool first = true;
     for (const JsonValue &e : entries) {
       const JsonValue *ev = e.find("event"), *ph = e.find("phase");
       if (!ev || !ev->getString() || *ev->getString() != "epoch" || !ph || ph->intValue() != static_cast<int64_t>(q) + 1)
         continue;
+      // The routing after the phase's first epoch, beside its last ("layers"):
+      // how far a switch moved the experts' specialisation.
+      if (const JsonValue *layers = e.find("layers"); layers && first)
+        p.set("first_epoch_layers", *layers);
+      first = false;
       for (const char *key : {"epoch", "val_top1", "val_top5", "val_miou", "val_map11", "val_map_all", "layers"})
         if (const JsonValue *v = e.find(key))
           p.set(key == std::string("epoch") ? "final_epoch" : key, *v);

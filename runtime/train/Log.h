@@ -56,7 +56,8 @@ private:
 
 // summary.json's "phases": per phase of `phases`, its artifact, epochs and
 // the last epoch's validation metric and router statistics from `entries`
-// (the log's lines).
+// (the log's lines), and the router statistics after its first epoch
+// ("first_epoch_layers").
 rt::JsonValue phaseSummaries(const std::vector<rt::JsonValue> &entries, const std::vector<rt::Phase> &phases);
 
 // "1:02:03" / "2:03".

@@ -442,12 +442,9 @@ void Trainer::trainEpoch(int64_t epoch) {
   e.set("wall_s", JsonValue::number(wall));
   checkpoint(epoch + 1);
   log_->append(e);
-  std::string entropies;
-  for (const auto &[name, s] : val.routing)
-    entropies += "  H(" + name + ") " + fixed(s.normalizedEntropy(), 3);
   progress_->line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(plan_.totalEpochs()) + " [phase " +
                   std::to_string(phase_ + 1) + "]  train loss " + fixed(lossSum / n, 4) + "  val loss " +
-                  fixed(val.loss, 4) + "  " + metricLine("val", val) + entropies + "  " +
+                  fixed(val.loss, 4) + "  " + metricLine("val", val) + routingLine(val.routing) + "  " +
                   fixed(n * static_cast<double>(B) / trainSeconds, 0) + " img/s  " + fixed(wall, 1) + " s");
 }
 

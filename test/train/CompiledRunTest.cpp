@@ -91,7 +91,7 @@ TEST_F(CompiledRun, AllPhasesTrainAndPceRunAgrees) {
   ProcessResult r = runTrain(args("run"));
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char *text : {"phase 1 starts", "block: keys from K-Means", "phase 2 starts", "block.router.mlp.w1",
-                           "phase 3 starts", "block.mix.proj.weight", "H(block)"})
+                           "phase 3 starts", "block.mix.proj.weight", "H(block)", "I(block;pos)"})
     EXPECT_NE(r.output.find(text), std::string::npos) << text << "\n" << r.output;
   auto summary = rt::parseJson(readFile(dir_ + "/run/summary.json"));
   ASSERT_TRUE(summary.ok());
@@ -103,6 +103,13 @@ TEST_F(CompiledRun, AllPhasesTrainAndPceRunAgrees) {
     double h = layers->find("block")->find("entropy_normalized")->numberValue();
     EXPECT_GE(h, 0.0);
     EXPECT_LE(h, 1.0 + 1e-9);
+    // I(expert; position) after the phase's first and last epoch.
+    for (const rt::JsonValue *l : {layers, p.find("first_epoch_layers")}) {
+      ASSERT_TRUE(l && l->find("block") && l->find("block")->find("mi_position")) << rt::writeJson(p);
+      double mi = l->find("block")->find("mi_position")->find("normalized")->numberValue();
+      EXPECT_GE(mi, 0.0);
+      EXPECT_LE(mi, 1.0 + 1e-9);
+    }
   }
 
   // The weights hold exactly what phase 3's forward reads; pce-run agrees.

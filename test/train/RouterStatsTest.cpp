@@ -80,3 +80,79 @@ TEST(RoutingStats, EntropyAndUsageMatchReference) {
   uniform.add(torch::full({5, 4}, 0.25));
   EXPECT_NEAR(uniform.normalizedEntropy(), 1.0, 1e-6);
 }
+
+// I(expert; position) from an independent formulation: the joint
+// distribution of (position, argmax expert) as probabilities, summed as
+// p(x, y) log(p(x, y) / (p(x) p(y))).
+static double referencePositionInformation(const std::vector<torch::Tensor> &batches) {
+  const int64_t P = batches[0].size(1), E = batches[0].size(2);
+  std::vector<double> joint(static_cast<size_t>(P * E), 0.0);
+  double n = 0;
+  for (const torch::Tensor &w : batches) {
+    auto a = w.accessor<float, 3>();
+    for (int64_t b = 0; b < w.size(0); ++b)
+      for (int64_t p = 0; p < P; ++p) {
+        int64_t best = 0;
+        for (int64_t e = 1; e < E; ++e)
+          if (a[b][p][e] > a[b][p][best])
+            best = e;
+        joint[static_cast<size_t>(p * E + best)] += 1;
+        n += 1;
+      }
+  }
+  std::vector<double> px(static_cast<size_t>(P), 0.0), py(static_cast<size_t>(E), 0.0);
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t e = 0; e < E; ++e) {
+      px[static_cast<size_t>(p)] += joint[static_cast<size_t>(p * E + e)] / n;
+      py[static_cast<size_t>(e)] += joint[static_cast<size_t>(p * E + e)] / n;
+    }
+  double mi = 0;
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t e = 0; e < E; ++e) {
+      double pj = joint[static_cast<size_t>(p * E + e)] / n;
+      if (pj > 0)
+        mi += pj * std::log(pj / (px[static_cast<size_t>(p)] * py[static_cast<size_t>(e)]));
+    }
+  return mi;
+}
+
+TEST(RoutingStats, PositionInformationMatchesReference) {
+  for (auto [P, E] : {std::pair<int64_t, int64_t>{16, 4}, {4, 3}, {9, 2}}) {
+    RoutingStats s(E);
+    std::vector<torch::Tensor> batches;
+    for (int64_t B : {3, 5}) {
+      // Skewed towards expert p mod E, so the information is neither 0 nor maximal.
+      torch::Tensor logits = torch::randn({B, P, E});
+      logits += 1.5 * torch::one_hot(torch::arange(P).remainder(E), E).to(torch::kFloat32).unsqueeze(0);
+      batches.push_back(torch::softmax(logits, -1));
+      s.add(batches.back());
+    }
+    auto mi = s.positionInformation();
+    ASSERT_TRUE(mi.has_value());
+    const double want = referencePositionInformation(batches);
+    EXPECT_NEAR(mi->nats, want, 1e-12) << "P " << P << " E " << E;
+    EXPECT_NEAR(mi->normalized, want / std::log(static_cast<double>(std::min(P, E))), 1e-12);
+  }
+}
+
+TEST(RoutingStats, PositionInformationOfPositionAndUniformRouting) {
+  // Patch p always to expert p mod 4, P = 8: I = log 4, normalised 1.
+  RoutingStats byPosition(4);
+  byPosition.add(torch::one_hot(torch::arange(8).remainder(4), 4).to(torch::kFloat32).unsqueeze(0).repeat({3, 1, 1}));
+  ASSERT_TRUE(byPosition.positionInformation().has_value());
+  EXPECT_NEAR(byPosition.positionInformation()->nats, std::log(4.0), 1e-12);
+  EXPECT_NEAR(byPosition.positionInformation()->normalized, 1.0, 1e-12);
+  // Every patch to expert 0 (uniform weights' argmax): no information.
+  RoutingStats uniform(4);
+  uniform.add(torch::full({2, 8, 4}, 0.25));
+  EXPECT_EQ(uniform.positionInformation()->nats, 0.0);
+}
+
+TEST(RoutingStats, PositionInformationNeedsOneGridOfPatches) {
+  RoutingStats rows(3);
+  rows.add(torch::full({5, 3}, 1.0 / 3)); // no patch axis
+  EXPECT_FALSE(rows.positionInformation().has_value());
+  RoutingStats s(3);
+  s.add(torch::full({2, 4, 3}, 1.0 / 3));
+  EXPECT_THROW(s.add(torch::full({2, 5, 3}, 1.0 / 3)), std::runtime_error);
+}
