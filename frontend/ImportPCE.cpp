@@ -148,8 +148,11 @@ LogicalResult ModelImporter::importPCE(const LayerDesc &layer) {
   if (router.tau.given)
     tau = builder.getF64FloatAttr(router.tau.value);
   SmallVector<int64_t> result = {batch, outChannels, height, width};
+  // A NameLoc carries the layer's name through decomposition, so that
+  // pce-expose-routing names the router's weights after it.
   auto op = pir::LayerOp::create(
-      builder, loc(layer.loc), RankedTensorType::get(result, f32), current.value,
+      builder, NameLoc::get(builder.getStringAttr(name), loc(layer.loc)),
+      RankedTensorType::get(result, f32), current.value,
       embed, keys, mlp, logTau, *kernels, bn, affine, proj, se,
       ArrayRef<int64_t>{ph, pw},
       d.halo.given ? d.halo.value : pir::HaloMode::context, levels, kind, tau,

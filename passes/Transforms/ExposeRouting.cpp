@@ -5,6 +5,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace mlir::pce {
 #define GEN_PASS_DEF_EXPOSEROUTING
@@ -15,6 +16,20 @@ using namespace mlir;
 using namespace mlir::pce;
 
 namespace {
+/// The name of router `i` of `count` in `func`: an outlined layer
+/// (pce-outline-layers) keeps its layer's name; in a whole model, a router
+/// whose location names its layer (the model importer's NameLoc) takes that
+/// name, as pce-train and the model description do; otherwise layer<i>.
+std::string routingName(func::FuncOp func, RouteOp route, size_t i,
+                        size_t count) {
+  if (StringAttr layer = getLayerName(func))
+    return count == 1 ? (layer.getValue() + ".routing").str()
+                      : (layer.getValue() + ".routing" + Twine(i)).str();
+  if (auto named = dyn_cast<NameLoc>(route.getLoc()))
+    return (named.getName().getValue() + ".routing").str();
+  return "layer" + std::to_string(i) + ".routing";
+}
+
 struct ExposeRoutingPass : pce::impl::ExposeRoutingBase<ExposeRoutingPass> {
   void runOnOperation() override {
     for (auto func : getOperation().getOps<func::FuncOp>()) {
@@ -54,15 +69,15 @@ struct ExposeRoutingPass : pce::impl::ExposeRoutingBase<ExposeRoutingPass> {
     auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
     SmallVector<Value> results(ret.getOperands());
     SmallVector<Type> types(func.getResultTypes());
+    llvm::StringSet<> used;
     for (auto [i, route] : llvm::enumerate(routes)) {
       results.push_back(route.getResult());
       types.push_back(route.getType());
-      // An outlined layer (pce-outline-layers) keeps its layer's name.
-      std::string routing = "layer" + std::to_string(i) + ".routing";
-      if (auto layer = getLayerName(func))
-        routing = routes.size() == 1
-                      ? (layer.getValue() + ".routing").str()
-                      : (layer.getValue() + ".routing" + Twine(i)).str();
+      std::string routing = routingName(func, route, i, routes.size());
+      if (!used.insert(routing).second)
+        return func.emitError()
+               << "two routers whose weights would both be named '"
+               << routing << "': give each layer its own name";
       NamedAttribute name(StringAttr::get(&getContext(), kRoutingAttrName),
                           StringAttr::get(&getContext(), routing));
       resultAttrs.push_back(DictionaryAttr::get(&getContext(), {name}));

@@ -187,13 +187,18 @@ def ExposeRouting : Pass<"pce-expose-routing", "::mlir::ModuleOp"> {
   let summary = "Return every router's weights from the public functions";
   let description = [{
     Appends the result of every `pce.route` in a public `func.func` (in
-    program order) to the function's results, named `layer<i>.routing` by the
-    `pce.routing` result attribute (`<name>.routing` in a function outlined
-    from layer `<name>` by `pce-outline-layers`, which also returns the
-    embedding its router reads as `<name>.embedding`), so that compiled models can report what
-    their routers decided (`pce-run --routing`). Run after
-    `pce-decompose-layer`. Functions that are private, or that call other
-    functions containing routers, are left alone; a router inside a nested
+    program order) to the function's results, each named by a `pce.routing`
+    result attribute after its layer: `<name>.routing` for a router whose
+    location is a `NameLoc` (the model importer names each `pce.layer` after
+    its layer in the description, and `pce-decompose-layer` keeps the
+    location), or in a function outlined from layer `<name>` by
+    `pce-outline-layers` (which also returns the embedding its router reads
+    as `<name>.embedding`); `layer<i>.routing` otherwise. Two routers that
+    would get one name are an error. Compiled models thus report what their
+    routers decided under the names `pce-train` uses (`pce-run --routing`).
+    Run after `pce-decompose-layer`. Functions that are private, or that call
+    other functions containing routers, are left alone; a router inside a
+    nested region is an error naming it.
     region is an error naming it.
   }];
 }

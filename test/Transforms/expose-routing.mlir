@@ -71,3 +71,26 @@ func.func @block1(%x: tensor<2x1x28x28xf32> {pce.input = "x"}, %we: tensor<5x5xf
   %o = pce.unpatchify %m grid [4, 4] : tensor<2x16x8x7x7xf32>
   return %o : tensor<2x8x28x28xf32>
 }
+
+// -----
+
+// In a whole model, a router whose location names its layer (as the model
+// importer writes them) is named after that layer, as pce-train names it;
+// one without a name keeps layer<i>.
+// CHECK-LABEL: func.func @named
+// CHECK-SAME: -> (tensor<1x16x8xf32> {pce.output = "y"}, tensor<1x16x2xf32> {pce.routing = "block.routing"}, tensor<1x16x3xf32> {pce.routing = "layer1.routing"})
+func.func @named(%p: tensor<1x16x5x3x3xf32>, %y: tensor<1x16x8xf32>) -> (tensor<1x16x8xf32> {pce.output = "y"}) {
+  %w0 = pce.route uniform %p experts 2 : tensor<1x16x5x3x3xf32> loc("block"("model.yaml":12:5))
+  %w1 = pce.route position %p experts 3 : tensor<1x16x5x3x3xf32>
+  return %y : tensor<1x16x8xf32>
+}
+
+// -----
+
+// Two routers named after the same layer would give two results one name.
+// expected-error @below {{two routers whose weights would both be named 'block.routing': give each layer its own name}}
+func.func @same_name(%p: tensor<1x16x5x3x3xf32>, %y: tensor<1x16x8xf32>) -> (tensor<1x16x8xf32> {pce.output = "y"}) {
+  %w0 = pce.route uniform %p experts 2 : tensor<1x16x5x3x3xf32> loc("block"("model.yaml":12:5))
+  %w1 = pce.route position %p experts 3 : tensor<1x16x5x3x3xf32> loc("block"("model.yaml":20:5))
+  return %y : tensor<1x16x8xf32>
+}
