@@ -350,6 +350,10 @@ void trainAndCompare(const std::string &name, const std::string &head, const std
   const rt::JsonValue &layers = *report->find("layers");
   ASSERT_EQ(layers.getArray()->size(), 1u);
   EXPECT_FALSE((*layers.getArray())[0].find("mi_class")->isNull()) << run.output;
+  // pce-run names the layer's routing as pce-train's log and the description do.
+  EXPECT_EQ(*(*layers.getArray())[0].find("name")->getString(), "block.routing");
+  EXPECT_TRUE(std::filesystem::exists(dir + "/routing/block.routing.npy"));
+  EXPECT_NE(readFile(dir + "/run/log.jsonl").find("\"layers\":{\"block\":"), std::string::npos);
   // Segmentation: 11 classes; detection: background + its 10.
   EXPECT_EQ(report->find("classes")->intValue(), 11);
   auto scores = rt::parseJson(readFile(dir + "/scores.json"));
