@@ -16,6 +16,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -147,4 +148,28 @@ TEST(RouterTransition, PhaseSwitchesKeepThePreviousRouting) {
                                      "    - {epochs: 1, router: {kind: cosine, tau: 0.1, top_k: 1}, keys: ema}\n")),
                       "block");
   EXPECT_TRUE(c.empty());
+}
+
+TEST(RouterTransition, KeyedAndMlpSwitchesKeepThePreviousRouting) {
+  PCE_SKIP_WITHOUT_COMPILER();
+  if (!fs::exists(kFashion))
+    GTEST_SKIP() << "no Fashion-MNIST at " << kFashion;
+  // cosine + EMA -> MLP (from the keys) -> cosine + EMA (keys fitted to the
+  // MLP's assignment) -> learnable keys (inherited) -> Gumbel (inherited).
+  auto a = agreements(trainRun("keys-mlp-keys-gumbel",
+                               model("{kind: cosine, tau: 0.1, top_k: 1}",
+                                     "    - {epochs: 1, router: {kind: cosine, tau: 0.1, top_k: 1}, keys: ema}\n"
+                                     "    - {epochs: 1, router: {kind: mlp, hidden: 32, top_k: 1}}\n"
+                                     "    - {epochs: 1, router: {kind: cosine, tau: 0.1, top_k: 1}, keys: ema}\n"
+                                     "    - {epochs: 1, router: {kind: cosine, tau: 0.1, top_k: 1}, keys: learnable}\n"
+                                     "    - {epochs: 1, router: {kind: gumbel, tau: 0.1, top_k: 1}, keys: learnable}\n")),
+                      "block");
+  ASSERT_EQ(a.size(), 4u);
+  for (const auto &[phase, share] : a)
+    std::printf("phase %lld starts keeping %.2f%% of the top-1 experts\n", static_cast<long long>(phase),
+                100 * share);
+  EXPECT_GT(a[2], 0.99); // keys -> MLP
+  EXPECT_GE(a[3], 0.95); // MLP -> keys fitted to its assignment
+  EXPECT_GT(a[4], 0.999); // the same keys, now parameters
+  EXPECT_GT(a[5], 0.999); // Gumbel routes by the same logits outside training
 }
