@@ -176,6 +176,7 @@ Status RoutingAccumulator::add(const HostTensor &weights, const HostTensor *labe
       E_ = E;
       weightSum_.assign(E, 0.0);
       positionCount_.assign(P * E, 0);
+      entropyCount_.assign(kEntropyBins, 0);
     }
     labelled_ = labels != nullptr;
     if (labels) {
@@ -187,17 +188,20 @@ Status RoutingAccumulator::add(const HostTensor &weights, const HostTensor *labe
       for (int64_t p = 0; p < P; ++p) {
         const int64_t row = (b * P + p) * E;
         int64_t best = 0;
-        double bestValue = w[row];
+        double bestValue = w[row], h = 0;
         for (int64_t e = 0; e < E; ++e) {
           double v = w[row + e];
           if (v > 0)
-            entropySum_ -= v * std::log(v); // 0 log 0 = 0
+            h -= v * std::log(v); // 0 log 0 = 0
           weightSum_[e] += v;
           if (v > bestValue) { // strict: ties go to the lower expert
             best = e;
             bestValue = v;
           }
         }
+        entropySum_ += h;
+        const double level = E > 1 ? h / std::log(double(E)) : 0.0;
+        ++entropyCount_[std::clamp<int64_t>(int64_t(level * double(kEntropyBins)), 0, kEntropyBins - 1)];
         ++positionCount_[p * E + best];
         if (labels && labelOf(b, p) >= 0)
           ++classCount_[labelOf(b, p) * E + best];
@@ -263,7 +267,19 @@ Expected<RoutingLayerReport> RoutingAccumulator::finish() const {
           joint[e * C + c] = classCount_[c * E + e];
       r.classMI = mutualInformation(joint, E, C);
       r.classes = C;
+      r.classExpert.assign(C * E, 0.0);
+      for (int64_t c = 0; c < C; ++c) {
+        int64_t n = 0;
+        for (int64_t e = 0; e < E; ++e)
+          n += classCount_[c * E + e];
+        for (int64_t e = 0; n > 0 && e < E; ++e)
+          r.classExpert[c * E + e] = double(classCount_[c * E + e]) / double(n);
+      }
     }
+    r.entropyHistogram.resize(kEntropyBins);
+    for (int64_t i = 0; i < kEntropyBins; ++i)
+      r.entropyHistogram[i] = double(entropyCount_[i]) / patches;
+    r.warnings = routingWarnings(r.usage);
     return r;
   });
 }
@@ -332,6 +348,19 @@ JsonValue routingLayerToJson(const RoutingLayerReport &r) {
   } else {
     o.set("mi_class", JsonValue());
   }
+  if (r.classExpert.empty()) {
+    o.set("class_expert", JsonValue());
+  } else {
+    JsonValue rows = JsonValue::array();
+    for (int64_t c = 0; c < r.classes; ++c)
+      rows.push(numbersJson(r.classExpert, size_t(c * r.experts), size_t((c + 1) * r.experts)));
+    o.set("class_expert", std::move(rows));
+  }
+  o.set("entropy_histogram", numbersJson(r.entropyHistogram, 0, r.entropyHistogram.size()));
+  JsonValue warnings = JsonValue::array();
+  for (const std::string &w : r.warnings)
+    warnings.push(JsonValue::string(w));
+  o.set("warnings", std::move(warnings));
   return o;
 }
 
@@ -355,88 +384,6 @@ JsonValue routingReportToJson(const RoutingReport &report) {
   }
   o.set("skipped", std::move(skipped));
   return o;
-}
-
-std::string routingReportMarkdown(const RoutingReport &report) {
-  std::string md = "# Routing report\n\n";
-  md += std::to_string(report.items) + (report.items == 1 ? " image" : " images");
-  if (report.imageSize)
-    md += " of " + std::to_string(report.imageSize->first) + " x " + std::to_string(report.imageSize->second);
-  if (report.classes > 0)
-    md += ", labelled (" + std::to_string(report.classes) + " classes)";
-  md += ".\nEntropy and mutual information in nats; normalised: entropy / log E, "
-        "I(expert; position) / min(log E, log P), I(expert; class) / min(log E, log classes).\n";
-
-  for (const auto &r : report.layers) {
-    md += "\n## " + r.name + "\n\n";
-    md += std::to_string(r.items) + " images, " + std::to_string(r.patches) + " patches";
-    if (r.grid)
-      md += " (" + std::to_string(r.grid->first) + " x " + std::to_string(r.grid->second) + " grid)";
-    md += ", " + std::to_string(r.experts) + " experts.\n\n";
-    md += "| quantity | nats | normalised |\n|---|---:|---:|\n";
-    auto row = [&](const char *label, const NatsStat &s) {
-      md += std::string("| ") + label + " | " + fmt("%.4f", s.nats) + " | " + fmt("%.4f", s.normalized) + " |\n";
-    };
-    row("router entropy", r.entropy);
-    row("I(expert; position)", r.positionMI);
-    if (r.classMI)
-      row("I(expert; class)", *r.classMI);
-    md += "\n| expert | usage | mean weight |\n|---:|---:|---:|\n";
-    for (int64_t e = 0; e < r.experts; ++e)
-      md += "| " + std::to_string(e) + " | " + fmt("%.2f%%", 100 * r.usage[e]) + " | " +
-            fmt("%.4f", r.meanWeight[e]) + " |\n";
-    md += "\nLoad balance E * sum_e usage_e * mean_weight_e: " + fmt("%.4f", r.loadBalance) +
-          " (1 when balanced and each patch's weights sum to 1).\n\n";
-    auto cell = [&](int64_t p) {
-      int64_t e = r.dominant[p];
-      return std::to_string(e) + " (" + fmt("%.0f%%", 100 * r.mapAt(p, e)) + ")";
-    };
-    if (r.grid) {
-      const int64_t rows = r.grid->first, cols = r.grid->second;
-      md += "Dominant expert per patch position (share of images choosing it), patch rows x columns:\n\n";
-      md += "| |";
-      for (int64_t b = 0; b < cols; ++b)
-        md += " " + std::to_string(b) + " |";
-      md += "\n|---:|";
-      for (int64_t b = 0; b < cols; ++b)
-        md += "---:|";
-      md += "\n";
-      for (int64_t a = 0; a < rows; ++a) {
-        md += "| " + std::to_string(a) + " |";
-        for (int64_t b = 0; b < cols; ++b)
-          md += " " + cell(a * cols + b) + " |";
-        md += "\n";
-      }
-    } else {
-      md += "Dominant expert per patch position (share of images choosing it):\n\n"
-            "| patch | dominant expert |\n|---:|---:|\n";
-      for (int64_t p = 0; p < r.patches; ++p)
-        md += "| " + std::to_string(p) + " | " + cell(p) + " |\n";
-    }
-  }
-  if (!report.skipped.empty()) {
-    md += "\n## Not reported\n\n";
-    for (const auto &[name, error] : report.skipped)
-      md += "- " + name + ": " + error + "\n";
-  }
-  return md;
-}
-
-std::vector<std::string> routingSummaryLines(const RoutingReport &report) {
-  std::vector<std::string> lines;
-  for (const auto &r : report.layers) {
-    std::string line = "routing " + r.name + ": entropy " + fmt("%.4f", r.entropy.nats) + " nats (" +
-                       fmt("%.4f", r.entropy.normalized) + " of log " + std::to_string(r.experts) + "), usage";
-    for (double u : r.usage)
-      line += " " + fmt("%.1f%%", 100 * u);
-    line += ", I(expert;position) " + fmt("%.4f", r.positionMI.nats) + " nats (" +
-            fmt("%.4f", r.positionMI.normalized) + ")";
-    if (r.classMI)
-      line += ", I(expert;class) " + fmt("%.4f", r.classMI->nats) + " nats (" +
-              fmt("%.4f", r.classMI->normalized) + ")";
-    lines.push_back(std::move(line));
-  }
-  return lines;
 }
 
 Status writeRoutingReport(const RoutingReport &report, const std::string &dir) {

@@ -52,6 +52,15 @@ struct NatsStat {
   double normalized = 0;
 };
 
+/// Bins of RoutingLayerReport::entropyHistogram.
+inline constexpr int64_t kEntropyBins = 10;
+/// The thresholds of routingWarnings(), as fractions of all patches' argmax:
+/// an expert below kDeadUsage is dead; above kOverloadFactor / E (E >= 3)
+/// overloaded; one expert at kCollapsedUsage or more is a collapsed router.
+inline constexpr double kDeadUsage = 0.01;
+inline constexpr double kOverloadFactor = 2.0;
+inline constexpr double kCollapsedUsage = 0.9;
+
 /// I(a; b) in nats of the joint histogram counts[a * nb + b], and divided by
 /// min(log na, log nb) (0 when that is 0). The one definition the routing
 /// report and pce-train's per-epoch statistics share.
@@ -76,6 +85,14 @@ struct RoutingLayerReport {
   NatsStat positionMI;          ///< I(expert; position), / min(log E, log P)
   std::optional<NatsStat> classMI; ///< I(expert; class), / min(log E, log classes)
   int64_t classes = 0;          ///< classes of classMI (0 without labels)
+  /// [classes*E] row-major: of the patches of class c, the fraction whose
+  /// argmax is e (a row of zeros for a class without patches); empty without labels.
+  std::vector<double> classExpert;
+  /// [kEntropyBins]: the fraction of patches whose entropy / log E lies in
+  /// [i / bins, (i + 1) / bins) (the last bin includes 1; E == 1: all in bin 0).
+  std::vector<double> entropyHistogram;
+  /// What a person should look at (routingWarnings()).
+  std::vector<std::string> warnings;
 
   double mapAt(int64_t p, int64_t e) const { return routingMap[p * experts + e]; }
 };
@@ -108,7 +125,14 @@ private:
   std::vector<double> weightSum_;     // [E]
   std::vector<int64_t> positionCount_; // [P*E] argmax histogram
   std::vector<int64_t> classCount_;    // [classes*E] argmax histogram
+  std::vector<int64_t> entropyCount_;  // [kEntropyBins]
 };
+
+/// The warnings of a layer's usage, by the thresholds above, e.g.
+/// "expert 1 is dead: 0.0% of patches (below 1%)",
+/// "expert 0 is overloaded: 61.0% of patches (more than 2 x the balanced 25.0%)",
+/// "the router has collapsed: expert 2 takes 95.0% of patches (90% or more)".
+std::vector<std::string> routingWarnings(const std::vector<double> &usage);
 
 /// One-shot: the report of w [N,P,E] (labels [N] optional, as for add()).
 Expected<RoutingLayerReport> computeRoutingReport(const std::string &name, const HostTensor &weights,
@@ -137,7 +161,9 @@ struct RoutingReport {
 ///    "entropy": {"nats", "normalized"}, "expert_usage", "mean_weight",
 ///    "load_balance", "routing_map", "dominant_expert",
 ///    "mi_position": {"nats", "normalized"},
-///    "mi_class": {"nats", "normalized", "classes"} | null}], "skipped": [{"name", "error"}]}
+///    "mi_class": {"nats", "normalized", "classes"} | null,
+///    "class_expert": [[..E] per class] | null, "entropy_histogram": [..bins],
+///    "warnings": [..]}], "skipped": [{"name", "error"}]}
 JsonValue routingReportToJson(const RoutingReport &report);
 JsonValue routingLayerToJson(const RoutingLayerReport &layer);
 
@@ -147,6 +173,7 @@ std::string routingReportMarkdown(const RoutingReport &report);
 /// One line per layer for a terminal, e.g.
 ///   routing layer0.routing: entropy 0.2291 nats (0.3305 of log 2), usage 50.0% 50.0%,
 ///   I(expert;position) 0.6931 nats (1.0000), I(expert;class) 0.0000 nats (0.0000)
+/// and one "warning: <layer>: <warning>" line per warning.
 std::vector<std::string> routingSummaryLines(const RoutingReport &report);
 
 /// Writes DIR/report.json and DIR/report.md (atomically; DIR must exist).

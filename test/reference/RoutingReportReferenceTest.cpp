@@ -120,9 +120,38 @@ void compare(torch::Tensor w, const torch::Tensor &labels, int64_t classes, cons
     auto cls = ref::classMutualInformation(w, labels, classes);
     expectClose(got->classMI->nats, cls.nats, "I(expert; class)");
     expectClose(got->classMI->normalized, cls.normalized, "I(expert; class) normalised");
+    // Class x expert: per class, the share of its patches whose argmax is e.
+    auto choice = ref::argmaxExpert(w);                            // [B,P]
+    auto perImage = torch::one_hot(choice, E).to(torch::kDouble).sum(1); // [B,E]
+    auto byClass = torch::zeros({classes, E}, torch::kDouble).index_add_(0, labels, perImage);
+    auto totals = byClass.sum(1, true);
+    auto shares = torch::where(totals > 0, byClass / totals.clamp_min(1), torch::zeros_like(byClass));
+    ASSERT_EQ(int64_t(got->classExpert.size()), classes * E);
+    for (int64_t c = 0; c < classes; ++c)
+      for (int64_t e = 0; e < E; ++e)
+        expectClose(got->classExpert[c * E + e], shares[c][e].item<double>(),
+                    "class x expert [" + std::to_string(c) + "," + std::to_string(e) + "]");
   } else {
     EXPECT_FALSE(got->classMI);
+    EXPECT_TRUE(got->classExpert.empty());
   }
+
+  // Entropy histogram: each patch's entropy / log E in float64, binned. A
+  // patch within 1e-9 of a bin edge may fall on either side of it.
+  auto rows = w.reshape({-1, E});
+  auto h = -torch::where(rows > 0, rows * rows.clamp_min(1e-300).log(), torch::zeros_like(rows)).sum(1);
+  auto level = E > 1 ? h / std::log(double(E)) : torch::zeros_like(h);
+  auto scaled = level * double(rt::kEntropyBins);
+  auto bins = scaled.floor().clamp(0, rt::kEntropyBins - 1).to(torch::kLong);
+  auto edge = ((scaled - scaled.round()).abs() < 1e-9) & (scaled.round() > 0) & (scaled.round() < rt::kEntropyBins);
+  const double n = double(rows.size(0)), slack = edge.sum().item<double>() / n;
+  auto want = torch::bincount(bins, {}, rt::kEntropyBins).to(torch::kDouble) / n;
+  ASSERT_EQ(int64_t(got->entropyHistogram.size()), rt::kEntropyBins);
+  for (int64_t i = 0; i < rt::kEntropyBins; ++i)
+    EXPECT_LE(std::abs(got->entropyHistogram[i] - want[i].item<double>()), slack + 1e-12)
+        << "entropy bin " << i;
+  // The warnings follow from the usage by one rule.
+  EXPECT_EQ(got->warnings, rt::routingWarnings(got->usage));
 }
 
 struct Size {
@@ -227,4 +256,22 @@ TEST(RoutingReportReference, BatchesAgreeWithTheWholeSet) {
   auto usage = ref::expertUsage(w);
   for (int64_t e = 0; e < s.E; ++e)
     expectClose(got->usage[e], usage[e].item<double>(), "usage");
+}
+
+TEST(RoutingWarnings, DeadOverloadedAndCollapsed) {
+  EXPECT_TRUE(rt::routingWarnings({0.25, 0.25, 0.25, 0.25}).empty());
+  EXPECT_TRUE(rt::routingWarnings({1.0}).empty()) << "one expert has nothing to balance";
+  // The main job's layer 1: an expert nobody used.
+  auto dead = rt::routingWarnings({0.40, 0.0, 0.35, 0.25});
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0], "expert 1 is dead: 0.0% of patches (below 1%)");
+  auto over = rt::routingWarnings({0.609, 0.079, 0.173, 0.139});
+  ASSERT_EQ(over.size(), 1u);
+  EXPECT_EQ(over[0], "expert 0 is overloaded: 60.9% of patches (more than 2 x the balanced 25.0%)");
+  // Two experts: 70/30 is no overload (2 x 50% cannot be exceeded) but 95/5 is a collapse.
+  EXPECT_TRUE(rt::routingWarnings({0.7, 0.3}).empty());
+  auto collapsed = rt::routingWarnings({0.005, 0.95, 0.03, 0.015});
+  ASSERT_EQ(collapsed.size(), 2u);
+  EXPECT_EQ(collapsed[0], "the router has collapsed: expert 1 takes 95.0% of patches (90% or more)");
+  EXPECT_EQ(collapsed[1], "expert 0 is dead: 0.5% of patches (below 1%)");
 }

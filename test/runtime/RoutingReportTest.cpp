@@ -431,6 +431,10 @@ TEST(RoutingReport, JsonAndMarkdown) {
   auto listed = report(oneHot(3, 3, 2, [](int64_t b, int64_t) { return b % 2; }));
   listed.name = "layer1.routing";
   rep.layers.push_back(listed);
+  // Every patch to expert 0 of 3: a collapsed router with two dead experts.
+  auto collapsed = report(oneHot(2, 4, 3, [](int64_t, int64_t) { return 0; }));
+  collapsed.name = "block.routing";
+  rep.layers.push_back(collapsed);
   rep.skipped.emplace_back("layer2.routing", "layer2.routing: image 0, patch 0, expert 0: weight nan ...");
 
   auto json = parseJson(writeJson(routingReportToJson(rep), 2));
@@ -444,13 +448,14 @@ TEST(RoutingReport, JsonAndMarkdown) {
   EXPECT_EQ(json->find("version")->intValue(), 1);
   EXPECT_EQ(json->find("classes")->intValue(), 2);
   const auto &layers = *json->find("layers")->getArray();
-  ASSERT_EQ(layers.size(), 2u);
+  ASSERT_EQ(layers.size(), 3u);
   keys.clear();
   for (const auto &[k, v] : *layers[0].getObject())
     keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"name", "items", "patches", "experts", "grid", "entropy",
                                             "expert_usage", "mean_weight", "load_balance", "routing_map",
-                                            "dominant_expert", "mi_position", "mi_class"}));
+                                            "dominant_expert", "mi_position", "mi_class", "class_expert",
+                                            "entropy_histogram", "warnings"}));
   const JsonValue &l0 = layers[0];
   EXPECT_EQ(*l0.find("name")->getString(), "layer0.routing");
   EXPECT_EQ(l0.find("grid")->getArray()->at(1).intValue(), 2);
@@ -461,8 +466,18 @@ TEST(RoutingReport, JsonAndMarkdown) {
   EXPECT_NEAR(l0.find("mi_position")->find("nats")->numberValue(), std::log(2.0), kTol);
   EXPECT_EQ(l0.find("mi_position")->find("normalized")->numberValue(), 1.0);
   EXPECT_EQ(l0.find("mi_class")->find("classes")->intValue(), 2);
+  // Each class's patches: half to each expert; every patch one-hot (entropy 0).
+  ASSERT_EQ(l0.find("class_expert")->getArray()->size(), 2u);
+  EXPECT_EQ(l0.find("class_expert")->getArray()->at(1).getArray()->at(0).numberValue(), 0.5);
+  ASSERT_EQ(l0.find("entropy_histogram")->getArray()->size(), size_t(kEntropyBins));
+  EXPECT_EQ(l0.find("entropy_histogram")->getArray()->at(0).numberValue(), 1.0);
+  EXPECT_TRUE(l0.find("warnings")->getArray()->empty());
   EXPECT_TRUE(layers[1].find("grid")->isNull());
   EXPECT_TRUE(layers[1].find("mi_class")->isNull());
+  EXPECT_TRUE(layers[1].find("class_expert")->isNull());
+  ASSERT_EQ(layers[2].find("warnings")->getArray()->size(), 3u);
+  EXPECT_EQ(*layers[2].find("warnings")->getArray()->at(0).getString(),
+            "the router has collapsed: expert 0 takes 100.0% of patches (90% or more)");
   const auto &skipped = *json->find("skipped")->getArray();
   ASSERT_EQ(skipped.size(), 1u);
   EXPECT_EQ(*skipped[0].find("name")->getString(), "layer2.routing");
@@ -477,13 +492,21 @@ TEST(RoutingReport, JsonAndMarkdown) {
   EXPECT_CONTAINS(md, "| | 0 | 1 |\n|---:|---:|---:|\n| 0 | 0 (100%) | 1 (100%) |\n| 1 | 0 (100%) | 1 (100%) |\n");
   EXPECT_CONTAINS(md, "| patch | dominant expert |\n|---:|---:|\n| 0 | 0 (67%) |\n");
   EXPECT_CONTAINS(md, "## Not reported\n\n- layer2.routing: layer2.routing: image 0");
+  EXPECT_CONTAINS(md, "Patches by router entropy / log E: [0.0, 0.1) 100.0%, [0.1, 0.2) 0.0%,");
+  EXPECT_CONTAINS(md, "[0.9, 1.0] 0.0%.\n");
+  EXPECT_CONTAINS(md, "| class | 0 | 1 |\n|---:|---:|---:|\n| 0 | 50.0% | 50.0% |\n| 1 | 50.0% | 50.0% |\n");
+  EXPECT_CONTAINS(md, "**Warning**: the router has collapsed: expert 0 takes 100.0% of patches (90% or more).\n\n"
+                      "**Warning**: expert 1 is dead: 0.0% of patches (below 1%).\n\n");
 
   auto lines = routingSummaryLines(rep);
-  ASSERT_EQ(lines.size(), 2u);
+  ASSERT_EQ(lines.size(), 6u); // two layers' lines, the third's and its three warnings
   EXPECT_EQ(lines[0], "routing layer0.routing: entropy 0.0000 nats (0.0000 of log 2), usage 50.0% 50.0%, "
                       "I(expert;position) 0.6931 nats (1.0000), I(expert;class) 0.0000 nats (0.0000)");
   EXPECT_EQ(lines[1], "routing layer1.routing: entropy 0.0000 nats (0.0000 of log 2), usage 66.7% 33.3%, "
                       "I(expert;position) 0.0000 nats (0.0000)");
+  EXPECT_EQ(lines[3], "warning: block.routing: the router has collapsed: expert 0 takes 100.0% of patches "
+                      "(90% or more)");
+  EXPECT_EQ(lines[5], "warning: block.routing: expert 2 is dead: 0.0% of patches (below 1%)");
 
   TempDir dir;
   ASSERT_TRUE(writeRoutingReport(rep, dir.path()));
