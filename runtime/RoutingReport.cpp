@@ -392,6 +392,8 @@ Status writeRoutingReport(const RoutingReport &report, const std::string &dir) {
     std::string md = routingReportMarkdown(report);
     detail::writeFileAtomic(dir + "/report.json", {{json.data(), json.size()}});
     detail::writeFileAtomic(dir + "/report.md", {{md.data(), md.size()}});
+    std::string html = routingReportHtml(report);
+    detail::writeFileAtomic(dir + "/report.html", {{html.data(), html.size()}});
   });
 }
 

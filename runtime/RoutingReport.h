@@ -176,7 +176,14 @@ std::string routingReportMarkdown(const RoutingReport &report);
 /// and one "warning: <layer>: <warning>" line per warning.
 std::vector<std::string> routingSummaryLines(const RoutingReport &report);
 
-/// Writes DIR/report.json and DIR/report.md (atomically; DIR must exist).
+/// report.html: one static page (inline SVG, no script, no network; well-formed
+/// XML) with, per layer, its warnings, usage and mean-weight bars, the dominant
+/// expert per patch position on the patch grid, the entropy histogram and the
+/// class x expert matrix; sections have ids "layer<i>", "layer<i>-usage", ...
+std::string routingReportHtml(const RoutingReport &report);
+
+/// Writes DIR/report.json, DIR/report.md and DIR/report.html (atomically; DIR
+/// must exist).
 Status writeRoutingReport(const RoutingReport &report, const std::string &dir);
 
 } // namespace pce::rt

@@ -1,6 +1,7 @@
 # -*- Python -*-
 # lit configuration for the PCE suites.
 import os
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -16,6 +17,8 @@ config.suffixes = [".mlir"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%pce_src_root", config.pce_src_root))
+# The Python that runs lit, for checks written as one-line scripts.
+config.substitutions.append(("%python", sys.executable))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()

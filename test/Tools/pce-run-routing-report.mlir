@@ -1,5 +1,6 @@
 // pce-run --routing writes, next to RDIR/<layer>.routing.npy, the routing
-// report of docs/SEMANTICS.md §5: RDIR/report.json, RDIR/report.md and one
+// report of docs/SEMANTICS.md §5: RDIR/report.json, RDIR/report.md,
+// RDIR/report.html and one
 // summary line per layer on stdout. The position router with top_k 1 sends
 // patch p to expert p mod 2 whatever the weights and images, so every number
 // below is known: the kept weight is e/(e+1) = 0.7311 (entropy
@@ -18,6 +19,10 @@
 // RUN: FileCheck %s --check-prefix=JSON < %t/rdir/report.json
 // RUN: FileCheck %s --check-prefix=MD < %t/rdir/report.md
 // RUN: ls %t/rdir/layer0.routing.npy
+//
+// report.html is one well-formed page whose pictures carry the same numbers.
+// RUN: %python -c "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])" %t/rdir/report.html
+// RUN: FileCheck %s --check-prefix=HTML < %t/rdir/report.html
 //
 // Without labels there is no I(expert; class).
 // RUN: pce-run %t/art --weights %t/w.safetensors --idx-images %t/images --limit 2 \
@@ -126,3 +131,11 @@ func.func @forward(%x: tensor<2x1x8x8xf32> {pce.input = "x"},
     }
   return %sum : tensor<2x4xf32>
 }
+
+// HTML: <section id="layer0" class="layer"><h2>layer0.routing</h2>
+// HTML-SAME: <svg id="layer0-usage"
+// HTML-SAME: data-value="0.500000"
+// HTML-SAME: <svg id="layer0-map"
+// HTML-SAME: data-patch="1" data-expert="1" data-share="1.000000"
+// HTML-SAME: <svg id="layer0-entropy"
+// HTML-SAME: <table id="layer0-classes"

@@ -519,6 +519,44 @@ TEST(RoutingReport, JsonAndMarkdown) {
   EXPECT_CONTAINS(s.message(), "missing/dir/report.json");
 }
 
+// report.html: each picture carries the numbers it draws; names are escaped.
+TEST(RoutingReport, HtmlCarriesTheReportsNumbers) {
+  HostTensor labels = labelsOf({0, 2, 1, 2});
+  // 4 images, 9 patches, 3 experts: patch p to expert p mod 3, except image 3's
+  // patches, which all go to expert 0.
+  auto layer = report(oneHot(4, 9, 3, [](int64_t b, int64_t p) { return b == 3 ? 0 : p % 3; }), &labels, 3);
+  layer.name = "a<b&\"c\".routing";
+  layer.grid = inferPatchGrid(9);
+  RoutingReport rep;
+  rep.items = 4;
+  rep.classes = 3;
+  rep.layers.push_back(layer);
+  rep.skipped.emplace_back("x.routing", "weight nan < 0");
+  const std::string html = routingReportHtml(rep);
+  auto count = [&](const std::string &needle) {
+    size_t n = 0;
+    for (size_t at = html.find(needle); at != std::string::npos; at = html.find(needle, at + 1))
+      ++n;
+    return n;
+  };
+  EXPECT_CONTAINS(html, "<h2>a&lt;b&amp;&quot;c&quot;.routing</h2>");
+  EXPECT_EQ(html.find("a<b"), std::string::npos);
+  EXPECT_CONTAINS(html, "<li>x.routing: weight nan &lt; 0</li>");
+  EXPECT_EQ(count("data-patch="), 9u);
+  EXPECT_EQ(count("<section id=\"layer0\""), 1u);
+  for (const char *id : {"layer0-usage", "layer0-weight", "layer0-map", "layer0-entropy", "layer0-classes"})
+    EXPECT_EQ(count(std::string("id=\"") + id + "\""), 1u) << id;
+  // Patch 4 goes to expert 1 in 3 of 4 images; patch 3 to expert 0 in all.
+  EXPECT_CONTAINS(html, "data-patch=\"4\" data-expert=\"1\" data-share=\"0.750000\"");
+  EXPECT_CONTAINS(html, "data-patch=\"3\" data-expert=\"0\" data-share=\"1.000000\"");
+  // Usage: expert 0 has 3 + 3 + 3 + 9 = 18 of 36 patches.
+  EXPECT_CONTAINS(html, "data-value=\"0.500000\"");
+  EXPECT_DOUBLE_EQ(layer.usage[0], 0.5);
+  // Class 2 (images 1 and 3): 3 + 9 of 18 patches to expert 0.
+  EXPECT_CONTAINS(html, "<tr><th>2</th><td style=\"background:rgba(0,114,178,0.667)\" data-value=\"0.666667\">");
+  EXPECT_TRUE(layer.warnings.empty());
+}
+
 #ifdef PCE_RUN_EXE
 namespace {
 std::string idxHeaderBytes(uint8_t type, const std::vector<uint32_t> &dims) {
