@@ -23,6 +23,8 @@ PACKAGES=(
   libjpeg-dev libpng-dev libxml2-dev libhdf5-dev libopenslide-dev libtiff-dev
   # the data readers' libFuzzer targets (scripts/fuzz-data.sh)
   clang
+  # the routing report's browser test (headless; test/Tools/pce-run-report-browser.mlir)
+  chromium
 )
 
 missing=()

@@ -51,3 +51,10 @@ _runner_libs = [os.path.normpath(os.path.join(config.llvm_tools_dir, "..", "lib"
 if shutil.which("mlir-runner", path=config.llvm_tools_dir) and all(map(os.path.exists, _runner_libs)):
     config.available_features.add("mlir-runner")
     config.substitutions.append(("%mlir_runner_libs", ",".join(_runner_libs)))
+
+# The routing report's browser test (test/Tools/pce-run-report-browser.mlir):
+# `REQUIRES: chromium`, %chromium is the browser.
+_chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+if _chromium:
+    config.available_features.add("chromium")
+    config.substitutions.append(("%chromium", _chromium))
