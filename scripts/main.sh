@@ -32,4 +32,5 @@ build/bin/pce-run "$final" --weights "$run/weights.safetensors" \
   --output "$out/logits.npy" --routing "$out/routing"
 
 echo "== done: training log $run/log.jsonl, summary $run/summary.json,"
-echo "   routing report $out/routing/report.md (and report.json, <layer>.routing.npy)"
+echo "   routing report $out/routing/report.md (and report.json, <layer>.routing.npy); open in a browser:"
+echo "   $(cd "$out/routing" && pwd)/report.html"
