@@ -145,12 +145,25 @@ Expected<RoutingLayerReport> computeRoutingReport(const std::string &name, const
 /// perfect square P gives sqrt(P) x sqrt(P). nullopt when ambiguous or none.
 std::optional<std::pair<int64_t, int64_t>> inferPatchGrid(int64_t P, int64_t H = 0, int64_t W = 0);
 
+/// One input image shown with its routing (report.html): the image as a
+/// data: URI (PNG), and per layer of the report (same order) each patch's
+/// top-1 expert and its weight.
+struct RoutingExample {
+  int64_t item = 0;   ///< index of the image among those run
+  int64_t label = -1; ///< its class, -1 when unknown
+  std::string imageUri;
+  std::vector<std::vector<int64_t>> expert; ///< [layers][P]
+  std::vector<std::vector<double>> weight;  ///< [layers][P]
+};
+
 /// The report of a run: every routing result of an entry point.
 struct RoutingReport {
   int64_t items = 0;                                    ///< images
   std::optional<std::pair<int64_t, int64_t>> imageSize; ///< H, W of the input, if known
   int64_t classes = 0;                                  ///< > 0 when labels were used
   std::vector<RoutingLayerReport> layers;
+  /// Example images with their routing (report.html only; may be empty).
+  std::vector<RoutingExample> examples;
   /// Results that could not be reported on: (name, reason).
   std::vector<std::pair<std::string, std::string>> skipped;
 };
@@ -177,7 +190,8 @@ std::string routingReportMarkdown(const RoutingReport &report);
 std::vector<std::string> routingSummaryLines(const RoutingReport &report);
 
 /// report.html: one static page (inline SVG, no script, no network; well-formed
-/// XML) with, per layer, its warnings, usage and mean-weight bars, the dominant
+/// XML) with, per layer, its warnings, the example images with each patch
+/// outlined in its expert's colour (opacity by weight), usage and mean-weight bars, the dominant
 /// expert per patch position on the patch grid, the entropy histogram and the
 /// class x expert matrix; sections have ids "layer<i>", "layer<i>-usage", ...
 std::string routingReportHtml(const RoutingReport &report);

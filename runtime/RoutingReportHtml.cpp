@@ -139,7 +139,41 @@ std::string statsTable(const RoutingLayerReport &r) {
   return t + "</table>";
 }
 
-std::string layerSection(const RoutingLayerReport &r, size_t index) {
+// The example images, each patch outlined in its top-1 expert's colour and
+// tinted by its weight.
+std::string exampleGrid(const RoutingReport &report, const RoutingLayerReport &r, size_t index,
+                        const std::string &id) {
+  if (report.examples.empty() || !report.imageSize || !r.grid)
+    return "";
+  const auto [H, W] = *report.imageSize;
+  const int64_t rows = r.grid->first, cols = r.grid->second;
+  // About 112 pixels on the longer side, at least the patch grid.
+  const double scale = std::max(112.0 / double(std::max(H, W)), 1.0);
+  const double w = double(W) * scale, h = double(H) * scale, ph = h / double(rows), pw = w / double(cols);
+  std::string out = "<div id=\"" + id + "\" class=\"examples\">";
+  for (const RoutingExample &ex : report.examples) {
+    if (index >= ex.expert.size() || int64_t(ex.expert[index].size()) != r.patches)
+      continue;
+    out += "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", w) + "\" height=\"" +
+           fmt("%.0f", h) + "\"><image href=\"" + ex.imageUri + "\" width=\"" + fmt("%.0f", w) +
+           "\" height=\"" + fmt("%.0f", h) + "\" style=\"image-rendering:pixelated\"/>";
+    for (int64_t p = 0; p < r.patches; ++p) {
+      const int64_t e = ex.expert[index][p];
+      const double wt = std::clamp(ex.weight[index][p], 0.0, 1.0);
+      out += "<rect x=\"" + fmt("%.1f", double(p % cols) * pw + 1) + "\" y=\"" +
+             fmt("%.1f", double(p / cols) * ph + 1) + "\" width=\"" + fmt("%.1f", pw - 2) + "\" height=\"" +
+             fmt("%.1f", ph - 2) + "\" fill=\"" + colour(e) + "\" fill-opacity=\"" + fmt("%.3f", 0.35 * wt) +
+             "\" stroke=\"" + colour(e) + "\" stroke-opacity=\"" + fmt("%.3f", 0.3 + 0.7 * wt) +
+             "\" stroke-width=\"2\" data-expert=\"" + std::to_string(e) + "\" data-weight=\"" +
+             fmt("%.6f", ex.weight[index][p]) + "\"/>";
+    }
+    out += "</svg><figcaption>image " + std::to_string(ex.item) +
+           (ex.label >= 0 ? ", class " + std::to_string(ex.label) : std::string()) + "</figcaption></figure>";
+  }
+  return out + "</div>";
+}
+
+std::string layerSection(const RoutingReport &report, const RoutingLayerReport &r, size_t index) {
   const std::string id = "layer" + std::to_string(index);
   std::string s = "<section id=\"" + id + "\" class=\"layer\"><h2>" + escape(r.name) + "</h2>";
   s += "<p>" + std::to_string(r.items) + " images, " + std::to_string(r.patches) + " patches";
@@ -153,6 +187,10 @@ std::string layerSection(const RoutingLayerReport &r, size_t index) {
     s += "</ul>";
   }
   s += statsTable(r);
+  if (std::string grid = exampleGrid(report, r, index, id + "-examples"); !grid.empty())
+    s += "<h3>Example images</h3><p>Each patch outlined in the colour of its top-1 expert; the stronger "
+         "the colour, the larger that expert's weight.</p>" +
+         grid;
   std::vector<std::string> labels, colours;
   for (int64_t e = 0; e < r.experts; ++e) {
     labels.push_back("expert " + std::to_string(e));
@@ -178,7 +216,8 @@ std::string routingReportHtml(const RoutingReport &report) {
                   "body{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222}"
                   "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;"
                   "text-align:right}.warnings li{color:#b00020;font-weight:bold}"
-                  "section.layer{border-top:2px solid #888;margin-top:2em}</style></head><body>";
+                  "section.layer{border-top:2px solid #888;margin-top:2em}"
+                  ".examples{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;font-size:11px}</style></head><body>";
   h += "<h1>Routing report</h1><p id=\"summary\">" + std::to_string(report.items) +
        (report.items == 1 ? " image" : " images");
   if (report.imageSize)
@@ -187,7 +226,7 @@ std::string routingReportHtml(const RoutingReport &report) {
     h += ", labelled (" + std::to_string(report.classes) + " classes)";
   h += ". Entropy and mutual information in nats; every number is also in report.json.</p>";
   for (size_t i = 0; i < report.layers.size(); ++i)
-    h += layerSection(report.layers[i], i);
+    h += layerSection(report, report.layers[i], i);
   if (!report.skipped.empty()) {
     h += "<section id=\"skipped\"><h2>Not reported</h2><ul>";
     for (const auto &[name, error] : report.skipped)

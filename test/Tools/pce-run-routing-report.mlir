@@ -133,6 +133,12 @@ func.func @forward(%x: tensor<2x1x8x8xf32> {pce.input = "x"},
 }
 
 // HTML: <section id="layer0" class="layer"><h2>layer0.routing</h2>
+// HTML-SAME: <div id="layer0-examples" class="examples"><figure><svg
+// HTML-SAME: <image href="data:image/png;base64,
+// HTML-SAME: data-expert="0" data-weight="0.731059"
+// HTML-SAME: image 0, class 0
+// HTML-SAME: image 1, class 1
+// HTML-SAME: image 2, class 2
 // HTML-SAME: <svg id="layer0-usage"
 // HTML-SAME: data-value="0.500000"
 // HTML-SAME: <svg id="layer0-map"

@@ -532,6 +532,19 @@ TEST(RoutingReport, HtmlCarriesTheReportsNumbers) {
   rep.classes = 3;
   rep.layers.push_back(layer);
   rep.skipped.emplace_back("x.routing", "weight nan < 0");
+  // Example images need the image size; one example with 9 patches, another
+  // whose routing does not fit the layer (left out).
+  rep.imageSize = std::make_pair(int64_t(6), int64_t(6));
+  RoutingExample ex;
+  ex.item = 2;
+  ex.label = 1;
+  ex.imageUri = "data:image/png;base64,AAAA";
+  ex.expert = {{0, 1, 2, 0, 1, 2, 0, 1, 2}};
+  ex.weight = {{1, 0.5, 0.25, 1, 0.5, 0.25, 1, 0.5, 0.25}};
+  rep.examples.push_back(ex);
+  ex.item = 3;
+  ex.expert = {{0}};
+  rep.examples.push_back(ex);
   const std::string html = routingReportHtml(rep);
   auto count = [&](const std::string &needle) {
     size_t n = 0;
@@ -543,8 +556,14 @@ TEST(RoutingReport, HtmlCarriesTheReportsNumbers) {
   EXPECT_EQ(html.find("a<b"), std::string::npos);
   EXPECT_CONTAINS(html, "<li>x.routing: weight nan &lt; 0</li>");
   EXPECT_EQ(count("data-patch="), 9u);
+  EXPECT_EQ(count("<figure>"), 1u);
+  EXPECT_EQ(count("data-weight="), 9u);
+  EXPECT_CONTAINS(html, "<image href=\"data:image/png;base64,AAAA\"");
+  EXPECT_CONTAINS(html, "data-expert=\"2\" data-weight=\"0.250000\"");
+  EXPECT_CONTAINS(html, "image 2, class 1</figcaption>");
   EXPECT_EQ(count("<section id=\"layer0\""), 1u);
-  for (const char *id : {"layer0-usage", "layer0-weight", "layer0-map", "layer0-entropy", "layer0-classes"})
+  for (const char *id :
+       {"layer0-examples", "layer0-usage", "layer0-weight", "layer0-map", "layer0-entropy", "layer0-classes"})
     EXPECT_EQ(count(std::string("id=\"") + id + "\""), 1u) << id;
   // Patch 4 goes to expert 1 in 3 of 4 images; patch 3 to expert 0 in all.
   EXPECT_CONTAINS(html, "data-patch=\"4\" data-expert=\"1\" data-share=\"0.750000\"");

@@ -324,6 +324,7 @@ int runData(const Options &o, const Artifact &art, const EntryPoint &ep, const B
     ctx.classes = classes;
   }
   ctx.imageSize = std::make_pair(item[1], item[2]);
+  ctx.images = &feed.at(input->name);
   if (Status s = writeRoutingReportFiles(o, ep, *results, ctx); !s)
     return runtimeError(s.message());
   return 0;

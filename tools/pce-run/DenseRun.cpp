@@ -231,6 +231,7 @@ int runDense(const Options &o, const Artifact &art, const EntryPoint &ep, const 
   // (smaller boxes on top).
   ReportContext ctx;
   ctx.imageSize = std::make_pair(H, W);
+  ctx.images = &feed.at(input->name);
   std::vector<uint8_t> painted;
   if (head.kind == HeadKind::Segmentation) {
     ctx.masks = labels.masks.data();

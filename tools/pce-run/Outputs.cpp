@@ -4,6 +4,7 @@
 
 #include "runtime/Npy.h"
 #include "runtime/RoutingReport.h"
+#include "tools/pce-run/Examples.h"
 #include "tools/support/CommandLine.h"
 
 #include <algorithm>
@@ -118,6 +119,12 @@ Status writeRoutingReportFiles(const Options &o, const EntryPoint &ep, const Ten
     for (const auto &r : ep.results)
       if (r.kind == ArgKind::Routing && !results.at(r.name).shape.empty())
         report.items = std::max(report.items, results.at(r.name).shape[0]);
+  if (ctx.images && report.imageSize && !report.layers.empty()) {
+    std::vector<const HostTensor *> weights;
+    for (const auto &layer : report.layers)
+      weights.push_back(&results.at(layer.name));
+    report.examples = routingExamples(*ctx.images, report.items, ctx.labels, weights);
+  }
   if (Status s = writeRoutingReport(report, *o.routing); !s)
     return s;
   for (const std::string &line : routingSummaryLines(report))

@@ -29,6 +29,8 @@ struct ReportContext {
   const uint8_t *masks = nullptr;
   int64_t classes = 0;
   std::optional<std::pair<int64_t, int64_t>> imageSize; // H, W of the input images
+  // The images as run (f32 [>= N, C, H, W]): a few go into report.html.
+  const rt::HostTensor *images = nullptr;
 };
 
 /// --routing: RDIR/report.json and RDIR/report.md from every routing result
