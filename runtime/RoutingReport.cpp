@@ -18,11 +18,7 @@ using detail::fail;
 // A patch's weights may sum to a little more than 1 in float32.
 constexpr double kRowSumSlack = 1e-3;
 
-std::string fmt(const char *format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
+std::string fmt(const char *format, double v) { return detail::formatNumber(format, v); }
 
 std::string numberText(double v) { return fmt("%.9g", v); }
 
@@ -384,6 +380,12 @@ JsonValue routingReportToJson(const RoutingReport &report) {
   }
   o.set("skipped", std::move(skipped));
   return o;
+}
+
+std::string detail::formatNumber(const char *format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
 }
 
 Status writeRoutingReport(const RoutingReport &report, const std::string &dir) {

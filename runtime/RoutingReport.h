@@ -196,6 +196,11 @@ std::vector<std::string> routingSummaryLines(const RoutingReport &report);
 /// class x expert matrix; sections have ids "layer<i>", "layer<i>-usage", ...
 std::string routingReportHtml(const RoutingReport &report);
 
+namespace detail {
+/// printf of one number, for the report's text (report.md, report.html).
+std::string formatNumber(const char *format, double v);
+} // namespace detail
+
 /// Writes DIR/report.json, DIR/report.md and DIR/report.html (atomically; DIR
 /// must exist).
 Status writeRoutingReport(const RoutingReport &report, const std::string &dir);

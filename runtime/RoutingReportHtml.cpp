@@ -17,11 +17,7 @@ namespace pce::rt {
 
 namespace {
 
-std::string fmt(const char *format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
+std::string fmt(const char *format, double v) { return detail::formatNumber(format, v); }
 
 std::string escape(const std::string &text) {
   std::string out;

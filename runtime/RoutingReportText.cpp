@@ -14,11 +14,7 @@ namespace pce::rt {
 
 namespace {
 
-std::string fmt(const char *format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
+std::string fmt(const char *format, double v) { return detail::formatNumber(format, v); }
 
 } // namespace
 
