@@ -19,6 +19,8 @@
 // RUN: FileCheck %s --check-prefix=JSON < %t/rdir/report.json
 // RUN: FileCheck %s --check-prefix=MD < %t/rdir/report.md
 // RUN: ls %t/rdir/layer0.routing.npy
+// The labels the report read are written beside the routing records.
+// RUN: %python -c "import numpy as n; l = n.load('%t/rdir/labels.npy'); assert l.dtype == n.int64 and list(l) == [0, 1, 2], l"
 //
 // report.html is one well-formed page whose pictures carry the same numbers.
 // RUN: %python -c "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])" %t/rdir/report.html

@@ -15,6 +15,7 @@
 #include "TrainTestSupport.h"
 
 #include "runtime/Artifact.h"
+#include "runtime/Npy.h"
 #include "runtime/Safetensors.h"
 #include "runtime/TrainingPlan.h"
 #include "runtime/dense/CenterNet.h"
@@ -353,6 +354,10 @@ void trainAndCompare(const std::string &name, const std::string &head, const std
   // pce-run names the layer's routing as pce-train's log and the description do.
   EXPECT_EQ(*(*layers.getArray())[0].find("name")->getString(), "block.routing");
   EXPECT_TRUE(std::filesystem::exists(dir + "/routing/block.routing.npy"));
+  // The per-pixel classes the report read: masks (detection: boxes painted).
+  auto masks = rt::readNpy(dir + "/routing/masks.npy");
+  ASSERT_TRUE(masks.ok()) << masks.error();
+  EXPECT_EQ(masks->shape, (std::vector<int64_t>{20, 32, 32}));
   EXPECT_NE(readFile(dir + "/run/log.jsonl").find("\"layers\":{\"block\":"), std::string::npos);
   // Segmentation: 11 classes; detection: background + its 10.
   EXPECT_EQ(report->find("classes")->intValue(), 11);

@@ -235,6 +235,7 @@ int runDense(const Options &o, const Artifact &art, const EntryPoint &ep, const 
   std::vector<uint8_t> painted;
   if (head.kind == HeadKind::Segmentation) {
     ctx.masks = labels.masks.data();
+    ctx.maskItems = n;
     ctx.classes = head.classes;
   } else {
     painted.assign(size_t(n) * plane, 0);
@@ -249,6 +250,7 @@ int runDense(const Options &o, const Artifact &art, const EntryPoint &ep, const 
             painted[size_t(i) * plane + size_t(y * W + x)] = uint8_t(std::min<int64_t>(b.label + 1, 254));
     }
     ctx.masks = painted.data();
+    ctx.maskItems = n;
     ctx.classes = head.classes + 1;
   }
   if (Status s = writeRoutingReportFiles(o, ep, *results, ctx); !s)

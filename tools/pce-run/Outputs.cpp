@@ -125,6 +125,17 @@ Status writeRoutingReportFiles(const Options &o, const EntryPoint &ep, const Ten
       weights.push_back(&results.at(layer.name));
     report.examples = routingExamples(*ctx.images, report.items, ctx.labels, weights);
   }
+  if (ctx.labels)
+    if (Status s = writeNpy(*o.routing + "/labels.npy", *ctx.labels); !s)
+      return s;
+  if (ctx.masks && ctx.imageSize && ctx.maskItems > 0) {
+    auto masks = HostTensor::create(DType::U8, {ctx.maskItems, ctx.imageSize->first, ctx.imageSize->second});
+    if (!masks)
+      return masks.status();
+    std::copy_n(ctx.masks, masks->nbytes(), masks->data.data());
+    if (Status s = writeNpy(*o.routing + "/masks.npy", *masks); !s)
+      return s;
+  }
   if (Status s = writeRoutingReport(report, *o.routing); !s)
     return s;
   for (const std::string &line : routingSummaryLines(report))

@@ -27,14 +27,17 @@ struct ReportContext {
   // void; I(expert; class) then takes each patch's majority class (ties: the
   // lower class; a patch of void only is left out).
   const uint8_t *masks = nullptr;
+  int64_t maskItems = 0; // images of `masks`
   int64_t classes = 0;
   std::optional<std::pair<int64_t, int64_t>> imageSize; // H, W of the input images
   // The images as run (f32 [>= N, C, H, W]): a few go into report.html.
   const rt::HostTensor *images = nullptr;
 };
 
-/// --routing: RDIR/report.json and RDIR/report.md from every routing result
-/// (already written as .npy by writeResults), and one summary line per layer
+/// --routing: RDIR/report.json, report.md and report.html from every routing
+/// result (already written as .npy by writeResults), the labels beside them
+/// (RDIR/labels.npy i64 [N], or RDIR/masks.npy u8 [N, H, W] for dense heads:
+/// what I(expert; class) and the class x expert matrix read), one summary line per layer
 /// on stdout. A result that is not a routing distribution (NaN, negative
 /// weights...) is left out of the report with a warning, not an error: its
 /// .npy is written all the same.
