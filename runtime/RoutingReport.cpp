@@ -379,6 +379,24 @@ JsonValue routingReportToJson(const RoutingReport &report) {
     skipped.push(std::move(s));
   }
   o.set("skipped", std::move(skipped));
+  if (report.clusters) {
+    const RouteClusters &k = *report.clusters;
+    JsonValue c = JsonValue::object();
+    c.set("k", JsonValue::integer(k.k));
+    JsonValue sizes = JsonValue::array(), exemplars = JsonValue::array();
+    for (int64_t i = 0; i < k.k; ++i) {
+      sizes.push(JsonValue::integer(k.sizes[size_t(i)]));
+      exemplars.push(k.exemplars[size_t(i)] >= 0 ? JsonValue::integer(k.exemplars[size_t(i)]) : JsonValue());
+    }
+    c.set("sizes", std::move(sizes));
+    c.set("exemplars", std::move(exemplars));
+    c.set("silhouette", JsonValue::number(k.silhouette));
+    c.set("silhouette_images", JsonValue::integer(k.silhouetteImages));
+    c.set("iterations", JsonValue::integer(k.iterations));
+    o.set("clusters", std::move(c));
+  } else {
+    o.set("clusters", JsonValue());
+  }
   return o;
 }
 

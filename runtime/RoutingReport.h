@@ -36,6 +36,7 @@
 
 #include "runtime/HostTensor.h"
 #include "runtime/Json.h"
+#include "runtime/RoutingClusters.h"
 #include "runtime/Status.h"
 
 #include <cstdint>
@@ -164,6 +165,10 @@ struct RoutingReport {
   std::vector<RoutingLayerReport> layers;
   /// Example images with their routing (report.html only; may be empty).
   std::vector<RoutingExample> examples;
+  /// Route clusters of the images over every layer's routing, and each
+  /// cluster's exemplar image with its routing (report.html; may be empty).
+  std::optional<RouteClusters> clusters;
+  std::vector<RoutingExample> clusterExemplars;
   /// Results that could not be reported on: (name, reason).
   std::vector<std::pair<std::string, std::string>> skipped;
 };
@@ -176,7 +181,9 @@ struct RoutingReport {
 ///    "mi_position": {"nats", "normalized"},
 ///    "mi_class": {"nats", "normalized", "classes"} | null,
 ///    "class_expert": [[..E] per class] | null, "entropy_histogram": [..bins],
-///    "warnings": [..]}], "skipped": [{"name", "error"}]}
+///    "warnings": [..]}], "skipped": [{"name", "error"}],
+///    "clusters": {"k", "sizes", "exemplars", "silhouette", "silhouette_images",
+///                 "iterations"} | null}
 JsonValue routingReportToJson(const RoutingReport &report);
 JsonValue routingLayerToJson(const RoutingLayerReport &layer);
 

@@ -135,38 +135,78 @@ std::string statsTable(const RoutingLayerReport &r) {
   return t + "</table>";
 }
 
-// The example images, each patch outlined in its top-1 expert's colour and
-// tinted by its weight.
-std::string exampleGrid(const RoutingReport &report, const RoutingLayerReport &r, size_t index,
-                        const std::string &id) {
-  if (report.examples.empty() || !report.imageSize || !r.grid)
+// One image, each patch outlined in its top-1 expert's colour (layer
+// `index`) and tinted by its weight; "" when its routing does not fit.
+std::string exampleFigure(const RoutingReport &report, const RoutingLayerReport &r, size_t index,
+                          const RoutingExample &ex, const std::string &caption) {
+  if (!report.imageSize || !r.grid || index >= ex.expert.size() || int64_t(ex.expert[index].size()) != r.patches)
     return "";
   const auto [H, W] = *report.imageSize;
   const int64_t rows = r.grid->first, cols = r.grid->second;
   // About 112 pixels on the longer side, at least the patch grid.
   const double scale = std::max(112.0 / double(std::max(H, W)), 1.0);
   const double w = double(W) * scale, h = double(H) * scale, ph = h / double(rows), pw = w / double(cols);
-  std::string out = "<div id=\"" + id + "\" class=\"examples\">";
-  for (const RoutingExample &ex : report.examples) {
-    if (index >= ex.expert.size() || int64_t(ex.expert[index].size()) != r.patches)
-      continue;
-    out += "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", w) + "\" height=\"" +
-           fmt("%.0f", h) + "\"><image href=\"" + ex.imageUri + "\" width=\"" + fmt("%.0f", w) +
-           "\" height=\"" + fmt("%.0f", h) + "\" style=\"image-rendering:pixelated\"/>";
-    for (int64_t p = 0; p < r.patches; ++p) {
-      const int64_t e = ex.expert[index][p];
-      const double wt = std::clamp(ex.weight[index][p], 0.0, 1.0);
-      out += "<rect x=\"" + fmt("%.1f", double(p % cols) * pw + 1) + "\" y=\"" +
-             fmt("%.1f", double(p / cols) * ph + 1) + "\" width=\"" + fmt("%.1f", pw - 2) + "\" height=\"" +
-             fmt("%.1f", ph - 2) + "\" fill=\"" + colour(e) + "\" fill-opacity=\"" + fmt("%.3f", 0.35 * wt) +
-             "\" stroke=\"" + colour(e) + "\" stroke-opacity=\"" + fmt("%.3f", 0.3 + 0.7 * wt) +
-             "\" stroke-width=\"2\" data-expert=\"" + std::to_string(e) + "\" data-weight=\"" +
-             fmt("%.6f", ex.weight[index][p]) + "\"/>";
-    }
-    out += "</svg><figcaption>image " + std::to_string(ex.item) +
-           (ex.label >= 0 ? ", class " + std::to_string(ex.label) : std::string()) + "</figcaption></figure>";
+  std::string out = "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + fmt("%.0f", w) +
+                    "\" height=\"" + fmt("%.0f", h) + "\"><image href=\"" + ex.imageUri + "\" width=\"" +
+                    fmt("%.0f", w) + "\" height=\"" + fmt("%.0f", h) + "\" style=\"image-rendering:pixelated\"/>";
+  for (int64_t p = 0; p < r.patches; ++p) {
+    const int64_t e = ex.expert[index][p];
+    const double wt = std::clamp(ex.weight[index][p], 0.0, 1.0);
+    out += "<rect x=\"" + fmt("%.1f", double(p % cols) * pw + 1) + "\" y=\"" +
+           fmt("%.1f", double(p / cols) * ph + 1) + "\" width=\"" + fmt("%.1f", pw - 2) + "\" height=\"" +
+           fmt("%.1f", ph - 2) + "\" fill=\"" + colour(e) + "\" fill-opacity=\"" + fmt("%.3f", 0.35 * wt) +
+           "\" stroke=\"" + colour(e) + "\" stroke-opacity=\"" + fmt("%.3f", 0.3 + 0.7 * wt) +
+           "\" stroke-width=\"2\" data-expert=\"" + std::to_string(e) + "\" data-weight=\"" +
+           fmt("%.6f", ex.weight[index][p]) + "\"/>";
   }
-  return out + "</div>";
+  return out + "</svg><figcaption>" + escape(caption) + "</figcaption></figure>";
+}
+
+std::string exampleCaption(const RoutingExample &ex) {
+  return "image " + std::to_string(ex.item) + (ex.label >= 0 ? ", class " + std::to_string(ex.label) : std::string());
+}
+
+std::string exampleGrid(const RoutingReport &report, const RoutingLayerReport &r, size_t index,
+                        const std::string &id) {
+  std::string figures;
+  for (const RoutingExample &ex : report.examples)
+    figures += exampleFigure(report, r, index, ex, exampleCaption(ex));
+  return figures.empty() ? "" : "<div id=\"" + id + "\" class=\"examples\">" + figures + "</div>";
+}
+
+// Route clusters: sizes, silhouette, and each cluster's exemplar drawn with
+// the first layer's routing.
+std::string clusterSection(const RoutingReport &report) {
+  if (!report.clusters)
+    return "";
+  const RouteClusters &k = *report.clusters;
+  std::string s = "<section id=\"clusters\"><h2>Route clusters</h2><p>k-means (k = " + std::to_string(k.k) +
+                  ") over each image's routing through every layer; silhouette " + fmt("%.3f", k.silhouette) +
+                  " over " + std::to_string(k.silhouetteImages) +
+                  " images (1: well separated, 0: overlapping, below 0: misassigned).</p>";
+  std::vector<std::string> labels, colours;
+  std::vector<double> shares;
+  int64_t total = 0;
+  for (int64_t n : k.sizes)
+    total += n;
+  for (int64_t c = 0; c < k.k; ++c) {
+    labels.push_back("cluster " + std::to_string(c));
+    colours.push_back("#555");
+    shares.push_back(total ? double(k.sizes[size_t(c)]) / double(total) : 0.0);
+  }
+  s += bars("clusters-sizes", labels, shares, colours, "%.1f%%");
+  if (!report.layers.empty()) {
+    std::string figures;
+    for (size_t c = 0; c < report.clusterExemplars.size(); ++c) {
+      const RoutingExample &ex = report.clusterExemplars[c];
+      figures += exampleFigure(report, report.layers[0], 0, ex,
+                               "cluster " + std::to_string(c) + ": " + exampleCaption(ex));
+    }
+    if (!figures.empty())
+      s += "<p>Exemplars (the image nearest each cluster's centre), with " + escape(report.layers[0].name) +
+           ":</p><div id=\"clusters-exemplars\" class=\"examples\">" + figures + "</div>";
+  }
+  return s + "</section>";
 }
 
 std::string layerSection(const RoutingReport &report, const RoutingLayerReport &r, size_t index) {
@@ -221,6 +261,7 @@ std::string routingReportHtml(const RoutingReport &report) {
   if (report.classes > 0)
     h += ", labelled (" + std::to_string(report.classes) + " classes)";
   h += ". Entropy and mutual information in nats; every number is also in report.json.</p>";
+  h += clusterSection(report);
   for (size_t i = 0; i < report.layers.size(); ++i)
     h += layerSection(report, report.layers[i], i);
   if (!report.skipped.empty()) {

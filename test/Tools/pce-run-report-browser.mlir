@@ -12,6 +12,7 @@
 // RUN: head -c 192 /dev/zero >> %t/images
 // RUN: printf '\0\0\10\1\0\0\0\3\0\1\2' > %t/labels
 // RUN: pce-run %t/art --weights %t/w.safetensors --idx-images %t/images --idx-labels %t/labels --routing %t/rdir
-// RUN: %python %S/Inputs/check_report_page.py %chromium %t/rdir/report.html summary layer0 layer0-usage \
+// RUN: %python %S/Inputs/check_report_page.py %chromium %t/rdir/report.html summary clusters clusters-sizes \
+// RUN:   clusters-exemplars layer0 layer0-usage \
 // RUN:   layer0-weight layer0-map layer0-entropy layer0-classes layer0-examples | FileCheck %s
-// CHECK: page ok: 8 sections
+// CHECK: page ok: 11 sections

@@ -26,9 +26,9 @@
 // RUN: %python -c "import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])" %t/rdir/report.html
 // RUN: FileCheck %s --check-prefix=HTML < %t/rdir/report.html
 //
-// Without labels there is no I(expert; class).
+// Without labels there is no I(expert; class); --clusters 0, no clustering.
 // RUN: pce-run %t/art --weights %t/w.safetensors --idx-images %t/images --limit 2 \
-// RUN:   --routing %t/rdir2 | FileCheck %s --check-prefix=NOLABELS
+// RUN:   --routing %t/rdir2 --clusters 0 | FileCheck %s --check-prefix=NOLABELS
 // RUN: FileCheck %s --check-prefix=NOLABELS-JSON < %t/rdir2/report.json
 //
 // A corrupt label file is a clear error (exit 1), not a crash.
@@ -93,7 +93,22 @@
 // JSON-NEXT:     "normalized": 0.0,
 // JSON-NEXT:     "classes": 4
 // JSON-NEXT:   }
-// JSON:      "skipped": []
+// JSON:      "skipped": [],
+// Route clusters: the position router routes every image alike, so k-means
+// puts the 3 images in one cluster and leaves two empty (no exemplar).
+// JSON-NEXT: "clusters": {
+// JSON-NEXT:   "k": 3,
+// JSON-NEXT:   "sizes": [
+// JSON-NEXT:     3,
+// JSON-NEXT:     0,
+// JSON-NEXT:     0
+// JSON-NEXT:   ],
+// JSON-NEXT:   "exemplars": [
+// JSON-NEXT:     0,
+// JSON-NEXT:     null,
+// JSON-NEXT:     null
+// JSON-NEXT:   ],
+// JSON-NEXT:   "silhouette": 0.0,
 //
 // MD: # Routing report
 // MD: 3 images of 8 x 8, labelled (4 classes).
@@ -113,6 +128,7 @@
 // NOLABELS-JSON: "items": 2,
 // NOLABELS-JSON: "classes": null,
 // NOLABELS-JSON: "mi_class": null
+// NOLABELS-JSON: "clusters": null
 //
 // CORRUPT: pce-run: error: {{.*}}short-labels: {{.*}}unexpected end of file
 func.func @forward(%x: tensor<2x1x8x8xf32> {pce.input = "x"},

@@ -12,10 +12,12 @@
 
 #include "runtime/reference/Reference.h"
 
+#include "runtime/RoutingClusters.h"
 #include "runtime/RoutingReport.h"
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -274,4 +276,83 @@ TEST(RoutingWarnings, DeadOverloadedAndCollapsed) {
   ASSERT_EQ(collapsed.size(), 2u);
   EXPECT_EQ(collapsed[0], "the router has collapsed: expert 1 takes 95.0% of patches (90% or more)");
   EXPECT_EQ(collapsed[1], "expert 0 is dead: 0.5% of patches (below 1%)");
+}
+
+// Route clustering against float64 LibTorch: the k-means result is a fixed
+// point (every image nearest its own centroid, every centroid its members'
+// mean), each exemplar is its cluster's image nearest the centroid, and the
+// silhouette equals an independent computation over the same images.
+TEST(RoutingClustersReference, KMeansFixedPointAndSilhouette) {
+  seedTorch(6);
+  for (auto [B, P, E, groups] : {std::array<int64_t, 4>{60, 4, 3, 3}, {200, 16, 4, 4}, {7, 2, 2, 5}}) {
+    SCOPED_TRACE("B=" + std::to_string(B) + " P=" + std::to_string(P) + " E=" + std::to_string(E));
+    // Images from `groups` routing patterns plus noise; two routing results.
+    auto pattern = torch::randint(0, groups, {B}, torch::kLong);
+    auto centres = torch::randn({groups, P, E}, torch::kDouble) * 3;
+    auto w1 = torch::softmax(centres.index_select(0, pattern) + torch::randn({B, P, E}, torch::kDouble), -1);
+    auto w2 = torch::softmax(torch::randn({B, 3, 2}, torch::kDouble), -1);
+    rt::HostTensor h1 = toHost(w1), h2 = toHost(w2);
+    auto got = rt::clusterRoutes({&h1, &h2}, B, groups, 7);
+    ASSERT_TRUE(got) << got.error();
+    const int64_t k = std::min(groups, B), dims = P * E + 6;
+    ASSERT_EQ(got->k, k);
+    ASSERT_EQ(got->dims, dims);
+    auto x = torch::cat({w1.reshape({B, -1}), w2.reshape({B, -1})}, 1); // the float32 values, widened
+    auto centroids = torch::from_blob(got->centroids.data(), {k, dims}, torch::kDouble).clone();
+    auto assignment = torch::from_blob(got->assignment.data(), {B}, torch::kLong).clone();
+    auto d = torch::cdist(x, centroids);
+    if (got->iterations < 100) {
+      // Nearest centroid (up to rounding between equally near centroids).
+      auto own = d.gather(1, assignment.unsqueeze(1)).squeeze(1);
+      EXPECT_LE((own - std::get<0>(d.min(1))).max().item<double>(), 1e-9);
+      for (int64_t c = 0; c < k; ++c) {
+        auto members = (assignment == c).nonzero().squeeze(1);
+        EXPECT_EQ(members.size(0), got->sizes[size_t(c)]);
+        if (members.size(0) == 0)
+          continue;
+        EXPECT_LE((x.index_select(0, members).mean(0) - centroids[c]).abs().max().item<double>(), 1e-9);
+        auto within = d.index_select(0, members).select(1, c);
+        EXPECT_NEAR(d[got->exemplars[size_t(c)]][c].item<double>(), within.min().item<double>(), 1e-12);
+      }
+    }
+    // Silhouette over the evenly spaced sample, from the pairwise distances.
+    const int64_t m = std::min<int64_t>(B, rt::kSilhouetteImages);
+    std::vector<int64_t> sample;
+    for (int64_t s = 0; s < m; ++s)
+      sample.push_back(s * B / m);
+    auto idx = torch::tensor(sample, torch::kLong);
+    auto xs = x.index_select(0, idx), as = assignment.index_select(0, idx);
+    auto pd = torch::cdist(xs, xs);
+    double total = 0;
+    for (int64_t i = 0; i < m; ++i) {
+      auto own = (as == as[i]);
+      own[i] = false;
+      if (own.sum().item<int64_t>() == 0)
+        continue;
+      const double a = pd[i].masked_select(own).mean().item<double>();
+      double b = INFINITY;
+      for (int64_t c = 0; c < k; ++c) {
+        auto in = (as == c);
+        if (c == as[i].item<int64_t>() || in.sum().item<int64_t>() == 0)
+          continue;
+        b = std::min(b, pd[i].masked_select(in).mean().item<double>());
+      }
+      if (std::isinf(b) || std::max(a, b) == 0)
+        continue;
+      total += (b - a) / std::max(a, b);
+    }
+    EXPECT_EQ(got->silhouetteImages, m);
+    expectClose(got->silhouette, total / double(m), "silhouette");
+  }
+}
+
+TEST(RoutingClustersReference, BadInputIsAnError) {
+  auto w = rt::HostTensor::create(rt::DType::F32, {2, 3, 4});
+  ASSERT_TRUE(w);
+  EXPECT_FALSE(rt::clusterRoutes({}, 2, 2));
+  EXPECT_FALSE(rt::clusterRoutes({&*w}, 0, 2));
+  EXPECT_FALSE(rt::clusterRoutes({&*w}, 2, 0));
+  auto bad = rt::clusterRoutes({&*w}, 3, 2); // more images than the tensor holds
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("[>= 3, P, E]"), std::string::npos) << bad.error();
 }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 namespace pce::run {
 
@@ -55,6 +56,41 @@ std::string pngUri(const HostTensor &images, int64_t i) {
 
 } // namespace
 
+std::optional<RoutingExample> routingExampleOf(const HostTensor &images, int64_t i, const HostTensor *labels,
+                                              const std::vector<const HostTensor *> &weights) {
+#if PCE_HAVE_DATASETS
+  if (images.dtype != DType::F32 || images.shape.size() != 4 || i < 0 || i >= images.shape[0])
+    return std::nullopt;
+  RoutingExample ex;
+  ex.item = i;
+  ex.label = labels && labels->i64() && labels->shape.size() == 1 && i < labels->shape[0] ? labels->i64()[i] : -1;
+  ex.imageUri = pngUri(images, i);
+  if (ex.imageUri.empty())
+    return std::nullopt;
+  for (const HostTensor *w : weights) {
+    const int64_t P = w->shape[1], E = w->shape[2];
+    std::vector<int64_t> expert(size_t(P), 0);
+    std::vector<double> weight(size_t(P), 0.0);
+    for (int64_t p = 0; p < P; ++p) {
+      const int64_t row = (i * P + p) * E;
+      auto at = [&](int64_t e) { return w->dtype == DType::F32 ? double(w->f32()[row + e]) : w->f64()[row + e]; };
+      int64_t best = 0;
+      for (int64_t e = 1; e < E; ++e)
+        if (at(e) > at(best)) // ties: the lower expert, as the report
+          best = e;
+      expert[size_t(p)] = best;
+      weight[size_t(p)] = at(best);
+    }
+    ex.expert.push_back(std::move(expert));
+    ex.weight.push_back(std::move(weight));
+  }
+  return ex;
+#else
+  (void)images, (void)i, (void)labels, (void)weights, (void)base64;
+  return std::nullopt;
+#endif
+}
+
 std::vector<RoutingExample> routingExamples(const HostTensor &images, int64_t n, const HostTensor *labels,
                                             const std::vector<const HostTensor *> &weights, int64_t classes,
                                             int64_t perClass) {
@@ -82,33 +118,13 @@ std::vector<RoutingExample> routingExamples(const HostTensor &images, int64_t n,
       chosen.push_back(i);
   }
   for (int64_t i : chosen) {
-    RoutingExample ex;
-    ex.item = i;
-    ex.label = labels && labels->i64() ? labels->i64()[i] : -1;
-    ex.imageUri = pngUri(images, i);
-    if (ex.imageUri.empty())
+    auto ex = routingExampleOf(images, i, labels, weights);
+    if (!ex)
       return {};
-    for (const HostTensor *w : weights) {
-      const int64_t P = w->shape[1], E = w->shape[2];
-      std::vector<int64_t> expert(size_t(P), 0);
-      std::vector<double> weight(size_t(P), 0.0);
-      for (int64_t p = 0; p < P; ++p) {
-        const int64_t row = (i * P + p) * E;
-        auto at = [&](int64_t e) { return w->dtype == DType::F32 ? double(w->f32()[row + e]) : w->f64()[row + e]; };
-        int64_t best = 0;
-        for (int64_t e = 1; e < E; ++e)
-          if (at(e) > at(best)) // ties: the lower expert, as the report
-            best = e;
-        expert[size_t(p)] = best;
-        weight[size_t(p)] = at(best);
-      }
-      ex.expert.push_back(std::move(expert));
-      ex.weight.push_back(std::move(weight));
-    }
-    out.push_back(std::move(ex));
+    out.push_back(std::move(*ex));
   }
 #else
-  (void)images, (void)n, (void)labels, (void)weights, (void)classes, (void)perClass, (void)base64;
+  (void)images, (void)n, (void)labels, (void)weights, (void)classes, (void)perClass;
 #endif
   return out;
 }

@@ -11,9 +11,16 @@
 #include "runtime/HostTensor.h"
 #include "runtime/RoutingReport.h"
 
+#include <optional>
 #include <vector>
 
 namespace pce::run {
+
+/// Image `i` of `images` (as below) with its routing in each of `weights`;
+/// nullopt without the image codecs or for an image that is not there.
+std::optional<rt::RoutingExample> routingExampleOf(const rt::HostTensor &images, int64_t i,
+                                                   const rt::HostTensor *labels,
+                                                   const std::vector<const rt::HostTensor *> &weights);
 
 /// Up to `perClass` images of each of the first `classes` classes present in
 /// `labels` (i64 [N]), or the first classes * perClass images without labels,

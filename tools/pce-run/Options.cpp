@@ -34,9 +34,12 @@ const char *kUsage =
     "  --routing RDIR           create RDIR and write every \"routing\" result\n"
     "                           as RDIR/<result name>.npy, and the routing\n"
     "                           statistics (entropy, expert usage, routing map,\n"
-    "                           mutual information) as RDIR/report.json and\n"
-    "                           RDIR/report.md; a summary line per layer goes\n"
-    "                           to stdout\n"
+    "                           mutual information, warnings, route clusters)\n"
+    "                           as RDIR/report.json, report.md and report.html\n"
+    "                           (one page: example images, pictures); a summary\n"
+    "                           line per layer goes to stdout\n"
+    "  --clusters K             k of the report's route clustering (k-means over\n"
+    "                           the images' routing; default 4, 0: none)\n"
     "  --entry NAME             entry point to run (default: forward)\n"
     "  --threads N              threads for inputs holding several compiled batches\n"
     "                           (default: $PCE_NUM_THREADS, else all cores)\n"
@@ -155,6 +158,7 @@ std::optional<int> parseCommandLine(int argc, char **argv, Options &o) {
   app.add_option("--output", o.output);
   app.add_option("--routing", o.routing);
   app.add_option("--entry", o.entry);
+  cl.addInteger("--clusters", "a count in [0, 64]", 0, 64, [&](int64_t n) { o.clusters = n; });
   cl.addInteger("--threads", "a count in [1, 1024]", 1, 1024, [&](int64_t n) { o.threads = int(n); });
   cl.addInteger("--repeat", "a count in [1, 100000]", 1, 100000, [&](int64_t n) { o.repeat = int(n); });
   app.add_option("--idx-images", o.idxImages);

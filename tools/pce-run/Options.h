@@ -14,6 +14,7 @@ namespace pce::run {
 struct Options {
   std::string dir;
   std::optional<std::string> weights, output, routing;
+  int64_t clusters = 4; // --clusters: route clusters in the routing report (0: none)
   std::string entry = "forward";
   std::vector<std::string> inputs;
   int threads = 0; // 0: the runtime's default

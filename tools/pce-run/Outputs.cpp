@@ -119,11 +119,20 @@ Status writeRoutingReportFiles(const Options &o, const EntryPoint &ep, const Ten
     for (const auto &r : ep.results)
       if (r.kind == ArgKind::Routing && !results.at(r.name).shape.empty())
         report.items = std::max(report.items, results.at(r.name).shape[0]);
-  if (ctx.images && report.imageSize && !report.layers.empty()) {
-    std::vector<const HostTensor *> weights;
-    for (const auto &layer : report.layers)
-      weights.push_back(&results.at(layer.name));
+  std::vector<const HostTensor *> weights;
+  for (const auto &layer : report.layers)
+    weights.push_back(&results.at(layer.name));
+  if (ctx.images && report.imageSize && !weights.empty())
     report.examples = routingExamples(*ctx.images, report.items, ctx.labels, weights);
+  if (o.clusters > 0 && !weights.empty()) {
+    auto clusters = clusterRoutes(weights, report.items, o.clusters);
+    if (!clusters)
+      return clusters.status();
+    if (ctx.images && report.imageSize)
+      for (int64_t i : clusters->exemplars)
+        if (auto ex = routingExampleOf(*ctx.images, i, ctx.labels, weights))
+          report.clusterExemplars.push_back(std::move(*ex));
+    report.clusters = std::move(*clusters);
   }
   if (ctx.labels)
     if (Status s = writeNpy(*o.routing + "/labels.npy", *ctx.labels); !s)
