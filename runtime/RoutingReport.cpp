@@ -397,6 +397,31 @@ JsonValue routingReportToJson(const RoutingReport &report) {
   } else {
     o.set("clusters", JsonValue());
   }
+  if (report.paths) {
+    auto pathsJson = [](const std::vector<RoutingPath> &paths) {
+      JsonValue a = JsonValue::array();
+      for (const RoutingPath &p : paths) {
+        JsonValue one = JsonValue::object(), experts = JsonValue::array();
+        for (int64_t e : p.experts)
+          experts.push(JsonValue::integer(e));
+        one.set("experts", std::move(experts));
+        one.set("share", JsonValue::number(p.share));
+        a.push(std::move(one));
+      }
+      return a;
+    };
+    JsonValue p = JsonValue::object(), names = JsonValue::array();
+    for (const auto &l : report.layers)
+      names.push(JsonValue::string(l.name));
+    p.set("layers", std::move(names));
+    p.set("positions", JsonValue::integer(report.paths->positions));
+    p.set("distinct", JsonValue::integer(report.paths->distinct));
+    p.set("top", pathsJson(report.paths->top));
+    p.set("per_position", pathsJson(report.paths->perPosition));
+    o.set("paths", std::move(p));
+  } else {
+    o.set("paths", JsonValue());
+  }
   return o;
 }
 

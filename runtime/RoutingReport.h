@@ -37,6 +37,7 @@
 #include "runtime/HostTensor.h"
 #include "runtime/Json.h"
 #include "runtime/RoutingClusters.h"
+#include "runtime/RoutingPaths.h"
 #include "runtime/Status.h"
 
 #include <cstdint>
@@ -169,6 +170,8 @@ struct RoutingReport {
   /// cluster's exemplar image with its routing (report.html; may be empty).
   std::optional<RouteClusters> clusters;
   std::vector<RoutingExample> clusterExemplars;
+  /// Routing paths through the layers (two or more layers with grids).
+  std::optional<RoutingPaths> paths;
   /// Results that could not be reported on: (name, reason).
   std::vector<std::pair<std::string, std::string>> skipped;
 };
@@ -183,7 +186,9 @@ struct RoutingReport {
 ///    "class_expert": [[..E] per class] | null, "entropy_histogram": [..bins],
 ///    "warnings": [..]}], "skipped": [{"name", "error"}],
 ///    "clusters": {"k", "sizes", "exemplars", "silhouette", "silhouette_images",
-///                 "iterations"} | null}
+///                 "iterations"} | null,
+///    "paths": {"layers": [names], "positions", "distinct", "top": [{"experts", "share"}],
+///              "per_position": [{"experts", "share"}]} | null}
 JsonValue routingReportToJson(const RoutingReport &report);
 JsonValue routingLayerToJson(const RoutingLayerReport &layer);
 

@@ -209,6 +209,45 @@ std::string clusterSection(const RoutingReport &report) {
   return s + "</section>";
 }
 
+std::string pathText(const RoutingPath &p) {
+  std::string t;
+  for (size_t l = 0; l < p.experts.size(); ++l)
+    t += (l ? " \u2192 " : "") + std::to_string(p.experts[l]);
+  return t;
+}
+
+// Routing paths: the most frequent expert sequences through the layers, and
+// each position's most frequent one on the first layer's grid.
+std::string pathSection(const RoutingReport &report) {
+  if (!report.paths || report.layers.empty() || !report.layers[0].grid)
+    return "";
+  const RoutingPaths &paths = *report.paths;
+  std::string names;
+  for (size_t l = 0; l < report.layers.size(); ++l)
+    names += (l ? " \u2192 " : "") + report.layers[l].name;
+  std::string s = "<section id=\"paths\"><h2>Routing paths</h2><p>The top-1 expert of each layer (" +
+                  escape(names) + ") for each patch position of the first layer, followed into the later layers' "
+                  "patch at the same place; " + std::to_string(paths.distinct) + " distinct paths.</p>";
+  std::vector<std::string> labels, colours;
+  std::vector<double> shares;
+  for (const RoutingPath &p : paths.top) {
+    labels.push_back(pathText(p));
+    colours.push_back(colour(p.experts.back()));
+    shares.push_back(p.share);
+  }
+  s += bars("paths-top", labels, shares, colours, "%.1f%%");
+  const int64_t cols = report.layers[0].grid->second;
+  s += "<p>Each position's most frequent path (share of images):</p><table id=\"paths-positions\">";
+  for (int64_t p = 0; p < paths.positions; ++p) {
+    if (p % cols == 0)
+      s += (p ? "</tr>" : "") + std::string("<tr>");
+    s += "<td data-share=\"" + fmt("%.6f", paths.perPosition[size_t(p)].share) + "\">" +
+         pathText(paths.perPosition[size_t(p)]) + "<br/>" + fmt("%.0f%%", 100 * paths.perPosition[size_t(p)].share) +
+         "</td>";
+  }
+  return s + "</tr></table></section>";
+}
+
 std::string layerSection(const RoutingReport &report, const RoutingLayerReport &r, size_t index) {
   const std::string id = "layer" + std::to_string(index);
   std::string s = "<section id=\"" + id + "\" class=\"layer\"><h2>" + escape(r.name) + "</h2>";
@@ -262,6 +301,7 @@ std::string routingReportHtml(const RoutingReport &report) {
     h += ", labelled (" + std::to_string(report.classes) + " classes)";
   h += ". Entropy and mutual information in nats; every number is also in report.json.</p>";
   h += clusterSection(report);
+  h += pathSection(report);
   for (size_t i = 0; i < report.layers.size(); ++i)
     h += layerSection(report, report.layers[i], i);
   if (!report.skipped.empty()) {

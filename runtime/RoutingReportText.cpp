@@ -122,6 +122,25 @@ std::string routingReportMarkdown(const RoutingReport &report) {
         md += "| " + std::to_string(p) + " | " + cell(p) + " |\n";
     }
   }
+  if (report.paths) {
+    md += "\n## Routing paths\n\nTop-1 experts through the layers, per patch position of the first layer (" +
+          std::to_string(report.paths->distinct) + " distinct paths); the most frequent:\n\n"
+          "| path | share |\n|---|---:|\n";
+    for (const RoutingPath &p : report.paths->top) {
+      std::string text;
+      for (size_t l = 0; l < p.experts.size(); ++l)
+        text += (l ? " -> " : "") + std::to_string(p.experts[l]);
+      md += "| " + text + " | " + fmt("%.1f%%", 100 * p.share) + " |\n";
+    }
+  }
+  if (report.clusters)
+    md += "\n## Route clusters\n\nk-means, k = " + std::to_string(report.clusters->k) + ", silhouette " +
+          fmt("%.3f", report.clusters->silhouette) + "; cluster sizes in images: " + [&] {
+            std::string sizes;
+            for (int64_t n : report.clusters->sizes)
+              sizes += (sizes.empty() ? "" : ", ") + std::to_string(n);
+            return sizes;
+          }() + ".\n";
   if (!report.skipped.empty()) {
     md += "\n## Not reported\n\n";
     for (const auto &[name, error] : report.skipped)

@@ -13,6 +13,7 @@
 #include "runtime/reference/Reference.h"
 
 #include "runtime/RoutingClusters.h"
+#include "runtime/RoutingPaths.h"
 #include "runtime/RoutingReport.h"
 
 #include <gtest/gtest.h>
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 
@@ -355,4 +357,63 @@ TEST(RoutingClustersReference, BadInputIsAnError) {
   auto bad = rt::clusterRoutes({&*w}, 3, 2); // more images than the tensor holds
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().find("[>= 3, P, E]"), std::string::npos) << bad.error();
+}
+
+// Routing paths against an independent formulation: patch centres in
+// floating point, argmax by LibTorch, paths counted in a std::map of strings.
+TEST(RoutingPathsReference, CountsMatchAnIndependentFormulation) {
+  seedTorch(7);
+  struct Case {
+    int64_t B;
+    std::vector<std::pair<int64_t, int64_t>> grids;
+    std::vector<int64_t> experts;
+  };
+  for (const Case &c : {Case{9, {{4, 4}, {7, 7}}, {4, 4}}, Case{5, {{2, 3}, {4, 6}, {1, 1}}, {3, 2, 5}},
+                        Case{12, {{7, 7}, {2, 2}}, {2, 3}}}) {
+    std::vector<torch::Tensor> ws;
+    std::vector<rt::HostTensor> hosts;
+    for (size_t l = 0; l < c.grids.size(); ++l) {
+      auto w = torch::softmax(torch::randn({c.B, c.grids[l].first * c.grids[l].second, c.experts[l]},
+                                           torch::kDouble) * 2, -1);
+      hosts.push_back(toHost(w));
+      ws.push_back(w);
+    }
+    std::vector<const rt::HostTensor *> ptrs;
+    for (const auto &h : hosts)
+      ptrs.push_back(&h);
+    auto got = rt::computeRoutingPaths(ptrs, c.grids, c.B, 1000);
+    ASSERT_TRUE(got) << got.error();
+    const int64_t rows0 = c.grids[0].first, cols0 = c.grids[0].second, P = rows0 * cols0;
+    std::map<std::string, int64_t> want;
+    for (int64_t i = 0; i < c.B; ++i)
+      for (int64_t p = 0; p < P; ++p) {
+        const double y = (double(p / cols0) + 0.5) / double(rows0), x = (double(p % cols0) + 0.5) / double(cols0);
+        std::string key;
+        for (size_t l = 0; l < c.grids.size(); ++l) {
+          const int64_t q = int64_t(std::floor(y * double(c.grids[l].first))) * c.grids[l].second +
+                            int64_t(std::floor(x * double(c.grids[l].second)));
+          key += std::to_string(ws[l][i][q].argmax().item<int64_t>()) + ",";
+        }
+        ++want[key];
+      }
+    EXPECT_EQ(got->distinct, int64_t(want.size()));
+    ASSERT_EQ(got->top.size(), want.size()); // keep = 1000 keeps them all
+    double total = 0;
+    for (const rt::RoutingPath &path : got->top) {
+      std::string key;
+      for (int64_t e : path.experts)
+        key += std::to_string(e) + ",";
+      ASSERT_TRUE(want.count(key)) << key;
+      EXPECT_NEAR(path.share, double(want[key]) / double(c.B * P), 1e-12) << key;
+      total += path.share;
+    }
+    EXPECT_NEAR(total, 1.0, 1e-9);
+    for (size_t i = 1; i < got->top.size(); ++i)
+      EXPECT_GE(got->top[i - 1].share, got->top[i].share);
+    EXPECT_EQ(int64_t(got->perPosition.size()), P);
+  }
+  auto one = rt::HostTensor::create(rt::DType::F32, {2, 4, 2});
+  ASSERT_TRUE(one);
+  EXPECT_FALSE(rt::computeRoutingPaths({&*one}, {{2, 2}}, 2)) << "one layer has no path";
+  EXPECT_FALSE(rt::computeRoutingPaths({&*one, &*one}, {{2, 2}, {1, 3}}, 2)) << "a grid that is not P";
 }

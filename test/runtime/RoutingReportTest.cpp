@@ -443,7 +443,7 @@ TEST(RoutingReport, JsonAndMarkdown) {
   for (const auto &[k, v] : *json->getObject())
     keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"format", "version", "items", "image_size", "classes", "layers",
-                                            "skipped"}));
+                                            "skipped", "clusters", "paths"}));
   EXPECT_EQ(*json->find("format")->getString(), "pce-routing-report");
   EXPECT_EQ(json->find("version")->intValue(), 1);
   EXPECT_EQ(json->find("classes")->intValue(), 2);
@@ -545,6 +545,13 @@ TEST(RoutingReport, HtmlCarriesTheReportsNumbers) {
   ex.item = 3;
   ex.expert = {{0}};
   rep.examples.push_back(ex);
+  RoutingPaths paths;
+  paths.layers = 2;
+  paths.positions = 9;
+  paths.distinct = 2;
+  paths.top = {{{0, 3}, 0.75}, {{1, 3}, 0.25}};
+  paths.perPosition.assign(9, {{0, 3}, 0.5});
+  rep.paths = paths;
   const std::string html = routingReportHtml(rep);
   auto count = [&](const std::string &needle) {
     size_t n = 0;
@@ -557,6 +564,9 @@ TEST(RoutingReport, HtmlCarriesTheReportsNumbers) {
   EXPECT_CONTAINS(html, "<li>x.routing: weight nan &lt; 0</li>");
   EXPECT_EQ(count("data-patch="), 9u);
   EXPECT_EQ(count("<figure>"), 1u);
+  EXPECT_EQ(count("<section id=\"paths\">"), 1u);
+  EXPECT_EQ(count("<td data-share=\"0.500000\">0 \u2192 3<br/>50%</td>"), 9u);
+  EXPECT_CONTAINS(routingReportMarkdown(rep), "| 0 -> 3 | 75.0% |\n| 1 -> 3 | 25.0% |\n");
   EXPECT_EQ(count("data-weight="), 9u);
   EXPECT_CONTAINS(html, "<image href=\"data:image/png;base64,AAAA\"");
   EXPECT_CONTAINS(html, "data-expert=\"2\" data-weight=\"0.250000\"");
@@ -631,6 +641,10 @@ TEST(RoutingReport, PceRunWritesTheReport) {
   rep.imageSize = std::make_pair(int64_t(28), int64_t(28));
   rep.classes = 10;
   rep.layers.push_back(*expected);
+  // pce-run's default route clustering: k = 4, seed 1.
+  auto clusters = clusterRoutes({&*w}, n, 4);
+  ASSERT_TRUE(clusters) << clusters.error();
+  rep.clusters = *clusters;
   EXPECT_EQ(readBytes(dir.file("r/report.json")), writeJson(routingReportToJson(rep), 2) + "\n");
   EXPECT_EQ(readBytes(dir.file("r/report.md")), routingReportMarkdown(rep));
   EXPECT_CONTAINS(out, "accuracy: top-1 ");

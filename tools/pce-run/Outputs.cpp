@@ -124,6 +124,16 @@ Status writeRoutingReportFiles(const Options &o, const EntryPoint &ep, const Ten
     weights.push_back(&results.at(layer.name));
   if (ctx.images && report.imageSize && !weights.empty())
     report.examples = routingExamples(*ctx.images, report.items, ctx.labels, weights);
+  std::vector<std::pair<int64_t, int64_t>> grids;
+  for (const auto &layer : report.layers)
+    if (layer.grid)
+      grids.push_back(*layer.grid);
+  if (weights.size() >= 2 && grids.size() == weights.size()) {
+    auto paths = computeRoutingPaths(weights, grids, report.items);
+    if (!paths)
+      return paths.status();
+    report.paths = std::move(*paths);
+  }
   if (o.clusters > 0 && !weights.empty()) {
     auto clusters = clusterRoutes(weights, report.items, o.clusters);
     if (!clusters)
