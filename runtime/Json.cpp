@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <unordered_set>
 
 namespace pce::rt {
@@ -530,6 +531,25 @@ std::string jsonQuote(std::string_view s) {
 std::string writeJson(const JsonValue &value, int indent) {
   std::string out;
   writeValue(out, value, indent, 0);
+  return out;
+}
+
+Expected<std::vector<JsonValue>> readJsonLines(const std::string &path) {
+  std::ifstream in(path);
+  if (!in)
+    return Status::error(path + ": cannot open");
+  std::vector<JsonValue> out;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.empty())
+      continue;
+    auto v = parseJson(line, path + ": line " + std::to_string(number));
+    if (!v)
+      return v.status();
+    out.push_back(std::move(*v));
+  }
+  if (in.bad())
+    return Status::error(path + ": read error");
   return out;
 }
 

@@ -90,6 +90,10 @@ const char *jsonKindName(JsonValue::Kind kind);
 Expected<JsonValue> parseJson(std::string_view text, const std::string &source = "",
                               size_t baseOffset = 0);
 
+// JSON Lines (e.g. pce-train's log.jsonl): one value per non-empty line; an
+// error names the path and line ("PATH: line N: byte M: expected ...").
+Expected<std::vector<JsonValue>> readJsonLines(const std::string &path);
+
 // Compact (indent < 0) or pretty (indent spaces per level) text. Doubles are
 // written in shortest round-trip form; NaN/Inf (not representable) as null.
 std::string writeJson(const JsonValue &value, int indent = -1);

@@ -172,6 +172,8 @@ struct RoutingReport {
   std::vector<RoutingExample> clusterExemplars;
   /// Routing paths through the layers (two or more layers with grids).
   std::optional<RoutingPaths> paths;
+  /// The lines of a run's log.jsonl: report.html's training curves (may be empty).
+  std::vector<JsonValue> trainingLog;
   /// Results that could not be reported on: (name, reason).
   std::vector<std::pair<std::string, std::string>> skipped;
 };
@@ -211,6 +213,8 @@ std::string routingReportHtml(const RoutingReport &report);
 namespace detail {
 /// printf of one number, for the report's text (report.md, report.html).
 std::string formatNumber(const char *format, double v);
+/// report.html's training section from log.jsonl's lines ("" without epochs).
+std::string trainingCurvesHtml(const std::vector<JsonValue> &log);
 } // namespace detail
 
 /// Writes DIR/report.json, DIR/report.md and DIR/report.html (atomically; DIR

@@ -300,6 +300,7 @@ std::string routingReportHtml(const RoutingReport &report) {
   if (report.classes > 0)
     h += ", labelled (" + std::to_string(report.classes) + " classes)";
   h += ". Entropy and mutual information in nats; every number is also in report.json.</p>";
+  h += detail::trainingCurvesHtml(report.trainingLog);
   h += clusterSection(report);
   h += pathSection(report);
   for (size_t i = 0; i < report.layers.size(); ++i)

@@ -5,6 +5,7 @@
 #include "runtime/train/Checkpoint.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <unistd.h>
@@ -12,20 +13,12 @@
 namespace pce::train {
 
 std::vector<rt::JsonValue> RunLog::entries() const {
-  std::vector<rt::JsonValue> out;
-  std::ifstream in(path_);
-  std::string line;
-  int64_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty())
-      continue;
-    auto v = rt::parseJson(line, path_ + ": line " + std::to_string(number));
-    if (!v)
-      throw std::runtime_error(v.error());
-    out.push_back(std::move(*v));
-  }
-  return out;
+  if (!std::filesystem::exists(path_))
+    return {};
+  auto lines = rt::readJsonLines(path_);
+  if (!lines)
+    throw std::runtime_error(lines.error());
+  return std::move(*lines);
 }
 
 void RunLog::truncateAfter(int64_t epoch) {

@@ -8,6 +8,8 @@
 #include <limits>
 
 using namespace pce::rt;
+using pce::rt::test::TempDir;
+using pce::rt::test::writeBytes;
 
 namespace {
 
@@ -137,3 +139,17 @@ TEST(Json, WriterRoundTrips) {
 }
 
 } // namespace
+
+TEST(Json, ReadsJsonLinesAndNamesTheBadLine) {
+  TempDir dir;
+  writeBytes(dir.file("log.jsonl"), "{\"epoch\": 1}\n\n{\"epoch\": 2, \"x\": [1, 2]}\n");
+  auto lines = readJsonLines(dir.file("log.jsonl"));
+  ASSERT_TRUE(lines) << lines.error();
+  ASSERT_EQ(lines->size(), 2u);
+  EXPECT_EQ((*lines)[1].find("epoch")->intValue(), 2);
+  writeBytes(dir.file("bad.jsonl"), "{\"epoch\": 1}\n{\"epoch\": }\n");
+  auto bad = readJsonLines(dir.file("bad.jsonl"));
+  ASSERT_FALSE(bad);
+  EXPECT_CONTAINS(bad.error(), "bad.jsonl: line 2: byte 10:");
+  EXPECT_CONTAINS(readJsonLines(dir.file("missing.jsonl")).error(), "missing.jsonl: cannot open");
+}

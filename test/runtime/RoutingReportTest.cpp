@@ -586,6 +586,42 @@ TEST(RoutingReport, HtmlCarriesTheReportsNumbers) {
   EXPECT_TRUE(layer.warnings.empty());
 }
 
+// report.html's training section: one chart per quantity, the phase
+// boundaries marked, values missing from an epoch left out.
+TEST(RoutingReport, TrainingCurvesFromTheLog) {
+  std::vector<JsonValue> log;
+  auto line = [&](const std::string &text) {
+    auto v = parseJson(text);
+    ASSERT_TRUE(v) << v.error();
+    log.push_back(std::move(*v));
+  };
+  line(R"({"event": "phase_start", "epoch": 1, "phase": 1})");
+  for (int epoch = 1; epoch <= 4; ++epoch) {
+    if (epoch == 3)
+      line(R"({"event": "phase_start", "epoch": 3, "phase": 2})");
+    line("{\"event\": \"epoch\", \"epoch\": " + std::to_string(epoch) + ", \"train_loss\": " +
+         std::to_string(2.0 / epoch) + ", \"val_loss\": 1.0, \"val_top1\": 0." + std::to_string(50 + epoch) +
+         ", \"layers\": {\"block\": {\"entropy_normalized\": 0.5, \"usage\": [0.25, 0.75]" +
+         (epoch > 1 ? ", \"mi_position\": {\"nats\": 0.1, \"normalized\": 0.2}" : "") + "}}}");
+  }
+  const std::string html = detail::trainingCurvesHtml(log);
+  for (const char *id : {"training-loss", "training-metric", "training-routing0", "training-usage0"})
+    EXPECT_CONTAINS(html, std::string("id=\"") + id + "\"");
+  // One boundary per chart (the first phase starts at the left edge): 4 charts.
+  size_t phases = 0;
+  for (size_t at = html.find("class=\"phase\""); at != std::string::npos; at = html.find("class=\"phase\"", at + 1))
+    ++phases;
+  EXPECT_EQ(phases, 4u);
+  EXPECT_CONTAINS(html, "phase starts at epoch 3");
+  EXPECT_CONTAINS(html, "val_top1");
+  EXPECT_CONTAINS(html, "expert 1");
+  EXPECT_TRUE(detail::trainingCurvesHtml({}).empty());
+  // The page carries the section when the report has a log.
+  RoutingReport rep;
+  rep.trainingLog = log;
+  EXPECT_CONTAINS(routingReportHtml(rep), "<section id=\"training\">");
+}
+
 #ifdef PCE_RUN_EXE
 namespace {
 std::string idxHeaderBytes(uint8_t type, const std::vector<uint32_t> &dims) {

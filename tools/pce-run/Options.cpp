@@ -40,6 +40,8 @@ const char *kUsage =
     "                           line per layer goes to stdout\n"
     "  --clusters K             k of the report's route clustering (k-means over\n"
     "                           the images' routing; default 4, 0: none)\n"
+    "  --run RUN_DIR            a pce-train run directory: report.html also shows\n"
+    "                           its training curves (RUN_DIR/log.jsonl)\n"
     "  --entry NAME             entry point to run (default: forward)\n"
     "  --threads N              threads for inputs holding several compiled batches\n"
     "                           (default: $PCE_NUM_THREADS, else all cores)\n"
@@ -158,6 +160,7 @@ std::optional<int> parseCommandLine(int argc, char **argv, Options &o) {
   app.add_option("--output", o.output);
   app.add_option("--routing", o.routing);
   app.add_option("--entry", o.entry);
+  app.add_option("--run", o.run);
   cl.addInteger("--clusters", "a count in [0, 64]", 0, 64, [&](int64_t n) { o.clusters = n; });
   cl.addInteger("--threads", "a count in [1, 1024]", 1, 1024, [&](int64_t n) { o.threads = int(n); });
   cl.addInteger("--repeat", "a count in [1, 100000]", 1, 100000, [&](int64_t n) { o.repeat = int(n); });

@@ -15,6 +15,7 @@ struct Options {
   std::string dir;
   std::optional<std::string> weights, output, routing;
   int64_t clusters = 4; // --clusters: route clusters in the routing report (0: none)
+  std::optional<std::string> run; // --run: a pce-train run directory, for report.html's training curves
   std::string entry = "forward";
   std::vector<std::string> inputs;
   int threads = 0; // 0: the runtime's default

@@ -144,6 +144,12 @@ Status writeRoutingReportFiles(const Options &o, const EntryPoint &ep, const Ten
           report.clusterExemplars.push_back(std::move(*ex));
     report.clusters = std::move(*clusters);
   }
+  if (o.run) {
+    auto log = readJsonLines(*o.run + "/log.jsonl");
+    if (!log)
+      return log.status();
+    report.trainingLog = std::move(*log);
+  }
   if (ctx.labels)
     if (Status s = writeNpy(*o.routing + "/labels.npy", *ctx.labels); !s)
       return s;
