@@ -20,7 +20,8 @@ int64_t topKCorrect(const torch::Tensor &logits, const torch::Tensor &labels, in
 
 void forEachChunk(Network &net, const Dataset &data, int64_t batch, int64_t chunks,
                   std::map<std::string, torchrt::RoutingStats> &routing,
-                  const std::function<void(int64_t, int64_t, const torch::Tensor &)> &visit) {
+                  const std::function<void(int64_t, int64_t, const torch::Tensor &)> &visit,
+                  const std::function<void(const std::string &, const torch::Tensor &)> &visitRouting) {
   torch::NoGradGuard noGrad;
   const bool wasTraining = net.is_training();
   net.eval();
@@ -36,6 +37,8 @@ void forEachChunk(Network &net, const Dataset &data, int64_t batch, int64_t chun
     for (const auto &[name, w] : out.routing) {
       auto it = routing.try_emplace(name, torchrt::RoutingStats(w.size(-1))).first;
       it->second.add(w.slice(0, 0, n));
+      if (visitRouting)
+        visitRouting(name, w.slice(0, 0, n));
     }
   }
   net.train(wasTraining);

@@ -39,9 +39,12 @@ int64_t topKCorrect(const torch::Tensor &logits, const torch::Tensor &labels, in
 // gradients over `data` in chunks of `chunks` compiled batches (the last
 // padded with zero images); visit(start, n, logits) sees the n real images'
 // logits, and every PCE layer's routing of them goes into `routing`.
+// visitRouting, if given, sees each PCE layer's routing of the n images
+// ([n, P, E]).
 void forEachChunk(Network &net, const Dataset &data, int64_t batch, int64_t chunks,
                   std::map<std::string, torchrt::RoutingStats> &routing,
-                  const std::function<void(int64_t start, int64_t n, const torch::Tensor &logits)> &visit);
+                  const std::function<void(int64_t start, int64_t n, const torch::Tensor &logits)> &visit,
+                  const std::function<void(const std::string &layer, const torch::Tensor &w)> &visitRouting = {});
 
 EvalResult evaluate(Network &net, const Dataset &data, int64_t batch, int64_t chunks);
 // The head's evaluation: evaluate() for a classifier, else evaluateDense()

@@ -15,6 +15,7 @@
 #include "runtime/train/Log.h"
 #include "runtime/train/Network.h"
 #include "runtime/train/Optimizer.h"
+#include "runtime/train/PhaseReport.h"
 #include "runtime/train/RouterTransition.h"
 #include "runtime/train/RouterWarmStart.h"
 
@@ -583,6 +584,13 @@ void Trainer::run() {
     if (q != phase_)
       startPhase(q);
     trainEpoch(epoch);
+    if (!opt_.dense && (epoch + 1 == total || plan_.phaseOfEpoch(epoch + 1) != q)) {
+      const std::string dir = (fs::path(runDir_) / "report" / ("phase" + std::to_string(q + 1))).string();
+      for (const std::string &l : writePhaseReport(dir, *net_, data_.validation, plan_.batch, evalChunks(),
+                                                   plan_.head->classes, log_->entries()))
+        progress_->line("  " + l);
+      progress_->line("  routing report of phase " + std::to_string(q + 1) + ": " + dir + "/report.html");
+    }
     if (opt_.stopAfter && ++session >= opt_.stopAfter && epoch + 1 < total) {
       progress_->line("pce-train: stopped after epoch " + std::to_string(epoch + 1) +
                       " (--stop-after); continue with --resume");

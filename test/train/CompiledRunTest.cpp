@@ -112,6 +112,17 @@ TEST_F(CompiledRun, AllPhasesTrainAndPceRunAgrees) {
     }
   }
 
+  // Each phase's routing report on the validation split, named as pce-run names it.
+  for (int q = 1; q <= 3; ++q) {
+    const std::string report = dir_ + "/run/report/phase" + std::to_string(q);
+    auto json = rt::parseJson(readFile(report + "/report.json"));
+    ASSERT_TRUE(json.ok()) << report;
+    EXPECT_EQ(*json->find("layers")->getArray()->at(0).find("name")->getString(), "block.routing");
+    EXPECT_FALSE(json->find("clusters")->isNull());
+    EXPECT_NE(readFile(report + "/report.html").find("<section id=\"training\">"), std::string::npos);
+  }
+  EXPECT_NE(r.output.find("routing report of phase 3: "), std::string::npos) << r.output;
+
   // The weights hold exactly what phase 3's forward reads; pce-run agrees.
   auto weights = rt::readSafetensors(dir_ + "/run/weights.safetensors");
   ASSERT_TRUE(weights.ok()) << weights.error();
