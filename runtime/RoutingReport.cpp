@@ -422,6 +422,32 @@ JsonValue routingReportToJson(const RoutingReport &report) {
   } else {
     o.set("paths", JsonValue());
   }
+  auto examplesJson = [](const std::vector<RoutingExample> &examples) {
+    JsonValue a = JsonValue::array();
+    for (const RoutingExample &ex : examples) {
+      JsonValue e = JsonValue::object(), experts = JsonValue::array(), weights = JsonValue::array();
+      e.set("item", JsonValue::integer(ex.item));
+      e.set("label", ex.label >= 0 ? JsonValue::integer(ex.label) : JsonValue());
+      for (size_t l = 0; l < ex.expert.size(); ++l) {
+        JsonValue row = JsonValue::array();
+        for (int64_t x : ex.expert[l])
+          row.push(JsonValue::integer(x));
+        experts.push(std::move(row));
+        weights.push(numbersJson(ex.weight[l], 0, ex.weight[l].size()));
+      }
+      e.set("experts", std::move(experts));
+      e.set("weights", std::move(weights));
+      a.push(std::move(e));
+    }
+    return a;
+  };
+  o.set("examples", examplesJson(report.examples));
+  o.set("cluster_exemplars", examplesJson(report.clusterExemplars));
+  JsonValue training = JsonValue::array();
+  for (const JsonValue &line : report.trainingLog)
+    if (const JsonValue *event = line.find("event"); event && event->getString() && *event->getString() == "epoch")
+      training.push(line);
+  o.set("training", std::move(training));
   return o;
 }
 

@@ -190,7 +190,10 @@ struct RoutingReport {
 ///    "clusters": {"k", "sizes", "exemplars", "silhouette", "silhouette_images",
 ///                 "iterations"} | null,
 ///    "paths": {"layers": [names], "positions", "distinct", "top": [{"experts", "share"}],
-///              "per_position": [{"experts", "share"}]} | null}
+///              "per_position": [{"experts", "share"}]} | null,
+///    "examples": [{"item", "label", "experts": [[P] per layer], "weights": [[P] per layer]}],
+///    "cluster_exemplars": [the same per cluster],
+///    "training": [log.jsonl's epoch lines]}
 JsonValue routingReportToJson(const RoutingReport &report);
 JsonValue routingLayerToJson(const RoutingLayerReport &layer);
 

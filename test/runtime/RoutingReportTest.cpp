@@ -443,7 +443,8 @@ TEST(RoutingReport, JsonAndMarkdown) {
   for (const auto &[k, v] : *json->getObject())
     keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"format", "version", "items", "image_size", "classes", "layers",
-                                            "skipped", "clusters", "paths"}));
+                                            "skipped", "clusters", "paths", "examples", "cluster_exemplars",
+                                            "training"}));
   EXPECT_EQ(*json->find("format")->getString(), "pce-routing-report");
   EXPECT_EQ(json->find("version")->intValue(), 1);
   EXPECT_EQ(json->find("classes")->intValue(), 2);
@@ -571,6 +572,13 @@ TEST(RoutingReport, HtmlCarriesTheReportsNumbers) {
   EXPECT_CONTAINS(html, "<image href=\"data:image/png;base64,AAAA\"");
   EXPECT_CONTAINS(html, "data-expert=\"2\" data-weight=\"0.250000\"");
   EXPECT_CONTAINS(html, "image 2, class 1</figcaption>");
+  // report.json carries the examples' numbers too.
+  JsonValue json = routingReportToJson(rep);
+  const auto &examples = *json.find("examples")->getArray();
+  ASSERT_EQ(examples.size(), 2u);
+  EXPECT_EQ(examples[0].find("item")->intValue(), 2);
+  EXPECT_EQ(examples[0].find("experts")->getArray()->at(0).getArray()->at(2).intValue(), 2);
+  EXPECT_EQ(examples[0].find("weights")->getArray()->at(0).getArray()->at(1).numberValue(), 0.5);
   EXPECT_EQ(count("<section id=\"layer0\""), 1u);
   for (const char *id :
        {"layer0-examples", "layer0-usage", "layer0-weight", "layer0-map", "layer0-entropy", "layer0-classes"})
