@@ -689,8 +689,44 @@ TEST(RoutingReport, PceRunWritesTheReport) {
   auto clusters = clusterRoutes({&*w}, n, 4);
   ASSERT_TRUE(clusters) << clusters.error();
   rep.clusters = *clusters;
-  EXPECT_EQ(readBytes(dir.file("r/report.json")), writeJson(routingReportToJson(rep), 2) + "\n");
+  // The example images pce-run picked: the first images of the first 4 classes
+  // met (at most 3 each), each patch with its argmax expert and weight.
+  auto written = parseJson(readBytes(dir.file("r/report.json")));
+  ASSERT_TRUE(written) << written.error();
+  std::map<int64_t, int> perClass;
+  for (int64_t i = 0; i < int64_t(n); ++i)
+    if (perClass.count(lv[size_t(i)]) || perClass.size() < 4)
+      if (perClass[lv[size_t(i)]] < 3) {
+        ++perClass[lv[size_t(i)]];
+        RoutingExample ex;
+        ex.item = i;
+        ex.label = lv[size_t(i)];
+        ex.expert.emplace_back();
+        ex.weight.emplace_back();
+        for (int64_t p = 0; p < 4; ++p) {
+          const float *row = w->f32() + (i * 4 + p) * 2;
+          ex.expert[0].push_back(row[1] > row[0] ? 1 : 0);
+          ex.weight[0].push_back(std::max(row[0], row[1]));
+        }
+        rep.examples.push_back(ex);
+      }
+  std::stable_sort(rep.examples.begin(), rep.examples.end(),
+                   [](const RoutingExample &a, const RoutingExample &b) { return a.label < b.label; });
+  for (int64_t i : clusters->exemplars)
+    for (const auto &ex : rep.examples)
+      if (ex.item == i)
+        rep.clusterExemplars.push_back(ex);
+  // (An exemplar that is not among the examples is checked by its item.)
+  const auto &exemplars = *written->find("cluster_exemplars")->getArray();
+  ASSERT_EQ(exemplars.size(), clusters->exemplars.size());
+  for (size_t c = 0; c < exemplars.size(); ++c)
+    EXPECT_EQ(exemplars[c].find("item")->intValue(), clusters->exemplars[c]);
+  JsonValue want = routingReportToJson(rep);
+  EXPECT_EQ(writeJson(*written->find("examples")), writeJson(*want.find("examples")));
+  EXPECT_EQ(writeJson(*written->find("layers")), writeJson(*want.find("layers")));
+  EXPECT_EQ(writeJson(*written->find("clusters")), writeJson(*want.find("clusters")));
   EXPECT_EQ(readBytes(dir.file("r/report.md")), routingReportMarkdown(rep));
+  EXPECT_CONTAINS(readBytes(dir.file("r/report.html")), "<div id=\"layer0-examples\" class=\"examples\">");
   EXPECT_CONTAINS(out, "accuracy: top-1 ");
   EXPECT_CONTAINS(out, "\n" + routingSummaryLines(rep)[0] + "\n");
 
