@@ -358,6 +358,11 @@ void trainAndCompare(const std::string &name, const std::string &head, const std
   auto masks = rt::readNpy(dir + "/routing/masks.npy");
   ASSERT_TRUE(masks.ok()) << masks.error();
   EXPECT_EQ(masks->shape, (std::vector<int64_t>{20, 32, 32}));
+  // report.html shows the first images (RGB, no image-level class) with their routing.
+  const std::string html = readFile(dir + "/routing/report.html");
+  EXPECT_NE(html.find("<div id=\"layer0-examples\" class=\"examples\"><figure>"), std::string::npos);
+  EXPECT_NE(html.find("image 11</figcaption>"), std::string::npos);
+  EXPECT_EQ(html.find("image 12</figcaption>"), std::string::npos);
   EXPECT_NE(readFile(dir + "/run/log.jsonl").find("\"layers\":{\"block\":"), std::string::npos);
   // Segmentation: 11 classes; detection: background + its 10.
   EXPECT_EQ(report->find("classes")->intValue(), 11);
