@@ -8,8 +8,6 @@
 
 namespace pce::rt {
 
-namespace {
-
 int64_t topExpert(const HostTensor &w, int64_t row, int64_t E) {
   auto at = [&](int64_t e) { return w.dtype == DType::F32 ? double(w.f32()[row + e]) : w.f64()[row + e]; };
   int64_t best = 0;
@@ -18,6 +16,8 @@ int64_t topExpert(const HostTensor &w, int64_t row, int64_t E) {
       best = e;
   return best;
 }
+
+namespace {
 
 // Most frequent first; equal counts in lexicographic order of the path.
 std::vector<RoutingPath> ranked(const std::map<std::vector<int64_t>, int64_t> &counts, int64_t total, size_t keep) {

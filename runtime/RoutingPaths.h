@@ -35,6 +35,11 @@ struct RoutingPaths {
   std::vector<RoutingPath> perPosition;   ///< [positions] each position's most frequent path
 };
 
+/// The top-1 expert of the routing row starting at element `row` of w (f32
+/// or f64, E weights): the argmax, ties to the lower expert, as every routing
+/// statistic takes it (SEMANTICS.md §5).
+int64_t topExpert(const HostTensor &w, int64_t row, int64_t E);
+
 /// The paths of the first `items` images through `weights` (f32/f64 [>= items,
 /// P_l, E_l], one per layer in order) on patch grids `grids` ((rows, cols)
 /// with rows * cols == P_l); at least two layers.

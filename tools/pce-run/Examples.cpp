@@ -72,14 +72,9 @@ std::optional<RoutingExample> routingExampleOf(const HostTensor &images, int64_t
     std::vector<int64_t> expert(size_t(P), 0);
     std::vector<double> weight(size_t(P), 0.0);
     for (int64_t p = 0; p < P; ++p) {
-      const int64_t row = (i * P + p) * E;
-      auto at = [&](int64_t e) { return w->dtype == DType::F32 ? double(w->f32()[row + e]) : w->f64()[row + e]; };
-      int64_t best = 0;
-      for (int64_t e = 1; e < E; ++e)
-        if (at(e) > at(best)) // ties: the lower expert, as the report
-          best = e;
+      const int64_t row = (i * P + p) * E, best = topExpert(*w, row, E);
       expert[size_t(p)] = best;
-      weight[size_t(p)] = at(best);
+      weight[size_t(p)] = w->dtype == DType::F32 ? double(w->f32()[row + best]) : w->f64()[row + best];
     }
     ex.expert.push_back(std::move(expert));
     ex.weight.push_back(std::move(weight));
