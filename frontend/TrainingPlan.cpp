@@ -116,6 +116,11 @@ rt::PlanLayer planLayer(const LayerDesc &layer, const LayerShapes &shapes) {
   case LayerKind::Concat:
     l.from = layer.residual.from.value;
     break;
+  case LayerKind::PCE:
+    // The patch grid and the experts' kernel, for the CoordConv twin.
+    l.patch = pairOf(layer.pce.patch.value);
+    l.kernel = {layer.pce.kernel.value, layer.pce.kernel.value}; // the parser filled its default
+    break;
   case LayerKind::Upsample:
     l.mode = layer.upsample.mode.given &&
                      layer.upsample.mode.value == UpsampleMode::Bilinear

@@ -42,8 +42,13 @@ PlanLayer readLayer(const Reader &r, const JsonValue &v, const std::string &path
     l.mode = r.string(v, path, "mode");
     if (l.mode != "nearest" && l.mode != "bilinear")
       r.fail(r.member(v, path, "mode"), r.sub(path, "mode"), "expected nearest or bilinear, found '" + l.mode + "'");
-  } else if (l.kind != "relu" && l.kind != "sigmoid" && l.kind != "global_avg_pool" && l.kind != "flatten" &&
-             l.kind != "pce") {
+  } else if (l.kind == "pce") {
+    // Optional: plans written before the CoordConv twin have neither.
+    if (v.find("patch"))
+      l.patch = pair("patch");
+    if (v.find("kernel"))
+      l.kernel = pair("kernel");
+  } else if (l.kind != "relu" && l.kind != "sigmoid" && l.kind != "global_avg_pool" && l.kind != "flatten") {
     r.fail(r.member(v, path, "kind"), r.sub(path, "kind"), "unknown layer kind '" + l.kind + "'");
   }
   return l;
@@ -227,6 +232,9 @@ JsonValue writeLayer(const PlanLayer &l) {
     j.set("from", JsonValue::string(l.from));
   } else if (l.kind == "upsample") {
     j.set("mode", JsonValue::string(l.mode));
+  } else if (l.kind == "pce" && !l.patch.empty()) {
+    j.set("patch", ints(l.patch));
+    j.set("kernel", ints(l.kernel));
   }
   return j;
 }

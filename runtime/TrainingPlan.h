@@ -37,7 +37,8 @@ struct PlanLayer {
                     // flatten, linear, residual, concat, upsample, sigmoid, pce
   std::string name;
   std::vector<int64_t> in, out; // per image
-  std::vector<int64_t> kernel, stride, padding; // conv, pools: [h, w]
+  std::vector<int64_t> kernel, stride, padding; // conv, pools, pce (its experts' kernel): [h, w]
+  std::vector<int64_t> patch;                   // pce: [ph, pw] (absent in older plans)
   bool bias = true;
   double eps = 1e-5;
   std::string from; // residual, concat

@@ -106,4 +106,20 @@ Checkpoint readCheckpoint(const std::string &runDir) {
   return c;
 }
 
+std::map<std::string, torch::Tensor> forwardWeights(const std::map<std::string, torch::Tensor> &all,
+                                                   const rt::EntryPoint *forward) {
+  if (!forward)
+    return all;
+  std::map<std::string, torch::Tensor> weights;
+  for (const rt::BufferSpec &a : forward->arguments) {
+    if (a.kind != rt::ArgKind::Parameter)
+      continue;
+    auto it = all.find(a.name);
+    if (it == all.end())
+      throw std::runtime_error("the final phase's forward needs '" + a.name + "', which the network lacks");
+    weights[a.name] = it->second;
+  }
+  return weights;
+}
+
 } // namespace pce::train

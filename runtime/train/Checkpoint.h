@@ -12,6 +12,7 @@
 #define PCE_RUNTIME_TRAIN_CHECKPOINT_H
 
 #include "runtime/CheckpointInfo.h"
+#include "runtime/Manifest.h"
 
 #include <torch/types.h>
 
@@ -36,6 +37,12 @@ void writeCheckpoint(const std::string &runDir, const Checkpoint &checkpoint);
 Checkpoint readCheckpoint(const std::string &runDir);
 
 // Tensors as safetensors (f32/i64/u8...), atomically.
+// The weights a run writes: exactly the tensors of `all` that the final
+// phase's `forward` reads as parameters (every tensor when there is none: the
+// baselines have no compiled forward).
+std::map<std::string, torch::Tensor> forwardWeights(const std::map<std::string, torch::Tensor> &all,
+                                                   const rt::EntryPoint *forward);
+
 void writeTensors(const std::string &path, const std::map<std::string, torch::Tensor> &tensors,
                   const std::map<std::string, std::string> &metadata = {});
 std::map<std::string, torch::Tensor> readTensors(const std::string &path);

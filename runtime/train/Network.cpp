@@ -3,6 +3,7 @@
 #include "runtime/train/Network.h"
 
 #include "runtime/torch/ModuleTree.h"
+#include "runtime/train/CoordConv.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -72,7 +73,13 @@ Network::Network(const Plan &plan, const NetworkOptions &options, at::Generator 
       if (d.bias)
         add(l, "bias", rt::ParamRole::LinearBias, {d.out.at(0)});
     } else if (d.kind == "pce") {
-      if (options_.dense) {
+      if (options_.dense && options_.coordConv) {
+        if (d.patch.size() != 2 || d.kernel.size() != 2)
+          throw std::runtime_error("layer '" + d.name + "': the training plan has no patch size (written by an "
+                                   "older pce-compile); compile the model again for the CoordConv twin");
+        add(l, "coordconv.weight", rt::ParamRole::ConvKernel, {d.out.at(0), d.in.at(0) + 4, d.kernel[0], d.kernel[1]});
+        addBatchNorm(l, "coordconv.bn.", d.out.at(0));
+      } else if (options_.dense) {
         add(l, "dense.weight", rt::ParamRole::ConvKernel, {d.out.at(0), d.in.at(0), 3, 3});
         addBatchNorm(l, "dense.bn.", d.out.at(0));
       } else {
@@ -209,6 +216,11 @@ NetworkOutput Network::forward(const torch::Tensor &input, const std::string &st
         out.routing[d.name] = f.routing;
         if (f.embedding.defined())
           out.embedding[d.name] = f.embedding;
+      } else if (l.t.count("coordconv.weight")) {
+        torch::Tensor planes = coordinatePlanes(x.size(2), x.size(3), d.patch[0], d.patch[1], x.options());
+        x = torch::cat({x, planes.expand({x.size(0), 4, x.size(2), x.size(3)})}, 1);
+        x = torch::conv2d(x, l.t.at("coordconv.weight"), {}, 1, {d.kernel[0] / 2, d.kernel[1] / 2});
+        x = torch::relu(batchNorm(l, "coordconv.bn.", x, 1e-5));
       } else {
         x = torch::conv2d(x, l.t.at("dense.weight"), {}, 1, 1);
         x = torch::relu(batchNorm(l, "dense.bn.", x, 1e-5));

@@ -7,7 +7,7 @@
 namespace pce::train {
 
 const char *kUsage =
-    "usage: pce-train MODEL.yaml -o RUN_DIR [--dense] [--epochs N] [--resume | --force]\n"
+    "usage: pce-train MODEL.yaml -o RUN_DIR [--dense | --coordconv] [--epochs N] [--resume | --force]\n"
     "                 [--limit-train N] [--threads N] [--compiled DIR] [--data DIR]\n"
     "                 [--data-format FMT] [--seed N]\n"
     "\n"
@@ -19,6 +19,8 @@ const char *kUsage =
     "  -o RUN_DIR         the run directory (created)\n"
     "  --dense            baseline: every PCE layer becomes a LibTorch Conv(3x3)-BN-ReLU\n"
     "                     with the same output channels (needs no compiled layers)\n"
+    "  --coordconv        baseline: every PCE layer becomes one LibTorch Conv-BN-ReLU over\n"
+    "                     the map and the layer's 4 coordinate planes (its kernel size)\n"
     "  --epochs N         run every phase for N epochs instead of the plan's count\n"
     "  --resume           continue from RUN_DIR/checkpoint.*\n"
     "  --force            start over in a RUN_DIR that already holds a run\n"
@@ -55,6 +57,7 @@ tool::Request parseOptions(const std::vector<std::string> &args, Options &o) {
   app.add_option("MODEL.yaml", o.model);
   app.add_option("-o", o.runDir);
   app.add_flag("--dense", o.dense);
+  app.add_flag("--coordconv", o.coordConv);
   app.add_flag("--resume", o.resume);
   app.add_flag("--force", o.force);
   atLeast("--epochs", 0, [&](int64_t n) { o.epochs = n; });
@@ -68,7 +71,8 @@ tool::Request parseOptions(const std::vector<std::string> &args, Options &o) {
   atLeast("--data-threads", 1, [&](int64_t n) { o.dataThreads = int(n); });
   atLeast("--stop-after", 1, [&](int64_t n) { o.stopAfter = n; });
   atLeast("--progress-every", 1, [&](int64_t n) { o.progressEvery = n; });
-  for (CLI::Option *flag : {app.get_option("--dense"), app.get_option("--resume"), app.get_option("--force")})
+  for (CLI::Option *flag : {app.get_option("--dense"), app.get_option("--coordconv"), app.get_option("--resume"),
+                            app.get_option("--force")})
     flag->disable_flag_override();
 
   tool::Request request = cl.parse(args);
@@ -80,6 +84,10 @@ tool::Request parseOptions(const std::vector<std::string> &args, Options &o) {
     throw UsageError("missing -o RUN_DIR");
   if (o.resume && o.force)
     throw UsageError("--resume and --force exclude each other");
+  if (o.dense && o.coordConv)
+    throw UsageError("--dense and --coordconv exclude each other");
+  // The CoordConv twin is a LibTorch baseline like the dense one.
+  o.dense = o.dense || o.coordConv;
   return request;
 }
 
