@@ -19,7 +19,7 @@ import zlib
 
 
 def chromium(binary, profile, *args):
-    cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + profile,
+    cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=" + profile,
            "--enable-logging=stderr", "--v=0", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
