@@ -2,6 +2,7 @@
 
 #include "runtime/datasets/Contained.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -18,6 +19,20 @@ namespace {
 // Exit codes of the child: its checks returned, or threw (a reported error).
 // Anything else (a signal, a sanitizer's exit code) is a crash.
 constexpr int kReturned = 0, kThrew = 3;
+
+// Kills the child and reaps it. A signal (libFuzzer's timer, say) may
+// interrupt the wait: wait again, or the child stays a zombie.
+void killAndReap(pid_t pid, int *status) {
+  kill(pid, SIGKILL);
+  while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+std::string hungMessage(const std::string &what, double seconds) {
+  char limit[32];
+  std::snprintf(limit, sizeof limit, "%g", seconds);
+  return what + ": the library did not finish reading its metadata in " + limit + " s: the file is damaged";
+}
 } // namespace
 
 Status runContained(const std::function<void()> &check, const std::string &what, double seconds) {
@@ -40,15 +55,15 @@ Status runContained(const std::function<void()> &check, const std::string &what,
   if (int fd = int(syscall(SYS_pidfd_open, pid, 0)); fd >= 0) {
     pollfd p{fd, POLLIN, 0};
     int ready;
-    do
-      ready = poll(&p, 1, int(seconds * 1000));
-    while (ready < 0 && errno == EINTR);
+    do {
+      // A signal ends the wait early: wait for what is left of the limit.
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      ready = poll(&p, 1, int(std::max<int64_t>(left.count(), 0)));
+    } while (ready < 0 && errno == EINTR);
     close(fd);
     if (ready == 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-      return Status::error(what + ": the library did not finish reading its metadata in " +
-                           std::to_string(int(seconds)) + " s: the file is damaged");
+      killAndReap(pid, nullptr);
+      return Status::error(hungMessage(what, seconds));
     }
   }
 #endif
@@ -61,10 +76,8 @@ Status runContained(const std::function<void()> &check, const std::string &what,
     if (r < 0 && errno != EINTR)
       return Status::success(); // not ours to reap (someone waited for all children): no verdict
     if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return Status::error(what + ": the library did not finish reading its metadata in " +
-                           std::to_string(int(seconds)) + " s: the file is damaged");
+      killAndReap(pid, &status);
+      return Status::error(hungMessage(what, seconds));
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(20000));

@@ -14,12 +14,16 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <csignal>
 #include <filesystem>
 #include <chrono>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
+
+#include <sys/time.h>
+#include <sys/wait.h>
 
 using namespace pce::rt;
 using namespace pce::rt::test;
@@ -33,7 +37,27 @@ TEST(Contained, ReturnsAndThrowsAreForTheCallerCrashesAndHangsAreDamage) {
   EXPECT_CONTAINS(crashed.message(), "the file is damaged");
   Status hung = runContained([] { std::this_thread::sleep_for(std::chrono::seconds(30)); }, "b.h5", 0.3);
   ASSERT_FALSE(hung);
-  EXPECT_CONTAINS(hung.message(), "b.h5: the library did not finish reading its metadata in 0 s");
+  EXPECT_CONTAINS(hung.message(), "b.h5: the library did not finish reading its metadata in 0.3 s");
+}
+
+// A timer signal that interrupts the wait for a hung child (libFuzzer's
+// -timeout alarm did) must not leave the child a zombie.
+TEST(Contained, AHungChildIsReapedEvenWhenSignalsInterruptTheWait) {
+  struct sigaction quiet {}, old {};
+  quiet.sa_handler = [](int) {};
+  sigemptyset(&quiet.sa_mask);
+  quiet.sa_flags = 0; // no SA_RESTART: waitpid returns EINTR
+  ASSERT_EQ(sigaction(SIGALRM, &quiet, &old), 0);
+  itimerval every{{0, 2000}, {0, 2000}}, off{};
+  ASSERT_EQ(setitimer(ITIMER_REAL, &every, nullptr), 0);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_FALSE(runContained([] { std::this_thread::sleep_for(std::chrono::seconds(30)); }, "c.h5", 0.1));
+  setitimer(ITIMER_REAL, &off, nullptr);
+  sigaction(SIGALRM, &old, nullptr);
+  // No child is left to reap: not even a zombie.
+  errno = 0;
+  EXPECT_EQ(waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
 }
 
 // The fuzzer's find: libhdf5 1.10.8 never returns from this file's
