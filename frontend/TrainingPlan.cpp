@@ -120,6 +120,7 @@ rt::PlanLayer planLayer(const LayerDesc &layer, const LayerShapes &shapes) {
     // The patch grid and the experts' kernel, for the CoordConv twin.
     l.patch = pairOf(layer.pce.patch.value);
     l.kernel = {layer.pce.kernel.value, layer.pce.kernel.value}; // the parser filled its default
+    l.experts = layer.pce.experts.value;
     break;
   case LayerKind::Upsample:
     l.mode = layer.upsample.mode.given &&

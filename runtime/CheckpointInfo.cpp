@@ -9,7 +9,7 @@ namespace pce::rt {
 namespace {
 const std::vector<std::string> kKeys = {"format",      "version",      "model", "epoch", "phase",
                                         "optimizer_steps", "global_step", "wall_seconds",
-                                        "dense",       "seed",         "rng", "coordconv"};
+                                        "dense",       "seed",         "rng", "baseline"};
 const char *kRngNote = "rng.state in checkpoint.safetensors (the CPU generator's state)";
 
 CheckpointInfo readDocument(const JsonValue &doc, const std::string &source) {
@@ -29,7 +29,7 @@ CheckpointInfo readDocument(const JsonValue &doc, const std::string &source) {
   c.globalStep = r.integer(doc, "", "global_step");
   c.wallSeconds = r.number(doc, "", "wall_seconds");
   c.dense = r.boolean(doc, "", "dense");
-  c.coordConv = doc.find("coordconv") && r.boolean(doc, "", "coordconv");
+  c.baseline = doc.find("baseline") ? r.string(doc, "", "baseline") : c.dense ? "dense" : "";
   c.seed = r.integer(doc, "", "seed");
   r.string(doc, "", "rng");
   auto atLeast = [&](const char *key, int64_t value, int64_t least) {
@@ -57,8 +57,8 @@ std::string writeCheckpointInfoText(const CheckpointInfo &i) {
   j.set("global_step", JsonValue::integer(i.globalStep));
   j.set("wall_seconds", JsonValue::number(i.wallSeconds));
   j.set("dense", JsonValue::boolean(i.dense));
-  if (i.coordConv)
-    j.set("coordconv", JsonValue::boolean(true));
+  if (i.dense)
+    j.set("baseline", JsonValue::string(i.baseline));
   j.set("seed", JsonValue::integer(i.seed));
   j.set("rng", JsonValue::string(kRngNote));
   return writeJson(j, 1) + "\n";

@@ -31,8 +31,8 @@ struct CheckpointInfo {
   int64_t optimizerSteps = 0; // steps of the current phase's optimiser
   int64_t globalStep = 0;     // optimiser steps over the whole run (LR schedule)
   double wallSeconds = 0;     // training time so far, all sessions
-  bool dense = false;         // the dense twin (--dense), or with coordConv the CoordConv twin
-  bool coordConv = false;     // --coordconv ("coordconv": true, absent otherwise)
+  bool dense = false;         // a LibTorch baseline (--dense, --coordconv, --condconv)
+  std::string baseline;       // which: "dense" (also when absent: older checkpoints), "coordconv", "condconv"
   std::string model;
   int64_t seed = 0;
 };

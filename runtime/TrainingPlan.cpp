@@ -48,6 +48,8 @@ PlanLayer readLayer(const Reader &r, const JsonValue &v, const std::string &path
       l.patch = pair("patch");
     if (v.find("kernel"))
       l.kernel = pair("kernel");
+    if (v.find("experts"))
+      l.experts = r.integer(v, path, "experts");
   } else if (l.kind != "relu" && l.kind != "sigmoid" && l.kind != "global_avg_pool" && l.kind != "flatten") {
     r.fail(r.member(v, path, "kind"), r.sub(path, "kind"), "unknown layer kind '" + l.kind + "'");
   }
@@ -235,6 +237,7 @@ JsonValue writeLayer(const PlanLayer &l) {
   } else if (l.kind == "pce" && !l.patch.empty()) {
     j.set("patch", ints(l.patch));
     j.set("kernel", ints(l.kernel));
+    j.set("experts", JsonValue::integer(l.experts));
   }
   return j;
 }

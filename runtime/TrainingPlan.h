@@ -39,6 +39,7 @@ struct PlanLayer {
   std::vector<int64_t> in, out; // per image
   std::vector<int64_t> kernel, stride, padding; // conv, pools, pce (its experts' kernel): [h, w]
   std::vector<int64_t> patch;                   // pce: [ph, pw] (absent in older plans)
+  int64_t experts = 0;                          // pce: E (0 in older plans)
   bool bias = true;
   double eps = 1e-5;
   std::string from; // residual, concat

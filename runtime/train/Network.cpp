@@ -3,6 +3,7 @@
 #include "runtime/train/Network.h"
 
 #include "runtime/torch/ModuleTree.h"
+#include "runtime/train/CondConv.h"
 #include "runtime/train/CoordConv.h"
 
 #include <cmath>
@@ -73,10 +74,18 @@ Network::Network(const Plan &plan, const NetworkOptions &options, at::Generator 
       if (d.bias)
         add(l, "bias", rt::ParamRole::LinearBias, {d.out.at(0)});
     } else if (d.kind == "pce") {
-      if (options_.dense && options_.coordConv) {
-        if (d.patch.size() != 2 || d.kernel.size() != 2)
-          throw std::runtime_error("layer '" + d.name + "': the training plan has no patch size (written by an "
-                                   "older pce-compile); compile the model again for the CoordConv twin");
+      if (options_.dense && options_.baseline != "dense" &&
+          (d.patch.size() != 2 || d.kernel.size() != 2 || d.experts < 1))
+        throw std::runtime_error("layer '" + d.name + "': the training plan has no patch size (written by an "
+                                 "older pce-compile); compile the model again for the " + options_.baseline +
+                                 " twin");
+      if (options_.dense && options_.baseline == "condconv") {
+        add(l, "condconv.kernel", rt::ParamRole::ExpertKernel,
+            {d.experts, d.out.at(0), d.in.at(0), d.kernel[0], d.kernel[1]});
+        add(l, "condconv.router.weight", rt::ParamRole::RouterMlpWeight, {d.experts, d.in.at(0)});
+        add(l, "condconv.router.bias", rt::ParamRole::RouterMlpBias, {d.experts});
+        addBatchNorm(l, "condconv.bn.", d.out.at(0));
+      } else if (options_.dense && options_.baseline == "coordconv") {
         add(l, "coordconv.weight", rt::ParamRole::ConvKernel, {d.out.at(0), d.in.at(0) + 4, d.kernel[0], d.kernel[1]});
         addBatchNorm(l, "coordconv.bn.", d.out.at(0));
       } else if (options_.dense) {
@@ -216,6 +225,10 @@ NetworkOutput Network::forward(const torch::Tensor &input, const std::string &st
         out.routing[d.name] = f.routing;
         if (f.embedding.defined())
           out.embedding[d.name] = f.embedding;
+      } else if (l.t.count("condconv.kernel")) {
+        CondConvOutput c = condConv(x, l.t.at("condconv.kernel"), l.t.at("condconv.router.weight"),
+                                    l.t.at("condconv.router.bias"));
+        x = torch::relu(batchNorm(l, "condconv.bn.", c.y, 1e-5));
       } else if (l.t.count("coordconv.weight")) {
         torch::Tensor planes = coordinatePlanes(x.size(2), x.size(3), d.patch[0], d.patch[1], x.options());
         x = torch::cat({x, planes.expand({x.size(0), 4, x.size(2), x.size(3)})}, 1);

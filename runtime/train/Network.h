@@ -37,7 +37,7 @@ using rt::PhaseLayer;
 
 struct NetworkOptions {
   bool dense = false;
-  bool coordConv = false; // with dense: the CoordConv twin (CoordConv.h) instead of Conv-BN-ReLU
+  std::string baseline = "dense"; // with dense: "dense", "coordconv" (CoordConv.h), "condconv" (CondConv.h)
   double bnMomentum = 0.1;
   std::shared_ptr<const rt::Artifact> artifact; // the phase's; null when dense
   std::map<std::string, PhaseLayer> phaseLayers; // the phase's per-layer settings

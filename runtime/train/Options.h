@@ -13,7 +13,7 @@ struct Options {
   std::string model;    // MODEL.yaml
   std::string runDir;   // -o
   bool dense = false;   // LibTorch Conv-BN-ReLU instead of every PCE layer
-  bool coordConv = false; // with dense: the CoordConv twin (CoordConv.h) instead
+  std::string baseline; // with dense: "dense", "coordconv" (CoordConv.h) or "condconv" (CondConv.h)
   bool resume = false, force = false;
   std::optional<int64_t> epochs;     // every phase runs this many epochs
   int64_t limitTrain = 0;            // > 0: only the first N training images

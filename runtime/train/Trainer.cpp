@@ -149,7 +149,7 @@ std::shared_ptr<Network> Trainer::buildNetwork(size_t q) {
   const Phase &phase = plan_.phases[q];
   NetworkOptions no;
   no.dense = opt_.dense;
-  no.coordConv = opt_.coordConv;
+  no.baseline = opt_.baseline;
   no.bnMomentum = plan_.training.bnMomentum;
   no.phaseLayers = phase.layers;
   if (!opt_.dense) {
@@ -294,7 +294,7 @@ void Trainer::startPhase(size_t q) {
     freshList += (freshList.empty() ? "" : ", ") + f;
   const int64_t firstEpoch = plan_.firstEpochOf(q) + 1;
   progress_->line("phase " + std::to_string(q + 1) + " starts (epoch " + std::to_string(firstEpoch) + ", " +
-                  (opt_.dense ? std::string(opt_.coordConv ? "CoordConv" : "dense") + " baseline" : "artifact " + phase.artifact) + ", " +
+                  (opt_.dense ? opt_.baseline + " baseline" : "artifact " + phase.artifact) + ", " +
                   std::to_string(phase.epochs) + " epochs" +
                   (carried.empty() ? std::string() : "; new: " + (freshList.empty() ? "none" : freshList)) +
                   "; optimiser state reset)");
@@ -321,12 +321,10 @@ void Trainer::startPhase(size_t q) {
 
 int64_t Trainer::resume() {
   Checkpoint ck = readCheckpoint(runDir_);
-  auto baseline = [](bool dense, bool coordConv) {
-    return coordConv ? std::string("--coordconv") : dense ? std::string("--dense") : std::string("neither baseline");
-  };
-  if (ck.info.dense != opt_.dense || ck.info.coordConv != opt_.coordConv)
+  if (ck.info.dense != opt_.dense || ck.info.baseline != opt_.baseline)
     throw std::runtime_error("--resume: the checkpoint in " + runDir_ + " is from a run with " +
-                             baseline(ck.info.dense, ck.info.coordConv) + "; give the same options");
+                             (ck.info.dense ? "--" + ck.info.baseline : std::string("no baseline option")) +
+                             "; give the same options");
   if (ck.info.model != plan_.model)
     throw std::runtime_error("--resume: the checkpoint is of model '" + ck.info.model + "', the plan of '" +
                              plan_.model + "'");
@@ -461,7 +459,7 @@ void Trainer::checkpoint(int64_t epochsDone) {
   ck.info.globalStep = globalStep_;
   ck.info.wallSeconds = wallBefore_ + secondsSince(start_);
   ck.info.dense = opt_.dense;
-  ck.info.coordConv = opt_.coordConv;
+  ck.info.baseline = opt_.baseline;
   ck.info.model = plan_.model;
   ck.info.seed = plan_.training.seed;
   ck.tensors = net_->tensors();
@@ -497,7 +495,7 @@ void Trainer::finish() {
   JsonValue s = JsonValue::object();
   s.set("model", JsonValue::string(plan_.model));
   s.set("dense", JsonValue::boolean(opt_.dense));
-  s.set("baseline", JsonValue::string(opt_.coordConv ? "coordconv" : opt_.dense ? "dense" : "none"));
+  s.set("baseline", JsonValue::string(opt_.dense ? opt_.baseline : "none"));
   s.set("head", rt::headSpecJson(*plan_.head));
   setMetrics(s, "test", test, data_.description.classes);
   s.set("test_loss", JsonValue::number(test.loss));
@@ -554,7 +552,7 @@ void Trainer::run() {
                              " but the model takes " + rt::shapeToString(item));
   checkLabels(data_, *plan_.head);
   log_ = std::make_unique<RunLog>((fs::path(runDir_) / "log.jsonl").string());
-  progress_->line("pce-train: " + plan_.model + (opt_.coordConv ? " (CoordConv baseline)" : opt_.dense ? " (dense baseline)" : "") + ": " +
+  progress_->line("pce-train: " + plan_.model + (opt_.dense ? " (" + opt_.baseline + " baseline)" : std::string()) + ": " +
                   std::to_string(data_.train.size()) + " training, " + std::to_string(data_.validation.size()) +
                   " validation, " + std::to_string(data_.test.size()) + " test images; batch " +
                   std::to_string(plan_.batch) + ", " + std::to_string(plan_.totalEpochs()) + " epochs in " +

@@ -86,7 +86,7 @@ std::string tinyPlan(const PlanOptions &o) {
     << "  {\"kind\": \"batch_norm\", \"name\": \"stem_bn\", \"in\": [4, 8, 8], \"out\": [4, 8, 8], \"eps\": 1e-05},\n"
     << "  {\"kind\": \"relu\", \"name\": \"act\", \"in\": [4, 8, 8], \"out\": [4, 8, 8]},\n"
     << "  {\"kind\": \"pce\", \"name\": \"block\", \"in\": [4, 8, 8], \"out\": [4, 8, 8], \"patch\": [4, 4],"
-       " \"kernel\": [3, 3]},\n"
+       " \"kernel\": [3, 3], \"experts\": 2},\n"
     << "  {\"kind\": \"residual\", \"name\": \"skip\", \"in\": [4, 8, 8], \"out\": [4, 8, 8], \"from\": \"act\"},\n"
     << "  {\"kind\": \"max_pool\", \"name\": \"pool\", \"in\": [4, 8, 8], \"out\": [4, 4, 4], \"kernel\": [2, 2],"
        " \"stride\": [2, 2]},\n"

@@ -7,7 +7,7 @@
 namespace pce::train {
 
 const char *kUsage =
-    "usage: pce-train MODEL.yaml -o RUN_DIR [--dense | --coordconv] [--epochs N] [--resume | --force]\n"
+    "usage: pce-train MODEL.yaml -o RUN_DIR [--dense | --coordconv | --condconv] [--epochs N] [--resume | --force]\n"
     "                 [--limit-train N] [--threads N] [--compiled DIR] [--data DIR]\n"
     "                 [--data-format FMT] [--seed N]\n"
     "\n"
@@ -21,6 +21,8 @@ const char *kUsage =
     "                     with the same output channels (needs no compiled layers)\n"
     "  --coordconv        baseline: every PCE layer becomes one LibTorch Conv-BN-ReLU over\n"
     "                     the map and the layer's 4 coordinate planes (its kernel size)\n"
+    "  --condconv         baseline: every PCE layer becomes a CondConv (per image, one\n"
+    "                     convolution with a mixture of E kernels) with BN and ReLU\n"
     "  --epochs N         run every phase for N epochs instead of the plan's count\n"
     "  --resume           continue from RUN_DIR/checkpoint.*\n"
     "  --force            start over in a RUN_DIR that already holds a run\n"
@@ -57,7 +59,9 @@ tool::Request parseOptions(const std::vector<std::string> &args, Options &o) {
   app.add_option("MODEL.yaml", o.model);
   app.add_option("-o", o.runDir);
   app.add_flag("--dense", o.dense);
-  app.add_flag("--coordconv", o.coordConv);
+  bool coordConv = false, condConv = false;
+  app.add_flag("--coordconv", coordConv);
+  app.add_flag("--condconv", condConv);
   app.add_flag("--resume", o.resume);
   app.add_flag("--force", o.force);
   atLeast("--epochs", 0, [&](int64_t n) { o.epochs = n; });
@@ -71,8 +75,8 @@ tool::Request parseOptions(const std::vector<std::string> &args, Options &o) {
   atLeast("--data-threads", 1, [&](int64_t n) { o.dataThreads = int(n); });
   atLeast("--stop-after", 1, [&](int64_t n) { o.stopAfter = n; });
   atLeast("--progress-every", 1, [&](int64_t n) { o.progressEvery = n; });
-  for (CLI::Option *flag : {app.get_option("--dense"), app.get_option("--coordconv"), app.get_option("--resume"),
-                            app.get_option("--force")})
+  for (CLI::Option *flag : {app.get_option("--dense"), app.get_option("--coordconv"), app.get_option("--condconv"),
+                            app.get_option("--resume"), app.get_option("--force")})
     flag->disable_flag_override();
 
   tool::Request request = cl.parse(args);
@@ -84,10 +88,11 @@ tool::Request parseOptions(const std::vector<std::string> &args, Options &o) {
     throw UsageError("missing -o RUN_DIR");
   if (o.resume && o.force)
     throw UsageError("--resume and --force exclude each other");
-  if (o.dense && o.coordConv)
-    throw UsageError("--dense and --coordconv exclude each other");
-  // The CoordConv twin is a LibTorch baseline like the dense one.
-  o.dense = o.dense || o.coordConv;
+  if (int(o.dense) + int(coordConv) + int(condConv) > 1)
+    throw UsageError("--dense, --coordconv and --condconv exclude each other");
+  // Each twin is a LibTorch baseline.
+  o.baseline = coordConv ? "coordconv" : condConv ? "condconv" : o.dense ? "dense" : "";
+  o.dense = !o.baseline.empty();
   return request;
 }
 
