@@ -77,6 +77,21 @@
 // ENTROPY: note: l0: {{.*}}report.json has no per-expert entropy ("expert_entropy"): split by usage only
 // ENTROPY: pce-reshape: l1: 2 -> 3 experts
 //
+// A description with a training section: the manifest is its last phase's
+// (an MLP router in every layer there, as the plan says), and the new
+// description is checked by importing that phase.
+// RUN: mkdir -p %t/trun/report/phase1
+// RUN: pce-compile %S/Inputs/reshape-train.yaml --training -o %t/trun/compiled
+// RUN: pce-init %t/trun/compiled/phase1 -o %t/trun/weights.safetensors --seed 2
+// RUN: cp %S/Inputs/reshape-report.json %t/trun/report/phase1/report.json
+// RUN: pce-reshape %t/trun -o %t/tnew --model %S/Inputs/reshape-train.yaml --prune-usage-below 0.01 --split-usage-above 0.7 | FileCheck %s --check-prefix=TRAIN
+// RUN: %python -c "import json; l = json.load(open('%t/tnew/reshape.json'))['layers']; assert [(x['name'], x['router'], x['kept']) for x in l] == [('l0', 'mlp', [0, 2]), ('l1', 'mlp', [0, 1, 0])], l"
+// RUN: %python %S/Inputs/reshape_check.py rows %t/trun/weights.safetensors %t/tnew/weights.safetensors l1.router.mlp.w2 0,1,0
+// RUN: %python %S/Inputs/reshape_check.py halved %t/trun/weights.safetensors %t/tnew/weights.safetensors l1.router.mlp.b2 0 0 2
+// TRAIN: l1     0       75.00%  split -> 0, 2 (usage 75.0% > 70.0%)
+// TRAIN: pce-reshape: l0: 3 -> 2 experts
+// TRAIN: pce-reshape: l1: 2 -> 3 experts
+//
 // A rule that would prune every expert keeps the most used one.
 // RUN: pce-reshape %t/run -o %t/all --prune-usage-below 1 | FileCheck %s --check-prefix=ALL
 // RUN: pce-compile %t/all/model.yaml -o %t/all-art

@@ -2,6 +2,7 @@
 
   reshape_check.py unchanged OLD NEW PREFIX...   tensors outside the PREFIXes: bit for bit
   reshape_check.py rows OLD NEW NAME I,J,...     NEW's NAME is OLD's rows I, J, ... (dim 0)
+  reshape_check.py halved OLD NEW NAME I J K     NEW's NAME[J] and [K] are OLD's [I] - log 2
   reshape_check.py close A.npy B.npy TOL         max |A - B| <= TOL
 """
 import json
@@ -46,6 +47,11 @@ def main(argv):
         name, rows = argv[4], [int(i) for i in argv[5].split(",")]
         assert new[name].tobytes() == old[name][rows].tobytes(), name
         print("rows: %s = old %s" % (name, rows))
+    elif what == "halved":
+        name, i, j, k = argv[4], int(argv[5]), int(argv[6]), int(argv[7])
+        want = float(old[name][i]) - np.log(2.0)
+        assert abs(new[name][j] - want) < 1e-6 and abs(new[name][k] - want) < 1e-6, (new[name], want)
+        print("halved: %s[%d] and [%d] = old [%d] - log 2" % (name, j, k, i))
 
 
 if __name__ == "__main__":
