@@ -151,7 +151,8 @@ LogicalResult Parser::parseTraining(yaml::Node *value, SMLoc keyLoc,
         if (key == "optimizer")
           return forEachEntry(
               v, loc, "'optimizer'",
-              {"kind", "lr", "momentum", "nesterov", "weight_decay", "betas", "eps"},
+              {"kind", "lr", "momentum", "nesterov", "weight_decay", "betas", "eps",
+               "router_lr_scale"},
               [&](StringRef k, SMLoc at, yaml::Node *o) -> LogicalResult {
                 if (k == "kind") {
                   Located<std::string> kind;
@@ -175,6 +176,9 @@ LogicalResult Parser::parseTraining(yaml::Node *value, SMLoc keyLoc,
                 if (k == "eps")
                   return failure(failed(readDouble(o, at, k, t.adamEps)) ||
                                  failed(positive(t.adamEps, k)));
+                if (k == "router_lr_scale")
+                  return failure(failed(readDouble(o, at, k, t.routerLrScale)) ||
+                                 failed(positive(t.routerLrScale, k)));
                 int index = 0;
                 return forEachItem(o, at, k, "[beta1, beta2]", 2,
                                    [&](yaml::Node *item) -> LogicalResult {

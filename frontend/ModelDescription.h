@@ -208,7 +208,7 @@ struct TrainingDesc {
   Located<int64_t> epochs; // one phase of the description's layers, without `phases`
   Located<int64_t> batch, seed, threads, validation;
   Located<std::string> optimizer; // sgd | adamw
-  Located<double> lr, momentum, weightDecay, adamEps, beta1, beta2;
+  Located<double> lr, momentum, weightDecay, adamEps, beta1, beta2, routerLrScale;
   Located<bool> nesterov;
   Located<std::string> schedule; // constant | cosine | step
   Located<double> warmupEpochs, gamma;

@@ -176,6 +176,7 @@ rt::TrainingConfig trainingConfig(const TrainingDesc &t, int64_t batch) {
   o.beta1 = orDefault(t.beta1, o.beta1);
   o.beta2 = orDefault(t.beta2, o.beta2);
   o.eps = orDefault(t.adamEps, o.eps);
+  o.routerLrScale = orDefault(t.routerLrScale, o.routerLrScale);
   rt::ScheduleConfig &s = c.schedule;
   s.kind = orDefault(t.schedule, s.kind);
   s.warmupEpochs = orDefault(t.warmupEpochs, s.warmupEpochs);

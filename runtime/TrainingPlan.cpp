@@ -114,6 +114,9 @@ TrainingConfig readTraining(const Reader &r, const JsonValue &t) {
   c.optimizer.beta1 = (*b)[0].numberValue();
   c.optimizer.beta2 = (*b)[1].numberValue();
   c.optimizer.eps = r.number(o, op, "eps");
+  c.optimizer.routerLrScale = r.number(o, op, "router_lr_scale");
+  if (!(c.optimizer.routerLrScale > 0))
+    r.fail(r.member(o, op, "router_lr_scale"), op + ".router_lr_scale", "must be positive");
   const JsonValue &s = r.member(t, p, "schedule");
   const std::string sp = p + ".schedule";
   c.schedule.kind = r.string(s, sp, "kind");
@@ -302,6 +305,7 @@ JsonValue writeTraining(const TrainingConfig &c) {
   betas.push(JsonValue::number(c.optimizer.beta2));
   o.set("betas", std::move(betas));
   o.set("eps", JsonValue::number(c.optimizer.eps));
+  o.set("router_lr_scale", JsonValue::number(c.optimizer.routerLrScale));
   t.set("optimizer", std::move(o));
   JsonValue s = JsonValue::object();
   s.set("kind", JsonValue::string(c.schedule.kind));

@@ -67,6 +67,10 @@ struct OptimizerConfig {
   double lr = 0.05, momentum = 0.9, weightDecay = 5e-4;
   bool nesterov = true;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  // The router's parameters (MLP weights and biases, learnable keys, log tau)
+  // step with lr * routerLrScale (docs/Training.md §3: an MLP router reads
+  // the unnormalised embedding, so the shared rate saturates it).
+  double routerLrScale = 1.0;
 
   // The defaults of `kind` (the initialisers above are SGD's); throws
   // std::invalid_argument for another kind.

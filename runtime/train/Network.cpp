@@ -43,6 +43,7 @@ torch::Tensor Network::add(Layer &layer, const std::string &suffix, rt::ParamRol
   if (!init)
     throw std::runtime_error("tensor '" + name + "': " + init.error());
   inits_[name] = *init;
+  roles_[name] = role;
   torch::Tensor t = torchrt::registerTensor(*this, name, torch::zeros(shape, torch::kFloat32),
                                             buffer ? torchrt::TensorRole::Buffer : torchrt::TensorRole::Parameter);
   layer.t[suffix] = t;
@@ -118,7 +119,14 @@ Network::Network(const Plan &plan, const NetworkOptions &options, at::Generator 
       throw std::runtime_error("the artifact's manifest gives tensor '" + name +
                                "' no initialiser (compiled by an older pce-compile? compile it again)");
     inits_[name] = *p->init;
+    if (p->role)
+      roles_[name] = *p->role;
   }
+}
+
+std::optional<rt::ParamRole> Network::role(const std::string &name) const {
+  auto it = roles_.find(name);
+  return it == roles_.end() ? std::nullopt : std::optional<rt::ParamRole>(it->second);
 }
 
 void Network::addHead(const rt::HeadSpec &head) {

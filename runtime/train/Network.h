@@ -71,6 +71,10 @@ public:
   // returns the latter's names.
   std::vector<std::string> initialise(const std::map<std::string, torch::Tensor> &carried, at::Generator gen);
 
+  // The role of a parameter or buffer (set here for ordinary layers, read
+  // from the manifest for PCE layers); nullopt when the manifest has none.
+  std::optional<rt::ParamRole> role(const std::string &name) const;
+
   const std::vector<std::shared_ptr<torchrt::PceLayer>> &pceLayers() const { return pce_; }
   std::vector<std::string> pceLayerNames() const;
 
@@ -95,6 +99,7 @@ private:
   std::set<std::string> residualSources_;
   std::vector<std::shared_ptr<torchrt::PceLayer>> pce_;
   std::map<std::string, rt::Initialiser> inits_; // every tensor's, by name
+  std::map<std::string, rt::ParamRole> roles_;
 };
 
 // Fills `t` as `init` says, drawing normal samples from `gen` (what pce-init

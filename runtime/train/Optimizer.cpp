@@ -2,26 +2,31 @@
 
 #include "runtime/train/Optimizer.h"
 
+#include "runtime/train/Network.h"
+
 #include <cmath>
 #include <stdexcept>
 
 namespace pce::train {
 
-Optimizer::Optimizer(OptimizerConfig config, std::map<std::string, torch::Tensor> parameters)
-    : config_(std::move(config)), params_(std::move(parameters)) {}
+Optimizer::Optimizer(OptimizerConfig config, std::map<std::string, torch::Tensor> parameters,
+                     std::map<std::string, double> lrScale)
+    : config_(std::move(config)), params_(std::move(parameters)), lrScale_(std::move(lrScale)) {}
 
 void Optimizer::zeroGrad() {
   for (auto &[name, p] : params_)
     p.mutable_grad().reset(); // as set_to_none: unused parameters get no update
 }
 
-void Optimizer::step(double lr) {
+void Optimizer::step(double baseLr) {
   torch::NoGradGuard noGrad;
   ++steps_;
   const OptimizerConfig &c = config_;
   for (auto &[name, p] : params_) {
     if (!p.grad().defined())
       continue;
+    auto scale = lrScale_.find(name);
+    const double lr = scale == lrScale_.end() ? baseLr : baseLr * scale->second;
     torch::Tensor g = p.grad();
     auto &slots = slots_[name];
     if (c.kind == "sgd") {
@@ -77,6 +82,19 @@ void Optimizer::loadState(const std::map<std::string, torch::Tensor> &state, int
     slots_[name][slot] = t.clone();
   }
   steps_ = steps;
+}
+
+std::unique_ptr<Optimizer> makeOptimizer(const OptimizerConfig &config, const Network &net) {
+  std::map<std::string, torch::Tensor> params = net.parameterMap();
+  std::map<std::string, double> scale;
+  if (config.routerLrScale != 1.0)
+    for (const auto &[name, p] : params) {
+      std::optional<rt::ParamRole> role = net.role(name);
+      if (role && (*role == rt::ParamRole::RouterMlpWeight || *role == rt::ParamRole::RouterMlpBias ||
+                   *role == rt::ParamRole::RouterKeys || *role == rt::ParamRole::RouterLogTau))
+        scale[name] = config.routerLrScale;
+    }
+  return std::make_unique<Optimizer>(config, std::move(params), std::move(scale));
 }
 
 double learningRate(const ScheduleConfig &s, double baseLr, int64_t step, int64_t stepsPerEpoch,

@@ -16,6 +16,7 @@
 #include <torch/types.h>
 
 #include <map>
+#include <memory>
 #include <string>
 
 namespace pce::train {
@@ -25,7 +26,10 @@ using rt::ScheduleConfig;
 
 class Optimizer {
 public:
-  Optimizer(OptimizerConfig config, std::map<std::string, torch::Tensor> parameters);
+  // `lrScale` multiplies the learning rate of the parameters it names
+  // (weight decay scales with it, as in a PyTorch parameter group).
+  Optimizer(OptimizerConfig config, std::map<std::string, torch::Tensor> parameters,
+            std::map<std::string, double> lrScale = {});
 
   void zeroGrad();
   // One update with learning rate lr; parameters without a gradient are skipped.
@@ -41,9 +45,16 @@ public:
 private:
   OptimizerConfig config_;
   std::map<std::string, torch::Tensor> params_;
+  std::map<std::string, double> lrScale_;
   std::map<std::string, std::map<std::string, torch::Tensor>> slots_; // param -> slot -> tensor
   int64_t steps_ = 0;
 };
+
+class Network;
+// The optimiser of `net`'s trainable parameters, the router's (roles
+// router_mlp_weight, router_mlp_bias, router_keys, router_log_tau) at
+// config.routerLrScale times the rate.
+std::unique_ptr<Optimizer> makeOptimizer(const OptimizerConfig &config, const Network &net);
 
 // The learning rate of optimiser step `step` (0-based, counted over the
 // whole run): linear warm-up over warmupEpochs, then constant, cosine decay

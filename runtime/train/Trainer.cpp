@@ -300,7 +300,7 @@ void Trainer::startPhase(size_t q) {
                   "; optimiser state reset)");
   warmStartRouters(q, carried, norms, fresh);
   std::map<std::string, double> agreement = carryRouting(q, before, beforeVal, fresh);
-  optimizer_ = std::make_unique<Optimizer>(plan_.training.optimizer, net_->parameterMap());
+  optimizer_ = makeOptimizer(plan_.training.optimizer, *net_);
 
   JsonValue entry = JsonValue::object();
   entry.set("event", JsonValue::string("phase_start"));
@@ -342,7 +342,7 @@ int64_t Trainer::resume() {
                                c10::str(t.sizes()) + " of phase " + std::to_string(ck.info.phase + 1));
     t.detach().copy_(it->second);
   }
-  optimizer_ = std::make_unique<Optimizer>(plan_.training.optimizer, net_->parameterMap());
+  optimizer_ = makeOptimizer(plan_.training.optimizer, *net_);
   optimizer_->loadState(ck.tensors, ck.info.optimizerSteps);
   auto rng = ck.tensors.find("rng.state");
   if (rng == ck.tensors.end())
@@ -504,6 +504,10 @@ void Trainer::finish() {
   s.set("seed", JsonValue::integer(plan_.training.seed));
   s.set("threads", JsonValue::integer(threads_));
   s.set("epochs", JsonValue::integer(plan_.totalEpochs()));
+  int64_t parameters = 0; // trained, in the last phase
+  for (const auto &[name, p] : net_->parameterMap())
+    parameters += p.numel();
+  s.set("parameters", JsonValue::integer(parameters));
   s.set("wall_seconds", JsonValue::number(wall));
   s.set("command", JsonValue::string(opt_.commandLine));
   s.set("weights", JsonValue::string("weights.safetensors"));

@@ -107,3 +107,34 @@ TEST(Schedule, WarmupCosineAndStep) {
   EXPECT_NEAR(learningRate(s, 1.0, 20, 10, 6), 0.1, 1e-15);
   EXPECT_NEAR(learningRate(s, 1.0, 45, 10, 6), 0.01, 1e-15);
 }
+
+// A scaled parameter follows torch::optim with its rate times the scale (its
+// own parameter group); the others are untouched by the scale.
+TEST(Optimizer, LrScaleActsAsAParameterGroupOfItsOwn) {
+  OptimizerConfig c;
+  c.lr = 0.05;
+  c.weightDecay = 1e-3;
+  torch::Tensor a = torch::randn({4}), b = torch::randn({3});
+  torch::Tensor ra = a.clone().requires_grad_(true), rb = b.clone().requires_grad_(true);
+  torch::Tensor pa = a.clone().requires_grad_(true), pb = b.clone().requires_grad_(true);
+  torch::optim::SGD refA({ra}, torch::optim::SGDOptions(c.lr * 0.1).momentum(c.momentum).nesterov(true).weight_decay(
+                                   c.weightDecay));
+  torch::optim::SGD refB({rb}, torch::optim::SGDOptions(c.lr).momentum(c.momentum).nesterov(true).weight_decay(
+                                   c.weightDecay));
+  Optimizer ours(c, {{"a", pa}, {"b", pb}}, {{"a", 0.1}});
+  for (int step = 0; step < 5; ++step) {
+    torch::Tensor g = torch::randn({7});
+    for (auto *pair : {&ra, &pa}) {
+      pair->mutable_grad() = g.slice(0, 0, 4).clone();
+    }
+    for (auto *pair : {&rb, &pb}) {
+      pair->mutable_grad() = g.slice(0, 4, 7).clone();
+    }
+    refA.step();
+    refB.step();
+    ours.step(c.lr);
+  }
+  EXPECT_TRUE(torch::equal(pa, ra));
+  EXPECT_TRUE(torch::equal(pb, rb));
+  EXPECT_FALSE(torch::allclose(pa, a));
+}

@@ -100,7 +100,7 @@ std::string tinyPlan(const PlanOptions &o) {
     << ", \"threads\": " << o.threads << ", \"validation\": " << o.validation << ",\n"
     << "   \"optimizer\": {\"kind\": \"" << o.optimizer
     << "\", \"lr\": 0.05, \"momentum\": 0.9, \"nesterov\": true, \"weight_decay\": 0.0005,"
-       " \"betas\": [0.9, 0.999], \"eps\": 1e-08},\n"
+       " \"betas\": [0.9, 0.999], \"eps\": 1e-08, \"router_lr_scale\": 1},\n"
     << "   \"schedule\": {\"kind\": \"cosine\", \"warmup_epochs\": 0.5, \"step_epochs\": 0, \"gamma\": 0.1},\n"
     << "   \"augment\": {\"crop_padding\": 1, \"hflip\": true}, \"load_balance\": " << o.loadBalance
     << ", \"ema\": 0.99,\n"
