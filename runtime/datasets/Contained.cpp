@@ -6,8 +6,10 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
@@ -28,6 +30,18 @@ void killAndReap(pid_t pid, int *status) {
   }
 }
 
+// This process's resident memory in bytes (0 when /proc cannot say). A
+// forked child's peak resident size starts from it: the pages it shares.
+size_t residentBytes() {
+  FILE *f = std::fopen("/proc/self/statm", "r");
+  if (!f)
+    return 0;
+  unsigned long long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? size_t(resident) * size_t(sysconf(_SC_PAGESIZE)) : 0;
+}
+
 std::string hungMessage(const std::string &what, double seconds) {
   char limit[32];
   std::snprintf(limit, sizeof limit, "%g", seconds);
@@ -35,7 +49,9 @@ std::string hungMessage(const std::string &what, double seconds) {
 }
 } // namespace
 
-Status runContained(const std::function<void()> &check, const std::string &what, double seconds) {
+Status runContained(const std::function<void()> &check, const std::string &what, double seconds,
+                    size_t memoryGrowth) {
+  const size_t before = residentBytes();
   const pid_t pid = fork();
   if (pid < 0)
     return Status::success();
@@ -69,8 +85,9 @@ Status runContained(const std::function<void()> &check, const std::string &what,
 #endif
   auto pause = std::chrono::microseconds(50);
   int status = 0;
+  rusage usage{};
   while (true) {
-    const pid_t r = waitpid(pid, &status, WNOHANG);
+    const pid_t r = wait4(pid, &status, WNOHANG, &usage);
     if (r == pid)
       break;
     if (r < 0 && errno != EINTR)
@@ -81,6 +98,12 @@ Status runContained(const std::function<void()> &check, const std::string &what,
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(20000));
+  }
+  const size_t peak = size_t(usage.ru_maxrss) * 1024; // Linux reports KiB
+  if (before > 0 && peak > before + memoryGrowth) {
+    char grown[32];
+    std::snprintf(grown, sizeof grown, "%.0f MiB", double(peak - before) / (1 << 20));
+    return Status::error(what + ": reading its metadata took " + grown + " of memory: the file is damaged");
   }
   if (WIFEXITED(status) && (WEXITSTATUS(status) == kReturned || WEXITSTATUS(status) == kThrew))
     return Status::success();

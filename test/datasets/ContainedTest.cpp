@@ -21,6 +21,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -38,6 +39,26 @@ TEST(Contained, ReturnsAndThrowsAreForTheCallerCrashesAndHangsAreDamage) {
   Status hung = runContained([] { std::this_thread::sleep_for(std::chrono::seconds(30)); }, "b.h5", 0.3);
   ASSERT_FALSE(hung);
   EXPECT_CONTAINS(hung.message(), "b.h5: the library did not finish reading its metadata in 0.3 s");
+}
+
+// A child whose check takes far more memory than the process had is a
+// damaged file (libhdf5 fills 4 GiB for some damaged heaps); one that takes
+// a little is not.
+TEST(Contained, AChildThatTakesTooMuchMemoryIsDamage) {
+  auto touch = [](size_t bytes) {
+    return [bytes] {
+      std::vector<char> block(bytes);
+      for (size_t i = 0; i < bytes; i += 4096)
+        block[i] = char(i);
+      volatile char sink = block[bytes / 2];
+      (void)sink;
+    };
+  };
+  EXPECT_TRUE(runContained(touch(size_t(8) << 20), "small.h5", 10, size_t(64) << 20));
+  Status big = runContained(touch(size_t(256) << 20), "big.h5", 10, size_t(64) << 20);
+  ASSERT_FALSE(big);
+  EXPECT_CONTAINS(big.message(), "big.h5: reading its metadata took ");
+  EXPECT_CONTAINS(big.message(), "MiB of memory: the file is damaged");
 }
 
 // A timer signal that interrupts the wait for a hung child (libFuzzer's
