@@ -49,6 +49,26 @@
 // DRY: {{.*}}fake {{.*}}model.yaml -o {{.*}}dry/runs/b/seed1 --seed 1 --force --epochs 1 --better --interrupt-once
 // DRY-NOT: runs/a/
 //
+// `set` replaces blocks of the model description: the variant's copy keeps
+// everything else, comments included.
+// RUN: pce-study %t/set.yaml -o %t/set --pce-train %t/fake --dry-run | FileCheck %s --check-prefix=SET-CMD
+// SET-CMD: {{.*}}fake {{.*}}set/models/mlp.yaml -o
+// RUN: FileCheck %s --check-prefix=SET --match-full-lines < %t/set/models/mlp.yaml
+// SET:      # {{.*}}trained.yaml with the keys that study 'set' sets for variant 'mlp' (pce-study)
+// SET-NEXT: model: m   # the model
+// SET-NEXT: training:
+// SET-NEXT:   batch: 64
+// SET-NEXT:   optimizer: {kind: sgd, lr: 0.05, router_lr_scale: 0.1}
+// SET-NEXT:   # the phases
+// SET-NEXT:   phases:
+// SET-NEXT:     - {epochs: 1, router: {kind: cosine, tau: 0.1, top_k: 1}, keys: ema}
+// SET-NEXT:     - {epochs: 1, router: {kind: mlp, hidden: 32, top_k: 1}}
+// SET-EMPTY:
+// SET-NEXT:   load_balance: 0.01
+// SET-EMPTY:
+// RUN: not pce-study %t/set-missing.yaml -o %t/e --pce-train %t/fake 2>&1 | FileCheck %s --check-prefix=SET-MISSING
+// SET-MISSING: pce-study: variant 'x': {{.*}}trained.yaml: the model description has no 'training.schedule' written in block style (a key of 'training' on its own line)
+//
 // Mistakes.
 // RUN: not pce-study %t/unknown-key.yaml -o %t/e 2>&1 | FileCheck %s --check-prefix=UNKNOWN
 // UNKNOWN: unknown-key.yaml:3:22: error: unknown key 'modle' in a variant; expected one of name, model, args, note
@@ -71,6 +91,32 @@ variants:
   - {name: a, model: model.yaml, note: the first}
   - {name: b, model: model.yaml, args: [--better, --interrupt-once]}
   - {name: c, model: model.yaml, args: [--fail]}
+//--- trained.yaml
+model: m   # the model
+training:
+  batch: 64
+  optimizer: {kind: sgd, lr: 0.05}
+  # the phases
+  phases:
+    - {epochs: 4, router: {kind: cosine, tau: 0.1, top_k: 1}, keys: ema}
+    - {epochs: 2, mix: concat, attention: se}
+
+  load_balance: 0.01
+//--- set.yaml
+study: set
+seeds: [1]
+variants:
+  - name: mlp
+    model: trained.yaml
+    set:
+      training.optimizer: "{kind: sgd, lr: 0.05, router_lr_scale: 0.1}"
+      training.phases: |
+        - {epochs: 1, router: {kind: cosine, tau: 0.1, top_k: 1}, keys: ema}
+        - {epochs: 1, router: {kind: mlp, hidden: 32, top_k: 1}}
+//--- set-missing.yaml
+study: s
+seeds: [1]
+variants: [{name: x, model: trained.yaml, set: {training.schedule: "{kind: cosine}"}}]
 //--- unknown-key.yaml
 study: s
 seeds: [1]

@@ -31,11 +31,14 @@ public:
   static SMLoc at(yaml::Node *n) { return n->getSourceRange().Start; }
 
   bool scalar(yaml::Node *n, StringRef what, std::string &out) {
-    auto *s = llvm::dyn_cast_or_null<yaml::ScalarNode>(n);
-    if (!s)
+    if (auto *block = llvm::dyn_cast_or_null<yaml::BlockScalarNode>(n)) {
+      out = block->getValue().str(); // `|` text: several lines
+    } else if (auto *s = llvm::dyn_cast_or_null<yaml::ScalarNode>(n)) {
+      llvm::SmallString<64> storage;
+      out = s->getValue(storage).str();
+    } else {
       return fail(at(n), "expected a text value for '" + what + "'");
-    llvm::SmallString<64> storage;
-    out = s->getValue(storage).str();
+    }
     if (out.empty())
       return fail(at(n), "'" + what + "' is empty");
     return true;
@@ -102,7 +105,7 @@ public:
   }
 
   bool variant(yaml::Node *n, const std::string &dir, Variant &v) {
-    bool ok = entries(n, "a variant", {"name", "model", "args", "note"}, [&](StringRef key, yaml::Node *value) {
+    bool ok = entries(n, "a variant", {"name", "model", "args", "note", "set"}, [&](StringRef key, yaml::Node *value) {
       if (key == "name") {
         if (!scalar(value, key, v.name))
           return false;
@@ -123,6 +126,18 @@ public:
       }
       if (key == "note")
         return scalar(value, key, v.note);
+      if (key == "set") {
+        auto *map = llvm::dyn_cast<yaml::MappingNode>(value);
+        if (!map)
+          return fail(at(value), "expected a mapping from key paths (training.phases) to YAML text for 'set'");
+        for (yaml::KeyValueNode &kv : *map) {
+          std::string path, text;
+          if (!scalar(kv.getKey(), "set", path) || !scalar(kv.getValue(), path, text))
+            return false;
+          v.sets.emplace_back(path, text);
+        }
+        return true;
+      }
       return strings(value, key, v.args);
     });
     return ok;

@@ -7,6 +7,9 @@
 //   variants:
 //     - {name: cosine, model: cosine.yaml}            # relative to this file
 //     - {name: dense, model: cosine.yaml, args: [--dense], note: "the twin"}
+//     - name: mlp
+//       model: cosine.yaml
+//       set: {training.phases: "[{epochs: 2, router: mlp}]"}  # ModelOverride.h
 // Mistakes are reported as FILE:LINE:COL: error: ... and nothing runs.
 //
 //===----------------------------------------------------------------------===//
@@ -16,6 +19,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pce::study {
@@ -25,6 +29,9 @@ struct Variant {
   std::string model; // absolute, or relative to the working directory
   std::vector<std::string> args;
   std::string note;
+  // Keys of the model description replaced for this variant, e.g.
+  // {"training.phases", "- {epochs: 1, ...}\n"} (ModelOverride.h), in order.
+  std::vector<std::pair<std::string, std::string>> sets;
 };
 
 struct Study {

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ModelOverride.h"
 #include "Study.h"
 #include "StudyTable.h"
 
@@ -162,9 +163,34 @@ void appendLine(const fs::path &path, const std::string &line) {
     throw std::runtime_error(path.string() + ": cannot append the run's record");
 }
 
+// Each variant's model description: its own file, or DIR/models/<variant>.yaml
+// when the variant replaces keys of it (written before anything runs, so a
+// key that is not there stops the study at once).
+std::map<std::string, std::string> variantModels(const Study &study, const std::string &dir) {
+  std::map<std::string, std::string> models;
+  for (const Variant &v : study.variants) {
+    models[v.name] = v.model;
+    if (v.sets.empty())
+      continue;
+    std::string text;
+    try {
+      text = overrideKeys(pce::rt::detail::readWholeFile(v.model), v.sets);
+    } catch (const std::exception &e) {
+      throw std::runtime_error("variant '" + v.name + "': " + v.model + ": " + e.what());
+    }
+    fs::path derived = fs::path(dir) / "models" / (v.name + ".yaml");
+    fs::create_directories(derived.parent_path());
+    writeText(derived, "# " + v.model + " with the keys that study '" + study.name + "' sets for variant '" +
+                           v.name + "' (pce-study)\n" + text);
+    models[v.name] = derived.string();
+  }
+  return models;
+}
+
 int runStudy(const Study &study, const Options &o) {
   std::map<std::string, JsonValue> records = readRecords((fs::path(o.dir) / "study.jsonl").string());
   fs::create_directories(fs::path(o.dir) / "logs");
+  const std::map<std::string, std::string> models = variantModels(study, o.dir);
   int failed = 0;
   for (const Variant &v : study.variants) {
     if (!o.only.empty() && v.name != o.only)
@@ -180,7 +206,8 @@ int runStudy(const Study &study, const Options &o) {
       }
       const std::string runDir = (fs::path(o.dir) / "runs" / v.name / ("seed" + std::to_string(seed))).string();
       const std::string log = (fs::path(o.dir) / "logs" / (v.name + "-seed" + std::to_string(seed) + ".log")).string();
-      std::vector<std::string> argv = {o.pceTrain, v.model, "-o", runDir, "--seed", std::to_string(seed)};
+      const std::string &model = models.at(v.name);
+      std::vector<std::string> argv = {o.pceTrain, model, "-o", runDir, "--seed", std::to_string(seed)};
       const bool finished = fs::exists(fs::path(runDir) / "summary.json");
       const bool resume = !finished && fs::exists(fs::path(runDir) / "checkpoint.json");
       argv.push_back(resume ? "--resume" : "--force");
@@ -212,7 +239,7 @@ int runStudy(const Study &study, const Options &o) {
       record.set("seed", JsonValue::integer(seed));
       record.set("status", JsonValue::string(rc == 0 ? "ok" : "failed"));
       record.set("exit_code", JsonValue::integer(rc));
-      record.set("model", JsonValue::string(v.model));
+      record.set("model", JsonValue::string(model));
       record.set("run", JsonValue::string(runDir));
       record.set("log", JsonValue::string(log));
       record.set("command", JsonValue::string(command));
