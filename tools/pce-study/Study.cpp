@@ -31,6 +31,8 @@ public:
   static SMLoc at(yaml::Node *n) { return n->getSourceRange().Start; }
 
   bool scalar(yaml::Node *n, StringRef what, std::string &out) {
+    if (llvm::isa_and_nonnull<yaml::AliasNode>(n)) // LLVM's parser does not resolve them
+      return fail(at(n), "write the value of '" + what + "' out: YAML aliases (*name) are not supported");
     if (auto *block = llvm::dyn_cast_or_null<yaml::BlockScalarNode>(n)) {
       out = block->getValue().str(); // `|` text: several lines
     } else if (auto *s = llvm::dyn_cast_or_null<yaml::ScalarNode>(n)) {
