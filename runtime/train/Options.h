@@ -19,6 +19,7 @@ struct Options {
   int64_t limitTrain = 0;            // > 0: only the first N training images
   std::optional<int64_t> threads;    // overrides training.threads
   std::optional<std::string> compiled; // an existing pce-compile --training output
+  std::optional<std::string> finetune; // weights to start the last phase from (Finetune.h)
   std::optional<std::string> data;   // overrides training.data
   std::optional<std::string> dataFormat; // overrides training.data_format (and its mean/std)
   std::optional<int64_t> seed;       // overrides training.seed

@@ -12,6 +12,7 @@
 #include "runtime/train/Data.h"
 #include "runtime/train/DenseTask.h"
 #include "runtime/train/Evaluate.h"
+#include "runtime/train/Finetune.h"
 #include "runtime/train/Log.h"
 #include "runtime/train/Network.h"
 #include "runtime/train/Optimizer.h"
@@ -95,6 +96,7 @@ private:
   bool havePhase_ = false;
   std::shared_ptr<const rt::Artifact> artifact_;
   std::shared_ptr<Network> net_;
+  std::optional<FinetuneSource> finetune_;
   std::unique_ptr<Optimizer> optimizer_;
   int64_t globalStep_ = 0;
   double wallBefore_ = 0; // seconds of earlier sessions
@@ -127,6 +129,8 @@ void Trainer::preparePlan() {
   if (opt_.epochs)
     for (Phase &p : plan_.phases)
       p.epochs = *opt_.epochs;
+  if (opt_.finetune)
+    finetunePlan(plan_);
   if (opt_.data)
     t.data = *opt_.data;
   if (opt_.dataFormat && *opt_.dataFormat != t.dataFormat) {
@@ -261,6 +265,7 @@ std::map<std::string, double> Trainer::carryRouting(size_t q, const std::map<std
 }
 
 void Trainer::startPhase(size_t q) {
+  const bool finetuning = !net_ && finetune_; // the run's first phase starts from --finetune's weights
   std::map<std::string, torch::Tensor> carried;
   std::map<std::string, double> norms; // layers whose keys an MLP router replaces
   // Layers whose router changes: the old router's routing of the key
@@ -284,6 +289,10 @@ void Trainer::startPhase(size_t q) {
       }
   }
   std::shared_ptr<Network> next = buildNetwork(q);
+  if (finetuning) {
+    checkFinetuneTensors(*finetune_, next->tensors());
+    carried = finetune_->tensors;
+  }
   phase_ = q;
   havePhase_ = true;
   net_ = next;
@@ -300,6 +309,12 @@ void Trainer::startPhase(size_t q) {
                   "; optimiser state reset)");
   warmStartRouters(q, carried, norms, fresh);
   std::map<std::string, double> agreement = carryRouting(q, before, beforeVal, fresh);
+  if (finetuning) {
+    progress_->line("  weights from " + finetune_->weightsPath + " (--finetune)");
+    for (const std::string &l : refitKeySplits(*finetune_, *net_, [&](const std::string &L) { return keySample(L); },
+                                               plan_.training.keyInitIterations, gen_))
+      progress_->line("  " + l);
+  }
   optimizer_ = makeOptimizer(plan_.training.optimizer, *net_);
 
   JsonValue entry = JsonValue::object();
@@ -510,6 +525,7 @@ void Trainer::finish() {
   s.set("parameters", JsonValue::integer(parameters));
   s.set("wall_seconds", JsonValue::number(wall));
   s.set("command", JsonValue::string(opt_.commandLine));
+  s.set("finetune", opt_.finetune ? JsonValue::string(*opt_.finetune) : JsonValue());
   s.set("weights", JsonValue::string("weights.safetensors"));
   JsonValue dataJson = rt::dataDescriptionJson(data);
   rt::addFingerprintJson(dataJson, *fingerprint);
@@ -568,6 +584,8 @@ void Trainer::run() {
   const int64_t total = plan_.totalEpochs();
   int64_t session = 0;
   if (!opt_.resume) {
+    if (opt_.finetune)
+      finetune_ = readFinetuneSource(*opt_.finetune);
     size_t q = 0;
     while (q + 1 < plan_.phases.size() && plan_.phases[q].epochs == 0)
       ++q;

@@ -8,6 +8,7 @@ namespace pce::train {
 
 const char *kUsage =
     "usage: pce-train MODEL.yaml -o RUN_DIR [--dense | --coordconv | --condconv] [--epochs N] [--resume | --force]\n"
+    "                 [--finetune SOURCE]\n"
     "                 [--limit-train N] [--threads N] [--compiled DIR] [--data DIR]\n"
     "                 [--data-format FMT] [--seed N]\n"
     "\n"
@@ -24,6 +25,9 @@ const char *kUsage =
     "  --condconv         baseline: every PCE layer becomes a CondConv (per image, one\n"
     "                     convolution with a mixture of E kernels) with BN and ReLU\n"
     "  --epochs N         run every phase for N epochs instead of the plan's count\n"
+    "  --finetune SOURCE  train only the plan's last phase, from SOURCE's weights (a run,\n"
+    "                     a pce-reshape output, whose split keys are refitted, or a\n"
+    "                     .safetensors file) instead of the initialisers\n"
     "  --resume           continue from RUN_DIR/checkpoint.*\n"
     "  --force            start over in a RUN_DIR that already holds a run\n"
     "  --limit-train N    train on the first N images of the training split only\n"
@@ -68,6 +72,7 @@ tool::Request parseOptions(const std::vector<std::string> &args, Options &o) {
   atLeast("--limit-train", 1, [&](int64_t n) { o.limitTrain = n; });
   atLeast("--threads", 1, [&](int64_t n) { o.threads = n; });
   app.add_option("--compiled", o.compiled);
+  app.add_option("--finetune", o.finetune);
   app.add_option("--data", o.data);
   app.add_option("--data-format", o.dataFormat)->check(CLI::IsMember(rt::kDataFormats));
   atLeast("--seed", 0, [&](int64_t n) { o.seed = n; });
