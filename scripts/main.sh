@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, trains the example model on
-# Fashion-MNIST through its compiled layers (a short run of a few minutes:
-# one epoch per phase on 6400 training images), classifies the test set
-# standalone with the trained weights, and writes the routing report.
+# The main job: installs what is missing, builds, trains the wide example
+# network on Fashion-MNIST through its compiled PCE layer (one epoch per
+# phase on the 55,000 training images: about 5 minutes on 2 cores, about 90%
+# test top-1), classifies the test set standalone with the trained weights,
+# and writes the routing report.
 #
-# The full schedule of examples/fashion_pce.yaml and its results:
-# docs/RESULTS.md. PCE_TRAIN_ARGS replaces the short run's options, e.g.
+# The full schedule of examples/fashion_pce_wide.yaml (9 epochs, 92.2%) and
+# the other results: docs/RESULTS.md. PCE_TRAIN_ARGS replaces the run's
+# options, e.g.
 #   PCE_TRAIN_ARGS="" bash scripts/main.sh        # the whole schedule
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,14 +16,14 @@ bash scripts/build.sh
 
 data=${PCE_DATA:-/usr/share/datasets/fashion-mnist}
 out=build/examples
-model=examples/fashion_pce.yaml
+model=examples/fashion_pce_wide.yaml
 run=$out/run
 mkdir -p "$out"
 
 echo "== 1. train $model (pce-train: pce-compile --training, then the phase schedule)"
 # shellcheck disable=SC2086
 build/bin/pce-train "$model" -o "$run" --force --data "$data" \
-  ${PCE_TRAIN_ARGS---epochs 1 --limit-train 6400}
+  ${PCE_TRAIN_ARGS---epochs 1}
 
 # The last phase's artifact holds the trained network as one `forward`.
 final=$(ls -d "$run"/compiled/phase* | sort -V | tail -1)
