@@ -80,6 +80,12 @@
 // NO-MODEL: no-model.yaml:3:29: error: no model description at {{.*}}missing.yaml
 // RUN: not pce-study %t/study.yaml -o %t/e --only z 2>&1 | FileCheck %s --check-prefix=ONLY
 // ONLY: pce-study: --only: the study has no variant 'z'
+// RUN: not pce-study %t/study.yaml -o %t/e --dryrun 2>&1 | FileCheck %s --check-prefix=MISSPELT
+// MISSPELT: pce-study: unknown option '--dryrun' (did you mean '--dry-run'?)
+// RUN: pce-study --version | FileCheck %s --check-prefix=VERSION
+// VERSION: pce-study {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+|unknown)}})
+// RUN: pce-study --help | FileCheck %s --check-prefix=HELP
+// HELP: usage: pce-study STUDY.yaml -o DIR
 
 //--- model.yaml
 model: m
