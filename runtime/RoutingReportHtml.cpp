@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "runtime/Html.h"
 #include "runtime/RoutingReport.h"
 
 #include <algorithm>
@@ -19,19 +20,6 @@ namespace {
 
 std::string fmt(const char *format, double v) { return detail::formatNumber(format, v); }
 
-std::string escape(const std::string &text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-    case '&': out += "&amp;"; break;
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '"': out += "&quot;"; break;
-    default: out += c;
-    }
-  }
-  return out;
-}
 
 // Ten colours that stay apart for people with the common colour-vision
 // deficiencies (Okabe-Ito, then Tol's muted); further experts reuse them.
@@ -50,7 +38,7 @@ std::string bars(const std::string &id, const std::vector<std::string> &labels, 
   for (size_t i = 0; i < values.size(); ++i) {
     const int y = int(i) * rowH + 4;
     const double v = std::clamp(values[i], 0.0, 1.0);
-    svg += "<text x=\"0\" y=\"" + std::to_string(y + 14) + "\" font-size=\"12\">" + escape(labels[i]) + "</text>";
+    svg += "<text x=\"0\" y=\"" + std::to_string(y + 14) + "\" font-size=\"12\">" + escapeHtml(labels[i]) + "</text>";
     svg += "<rect x=\"" + std::to_string(labelW) + "\" y=\"" + std::to_string(y) + "\" width=\"" +
            fmt("%.1f", v * barW) + "\" height=\"" + std::to_string(rowH - 4) + "\" fill=\"" + colours[i] +
            "\" data-value=\"" + fmt("%.6f", values[i]) + "\"/>";
@@ -159,7 +147,7 @@ std::string exampleFigure(const RoutingReport &report, const RoutingLayerReport 
            "\" stroke-width=\"2\" data-expert=\"" + std::to_string(e) + "\" data-weight=\"" +
            fmt("%.6f", ex.weight[index][p]) + "\"/>";
   }
-  return out + "</svg><figcaption>" + escape(caption) + "</figcaption></figure>";
+  return out + "</svg><figcaption>" + escapeHtml(caption) + "</figcaption></figure>";
 }
 
 std::string exampleCaption(const RoutingExample &ex) {
@@ -203,7 +191,7 @@ std::string clusterSection(const RoutingReport &report) {
                                "cluster " + std::to_string(c) + ": " + exampleCaption(ex));
     }
     if (!figures.empty())
-      s += "<p>Exemplars (the image nearest each cluster's centre), with " + escape(report.layers[0].name) +
+      s += "<p>Exemplars (the image nearest each cluster's centre), with " + escapeHtml(report.layers[0].name) +
            ":</p><div id=\"clusters-exemplars\" class=\"examples\">" + figures + "</div>";
   }
   return s + "</section>";
@@ -226,7 +214,7 @@ std::string pathSection(const RoutingReport &report) {
   for (size_t l = 0; l < report.layers.size(); ++l)
     names += (l ? " \u2192 " : "") + report.layers[l].name;
   std::string s = "<section id=\"paths\"><h2>Routing paths</h2><p>The top-1 expert of each layer (" +
-                  escape(names) + ") for each patch position of the first layer, followed into the later layers' "
+                  escapeHtml(names) + ") for each patch position of the first layer, followed into the later layers' "
                   "patch at the same place; " + std::to_string(paths.distinct) + " distinct paths.</p>";
   std::vector<std::string> labels, colours;
   std::vector<double> shares;
@@ -250,7 +238,7 @@ std::string pathSection(const RoutingReport &report) {
 
 std::string layerSection(const RoutingReport &report, const RoutingLayerReport &r, size_t index) {
   const std::string id = "layer" + std::to_string(index);
-  std::string s = "<section id=\"" + id + "\" class=\"layer\"><h2>" + escape(r.name) + "</h2>";
+  std::string s = "<section id=\"" + id + "\" class=\"layer\"><h2>" + escapeHtml(r.name) + "</h2>";
   s += "<p>" + std::to_string(r.items) + " images, " + std::to_string(r.patches) + " patches";
   if (r.grid)
     s += " (" + std::to_string(r.grid->first) + " x " + std::to_string(r.grid->second) + " grid)";
@@ -258,7 +246,7 @@ std::string layerSection(const RoutingReport &report, const RoutingLayerReport &
   if (!r.warnings.empty()) {
     s += "<ul id=\"" + id + "-warnings\" class=\"warnings\">";
     for (const std::string &w : r.warnings)
-      s += "<li>" + escape(w) + "</li>";
+      s += "<li>" + escapeHtml(w) + "</li>";
     s += "</ul>";
   }
   s += statsTable(r);
@@ -308,7 +296,7 @@ std::string routingReportHtml(const RoutingReport &report) {
   if (!report.skipped.empty()) {
     h += "<section id=\"skipped\"><h2>Not reported</h2><ul>";
     for (const auto &[name, error] : report.skipped)
-      h += "<li>" + escape(name) + ": " + escape(error) + "</li>";
+      h += "<li>" + escapeHtml(name) + ": " + escapeHtml(error) + "</li>";
     h += "</ul></section>";
   }
   return h + "</body></html>\n";

@@ -79,24 +79,7 @@ TEST(CondConv, EachImageIsConvolvedWithItsOwnMixture) {
   }
 }
 
-namespace {
-struct Fixture {
-  std::string dir, compiled;
-  explicit Fixture(const std::string &name) {
-    dir = freshDir(name);
-    PlanOptions po;
-    po.data = dir + "/data";
-    writeDataset(po.data, 96, 24);
-    compiled = dir + "/compiled";
-    writePlan(compiled, po);
-  }
-  std::vector<std::string> args(const std::string &run, std::vector<std::string> extra) const {
-    std::vector<std::string> a = {"unused.yaml", "-o", dir + "/" + run, "--compiled", compiled};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
-  }
-};
-} // namespace
+using Fixture = PlanFixture;
 
 TEST(CoordConv, TwinTrainsAndResumesOnlyAsItself) {
   Fixture f("coordconv");

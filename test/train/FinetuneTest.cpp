@@ -18,20 +18,12 @@ using namespace pce::traintest;
 namespace fs = std::filesystem;
 
 namespace {
-struct Fixture {
-  std::string dir, compiled;
-  explicit Fixture(const std::string &name) {
-    dir = freshDir(name);
-    PlanOptions po;
-    po.data = dir + "/data";
-    writeDataset(po.data, 96, 24);
-    compiled = dir + "/compiled";
-    writePlan(compiled, po); // two phases
-  }
+// Dense runs of the two-phase plan.
+struct Fixture : PlanFixture {
+  using PlanFixture::PlanFixture;
   std::vector<std::string> args(const std::string &run, std::vector<std::string> extra) const {
-    std::vector<std::string> a = {"unused.yaml", "-o", dir + "/" + run, "--compiled", compiled, "--dense"};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
+    extra.insert(extra.begin(), "--dense");
+    return PlanFixture::args(run, extra);
   }
 };
 

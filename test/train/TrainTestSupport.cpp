@@ -114,6 +114,21 @@ void writePlan(const std::string &compiledDir, const PlanOptions &options) {
   writeFile(compiledDir + "/training.json", tinyPlan(options));
 }
 
+PlanFixture::PlanFixture(const std::string &name) {
+  dir = freshDir(name);
+  PlanOptions po;
+  po.data = dir + "/data";
+  writeDataset(po.data, 96, 24);
+  compiled = dir + "/compiled";
+  writePlan(compiled, po);
+}
+
+std::vector<std::string> PlanFixture::args(const std::string &run, std::vector<std::string> extra) const {
+  std::vector<std::string> a = {"unused.yaml", "-o", dir + "/" + run, "--compiled", compiled};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
 ProcessResult runCommand(const std::vector<std::string> &argv) {
   auto quote = [](const std::string &s) {
     std::string q = "'";

@@ -47,6 +47,16 @@ struct PlanOptions {
 std::string tinyPlan(const PlanOptions &options);
 void writePlan(const std::string &compiledDir, const PlanOptions &options);
 
+// A work directory with a small data set (96 training, 24 test images) and
+// the two-phase tinyPlan compiled-dir beside it, for runs of the LibTorch
+// baselines, which need no artifact.
+struct PlanFixture {
+  std::string dir, compiled;
+  explicit PlanFixture(const std::string &name);
+  // pce-train arguments for run dir DIR/run with the plan, then `extra`.
+  std::vector<std::string> args(const std::string &run, std::vector<std::string> extra) const;
+};
+
 struct ProcessResult {
   int status = -1;
   std::string output; // stdout and stderr together

@@ -4,6 +4,8 @@
 
 #include "Study.h"
 
+#include "runtime/Html.h"
+
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -11,6 +13,7 @@
 namespace pce::study {
 namespace {
 
+using rt::escapeHtml;
 using rt::JsonValue;
 
 // The metrics a table may show, in this order, when some run has them.
@@ -112,20 +115,6 @@ std::string runsCell(const Study &study, const Row &row) {
   if (row.failed)
     s += " (" + std::to_string(row.failed) + " failed)";
   return s;
-}
-
-std::string escapeHtml(const std::string &s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '&': out += "&amp;"; break;
-    case '"': out += "&quot;"; break;
-    default: out += c;
-    }
-  }
-  return out;
 }
 
 std::string seedsText(const Study &study) {
