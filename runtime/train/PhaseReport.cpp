@@ -6,6 +6,11 @@
 #include "runtime/torch/TensorConvert.h"
 #include "runtime/train/Evaluate.h"
 
+#if PCE_HAVE_DATASETS
+#include "runtime/datasets/RoutingExamples.h"
+#endif
+
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 
@@ -58,6 +63,22 @@ std::vector<std::string> writePhaseReport(const std::string &dir, Network &net, 
       if (auto paths = rt::computeRoutingPaths(ordered, grids, report.items))
         report.paths = std::move(*paths);
   }
+#if PCE_HAVE_DATASETS // the PNG encoder
+  // Example images from the first validation images, and each route
+  // cluster's exemplar (decoded one by one: a split may not fit in memory).
+  if (!ordered.empty()) {
+    const int64_t shown = std::min<int64_t>(report.items, 512);
+    rt::HostTensor images = torchrt::toHost(validation.imagesIn(0, shown).contiguous(), "images");
+    report.examples = rt::routingExamples(images, shown, labelled ? &labels : nullptr, ordered);
+    if (report.clusters)
+      for (int64_t i : report.clusters->exemplars) {
+        rt::HostTensor image =
+            torchrt::toHost(validation.imagesAt(torch::tensor({i}, torch::kLong)).contiguous(), "exemplar");
+        if (auto ex = rt::routingExampleOf(image, 0, i, labelled ? &labels : nullptr, ordered))
+          report.clusterExemplars.push_back(std::move(*ex));
+      }
+  }
+#endif
   report.trainingLog = log;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

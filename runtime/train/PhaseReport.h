@@ -5,7 +5,9 @@
 // statistics, warnings, route clusters, routing paths, class x expert with
 // the images' labels) on the validation split, with the training curves of
 // log.jsonl so far. Layers are named as in pce-run's reports
-// ("<layer>.routing"). Example images are pce-run's alone.
+// ("<layer>.routing"). Example images come from the first 512 validation
+// images (and each route cluster's exemplar) where the data-set library,
+// with its PNG encoder, is built.
 //
 //===----------------------------------------------------------------------===//
 #ifndef PCE_RUNTIME_TRAIN_PHASEREPORT_H

@@ -120,6 +120,18 @@ TEST_F(CompiledRun, AllPhasesTrainAndPceRunAgrees) {
     EXPECT_EQ(*json->find("layers")->getArray()->at(0).find("name")->getString(), "block.routing");
     EXPECT_FALSE(json->find("clusters")->isNull());
     EXPECT_NE(readFile(report + "/report.html").find("<section id=\"training\">"), std::string::npos);
+#if PCE_HAVE_DATASETS
+    // Validation images with their routing: up to 3 of each of the first 4
+    // classes there, and one exemplar per route cluster.
+    const rt::JsonValue *examples = json->find("examples");
+    ASSERT_TRUE(examples && examples->getArray()) << report;
+    EXPECT_GE(examples->getArray()->size(), 3u) << report;
+    EXPECT_LE(examples->getArray()->size(), 12u) << report;
+    const rt::JsonValue *exemplars = json->find("cluster_exemplars");
+    ASSERT_TRUE(exemplars && exemplars->getArray()) << report;
+    EXPECT_EQ(exemplars->getArray()->size(), json->find("clusters")->find("exemplars")->getArray()->size());
+    EXPECT_NE(readFile(report + "/report.html").find("data:image/png;base64,"), std::string::npos);
+#endif
   }
   EXPECT_NE(r.output.find("routing report of phase 3: "), std::string::npos) << r.output;
 

@@ -4,7 +4,9 @@
 
 #include "runtime/Npy.h"
 #include "runtime/RoutingReport.h"
-#include "tools/pce-run/Examples.h"
+#if PCE_HAVE_DATASETS
+#include "runtime/datasets/RoutingExamples.h"
+#endif
 #include "tools/support/CommandLine.h"
 
 #include <algorithm>
@@ -122,8 +124,10 @@ Status writeRoutingReportFiles(const Options &o, const EntryPoint &ep, const Ten
   std::vector<const HostTensor *> weights;
   for (const auto &layer : report.layers)
     weights.push_back(&results.at(layer.name));
+#if PCE_HAVE_DATASETS // the PNG encoder
   if (ctx.images && report.imageSize && !weights.empty())
     report.examples = routingExamples(*ctx.images, report.items, ctx.labels, weights);
+#endif
   std::vector<std::pair<int64_t, int64_t>> grids;
   for (const auto &layer : report.layers)
     if (layer.grid)
@@ -138,10 +142,12 @@ Status writeRoutingReportFiles(const Options &o, const EntryPoint &ep, const Ten
     auto clusters = clusterRoutes(weights, report.items, o.clusters);
     if (!clusters)
       return clusters.status();
+#if PCE_HAVE_DATASETS
     if (ctx.images && report.imageSize)
       for (int64_t i : clusters->exemplars)
-        if (auto ex = routingExampleOf(*ctx.images, i, ctx.labels, weights))
+        if (auto ex = routingExampleOf(*ctx.images, i, i, ctx.labels, weights))
           report.clusterExemplars.push_back(std::move(*ex));
+#endif
     report.clusters = std::move(*clusters);
   }
   if (o.run) {

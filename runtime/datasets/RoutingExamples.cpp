@@ -1,18 +1,15 @@
-//===- Examples.cpp - images shown with their routing in report.html ------===//
+//===- RoutingExamples.cpp - images shown with their routing in report.html ===//
 
-#include "tools/pce-run/Examples.h"
+#include "runtime/datasets/RoutingExamples.h"
 
-#if PCE_HAVE_DATASETS
+#include "runtime/RoutingPaths.h"
 #include "runtime/datasets/ImageCodec.h"
-#endif
 
 #include <algorithm>
 #include <map>
 #include <optional>
 
-namespace pce::run {
-
-using namespace pce::rt;
+namespace pce::rt {
 
 namespace {
 
@@ -34,7 +31,6 @@ std::string base64(const std::string &bytes) {
   return out;
 }
 
-#if PCE_HAVE_DATASETS
 // Image `i` of f32 [N, C, H, W], its range stretched to 0..255.
 std::string pngUri(const HostTensor &images, int64_t i) {
   const int64_t C = images.shape[1], H = images.shape[2], W = images.shape[3];
@@ -52,19 +48,20 @@ std::string pngUri(const HostTensor &images, int64_t i) {
   auto png = encodePng(img);
   return png ? "data:image/png;base64," + base64(*png) : std::string();
 }
-#endif
 
 } // namespace
 
-std::optional<RoutingExample> routingExampleOf(const HostTensor &images, int64_t i, const HostTensor *labels,
-                                              const std::vector<const HostTensor *> &weights) {
-#if PCE_HAVE_DATASETS
-  if (images.dtype != DType::F32 || images.shape.size() != 4 || i < 0 || i >= images.shape[0])
+std::optional<RoutingExample> routingExampleOf(const HostTensor &images, int64_t row, int64_t i,
+                                              const HostTensor *labels, const std::vector<const HostTensor *> &weights) {
+  if (images.dtype != DType::F32 || images.shape.size() != 4 || row < 0 || row >= images.shape[0] || i < 0)
     return std::nullopt;
+  for (const HostTensor *w : weights)
+    if (w->shape.size() != 3 || i >= w->shape[0])
+      return std::nullopt;
   RoutingExample ex;
   ex.item = i;
   ex.label = labels && labels->i64() && labels->shape.size() == 1 && i < labels->shape[0] ? labels->i64()[i] : -1;
-  ex.imageUri = pngUri(images, i);
+  ex.imageUri = pngUri(images, row);
   if (ex.imageUri.empty())
     return std::nullopt;
   for (const HostTensor *w : weights) {
@@ -80,17 +77,12 @@ std::optional<RoutingExample> routingExampleOf(const HostTensor &images, int64_t
     ex.weight.push_back(std::move(weight));
   }
   return ex;
-#else
-  (void)images, (void)i, (void)labels, (void)weights, (void)base64;
-  return std::nullopt;
-#endif
 }
 
 std::vector<RoutingExample> routingExamples(const HostTensor &images, int64_t n, const HostTensor *labels,
                                             const std::vector<const HostTensor *> &weights, int64_t classes,
                                             int64_t perClass) {
   std::vector<RoutingExample> out;
-#if PCE_HAVE_DATASETS
   if (images.dtype != DType::F32 || images.shape.size() != 4 || images.shape[0] < n)
     return out;
   std::vector<int64_t> chosen;
@@ -113,15 +105,12 @@ std::vector<RoutingExample> routingExamples(const HostTensor &images, int64_t n,
       chosen.push_back(i);
   }
   for (int64_t i : chosen) {
-    auto ex = routingExampleOf(images, i, labels, weights);
+    auto ex = routingExampleOf(images, i, i, labels, weights);
     if (!ex)
       return {};
     out.push_back(std::move(*ex));
   }
-#else
-  (void)images, (void)n, (void)labels, (void)weights, (void)classes, (void)perClass;
-#endif
   return out;
 }
 
-} // namespace pce::run
+} // namespace pce::rt
