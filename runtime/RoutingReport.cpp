@@ -172,6 +172,7 @@ Status RoutingAccumulator::add(const HostTensor &weights, const HostTensor *labe
       E_ = E;
       weightSum_.assign(E, 0.0);
       positionCount_.assign(P * E, 0);
+      expertEntropySum_.assign(E, 0.0);
       entropyCount_.assign(kEntropyBins, 0);
     }
     labelled_ = labels != nullptr;
@@ -196,6 +197,7 @@ Status RoutingAccumulator::add(const HostTensor &weights, const HostTensor *labe
           }
         }
         entropySum_ += h;
+        expertEntropySum_[best] += h;
         const double level = E > 1 ? h / std::log(double(E)) : 0.0;
         ++entropyCount_[std::clamp<int64_t>(int64_t(level * double(kEntropyBins)), 0, kEntropyBins - 1)];
         ++positionCount_[p * E + best];
@@ -229,7 +231,10 @@ Expected<RoutingLayerReport> RoutingAccumulator::finish() const {
         expertCount[e] += positionCount_[p * E + e];
     r.usage.resize(E);
     r.meanWeight.resize(E);
+    r.expertEntropy.assign(E, 0.0);
     for (int64_t e = 0; e < E; ++e) {
+      if (expertCount[e] > 0 && E > 1)
+        r.expertEntropy[e] = expertEntropySum_[e] / double(expertCount[e]) / std::log(double(E));
       r.usage[e] = double(expertCount[e]) / patches;
       r.meanWeight[e] = weightSum_[e] / patches;
       r.loadBalance += r.usage[e] * r.meanWeight[e];
@@ -353,6 +358,7 @@ JsonValue routingLayerToJson(const RoutingLayerReport &r) {
     o.set("class_expert", std::move(rows));
   }
   o.set("entropy_histogram", numbersJson(r.entropyHistogram, 0, r.entropyHistogram.size()));
+  o.set("expert_entropy", numbersJson(r.expertEntropy, 0, r.expertEntropy.size()));
   JsonValue warnings = JsonValue::array();
   for (const std::string &w : r.warnings)
     warnings.push(JsonValue::string(w));

@@ -93,6 +93,10 @@ struct RoutingLayerReport {
   /// [kEntropyBins]: the fraction of patches whose entropy / log E lies in
   /// [i / bins, (i + 1) / bins) (the last bin includes 1; E == 1: all in bin 0).
   std::vector<double> entropyHistogram;
+  /// [E]: the mean entropy / log E of the patches whose argmax is e, i.e. how
+  /// sure the router is of the patches it sends there (0 for an expert no
+  /// patch chose); pce-reshape splits an expert above a threshold of it.
+  std::vector<double> expertEntropy;
   /// What a person should look at (routingWarnings()).
   std::vector<std::string> warnings;
 
@@ -125,6 +129,7 @@ private:
   std::optional<bool> labelled_;
   double entropySum_ = 0;
   std::vector<double> weightSum_;     // [E]
+  std::vector<double> expertEntropySum_; // [E] entropy of the patches by argmax
   std::vector<int64_t> positionCount_; // [P*E] argmax histogram
   std::vector<int64_t> classCount_;    // [classes*E] argmax histogram
   std::vector<int64_t> entropyCount_;  // [kEntropyBins]
@@ -186,6 +191,7 @@ struct RoutingReport {
 ///    "mi_position": {"nats", "normalized"},
 ///    "mi_class": {"nats", "normalized", "classes"} | null,
 ///    "class_expert": [[..E] per class] | null, "entropy_histogram": [..bins],
+///    "expert_entropy": [..E],
 ///    "warnings": [..]}], "skipped": [{"name", "error"}],
 ///    "clusters": {"k", "sizes", "exemplars", "silhouette", "silhouette_images",
 ///                 "iterations"} | null,

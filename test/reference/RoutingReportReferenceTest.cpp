@@ -154,6 +154,14 @@ void compare(torch::Tensor w, const torch::Tensor &labels, int64_t classes, cons
   for (int64_t i = 0; i < rt::kEntropyBins; ++i)
     EXPECT_LE(std::abs(got->entropyHistogram[i] - want[i].item<double>()), slack + 1e-12)
         << "entropy bin " << i;
+  // Per expert: the mean entropy / log E of the patches whose argmax it is.
+  auto choice = ref::argmaxExpert(w).reshape({-1});
+  ASSERT_EQ(int64_t(got->expertEntropy.size()), E);
+  for (int64_t e = 0; e < E; ++e) {
+    auto mine = choice == e;
+    const double want = mine.any().item<bool>() ? level.index({mine}).mean().item<double>() : 0.0;
+    expectClose(got->expertEntropy[e], want, "entropy of expert " + std::to_string(e));
+  }
   // The warnings follow from the usage by one rule.
   EXPECT_EQ(got->warnings, rt::routingWarnings(got->usage));
 }

@@ -395,7 +395,7 @@ TEST(RoutingReport, JsonAndMarkdown) {
   EXPECT_EQ(keys, (std::vector<std::string>{"name", "items", "patches", "experts", "grid", "entropy",
                                             "expert_usage", "mean_weight", "load_balance", "routing_map",
                                             "dominant_expert", "mi_position", "mi_class", "class_expert",
-                                            "entropy_histogram", "warnings"}));
+                                            "entropy_histogram", "expert_entropy", "warnings"}));
   const JsonValue &l0 = layers[0];
   EXPECT_EQ(*l0.find("name")->getString(), "layer0.routing");
   EXPECT_EQ(l0.find("grid")->getArray()->at(1).intValue(), 2);
