@@ -31,7 +31,7 @@ struct RouteClusters {
   int64_t dims = 0;                ///< length of a routing vector
   std::vector<int64_t> assignment; ///< [N] cluster of each image
   std::vector<int64_t> sizes;      ///< [k]
-  std::vector<int64_t> exemplars;  ///< [k] image nearest each centroid
+  std::vector<int64_t> exemplars;  ///< [k] image nearest each centroid; -1 for an empty cluster
   std::vector<double> centroids;   ///< [k * dims]
   int64_t iterations = 0;          ///< Lloyd's steps taken
   double silhouette = 0;

@@ -72,6 +72,8 @@ std::vector<std::string> writePhaseReport(const std::string &dir, Network &net, 
     report.examples = rt::routingExamples(images, shown, labelled ? &labels : nullptr, ordered);
     if (report.clusters)
       for (int64_t i : report.clusters->exemplars) {
+        if (i < 0 || i >= validation.size()) // an empty cluster (a collapsed router gives several)
+          continue;
         rt::HostTensor image =
             torchrt::toHost(validation.imagesAt(torch::tensor({i}, torch::kLong)).contiguous(), "exemplar");
         if (auto ex = rt::routingExampleOf(image, 0, i, labelled ? &labels : nullptr, ordered))

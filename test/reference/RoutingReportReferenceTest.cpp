@@ -367,6 +367,29 @@ TEST(RoutingClustersReference, BadInputIsAnError) {
   EXPECT_NE(bad.error().find("[>= 3, P, E]"), std::string::npos) << bad.error();
 }
 
+// A collapsed router: every image routes alike, so all images share one
+// cluster and the others are empty, with exemplar -1 (which pce-run and
+// pce-train's phase reports skip: pce-train once indexed the images with it).
+TEST(RoutingClustersReference, IdenticalRoutesLeaveEmptyClusters) {
+  auto w = rt::HostTensor::create(rt::DType::F32, {6, 2, 3});
+  ASSERT_TRUE(w);
+  for (int64_t i = 0; i < 6 * 2 * 3; ++i)
+    w->f32()[i] = i % 3 == 0 ? 1.0f : 0.0f;
+  auto got = rt::clusterRoutes({&*w}, 6, 3);
+  ASSERT_TRUE(got) << got.error();
+  int64_t used = 0;
+  for (int64_t c = 0; c < got->k; ++c) {
+    if (got->sizes[c] == 0) {
+      EXPECT_EQ(got->exemplars[c], -1) << "cluster " << c;
+    } else {
+      ++used;
+      EXPECT_GE(got->exemplars[c], 0);
+      EXPECT_LT(got->exemplars[c], 6);
+    }
+  }
+  EXPECT_EQ(used, 1);
+}
+
 // Routing paths against an independent formulation: patch centres in
 // floating point, argmax by LibTorch, paths counted in a std::map of strings.
 TEST(RoutingPathsReference, CountsMatchAnIndependentFormulation) {
