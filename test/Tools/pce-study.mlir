@@ -2,7 +2,7 @@
 // script with known metrics, Inputs/fake_pce_train.py), records each run in
 // study.jsonl and writes the table of mean +- sample std; it resumes: runs
 // recorded ok are kept, an interrupted run continues with --resume, a failed
-// one starts over. Study files with mistakes are FILE:LINE:COL errors.
+// one without a checkpoint starts over. Study files with mistakes are FILE:LINE:COL errors.
 //
 // RUN: rm -rf %t && mkdir -p %t && split-file %s %t
 // RUN: printf '#!/bin/sh\nexec %python %S/Inputs/fake_pce_train.py "$@"\n' > %t/fake && chmod +x %t/fake

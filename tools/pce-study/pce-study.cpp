@@ -4,9 +4,10 @@
 // at a time, each in DIR/runs/<variant>/seed<S> with its output in
 // DIR/logs/<variant>-seed<S>.log; appends one line per finished run to
 // DIR/study.jsonl and rewrites DIR/table.md and DIR/table.html after each.
-// Resumable: a run recorded as ok is not run again; a run that was
-// interrupted continues from its checkpoint (pce-train --resume); one that
-// failed is run again. docs/Analysis.md, "Studies".
+// Resumable: a run recorded as ok is not run again; any other run continues
+// from its last checkpoint (pce-train --resume) when it has one (it was
+// interrupted, or failed after an epoch), else starts over.
+// docs/Analysis.md, "Studies".
 //
 //===----------------------------------------------------------------------===//
 
@@ -40,8 +41,8 @@ const char *kUsage = R"(usage: pce-study STUDY.yaml -o DIR [--only VARIANT] [--p
 Runs every variant of STUDY.yaml once per seed through pce-train, one run
 after another, and writes DIR/study.jsonl (one line per run), DIR/table.md
 and DIR/table.html (mean +- standard deviation per variant). Run it again to
-continue an interrupted study: finished runs are kept, an interrupted run
-resumes from its checkpoint, a failed run starts over. docs/Analysis.md.
+continue an interrupted study: finished runs are kept, the others resume
+from their last checkpoint where they have one. docs/Analysis.md.
 
   -o DIR            the study directory (created)
   --only VARIANT    run this variant only (the table still shows every one)
