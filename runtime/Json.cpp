@@ -44,6 +44,13 @@ JsonValue JsonValue::array(Array items) {
   v.array_ = std::move(items);
   return v;
 }
+JsonValue JsonValue::integers(const std::vector<int64_t> &values) {
+  JsonValue a = array();
+  for (int64_t v : values)
+    a.array_.push_back(integer(v));
+  return a;
+}
+
 JsonValue JsonValue::object(Object members) {
   JsonValue v;
   v.kind_ = Kind::Object;

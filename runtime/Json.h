@@ -38,6 +38,7 @@ public:
   static JsonValue number(double d);
   static JsonValue string(std::string s);
   static JsonValue array(Array items = {});
+  static JsonValue integers(const std::vector<int64_t> &values); // an array of them
   static JsonValue object(Object members = {});
 
   Kind kind() const { return kind_; }

@@ -208,29 +208,22 @@ Plan readDocument(const JsonValue &doc, const std::string &source) {
 
 namespace {
 
-JsonValue ints(const std::vector<int64_t> &values) {
-  JsonValue a = JsonValue::array();
-  for (int64_t v : values)
-    a.push(JsonValue::integer(v));
-  return a;
-}
-
 JsonValue writeLayer(const PlanLayer &l) {
   JsonValue j = JsonValue::object();
   j.set("kind", JsonValue::string(l.kind));
   j.set("name", JsonValue::string(l.name));
-  j.set("in", ints(l.in));
-  j.set("out", ints(l.out));
+  j.set("in", JsonValue::integers(l.in));
+  j.set("out", JsonValue::integers(l.out));
   if (l.kind == "conv") {
-    j.set("kernel", ints(l.kernel));
-    j.set("stride", ints(l.stride));
-    j.set("padding", ints(l.padding));
+    j.set("kernel", JsonValue::integers(l.kernel));
+    j.set("stride", JsonValue::integers(l.stride));
+    j.set("padding", JsonValue::integers(l.padding));
     j.set("bias", JsonValue::boolean(l.bias));
   } else if (l.kind == "batch_norm") {
     j.set("eps", JsonValue::number(l.eps));
   } else if (l.kind == "max_pool" || l.kind == "avg_pool") {
-    j.set("kernel", ints(l.kernel));
-    j.set("stride", ints(l.stride));
+    j.set("kernel", JsonValue::integers(l.kernel));
+    j.set("stride", JsonValue::integers(l.stride));
   } else if (l.kind == "linear") {
     j.set("bias", JsonValue::boolean(l.bias));
   } else if (l.kind == "residual" || l.kind == "concat") {
@@ -238,8 +231,8 @@ JsonValue writeLayer(const PlanLayer &l) {
   } else if (l.kind == "upsample") {
     j.set("mode", JsonValue::string(l.mode));
   } else if (l.kind == "pce" && !l.patch.empty()) {
-    j.set("patch", ints(l.patch));
-    j.set("kernel", ints(l.kernel));
+    j.set("patch", JsonValue::integers(l.patch));
+    j.set("kernel", JsonValue::integers(l.kernel));
     j.set("experts", JsonValue::integer(l.experts));
   }
   return j;

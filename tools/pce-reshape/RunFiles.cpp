@@ -179,13 +179,6 @@ std::vector<LayerParam> layerParams(const rt::Manifest &manifest, const std::str
 
 namespace {
 
-JsonValue intArray(const std::vector<int64_t> &v) {
-  JsonValue a = JsonValue::array();
-  for (int64_t x : v)
-    a.push(JsonValue::integer(x));
-  return a;
-}
-
 bool keyed(const std::string &router) { return router == "cosine" || router == "gumbel"; }
 
 } // namespace
@@ -208,13 +201,13 @@ JsonValue reshapeJson(const std::string &source, const std::string &model, int64
     j.set("router", l.router.empty() ? JsonValue() : JsonValue::string(l.router));
     j.set("experts_before", JsonValue::integer(m.before));
     j.set("experts_after", JsonValue::integer(m.after()));
-    j.set("kept", intArray(m.origin));
-    j.set("pruned", intArray(m.pruned));
+    j.set("kept", JsonValue::integers(m.origin));
+    j.set("pruned", JsonValue::integers(m.pruned));
     JsonValue splits = JsonValue::array();
     for (const Split &s : m.splits) {
       JsonValue x = JsonValue::object();
       x.set("expert", JsonValue::integer(s.expert));
-      x.set("into", intArray({s.stays, s.copy}));
+      x.set("into", JsonValue::integers({s.stays, s.copy}));
       splits.push(std::move(x));
     }
     j.set("split", std::move(splits));
