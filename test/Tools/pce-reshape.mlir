@@ -108,10 +108,6 @@
 // NOLAYER: pce-reshape: error: {{.*}}reshape-model.yaml: --layer l9: no such layer (its pce layers: l0, l1)
 // RUN: not pce-reshape %t/run -o %t/bad --prune-usage-below 0.1 --layer layer2 2>&1 | FileCheck %s --check-prefix=NOTPCE
 // NOTPCE: pce-reshape: error: {{.*}}reshape-model.yaml: --layer layer2: not a pce layer (its pce layers: l0, l1)
-// RUN: sh -c 'pce-reshape %t/run -o %t/bad --prune-usage-below 1.5 2>&1; test $? -eq 1' | FileCheck %s --check-prefix=RANGE
-// RANGE: pce-reshape: error: --prune-usage-below 1.5: a usage share lies in [0, 1]
-// RUN: not pce-reshape %t/run -o %t/bad --prune-usage-below 0.5 --split-usage-above 0.4 2>&1 | FileCheck %s --check-prefix=BOTH
-// BOTH: pce-reshape: error: --prune-usage-below 0.5 is above --split-usage-above 0.4: an expert cannot be both pruned and split
 // RUN: not pce-reshape %t/run -o %t/pruned --prune-usage-below 0.1 2>&1 | FileCheck %s --check-prefix=EXISTS
 // EXISTS: pce-reshape: error: {{.*}}pruned: already exists
 // RUN: not pce-reshape %t/run -o %t/bad --prune-usage-below 0.1 --phase 2 2>&1 | FileCheck %s --check-prefix=PHASE
@@ -133,4 +129,10 @@
 // NORULE: pce-reshape: nothing to do: give --prune-usage-below, --split-usage-above or --split-entropy-above
 // RUN: sh -c 'pce-reshape %t/run --prune-usage-below 0.1 2>&1; test $? -eq 2' | FileCheck %s --check-prefix=NOOUT
 // NOOUT: pce-reshape: missing -o NEW
+// RUN: sh -c 'pce-reshape %t/run -o %t/bad --prune-usage-below 1.5 2>&1; test $? -eq 2' | FileCheck %s --check-prefix=RANGE
+// RANGE: pce-reshape: --prune-usage-below 1.5: a usage share lies in [0, 1]
+// RUN: sh -c 'pce-reshape %t/run -o %t/bad --split-entropy-above 2 2>&1; test $? -eq 2' | FileCheck %s --check-prefix=ENTROPY-RANGE
+// ENTROPY-RANGE: pce-reshape: --split-entropy-above 2: an entropy / log E lies in [0, 1]
+// RUN: sh -c 'pce-reshape %t/run -o %t/bad --prune-usage-below 0.5 --split-usage-above 0.4 2>&1; test $? -eq 2' | FileCheck %s --check-prefix=BOTH
+// BOTH: pce-reshape: --prune-usage-below 0.5 is above --split-usage-above 0.4: an expert cannot be both pruned and split
 // RUN: test ! -e %t/bad

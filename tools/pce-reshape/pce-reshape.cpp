@@ -54,9 +54,9 @@ const char *kUsage =
     "                           (in [0, 1]; at least one expert always stays)\n"
     "  --split-usage-above S    split every expert whose usage is above S (in\n"
     "                           [0, 1]; e.g. 2/E: twice the balanced share)\n"
-    "  --split-entropy-above H  split every expert whose routing entropy is above\n"
-    "                           H (>= 0; needs report.json's \"expert_entropy\",\n"
-    "                           else only the usage rules apply)\n"
+    "  --split-entropy-above H  split every expert whose routing entropy / log E\n"
+    "                           is above H (in [0, 1]; report.json's\n"
+    "                           \"expert_entropy\"; reports without it: usage only)\n"
     "  --layer NAME             reshape only this pce layer (repeatable; default:\n"
     "                           all)\n"
     "  --seed N                 seed of the split copies' kernel noise (default 0)\n"
@@ -81,7 +81,7 @@ int fail(const std::string &message) {
   return tool::kExitError;
 }
 
-// A number; its range is checked later (out of range: exit 1, not a usage error).
+// A number (its range is checked with the other options: a usage error).
 double number(const std::string &option, const std::string &text) {
   char *end = nullptr;
   double v = std::strtod(text.c_str(), &end);
@@ -125,19 +125,19 @@ int main(int argc, char **argv) {
           t.splitEntropyAbove = number("--split-entropy-above", *o.splitEntropy);
         if (o.perturb)
           perturb = number("--perturb", *o.perturb);
+        // Thresholds that can never make sense for shares and normalised entropies.
+        if (t.pruneUsageBelow && (*t.pruneUsageBelow < 0 || *t.pruneUsageBelow > 1))
+          throw tool::UsageError("--prune-usage-below " + *o.prune + ": a usage share lies in [0, 1]");
+        if (t.splitUsageAbove && (*t.splitUsageAbove < 0 || *t.splitUsageAbove > 1))
+          throw tool::UsageError("--split-usage-above " + *o.splitUsage + ": a usage share lies in [0, 1]");
+        if (t.splitEntropyAbove && (*t.splitEntropyAbove < 0 || *t.splitEntropyAbove > 1))
+          throw tool::UsageError("--split-entropy-above " + *o.splitEntropy +
+                                 ": an entropy / log E lies in [0, 1]");
+        if (t.pruneUsageBelow && t.splitUsageAbove && *t.pruneUsageBelow > *t.splitUsageAbove)
+          throw tool::UsageError("--prune-usage-below " + *o.prune + " is above --split-usage-above " +
+                                 *o.splitUsage + ": an expert cannot be both pruned and split");
       }))
     return *exit;
-
-  // Thresholds that can never make sense for shares and entropies.
-  if (t.pruneUsageBelow && (*t.pruneUsageBelow < 0 || *t.pruneUsageBelow > 1))
-    return fail("--prune-usage-below " + *o.prune + ": a usage share lies in [0, 1]");
-  if (t.splitUsageAbove && (*t.splitUsageAbove < 0 || *t.splitUsageAbove > 1))
-    return fail("--split-usage-above " + *o.splitUsage + ": a usage share lies in [0, 1]");
-  if (t.splitEntropyAbove && *t.splitEntropyAbove < 0)
-    return fail("--split-entropy-above " + *o.splitEntropy + ": an entropy is >= 0");
-  if (t.pruneUsageBelow && t.splitUsageAbove && *t.pruneUsageBelow > *t.splitUsageAbove)
-    return fail("--prune-usage-below " + *o.prune + " is above --split-usage-above " +
-                *o.splitUsage + ": an expert cannot be both pruned and split");
   if (perturb < 0 || perturb > 1)
     return fail("--perturb " + *o.perturb + ": the relative noise lies in [0, 1]");
   if (fs::exists(o.out))
