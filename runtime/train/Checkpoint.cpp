@@ -3,6 +3,7 @@
 #include "runtime/train/Checkpoint.h"
 
 #include "runtime/Safetensors.h"
+#include "runtime/Version.h"
 #include "runtime/torch/TensorConvert.h"
 
 #include <filesystem>
@@ -77,6 +78,33 @@ std::map<std::string, torch::Tensor> readTensors(const std::string &path) {
   for (auto &[name, t] : file->tensors)
     out[name] = torchrt::toTorch(std::move(t));
   return out;
+}
+
+void checkResumable(const Checkpoint &ck, const std::string &runDir, const std::string &model, bool dense,
+                    const std::string &baseline, size_t phases) {
+  if (ck.info.dense != dense || ck.info.baseline != baseline)
+    throw std::runtime_error("--resume: the checkpoint in " + runDir + " is from a run with " +
+                             (ck.info.dense ? "--" + ck.info.baseline : std::string("no baseline option")) +
+                             "; give the same options");
+  if (ck.info.model != model)
+    throw std::runtime_error("--resume: the checkpoint is of model '" + ck.info.model + "', the plan of '" + model +
+                             "'");
+  if (ck.info.phase < 0 || static_cast<size_t>(ck.info.phase) >= phases)
+    throw std::runtime_error("--resume: the checkpoint's phase " + std::to_string(ck.info.phase + 1) +
+                             " is not in the plan");
+}
+
+std::map<std::string, std::string> finalWeightsMetadata(const rt::DataDescription &data,
+                                                        const rt::DataFingerprint &fingerprint,
+                                                        const std::string &model, int64_t seed) {
+  auto metadata = rt::dataMetadata(data);
+  if (!metadata)
+    throw std::runtime_error(metadata.error());
+  metadata->merge(rt::versionMetadata());
+  metadata->merge(rt::fingerprintMetadata(fingerprint));
+  (*metadata)["pce.train.model"] = model;
+  (*metadata)["pce.train.seed"] = std::to_string(seed);
+  return std::move(*metadata);
 }
 
 void writeCheckpoint(const std::string &runDir, const Checkpoint &c) {

@@ -12,6 +12,7 @@
 #define PCE_RUNTIME_TRAIN_CHECKPOINT_H
 
 #include "runtime/CheckpointInfo.h"
+#include "runtime/DataDescription.h"
 #include "runtime/Manifest.h"
 
 #include <torch/types.h>
@@ -35,6 +36,17 @@ void prepareRunDir(const std::string &runDir, bool resume, bool force, bool remo
 
 void writeCheckpoint(const std::string &runDir, const Checkpoint &checkpoint);
 Checkpoint readCheckpoint(const std::string &runDir);
+// Throws unless `ck` continues a run of `model` with the same baseline
+// options (`dense`, `baseline`) whose phase is one of the plan's `phases`.
+void checkResumable(const Checkpoint &ck, const std::string &runDir, const std::string &model, bool dense,
+                    const std::string &baseline, size_t phases);
+
+// The metadata of a run's weights: how the inputs were normalised (pce-run
+// applies it) and provenance (the code, the data's fingerprint, the model
+// and seed). Throws with the reason.
+std::map<std::string, std::string> finalWeightsMetadata(const rt::DataDescription &data,
+                                                        const rt::DataFingerprint &fingerprint,
+                                                        const std::string &model, int64_t seed);
 
 // Tensors as safetensors (f32/i64/u8...), atomically.
 // The weights a run writes: exactly the tensors of `all` that the final

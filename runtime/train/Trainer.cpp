@@ -336,16 +336,7 @@ void Trainer::startPhase(size_t q) {
 
 int64_t Trainer::resume() {
   Checkpoint ck = readCheckpoint(runDir_);
-  if (ck.info.dense != opt_.dense || ck.info.baseline != opt_.baseline)
-    throw std::runtime_error("--resume: the checkpoint in " + runDir_ + " is from a run with " +
-                             (ck.info.dense ? "--" + ck.info.baseline : std::string("no baseline option")) +
-                             "; give the same options");
-  if (ck.info.model != plan_.model)
-    throw std::runtime_error("--resume: the checkpoint is of model '" + ck.info.model + "', the plan of '" +
-                             plan_.model + "'");
-  if (ck.info.phase < 0 || static_cast<size_t>(ck.info.phase) >= plan_.phases.size())
-    throw std::runtime_error("--resume: the checkpoint's phase " + std::to_string(ck.info.phase + 1) +
-                             " is not in the plan");
+  checkResumable(ck, runDir_, plan_.model, opt_.dense, opt_.baseline, plan_.phases.size());
   net_ = buildNetwork(ck.info.phase);
   phase_ = ck.info.phase;
   havePhase_ = true;
@@ -490,22 +481,13 @@ void Trainer::finish() {
 
   const rt::EntryPoint *forward = artifact_ ? artifact_->manifest().findEntry("forward") : nullptr;
   std::map<std::string, torch::Tensor> weights = forwardWeights(net_->tensors(), forward);
-  // How the inputs were normalised travels with the weights (pce-run applies it).
   const rt::DataDescription &data = data_.description;
-  auto metadata = rt::dataMetadata(data);
-  if (!metadata)
-    throw std::runtime_error(metadata.error());
-  // Provenance: the code and the data the weights came from.
   auto fingerprint = rt::fingerprintData(plan_.training.data, data_.train.size() + data_.validation.size() +
                                                                    data_.test.size());
   if (!fingerprint)
     throw std::runtime_error(fingerprint.error());
-  metadata->merge(rt::versionMetadata());
-  metadata->merge(rt::fingerprintMetadata(*fingerprint));
-  (*metadata)["pce.train.model"] = plan_.model;
-  (*metadata)["pce.train.seed"] = std::to_string(plan_.training.seed);
   std::string weightsPath = (fs::path(runDir_) / "weights.safetensors").string();
-  writeTensors(weightsPath, weights, *metadata);
+  writeTensors(weightsPath, weights, finalWeightsMetadata(data, *fingerprint, plan_.model, plan_.training.seed));
 
   JsonValue s = JsonValue::object();
   s.set("model", JsonValue::string(plan_.model));
