@@ -2,6 +2,7 @@
 
 #include "runtime/train/Finetune.h"
 
+#include "runtime/FileIO.h"
 #include "runtime/Json.h"
 #include "runtime/torch/KMeans.h"
 #include "runtime/train/Checkpoint.h"
@@ -10,23 +11,12 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace fs = std::filesystem;
 
 namespace pce::train {
 namespace {
-
-std::string readText(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw std::runtime_error(path + ": cannot read");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 int64_t integerAt(const rt::JsonValue &o, const char *key, const std::string &where) {
   const rt::JsonValue *v = o.find(key);
@@ -36,7 +26,7 @@ int64_t integerAt(const rt::JsonValue &o, const char *key, const std::string &wh
 }
 
 std::vector<FinetuneSource::Split> readSplits(const std::string &path) {
-  auto json = rt::parseJson(readText(path), path);
+  auto json = rt::parseJson(rt::detail::readWholeFile(path), path);
   if (!json)
     throw std::runtime_error(json.error());
   std::vector<FinetuneSource::Split> out;

@@ -2,6 +2,8 @@
 
 #include "tools/pce-reshape/Description.h"
 
+#include "runtime/FileIO.h"
+
 #include "frontend/Diagnostics.h"
 #include "frontend/Importer.h"
 #include "frontend/ModelDescription.h"
@@ -18,8 +20,6 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <fstream>
-#include <sstream>
 
 namespace pce::reshape {
 
@@ -70,14 +70,13 @@ size_t offsetOf(const std::string &text, unsigned line, unsigned column) {
 } // namespace
 
 Expected<Description> readDescription(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Status::error(path + ": cannot read the model description");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
   Description out;
   out.path = path;
-  out.text = buffer.str();
+  try {
+    out.text = rt::detail::readWholeFile(path);
+  } catch (const std::exception &e) {
+    return Status::error(std::string(e.what()) + " (the model description)");
+  }
 
   mlir::MLIRContext context;
   Collect diagnostics(context);

@@ -2,9 +2,10 @@
 
 #include "tools/pce-reshape/RunFiles.h"
 
+#include "runtime/FileIO.h"
+
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 namespace pce::reshape {
@@ -17,12 +18,13 @@ using rt::Status;
 namespace {
 
 Expected<JsonValue> readJsonFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Status::error(path + ": cannot read it (no such file?)");
-  std::stringstream text;
-  text << in.rdbuf();
-  return rt::parseJson(text.str(), path);
+  std::string text;
+  try {
+    text = rt::detail::readWholeFile(path); // the message names the path and the reason
+  } catch (const std::exception &e) {
+    return Status::error(e.what());
+  }
+  return rt::parseJson(text, path);
 }
 
 bool endsWith(const std::string &s, const std::string &tail) {
