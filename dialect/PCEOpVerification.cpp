@@ -75,6 +75,8 @@ LogicalResult verifyRouter(Operation *op, const RouterConfig &c,
                           "(W1 [Hd, D], b1 [Hd], W2 [E, Hd], b2 [E])");
   if (c.kind != RouterKind::mlp && !c.mlp.empty())
     return notFor("operand group 'mlp'");
+  if (c.kind != RouterKind::mlp && c.normalizeInput)
+    return notFor("attribute 'normalize_input'");
   if (!usesTau && (c.tau || c.logTau))
     return notFor(c.tau ? "attribute 'tau'" : "operand 'log_tau'");
   if (c.tau && !(*c.tau > 0.0))

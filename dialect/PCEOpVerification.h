@@ -92,6 +92,7 @@ struct RouterConfig {
   std::optional<ArrayRef<int64_t>> table;
   double beta, sigma, gumbelTau;
   bool hard;
+  bool normalizeInput;
 
   template <typename OpTy> static RouterConfig of(OpTy op, RouterKind kind) {
     RouterConfig c;
@@ -109,6 +110,7 @@ struct RouterConfig {
     c.sigma = op.getSigma().convertToDouble();
     c.gumbelTau = op.getGumbelTau().convertToDouble();
     c.hard = op.getHard();
+    c.normalizeInput = op.getNormalizeInput();
     return c;
   }
 };

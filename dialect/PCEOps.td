@@ -103,7 +103,7 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
     | `uniform` | `1/E` | none (`experts E` required) |
     | `position` | `softmax(beta*[e == table[p]])`; noise only in training | none (`experts E` required) |
     | `cosine` | `softmax(cos(emb, k_e) / tau)` | `keys [E, D]` |
-    | `mlp` | `softmax(W2 relu(W1 emb + b1) + b2)` | `mlp(W1 [Hd,D], b1 [Hd], W2 [E,Hd], b2 [E])` |
+    | `mlp` | `softmax(W2 relu(W1 u + b1) + b2)`, `u = emb` or, with `normalize_input`, `emb / max(|emb|, 1e-12)` | `mlp(W1 [Hd,D], b1 [Hd], W2 [E,Hd], b2 [E])` |
     | `gumbel` | inference: `softmax(cos / tau)` | `keys [E, D]` |
 
     The routed operand is the embeddings `[B, P, D]` for `cosine`, `mlp` and
@@ -117,7 +117,10 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
     the kept ones by their sum only with `renormalize`. `table` maps each
     patch to its expert for `position` (default `p mod E`), `beta`/`sigma`
     are its logit scale and training noise; `gumbel_tau` and `hard` configure
-    the training-time Gumbel softmax.
+    the training-time Gumbel softmax. `normalize_input` (MLP only) feeds the
+    MLP unit-length embeddings, which bounds its first layer's input as the
+    cosine router's is (docs/Rationale.md, "The MLP router reads unit
+    embeddings").
 
     ```mlir
     %w = pce.route cosine %e keys(%k : tensor<4x105xf32>) tau 5.000000e-01 top_k 1
@@ -138,7 +141,8 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
                        DefaultValuedAttr<F64Attr, "1.0">:$beta,
                        DefaultValuedAttr<F64Attr, "0.0">:$sigma,
                        DefaultValuedAttr<F64Attr, "1.0">:$gumbel_tau,
-                       UnitAttr:$hard);
+                       UnitAttr:$hard,
+                       UnitAttr:$normalize_input);
   let results = (outs PCE_FloatTensor:$result);
   let assemblyFormat = [{
     $kind $input
@@ -154,6 +158,7 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
     (`sigma` $sigma^)?
     (`gumbel_tau` $gumbel_tau^)?
     (`hard` $hard^)?
+    (`normalize_input` $normalize_input^)?
     attr-dict `:` type($input)
   }];
   let extraClassDeclaration = [{
@@ -337,6 +342,7 @@ def PCE_LayerOp : PCE_InferredOp<"layer", [AttrSizedOperandSegments]> {
                        DefaultValuedAttr<F64Attr, "0.0">:$sigma,
                        DefaultValuedAttr<F64Attr, "1.0">:$gumbel_tau,
                        UnitAttr:$hard,
+                       UnitAttr:$normalize_input,
                        DefaultValuedAttr<F64Attr, "1.0e-5">:$eps,
                        DefaultValuedAttr<PCE_MixKind, "::mlir::pce::MixKind::sum">:$mix,
                        DefaultValuedAttr<PCE_AttentionKind, "::mlir::pce::AttentionKind::none">:$attention);
@@ -356,6 +362,7 @@ def PCE_LayerOp : PCE_InferredOp<"layer", [AttrSizedOperandSegments]> {
     (`sigma` $sigma^)?
     (`gumbel_tau` $gumbel_tau^)?
     (`hard` $hard^)?
+    (`normalize_input` $normalize_input^)?
     `experts` `(` $kernels `:` type($kernels) `)`
     (`bn` `(` $bn^ `:` type($bn) `)`)?
     (`affine` `(` $affine^ `:` type($affine) `)`)?

@@ -71,7 +71,7 @@ LogicalResult Parser::parseRouter(yaml::Node *value, SMLoc keyLoc,
   if (failed(forEachEntry(
           value, keyLoc, "'router'",
           {"kind", "tau", "learnable_tau", "top_k", "renormalize", "table",
-           "beta", "sigma", "gumbel_tau", "hard", "hidden"},
+           "beta", "sigma", "gumbel_tau", "hard", "hidden", "normalize_input"},
           [&](StringRef key, SMLoc loc, yaml::Node *v) -> LogicalResult {
             if (key == "kind")
               return readChoice<pce_ir::RouterKind>(v, loc, key, kRouterKinds,
@@ -96,6 +96,8 @@ LogicalResult Parser::parseRouter(yaml::Node *value, SMLoc keyLoc,
               return readDouble(v, loc, key, router.gumbelTau);
             if (key == "hard")
               return readBool(v, loc, key, router.hard);
+            if (key == "normalize_input")
+              return readBool(v, loc, key, router.normalizeInput);
             return readInt(v, loc, key, 1, router.hidden);
           })))
     return failure();
@@ -137,6 +139,8 @@ LogicalResult Parser::checkRouter(const RouterDesc &router) {
   }
   if (kind != RK::mlp && router.hidden.given)
     return misplaced(router.hidden.loc, "hidden", "mlp");
+  if (kind != RK::mlp && router.normalizeInput.given)
+    return misplaced(router.normalizeInput.loc, "normalize_input", "mlp");
   if (router.tau.given && !(router.tau.value > 0))
     return error(router.tau.loc) << "'tau' must be > 0, found " << num(router.tau.value);
   if (router.gumbelTau.given && !(router.gumbelTau.value > 0))

@@ -86,7 +86,14 @@ struct RouterDesc {
   Located<double> beta, sigma, gumbelTau;
   Located<bool> hard;
   Located<int64_t> hidden; // mlp; default 32
+  Located<bool> normalizeInput; // mlp; see mlpNormalizesInput
 };
+
+/// Whether an MLP router reads unit-length embeddings (`normalize_input`,
+/// default true: docs/Rationale.md, "The MLP router reads unit embeddings").
+inline bool mlpNormalizesInput(const RouterDesc &router) {
+  return router.normalizeInput.given ? router.normalizeInput.value : true;
+}
 
 enum class NormForm { Stats, Affine };
 

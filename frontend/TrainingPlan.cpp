@@ -145,6 +145,8 @@ rt::PhaseLayer phaseLayer(const PCELayerDesc &pce, const LayerPhase &more) {
     l.keys = keysName(more.keys);
   l.tau = orDefault(router.tau, l.tau);
   l.learnableTau = orDefault(router.learnableTau, l.learnableTau);
+  l.normalizeInput = router.kind.value == pce_ir::RouterKind::mlp &&
+                     mlpNormalizesInput(router);
   if (pce.mix.given)
     l.mix = pce_ir::stringifyMixKind(pce.mix.value).str();
   if (pce.attention.given)

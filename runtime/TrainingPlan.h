@@ -52,6 +52,7 @@ struct PhaseLayer {
   std::string keys = "none";
   double tau = 1.0;
   bool learnableTau = false;
+  bool normalizeInput = false; // mlp: the MLP reads unit embeddings
   std::string mix = "sum";
   std::string attention = "none";
 };

@@ -8,7 +8,8 @@
 //   gumbel    w = softmax((l + g) / gumbel_tau), g ~ Gumbel(0, 1); with `hard`
 //             the one-hot of its argmax, differentiated as the soft weights
 //             (straight-through)
-//   mlp       w = softmax(W2 relu(W1 emb + b1) + b2)
+//   mlp       w = softmax(W2 relu(W1 u + b1) + b2), u = emb or, with
+//             normalize_input, emb / max(|emb|, 1e-12)
 //
 // then top-k: the k largest values are kept (ties to the lower expert) and,
 // with `renormalize`, divided by their sum. The adjoint runs the chain
@@ -63,8 +64,9 @@ bool isTrainable(RouteOp op) {
 struct Saved {
   Value soft;                   // the softmax the gradient flows through
   Value logits;                 // cosine, gumbel: cos / tau
-  Value embSquares, keySquares; // cosine, gumbel: |emb|^2, |k_e|^2
-  Value hidden;                 // mlp: relu(W1 emb + b1)
+  Value embSquares, keySquares; // cosine, gumbel: |emb|^2, |k_e|^2;
+                                // mlp with normalize_input: |emb|^2
+  Value hidden;                 // mlp: relu(W1 u + b1)
   Value mask;                   // top-k: 1 where a weight is kept, else 0
   Value keptSum;                // top-k with renormalize: sum of kept weights
 
@@ -81,8 +83,11 @@ struct Saved {
     SmallVector<Value *> slots = {&s.soft};
     if (readsKeys(op))
       slots.append({&s.logits, &s.embSquares, &s.keySquares});
-    if (op.getKind() == RouterKind::mlp)
+    if (op.getKind() == RouterKind::mlp) {
+      if (op.getNormalizeInput())
+        slots.push_back(&s.embSquares);
       slots.push_back(&s.hidden);
+    }
     if (activeTopK(op)) {
       slots.push_back(&s.mask);
       if (op.getRenormalize())
@@ -255,12 +260,40 @@ Value backThroughSoftmax(OpBuilder &b, Location loc, Value grad, Value soft,
       });
 }
 
-/// The MLP router's parameter and embedding gradients from `grad`, that of
-/// its logits `W2 h + b2`, `h = relu(W1 emb + b1)`.
+/// The gradient of `x` from that of its unit rows `u = x / max(|x|, floor)`
+/// (kCosineNormFloor, as lowering::unitRows): `(g - u <g, u>) / |x|` where
+/// the floor is not hit, `g / floor` where it is.
+Value backThroughUnitRows(OpBuilder &b, Location loc, Value grad, Value unit,
+                          Value squares) {
+  MLIRContext *ctx = b.getContext();
+  Value dot = rowDot(b, loc, grad, unit);
+  AffineMap all = loopsMap(ctx, 3, {0, 1, 2}), row = loopsMap(ctx, 3, {0, 1});
+  AffineMap maps[] = {all, all, row, row, all};
+  Type element = elementOf(grad);
+  Value init =
+      tensor::EmptyOp::create(b, loc, typeOf(grad).getShape(), element);
+  return buildGeneric(
+      b, loc, {grad, unit, dot, squares}, init, maps, {},
+      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        ArithBuilder ab(nb, nloc);
+        Value norm = math::SqrtOp::create(nb, nloc, a[3]);
+        Value floor = floatConstant(nb, nloc, element, kCosineNormFloor);
+        Value floored = arith::CmpFOp::create(
+            nb, nloc, arith::CmpFPredicate::OLT, norm, floor);
+        Value tangent =
+            ab.select(floored, a[0], ab.sub(a[0], ab.mul(a[1], a[2])));
+        Value denom = arith::MaximumFOp::create(nb, nloc, norm, floor);
+        return arith::DivFOp::create(nb, nloc, tangent, denom);
+      });
+}
+
+/// The MLP router's parameter and input gradients from `grad`, that of its
+/// logits `W2 h + b2`, `h = relu(W1 input + b1)`; `emb` is the gradient of
+/// `input` (the embeddings, or their unit rows).
 struct MlpGrads {
   Value emb, w1, b1, w2, b2;
 };
-MlpGrads backThroughMlp(OpBuilder &b, Location loc, Value grad, Value emb,
+MlpGrads backThroughMlp(OpBuilder &b, Location loc, Value grad, Value input,
                         ValueRange mlp, Value hidden) {
   // The dense layers' adjoints (AdjointDense.h), summed loops innermost; the
   // ReLU's is fused into the second layer's input gradient.
@@ -270,7 +303,7 @@ MlpGrads backThroughMlp(OpBuilder &b, Location loc, Value grad, Value emb,
   g.w2 = denseWeightGrad(b, loc, grad, hidden, loops);
   Value preActivation = denseInputGrad(b, loc, grad, mlp[2], hidden, loops);
   g.b1 = denseBiasGrad(b, loc, preActivation, loops);
-  g.w1 = denseWeightGrad(b, loc, preActivation, emb, loops);
+  g.w1 = denseWeightGrad(b, loc, preActivation, input, loops);
   g.emb = denseInputGrad(b, loc, preActivation, mlp[0], /*gate=*/{}, loops);
   return g;
 }
@@ -475,8 +508,10 @@ struct RouteAdjoint final
       break;
     }
     case RouterKind::mlp: {
-      MlpLogits mlp = mlpLogits(b, loc, adaptor.getInput(), adaptor.getMlp());
+      MlpLogits mlp = mlpLogits(b, loc, adaptor.getInput(), adaptor.getMlp(),
+                                op.getNormalizeInput());
       saved.hidden = mlp.hidden;
+      saved.embSquares = mlp.embSquares;
       weights = saved.soft = softmaxLastDim(b, loc, mlp.logits);
       break;
     }
@@ -519,10 +554,15 @@ struct RouteAdjoint final
     };
     unsigned input = segment(0);
     if (op.getKind() == RouterKind::mlp) {
-      MlpGrads g = backThroughMlp(b, loc, logitGrad, adaptor.getInput(),
+      Value emb = adaptor.getInput(), unit;
+      if (op.getNormalizeInput())
+        unit = unitRows(b, loc, emb, saved->embSquares);
+      MlpGrads g = backThroughMlp(b, loc, logitGrad, unit ? unit : emb,
                                   adaptor.getMlp(), saved->hidden);
       unsigned mlp = segment(2);
-      grads[input] = g.emb;
+      grads[input] =
+          unit ? backThroughUnitRows(b, loc, g.emb, unit, saved->embSquares)
+               : g.emb;
       grads[mlp] = g.w1;
       grads[mlp + 1] = g.b1;
       grads[mlp + 2] = g.w2;

@@ -18,13 +18,9 @@ namespace mlir::pce::lowering {
 CosineLogits cosineLogits(OpBuilder &b, Location loc, Value emb, Value keys,
                           Value logTau, double tau) {
   MLIRContext *ctx = b.getContext();
-  auto sumSquares = [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-    Value sq = arith::MulFOp::create(nb, nloc, a[0], a[0]);
-    return arith::AddFOp::create(nb, nloc, a[1], sq);
-  };
   Value dot = contractLastDim(b, loc, emb, keys, /*bias=*/nullptr); // [B,P,E]
-  Value embSq = reduceLastDim(b, loc, emb, 0.0, sumSquares);         // [B,P]
-  Value keySq = reduceLastDim(b, loc, keys, 0.0, sumSquares);        // [E]
+  Value embSq = rowSquares(b, loc, emb);                             // [B,P]
+  Value keySq = rowSquares(b, loc, keys);                            // [E]
   auto type = cast<RankedTensorType>(dot.getType());
   Type element = type.getElementType();
 
@@ -54,8 +50,35 @@ CosineLogits cosineLogits(OpBuilder &b, Location loc, Value emb, Value keys,
   return {logits, embSq, keySq};
 }
 
-MlpLogits mlpLogits(OpBuilder &b, Location loc, Value emb, ValueRange mlp) {
-  Value hidden = contractLastDim(b, loc, emb, mlp[0], mlp[1]);
+Value rowSquares(OpBuilder &b, Location loc, Value x) {
+  return reduceLastDim(b, loc, x, 0.0,
+                       [](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+                         Value sq = arith::MulFOp::create(nb, nloc, a[0], a[0]);
+                         return arith::AddFOp::create(nb, nloc, a[1], sq);
+                       });
+}
+
+Value unitRows(OpBuilder &b, Location loc, Value x, Value squares) {
+  Type element = cast<RankedTensorType>(x.getType()).getElementType();
+  return combineWithRow(
+      b, loc, x, squares,
+      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        Value norm = math::SqrtOp::create(nb, nloc, a[1]);
+        Value floor = floatConstant(nb, nloc, element, kCosineNormFloor);
+        Value denom = arith::MaximumFOp::create(nb, nloc, norm, floor);
+        return arith::DivFOp::create(nb, nloc, a[0], denom);
+      });
+}
+
+MlpLogits mlpLogits(OpBuilder &b, Location loc, Value emb, ValueRange mlp,
+                    bool normalizeInput) {
+  MlpLogits result;
+  result.input = emb;
+  if (normalizeInput) {
+    result.embSquares = rowSquares(b, loc, emb);
+    result.input = unitRows(b, loc, emb, result.embSquares);
+  }
+  Value hidden = contractLastDim(b, loc, result.input, mlp[0], mlp[1]);
   auto hiddenType = cast<RankedTensorType>(hidden.getType());
   Value activation = buildElementwise(
       b, loc, {hidden}, hiddenType,
@@ -63,7 +86,9 @@ MlpLogits mlpLogits(OpBuilder &b, Location loc, Value emb, ValueRange mlp) {
         Value zero = floatConstant(nb, nloc, hiddenType.getElementType(), 0.0);
         return arith::MaximumFOp::create(nb, nloc, a[0], zero);
       });
-  return {activation, contractLastDim(b, loc, activation, mlp[2], mlp[3])};
+  result.hidden = activation;
+  result.logits = contractLastDim(b, loc, activation, mlp[2], mlp[3]);
+  return result;
 }
 
 Value topKRanks(OpBuilder &b, Location loc, Value weights) {

@@ -28,13 +28,25 @@ struct CosineLogits {
 CosineLogits cosineLogits(OpBuilder &b, Location loc, Value emb, Value keys,
                           Value logTau, double tau);
 
-/// The MLP router's logits `W2 hidden + b2` and `hidden = relu(W1 emb + b1)`.
+/// The squared norms `|x|^2` of the last-dim rows of `x` (`[B, P, D]` ->
+/// `[B, P]`).
+Value rowSquares(OpBuilder &b, Location loc, Value x);
+
+/// `x / max(|x|, kCosineNormFloor)` row by row, from `squares = |x|^2`.
+Value unitRows(OpBuilder &b, Location loc, Value x, Value squares);
+
+/// The MLP router's logits `W2 hidden + b2`, `hidden = relu(W1 u + b1)`, and
+/// what the adjoint reads: `u` is `emb`, or its unit rows when
+/// `normalizeInput`, whose squared norms `embSquares` are then set.
 struct MlpLogits {
+  Value input;
+  Value embSquares;
   Value hidden;
   Value logits;
 };
 /// `mlp = (W1, b1, W2, b2)`.
-MlpLogits mlpLogits(OpBuilder &b, Location loc, Value emb, ValueRange mlp);
+MlpLogits mlpLogits(OpBuilder &b, Location loc, Value emb, ValueRange mlp,
+                    bool normalizeInput);
 
 /// The rank of each weight in its last-dim row (i64):
 /// `#{e' : w[e'] > w[e] or (w[e'] == w[e] and e' < e)}`, so the k largest

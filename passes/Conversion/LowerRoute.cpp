@@ -7,7 +7,8 @@
 //                                                         broadcast over B)
 //   cosine,   s = <emb, k_e> / max(|emb| |k_e|, 1e-12)
 //   gumbel    w = softmax(s / tau)                      (no noise at inference)
-//   mlp       w = softmax(W2 relu(W1 emb + b1) + b2)
+//   mlp       w = softmax(W2 relu(W1 u + b1) + b2), u = emb or, with
+//             normalize_input, emb / max(|emb|, 1e-12)
 //
 // followed, for 0 < top_k < E, by the top-k mask (ties keep the lower expert)
 // and the optional renormalisation. Every value is computed in the op's
@@ -119,7 +120,9 @@ struct LowerRoute : OpConversionPattern<RouteOp> {
     case RouterKind::mlp:
       weights = softmaxLastDim(
           rewriter, loc,
-          mlpLogits(rewriter, loc, adaptor.getInput(), adaptor.getMlp()).logits);
+          mlpLogits(rewriter, loc, adaptor.getInput(), adaptor.getMlp(),
+                    op.getNormalizeInput())
+              .logits);
       break;
     }
 

@@ -45,7 +45,7 @@ void decompose(LayerOp layer, RewriterBase &rewriter) {
       layer.getMlp(), layer.getLogTau(), expertsAttr, layer.getTauAttr(),
       layer.getTopKAttr(), layer.getRenormalizeAttr(), layer.getTableAttr(),
       layer.getBetaAttr(), layer.getSigmaAttr(), layer.getGumbelTauAttr(),
-      layer.getHardAttr());
+      layer.getHardAttr(), layer.getNormalizeInputAttr());
 
   Value experts =
       ExpertsOp::create(rewriter, loc, patches, layer.getKernels(),

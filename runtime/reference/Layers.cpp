@@ -20,7 +20,8 @@ const char *routerName(ref::RouterKind kind) {
 std::string LayerSpec::describe() const {
   std::ostringstream os;
   os << routerName(router) << " E=" << experts << " top_k=" << topK
-     << (renormalize ? " renorm" : "") << " patch=" << ph << "x" << pw
+     << (renormalize ? " renorm" : "")
+     << (normalizeInput ? " unit-input" : "") << " patch=" << ph << "x" << pw
      << " k=" << k << (halo == ref::Halo::Isolated ? " isolated" : "")
      << (mix == ref::MixKind::Concat ? " concat" : "")
      << (attention == ref::AttentionKind::SE ? "+se" : "")
@@ -74,6 +75,7 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
   rc.sigma = s.sigma;
   rc.gumbelTau = s.gumbelTau;
   rc.hard = s.hard;
+  rc.normalizeInput = s.normalizeInput;
   out.config.mix = s.mix;
   out.config.attention = s.attention;
 
@@ -136,6 +138,8 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
     if (s.sigma != 0)
       op << " sigma " << std::to_string(s.sigma);
   }
+  if (s.router == ref::RouterKind::Mlp && s.normalizeInput)
+    op << " normalize_input";
   if (s.router == ref::RouterKind::Gumbel) {
     if (s.gumbelTau != 1.0)
       op << " gumbel_tau " << std::to_string(s.gumbelTau);

@@ -29,6 +29,7 @@ struct LayerSpec {
   double gumbelTau = 1.0; ///< gumbel router
   bool hard = false;      ///< gumbel straight-through (training only)
   int64_t hidden = 6; ///< MLP router
+  bool normalizeInput = false; ///< MLP router
   ref::MixKind mix = ref::MixKind::Sum;
   ref::AttentionKind attention = ref::AttentionKind::None;
   bool affineNorm = false; ///< affine(scale, shift) instead of bn(...)

@@ -90,6 +90,7 @@ struct RouterConfig {
   double sigma = 0.0;                 ///< position router noise scale (training only)
   double gumbelTau = 1.0;
   bool hard = false; ///< gumbel straight-through one-hot (training only)
+  bool normalizeInput = false; ///< mlp: W1 reads emb / max(|emb|, 1e-12)
   bool training = false;
 };
 

@@ -7,7 +7,9 @@
 //   s * <emb, k_e>,  s = 1 / (tau * mean |emb|)
 //
 // (relu(a) - relu(-a) = a): the same top-1 choice for every patch as the
-// keys it replaces, and on average the same logits. The other hidden units
+// keys it replaces, and on average the same logits. An MLP that reads unit
+// embeddings (normalize_input) is passed mean |emb| = 1: its logits are then
+// the cosine router's exactly. The other hidden units
 // keep their random input weights and start with zero output weights, so
 // they receive gradients without moving the initial routing.
 //
@@ -35,7 +37,7 @@ struct MlpRouter {
 };
 
 /// Sets `mlp` to reproduce the cosine router of `keys [E, D]` at
-/// temperature `tau` for embeddings of mean norm `meanNorm`. Returns an
+/// temperature `tau` for inputs of mean norm `meanNorm` (1 for unit ones). Returns an
 /// empty string, or why it cannot (fewer than 2E hidden units, shapes that
 /// do not match); the parameters are then left alone.
 std::string warmStartMlpRouter(const torch::Tensor &keys, double tau,

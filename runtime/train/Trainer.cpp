@@ -201,11 +201,13 @@ void Trainer::warmStartRouters(size_t q, const std::map<std::string, torch::Tens
     double tau = plan_.phases[q - 1].layers.at(L).tau;
     if (auto logTau = carried.find(L + ".router.log_tau"); logTau != carried.end())
       tau = std::exp(logTau->second.item<double>());
-    std::string why = warmStartMlpRouter(keys->second, tau, norm,
+    // An MLP reading unit embeddings starts as the keys' router exactly.
+    const bool unit = plan_.phases[q].layers.at(L).normalizeInput;
+    std::string why = warmStartMlpRouter(keys->second, tau, unit ? 1.0 : norm,
                                          {t.at(mlp + "w1"), t.at(mlp + "b1"), t.at(mlp + "w2"), t.at(mlp + "b2")});
     progress_->line("  " + L + ": MLP router " +
                     (why.empty() ? "starts as the keys' router (tau " + fixed(tau, 3) + ", mean |emb| " +
-                                       fixed(norm, 3) + ")"
+                                       fixed(norm, 3) + (unit ? ", read as unit vectors" : "") + ")"
                                  : "initialised at random: " + why));
   }
 }
@@ -245,7 +247,9 @@ std::map<std::string, double> Trainer::carryRouting(size_t q, const std::map<std
                       " images" + note);
     } else {
       const double tau = plan_.phases[q].layers.at(L).tau;
-      const double norm = now.embeddings.norm(2, {1}).mean().item<double>();
+      const double norm = plan_.phases[q].layers.at(L).normalizeInput
+                              ? 1.0
+                              : now.embeddings.norm(2, {1}).mean().item<double>();
       std::string why = warmStartMlpRouter(k, tau, norm, {t.at(mlp + "w1"), t.at(mlp + "b1"), t.at(mlp + "w2"),
                                                          t.at(mlp + "b2")});
       progress_->line("  " + L + ": MLP router " +

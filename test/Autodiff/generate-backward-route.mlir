@@ -153,6 +153,31 @@ func.func @mlp(%x: tensor<2x3x5xf32> {pce.input = "emb"}, %w1: tensor<6x5xf32> {
   return %w : tensor<2x3x4xf32>
 }
 
+// MLP router reading unit embeddings: the squared norms are saved too; the
+// adjoint recomputes the unit rows u, feeds them to W1's gradient and takes
+// the embeddings' gradient through them: (g - u <g, u>) / max(|emb|, 1e-12).
+// CHECK-LABEL: func.func @mlp_unit_train(
+// CHECK-SAME: -> (tensor<2x3x4xf32> {pce.output = "w"}, tensor<2x3x4xf32> {pce.output = "saved.0"}, tensor<2x3xf32> {pce.output = "saved.1"}, tensor<2x3x6xf32> {pce.output = "saved.2"})
+// CHECK-LABEL: func.func @mlp_unit_backward(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<2x3x5xf32> {pce.input = "emb"}
+// CHECK-SAME: %[[SQ:[^:]*]]: tensor<2x3xf32> {pce.input = "saved.1"}
+// CHECK: %[[U:.*]] = linalg.generic {{.*}} ins(%[[X]], %[[SQ]] : tensor<2x3x5xf32>, tensor<2x3xf32>)
+// CHECK: %[[GW1:.*]] = linalg.generic {{.*}} ins(%[[GH:[^,]*]], %[[U]] : {{.*}}) outs(%{{.*}} : tensor<6x5xf32>)
+// CHECK: %[[GU:.*]] = linalg.generic {{.*}} ins(%[[GH]], %{{.*}} : {{.*}}) outs(%{{.*}} : tensor<2x3x5xf32>)
+// CHECK: %[[DOT:.*]] = linalg.generic {{.*}} ins(%[[GU]], %[[U]] : {{.*}}) outs(%{{.*}} : tensor<2x3xf32>)
+// CHECK: %[[GX:.*]] = linalg.generic {{.*}} ins(%[[GU]], %[[U]], %[[DOT]], %[[SQ]] : {{.*}}) outs(%{{.*}} : tensor<2x3x5xf32>)
+// CHECK:   math.sqrt
+// CHECK:   arith.cmpf olt
+// CHECK:   arith.select
+// CHECK:   arith.maximumf
+// CHECK:   arith.divf
+// CHECK: return %[[GX]], %[[GW1]],
+func.func @mlp_unit(%x: tensor<2x3x5xf32> {pce.input = "emb"}, %w1: tensor<6x5xf32> {pce.param = "w1"}, %b1: tensor<6xf32> {pce.param = "b1"}, %w2: tensor<4x6xf32> {pce.param = "w2"}, %b2: tensor<4xf32> {pce.param = "b2"})
+    -> (tensor<2x3x4xf32> {pce.output = "w"}) attributes {pce.differentiable} {
+  %w = pce.route mlp %x mlp(%w1, %b1, %w2, %b2 : tensor<6x5xf32>, tensor<6xf32>, tensor<4x6xf32>, tensor<4xf32>) normalize_input : tensor<2x3x5xf32>
+  return %w : tensor<2x3x4xf32>
+}
+
 // Gumbel router, hard: softmax((l + g) / gumbel_tau) is saved, the result
 // is the one-hot of its argmax (straight-through), and the adjoint scales the
 // softmax's gradient by 1 / gumbel_tau.

@@ -129,6 +129,24 @@ func.func @mlp(%e: tensor<2x3x6xf32>, %w1: tensor<5x6xf32>, %b1: tensor<5xf32>, 
   return %w : tensor<2x3x4xf32>
 }
 
+// mlp with normalize_input: the rows' squared norms, the unit rows
+// emb / max(|emb|, 1e-12), then the same two dense layers on them.
+// CHECK-LABEL: func.func @mlp_unit_input
+// CHECK-SAME: (%[[EMB:[^:]*]]: tensor<2x3x6xf32>, %[[W1:[^:]*]]: tensor<5x6xf32>
+// CHECK: %[[SQ:.*]] = linalg.generic {{.*}}"reduction"]} ins(%[[EMB]] : tensor<2x3x6xf32>) outs(%{{.*}} : tensor<2x3xf32>)
+// CHECK: %[[UNIT:.*]] = linalg.generic {{.*}} ins(%[[EMB]], %[[SQ]] : tensor<2x3x6xf32>, tensor<2x3xf32>) outs(%{{.*}} : tensor<2x3x6xf32>)
+// CHECK:   math.sqrt
+// CHECK:   arith.constant 9.99999996E-13 : f32
+// CHECK:   arith.maximumf
+// CHECK:   arith.divf
+// CHECK: linalg.generic {{.*}} ins(%[[UNIT]], %[[W1]] : {{.*}}) outs(%{{.*}} : tensor<2x3x5xf32>)
+// CHECK-NOT: pce.
+// CHECK: return
+func.func @mlp_unit_input(%e: tensor<2x3x6xf32>, %w1: tensor<5x6xf32>, %b1: tensor<5xf32>, %w2: tensor<4x5xf32>, %b2: tensor<4xf32>) -> tensor<2x3x4xf32> {
+  %w = pce.route mlp %e mlp(%w1, %b1, %w2, %b2 : tensor<5x6xf32>, tensor<5xf32>, tensor<4x5xf32>, tensor<4xf32>) normalize_input : tensor<2x3x6xf32>
+  return %w : tensor<2x3x4xf32>
+}
+
 // top-k: rank(e) = #{e' : w[e'] > w[e] or (w[e'] == w[e] and e' < e)}, a
 // reduction over e' into i64 counts; keep iff rank < k; renormalize divides
 // by the kept sum.

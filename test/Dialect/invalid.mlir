@@ -215,6 +215,22 @@ func.func @route_mlp_count(%e: tensor<2x16x105xf32>, %w1: tensor<8x105xf32>, %b1
 
 // -----
 
+func.func @route_normalize_input_on_cosine(%e: tensor<2x16x105xf32>, %k: tensor<4x105xf32>) {
+  // expected-error @below {{attribute 'normalize_input' does not apply to a 'cosine' router}}
+  %w = pce.route cosine %e keys(%k : tensor<4x105xf32>) normalize_input : tensor<2x16x105xf32>
+  return
+}
+
+// -----
+
+func.func @layer_normalize_input_on_uniform(%x: tensor<1x3x8x12xf32>, %k: tensor<2x4x7x3x3xf32>, %s: tensor<2x4xf32>) {
+  // expected-error @below {{attribute 'normalize_input' does not apply to a 'uniform' router}}
+  %y = pce.layer %x patch [4, 6] router uniform normalize_input experts(%k : tensor<2x4x7x3x3xf32>) affine(%s, %s : tensor<2x4xf32>, tensor<2x4xf32>) : tensor<1x3x8x12xf32>
+  return
+}
+
+// -----
+
 func.func @route_mlp_on_cosine(%e: tensor<2x16x105xf32>, %k: tensor<4x105xf32>, %w1: tensor<8x105xf32>) {
   // expected-error @below {{operand group 'mlp' does not apply to a 'cosine' router}}
   %w = pce.route cosine %e keys(%k : tensor<4x105xf32>) mlp(%w1 : tensor<8x105xf32>) : tensor<2x16x105xf32>

@@ -34,7 +34,7 @@ func.func @routers(%p: tensor<2x4x5x9x9xf32>, %e: tensor<2x4x105xf32>, %k: tenso
                    %w1: tensor<8x105xf32>, %b1: tensor<8xf32>, %w2: tensor<3x8xf32>, %b2: tensor<3xf32>,
                    %t: tensor<f32>)
     -> (tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>,
-        tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>) {
+        tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>) {
   // CHECK: pce.route uniform %{{.*}} experts 3 top_k 2 renormalize : tensor<2x4x5x9x9xf32>
   %u = pce.route uniform %p experts 3 top_k 2 renormalize : tensor<2x4x5x9x9xf32>
   // CHECK: pce.route position %{{.*}} experts 3 table [2, 1, 0, 0] beta 3.000000e+00 sigma 1.000000e-01 : tensor<2x4x5x9x9xf32>
@@ -47,10 +47,12 @@ func.func @routers(%p: tensor<2x4x5x9x9xf32>, %e: tensor<2x4x105xf32>, %k: tenso
   %x = pce.route cosine %e keys(%k : tensor<3x105xf32>) experts 3 : tensor<2x4x105xf32>
   // CHECK: pce.route mlp %{{.*}} mlp(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>, tensor<3xf32>) top_k 2 : tensor<2x4x105xf32>
   %m = pce.route mlp %e mlp(%w1, %b1, %w2, %b2 : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>, tensor<3xf32>) top_k 2 : tensor<2x4x105xf32>
+  // CHECK: pce.route mlp %{{.*}} mlp(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>, tensor<3xf32>) top_k 1 normalize_input : tensor<2x4x105xf32>
+  %n = pce.route mlp %e mlp(%w1, %b1, %w2, %b2 : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>, tensor<3xf32>) top_k 1 normalize_input : tensor<2x4x105xf32>
   // CHECK: pce.route gumbel %{{.*}} keys(%{{.*}} : tensor<3x105xf32>) tau 2.000000e+00 gumbel_tau 5.000000e-01 hard : tensor<2x4x105xf32>
   %g = pce.route gumbel %e keys(%k : tensor<3x105xf32>) tau 2.0 gumbel_tau 0.5 hard : tensor<2x4x105xf32>
-  return %u, %q, %c, %l, %x, %m, %g : tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>,
-                                      tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>
+  return %u, %q, %c, %l, %x, %m, %n, %g : tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>,
+                                          tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>
 }
 
 // CHECK-LABEL: func.func @experts
@@ -102,9 +104,9 @@ func.func @layers(%x: tensor<1x3x8x12xf32>, %we: tensor<7x7xf32>, %be: tensor<7x
          router gumbel keys(%keys : tensor<2x35xf32>) log_tau(%t : tensor<f32>) top_k 1 renormalize gumbel_tau 2.0 hard
          experts(%k : tensor<2x4x7x3x3xf32>) affine(%s, %s : tensor<2x4xf32>, tensor<2x4xf32>)
          : tensor<1x3x8x12xf32>
-  // CHECK: pce.layer %{{.*}} patch [4, 6] embed(%{{.*}}, %{{.*}} : tensor<7x7xf32>, tensor<7xf32>) levels [1, 2] router mlp mlp(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<5x35xf32>, tensor<5xf32>, tensor<2x5xf32>, tensor<2xf32>) experts(%{{.*}} : tensor<2x4x7x3x3xf32>) affine(%{{.*}}, %{{.*}} : tensor<2x4xf32>, tensor<2x4xf32>) eps 1.000000e-03 mix concat proj(%{{.*}}, %{{.*}} : tensor<6x8xf32>, tensor<6xf32>) attention se se(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x6xf32>, tensor<1xf32>, tensor<6x1xf32>, tensor<6xf32>) : tensor<1x3x8x12xf32>
+  // CHECK: pce.layer %{{.*}} patch [4, 6] embed(%{{.*}}, %{{.*}} : tensor<7x7xf32>, tensor<7xf32>) levels [1, 2] router mlp mlp(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<5x35xf32>, tensor<5xf32>, tensor<2x5xf32>, tensor<2xf32>) normalize_input experts(%{{.*}} : tensor<2x4x7x3x3xf32>) affine(%{{.*}}, %{{.*}} : tensor<2x4xf32>, tensor<2x4xf32>) eps 1.000000e-03 mix concat proj(%{{.*}}, %{{.*}} : tensor<6x8xf32>, tensor<6xf32>) attention se se(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x6xf32>, tensor<1xf32>, tensor<6x1xf32>, tensor<6xf32>) : tensor<1x3x8x12xf32>
   %c = pce.layer %x patch [4, 6] embed(%we, %be : tensor<7x7xf32>, tensor<7xf32>) levels [1, 2]
-         router mlp mlp(%w1, %b1, %w2, %b2 : tensor<5x35xf32>, tensor<5xf32>, tensor<2x5xf32>, tensor<2xf32>)
+         router mlp mlp(%w1, %b1, %w2, %b2 : tensor<5x35xf32>, tensor<5xf32>, tensor<2x5xf32>, tensor<2xf32>) normalize_input
          experts(%k : tensor<2x4x7x3x3xf32>) affine(%s, %s : tensor<2x4xf32>, tensor<2x4xf32>) eps 1.0e-3
          mix concat proj(%wc, %bc : tensor<6x8xf32>, tensor<6xf32>)
          attention se se(%e1, %f1, %e2, %f2 : tensor<1x6xf32>, tensor<1xf32>, tensor<6x1xf32>, tensor<6xf32>)

@@ -170,21 +170,27 @@ TEST(Agreement, RouteEveryKind) {
       operands = " experts 4";
     }
     std::vector<std::pair<std::string, ref::RouterConfig>> variants;
-    for (int64_t k : {0, 1, 2})
-      for (bool renormalize : {false, true}) {
-        if (k == 0 && renormalize)
-          continue;
-        ref::RouterConfig cfg = base;
-        cfg.topK = k;
-        cfg.renormalize = renormalize;
-        std::string name = "w_top" + std::to_string(k) + (renormalize ? "_renorm" : "");
-        model.line(ssaOf(name) + " = pce.route " + routerName(kind) + " " + emb +
-                   operands + (k ? " top_k " + std::to_string(k) : "") +
-                   (renormalize ? " renormalize" : "") + trailing + " : " +
-                   tensorType({b, p, d}));
-        model.output(name, ssaOf(name), {b, p, e});
-        variants.emplace_back(name, cfg);
-      }
+    // The MLP also reading unit embeddings (normalize_input).
+    const std::vector<bool> units = kind == ref::RouterKind::Mlp ? std::vector<bool>{false, true}
+                                                                  : std::vector<bool>{false};
+    for (bool unit : units)
+      for (int64_t k : {0, 1, 2})
+        for (bool renormalize : {false, true}) {
+          if (k == 0 && renormalize)
+            continue;
+          ref::RouterConfig cfg = base;
+          cfg.topK = k;
+          cfg.renormalize = renormalize;
+          cfg.normalizeInput = unit;
+          std::string name = "w_top" + std::to_string(k) + (renormalize ? "_renorm" : "") +
+                             (unit ? "_unit" : "");
+          model.line(ssaOf(name) + " = pce.route " + routerName(kind) + " " + emb +
+                     operands + (k ? " top_k " + std::to_string(k) : "") +
+                     (renormalize ? " renormalize" : "") + trailing +
+                     (unit ? " normalize_input" : "") + " : " + tensorType({b, p, d}));
+          model.output(name, ssaOf(name), {b, p, e});
+          variants.emplace_back(name, cfg);
+        }
     auto outputs = compileAndRun(model, std::string("route_") + routerName(kind));
     for (const auto &[name, cfg] : variants)
       expectAgreement(outputs, name, ref::route(model.value("emb"), cfg, params),

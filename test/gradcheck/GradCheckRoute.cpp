@@ -39,12 +39,13 @@ struct RouteCase {
   bool learnableTau = false;
   bool hard = false; ///< gumbel
   Shape shape = kShapes[0];
+  bool normalizeInput = false; ///< mlp
 
   std::string describe() const {
     std::ostringstream os;
     os << agree::routerName(kind) << " top_k=" << topK
        << (renormalize ? " renorm" : "") << (learnableTau ? " log_tau" : "")
-       << (hard ? " hard" : "") << " B=" << shape.b << " P=" << shape.p
+       << (hard ? " hard" : "") << (normalizeInput ? " unit" : "") << " B=" << shape.b << " P=" << shape.p
        << " D=" << shape.d << " E=" << shape.e;
     return os.str();
   }
@@ -128,6 +129,10 @@ ModelText buildModel(const RouteCase &c, ref::RouterConfig &cfg,
   if (c.hard) {
     text += " hard";
     cfg.hard = true;
+  }
+  if (c.normalizeInput) {
+    text += " normalize_input";
+    cfg.normalizeInput = true;
   }
   model.line("%w = pce.route " + text + " : " + type({s.b, s.p, s.d}));
   model.output("w", "%w", {s.b, s.p, s.e});
@@ -215,6 +220,14 @@ TEST(GradCheckRoute, CosineLearnableTemperature) {
 
 TEST(GradCheckRoute, Mlp) { checkAll(topKVariants(ref::RouterKind::Mlp)); }
 
+// The unit rows' adjoint `(g - u <g, u>) / |emb|`, dense and top-k.
+TEST(GradCheckRoute, MlpUnitInput) {
+  std::vector<RouteCase> cases = topKVariants(ref::RouterKind::Mlp);
+  for (RouteCase &c : cases)
+    c.normalizeInput = true;
+  checkAll(cases);
+}
+
 TEST(GradCheckRoute, Gumbel) { checkAll(topKVariants(ref::RouterKind::Gumbel)); }
 
 TEST(GradCheckRoute, GumbelLearnableTemperature) {
@@ -257,11 +270,14 @@ TEST(GradCheckRoute, Float32AgainstAutograd) {
   RouteCase cosine{ref::RouterKind::Cosine, 2, true, /*learnableTau=*/true};
   RouteCase mlp{ref::RouterKind::Mlp, 1};
   mlp.shape = kShapes[1];
+  RouteCase unit{ref::RouterKind::Mlp, 2};
+  unit.normalizeInput = true;
+  unit.shape = kShapes[2];
   RouteCase gumbel{ref::RouterKind::Gumbel, 2, false, false, /*hard=*/true};
   gumbel.shape = kShapes[2];
   RouteCase soft{ref::RouterKind::Gumbel, 0, false, /*learnableTau=*/true};
   RouteCase position{ref::RouterKind::Position, 1};
-  for (const RouteCase &c : {cosine, mlp, gumbel, soft, position}) {
+  for (const RouteCase &c : {cosine, mlp, unit, gumbel, soft, position}) {
     SCOPED_TRACE(c.describe());
     ref::RouterConfig cfg;
     ModelText model = buildModel(c, cfg, /*f64Model=*/false);

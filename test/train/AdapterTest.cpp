@@ -136,6 +136,9 @@ TEST_P(AdapterVsReference, OutputsStatisticsAndGradients) {
   cfg.router.sigma = c.sigma;
   cfg.router.gumbelTau = c.gumbelTau;
   cfg.router.hard = c.hard;
+  // An MLP reads unit embeddings unless its description says otherwise.
+  cfg.router.normalizeInput =
+      c.router == ref::RouterKind::Mlp && c.layer.find("normalize_input: false") == std::string::npos;
   cfg.mix = c.concat ? ref::MixKind::Concat : ref::MixKind::Sum;
   cfg.attention = c.se ? ref::AttentionKind::SE : ref::AttentionKind::None;
   cfg.training = true;
@@ -211,7 +214,7 @@ INSTANTIATE_TEST_SUITE_P(
                            "router: {kind: cosine, tau: 0.2}}",
              "ema", ref::RouterKind::Cosine, 0, 0.2},
         Case{"mlp_top1", "{name: block, patch: 4, experts: 3, out_channels: 3, "
-                         "router: {kind: mlp, hidden: 8, top_k: 1}}",
+                         "router: {kind: mlp, hidden: 8, normalize_input: false, top_k: 1}}",
              "", ref::RouterKind::Mlp, 1},
         Case{"mlp_concat_se", "{name: block, patch: 4, experts: 2, out_channels: 4, mix: concat, attention: se, "
                               "router: {kind: mlp, hidden: 8}}",

@@ -1,6 +1,7 @@
 //===- RouterWarmStartTest.cpp - an MLP router started as the keys' one ---===//
 
 #include "runtime/train/RouterWarmStart.h"
+#include "runtime/reference/Reference.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
@@ -56,6 +57,34 @@ TEST(RouterWarmStart, LogitsAreScaledKeyProductsAndTheTop1ChoiceIsKept) {
     // Hidden units past 2E keep their random input weights.
     EXPECT_GT(c.mlp.w1.narrow(0, 8, 5).abs().sum().item<double>(), 0.0);
     EXPECT_EQ(c.mlp.w2.narrow(1, 8, 5).abs().sum().item<double>(), 0.0);
+  }
+}
+
+// With normalize_input the MLP reads emb / |emb| and is passed mean norm 1:
+// its weights are then exactly the cosine router's (the float64 reference's
+// routers, both ways, on the same embeddings).
+TEST(RouterWarmStart, OnUnitInputsTheMlpRouterIsTheCosineRouter) {
+  for (uint64_t seed : {4u, 99u}) {
+    Case c = draw(/*E=*/5, /*D=*/21, /*hidden=*/12, seed);
+    const double tau = 0.2;
+    ASSERT_EQ(warmStartMlpRouter(c.keys, tau, 1.0, c.mlp), "");
+    torch::Tensor emb = c.emb.unsqueeze(0); // [1, N, D]
+    pce::ref::RouterConfig cosine;
+    cosine.kind = pce::ref::RouterKind::Cosine;
+    cosine.numExperts = 5;
+    cosine.tau = tau;
+    pce::ref::RouterConfig mlp = cosine;
+    mlp.kind = pce::ref::RouterKind::Mlp;
+    mlp.normalizeInput = true;
+    pce::ref::RouterParams keys, net;
+    keys.keys = c.keys;
+    net.W1 = c.mlp.w1;
+    net.b1 = c.mlp.b1;
+    net.W2 = c.mlp.w2;
+    net.b2 = c.mlp.b2;
+    torch::Tensor want = pce::ref::routeDense(emb, cosine, keys);
+    torch::Tensor got = pce::ref::routeDense(emb, mlp, net);
+    EXPECT_LT((got - want).abs().max().item<double>(), 1e-12) << "seed " << seed;
   }
 }
 
