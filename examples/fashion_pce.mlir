@@ -50,6 +50,7 @@ func.func @forward(
           embed(%l1_we, %l1_be : tensor<12x12xf32>, tensor<12xf32>)
           router mlp mlp(%l1_w1, %l1_b1, %l1_w2, %l1_b2
                          : tensor<32x252xf32>, tensor<32xf32>, tensor<4x32xf32>, tensor<4xf32>)
+          normalize_input
           experts(%l1_k : tensor<4x16x12x3x3xf32>)
           bn(%l1_g, %l1_b, %l1_m, %l1_v : tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>, tensor<4x16xf32>)
           : tensor<16x8x28x28xf32>

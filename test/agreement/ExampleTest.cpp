@@ -87,6 +87,7 @@ TEST(Example, FashionModelRunsStandaloneAndMatchesTheReference) {
   ref::LayerConfig c1;
   c1.patch = {4, 4, 1, ref::Halo::Context};
   c1.router.kind = ref::RouterKind::Mlp;
+  c1.router.normalizeInput = true;
   c1.router.numExperts = 4;
   ref::LayerParams p1;
   p1.We = w["layer1.embed.weight"];
