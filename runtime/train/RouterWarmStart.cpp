@@ -6,6 +6,10 @@
 
 namespace pce::train {
 
+double mlpInputNorm(const torch::Tensor &embeddings, bool normalizeInput) {
+  return normalizeInput ? 1.0 : embeddings.norm(2, {1}).mean().item<double>();
+}
+
 std::string warmStartMlpRouter(const torch::Tensor &keys, double tau,
                                double meanNorm, MlpRouter mlp) {
   if (keys.dim() != 2 || mlp.w1.dim() != 2 || mlp.w2.dim() != 2)

@@ -36,6 +36,10 @@ struct MlpRouter {
   torch::Tensor b2; // [E]
 };
 
+/// The mean norm of what an MLP router reads from `embeddings [N, D]`: 1
+/// when it reads unit vectors (normalize_input), else the mean of |emb|.
+double mlpInputNorm(const torch::Tensor &embeddings, bool normalizeInput);
+
 /// Sets `mlp` to reproduce the cosine router of `keys [E, D]` at
 /// temperature `tau` for inputs of mean norm `meanNorm` (1 for unit ones). Returns an
 /// empty string, or why it cannot (fewer than 2E hidden units, shapes that

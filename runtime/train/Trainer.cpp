@@ -26,8 +26,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
-#include <sstream>
 #include <stdexcept>
 
 namespace pce::train {
@@ -48,11 +48,9 @@ namespace {
 double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 std::string fixed(double v, int digits) {
-  std::ostringstream os;
-  os.setf(std::ios::fixed);
-  os.precision(digits);
-  os << v;
-  return os.str();
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
 }
 
 class Trainer {
@@ -201,13 +199,11 @@ void Trainer::warmStartRouters(size_t q, const std::map<std::string, torch::Tens
     double tau = plan_.phases[q - 1].layers.at(L).tau;
     if (auto logTau = carried.find(L + ".router.log_tau"); logTau != carried.end())
       tau = std::exp(logTau->second.item<double>());
-    // An MLP reading unit embeddings starts as the keys' router exactly.
-    const bool unit = plan_.phases[q].layers.at(L).normalizeInput;
-    std::string why = warmStartMlpRouter(keys->second, tau, unit ? 1.0 : norm,
+    std::string why = warmStartMlpRouter(keys->second, tau, norm,
                                          {t.at(mlp + "w1"), t.at(mlp + "b1"), t.at(mlp + "w2"), t.at(mlp + "b2")});
     progress_->line("  " + L + ": MLP router " +
-                    (why.empty() ? "starts as the keys' router (tau " + fixed(tau, 3) + ", mean |emb| " +
-                                       fixed(norm, 3) + (unit ? ", read as unit vectors" : "") + ")"
+                    (why.empty() ? "starts as the keys' router (tau " + fixed(tau, 3) + ", mean input norm " +
+                                       fixed(norm, 3) + ")"
                                  : "initialised at random: " + why));
   }
 }
@@ -247,9 +243,7 @@ std::map<std::string, double> Trainer::carryRouting(size_t q, const std::map<std
                       " images" + note);
     } else {
       const double tau = plan_.phases[q].layers.at(L).tau;
-      const double norm = plan_.phases[q].layers.at(L).normalizeInput
-                              ? 1.0
-                              : now.embeddings.norm(2, {1}).mean().item<double>();
+      const double norm = mlpInputNorm(now.embeddings, plan_.phases[q].layers.at(L).normalizeInput);
       std::string why = warmStartMlpRouter(k, tau, norm, {t.at(mlp + "w1"), t.at(mlp + "b1"), t.at(mlp + "w2"),
                                                          t.at(mlp + "b2")});
       progress_->line("  " + L + ": MLP router " +
@@ -289,7 +283,7 @@ void Trainer::startPhase(size_t q) {
         beforeVal[L] = sampleLayer(*net_, L, data_.validation, kAgreementImages, plan_.batch, evalChunks()).routing;
         const bool keyed = prev->second.router == "cosine" || prev->second.router == "gumbel";
         if (next.router == "mlp" && keyed && before[L].embeddings.defined())
-          norms[L] = before[L].embeddings.norm(2, {1}).mean().item<double>();
+          norms[L] = mlpInputNorm(before[L].embeddings, next.normalizeInput);
       }
   }
   std::shared_ptr<Network> next = buildNetwork(q);
