@@ -225,6 +225,12 @@ Dataset openDataset(hid_t file, const std::string &path, const char *name, bool 
   if (!ok)
     fail(path + ": dataset '" + name + "': expected " + (pixels ? "uint8 pixels" : "integer labels") + ", found " +
          typeText(type.get()));
+  // HDF5 never writes an integer of 0 bytes, but reads one: then the layout
+  // stores 0 bytes for any shape, and every label is converted from nothing.
+  const size_t typeSize = H5Tget_size(type.get());
+  if (typeSize == 0 || typeSize > 8)
+    fail(path + ": dataset '" + name + "': its integer type is " + std::to_string(typeSize) +
+         " bytes wide (damaged: an integer is 1 to 8 bytes)");
   if (H5Sget_simple_extent_type(d.space.get()) != H5S_SIMPLE)
     fail(path + ": dataset '" + name + "': expected an array, found a scalar or empty dataspace");
   int rank = H5Sget_simple_extent_ndims(d.space.get());
@@ -232,7 +238,7 @@ Dataset openDataset(hid_t file, const std::string &path, const char *name, bool 
     fail(path + ": dataset '" + name + "': cannot read its shape" + hdf5Detail());
   d.dims.resize(rank);
   d.maxDims.resize(rank);
-  d.typeSize = H5Tget_size(type.get());
+  d.typeSize = typeSize;
   if (H5Sget_simple_extent_dims(d.space.get(), d.dims.data(), d.maxDims.data()) < 0)
     fail(path + ": dataset '" + name + "': cannot read its shape" + hdf5Detail());
   if (d.dims[0] == 0)

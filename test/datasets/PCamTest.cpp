@@ -14,7 +14,10 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 using namespace pce::rt;
@@ -354,4 +357,21 @@ TEST(PCam, RandomDamageIsAnErrorOrPatches) {
     }
   }
   EXPECT_LT(ok, 600);
+}
+
+// The fuzzer's find: a y dataset whose integer type is 0 bytes wide claims
+// 120,193,278 labels in 1,797 bytes; its layout stores 0 bytes, which is
+// what the shape "needs". Refused at the type, at once, instead of
+// converting 120 million labels from nothing (seconds each read).
+TEST(PCam, AnIntegerTypeOfZeroBytesIsDamaged) {
+  const std::string path = std::string(PCE_DATASETS_TEST_DATA) + "/hdf5-zero-byte-labels.h5";
+  std::ifstream in(path, std::ios::binary);
+  ASSERT_TRUE(in) << path;
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  const auto start = std::chrono::steady_clock::now();
+  auto info = inspectPCamFile(bytes, "zero_y.h5", 'y');
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_FALSE(info);
+  EXPECT_CONTAINS(info.error(), "zero_y.h5: dataset 'y': its integer type is 0 bytes wide (damaged");
+  EXPECT_LT(seconds, 1.0);
 }
