@@ -63,22 +63,31 @@ LogicalResult verifyRouter(Operation *op, const RouterConfig &c,
            << what << " does not apply to a '" << kind << "' router";
   };
   bool usesKeys = c.kind == RouterKind::cosine || c.kind == RouterKind::gumbel;
-  bool usesTau = usesKeys;
+  bool mlp = c.kind == RouterKind::mlp;
+  bool usesTau = usesKeys || (mlp && c.cosineHead);
 
   if (usesKeys && !c.keys)
     return op->emitOpError()
            << "a '" << kind << "' router needs operand 'keys' [E, D]";
   if (!usesKeys && c.keys)
     return notFor("operand 'keys'");
-  if (c.kind == RouterKind::mlp && c.mlp.size() != 4)
-    return checkGroupSize(op, "mlp", c.mlp, 4,
-                          "(W1 [Hd, D], b1 [Hd], W2 [E, Hd], b2 [E])");
-  if (c.kind != RouterKind::mlp && !c.mlp.empty())
+  if (mlp && c.mlp.size() != mlpGroupSize(c.cosineHead))
+    return checkGroupSize(op, "mlp", c.mlp, mlpGroupSize(c.cosineHead),
+                          c.cosineHead
+                              ? "(W1 [Hd, D], b1 [Hd], W2 [E, Hd]; a cosine "
+                                "head has no b2)"
+                              : "(W1 [Hd, D], b1 [Hd], W2 [E, Hd], b2 [E])");
+  if (!mlp && !c.mlp.empty())
     return notFor("operand group 'mlp'");
-  if (c.kind != RouterKind::mlp && c.normalizeInput)
+  if (!mlp && c.normalizeInput)
     return notFor("attribute 'normalize_input'");
+  if (!mlp && c.cosineHead)
+    return notFor("attribute 'cosine_head'");
   if (!usesTau && (c.tau || c.logTau))
-    return notFor(c.tau ? "attribute 'tau'" : "operand 'log_tau'");
+    return mlp ? op->emitOpError()
+                     << (c.tau ? "attribute 'tau'" : "operand 'log_tau'")
+                     << " applies to an 'mlp' router only with 'cosine_head'"
+               : notFor(c.tau ? "attribute 'tau'" : "operand 'log_tau'");
   if (c.tau && !(*c.tau > 0.0))
     return op->emitOpError() << "attribute 'tau' must be > 0, found " << *c.tau;
   if (c.kind != RouterKind::position) {
@@ -126,7 +135,7 @@ LogicalResult verifyRouter(Operation *op, const RouterConfig &c,
                 .str()))))
       return failure();
   }
-  if (c.kind == RouterKind::mlp) {
+  if (mlp) {
     ArrayRef<int64_t> w1 = shapes["mlp W1"];
     if (w1.size() != 2 || w1[1] != width)
       return shapes.check(shapes::expectShape(
@@ -137,7 +146,8 @@ LogicalResult verifyRouter(Operation *op, const RouterConfig &c,
          {std::pair<StringRef, SmallVector<int64_t>>{"mlp b1", {hidden}},
           {"mlp W2", {numExperts, hidden}},
           {"mlp b2", {numExperts}}})
-      if (failed(shapes.check(shapes::expectShape(
+      if ((name != "mlp b2" || !c.cosineHead) &&
+          failed(shapes.check(shapes::expectShape(
               ("operand '" + name + "'").str(), shapes[name], expected,
               formatv("Hd = {0} hidden units from W1, E = {1} experts", hidden,
                       numExperts)

@@ -93,6 +93,7 @@ struct RouterConfig {
   double beta, sigma, gumbelTau;
   bool hard;
   bool normalizeInput;
+  bool cosineHead;
 
   template <typename OpTy> static RouterConfig of(OpTy op, RouterKind kind) {
     RouterConfig c;
@@ -111,11 +112,14 @@ struct RouterConfig {
     c.gumbelTau = op.getGumbelTau().convertToDouble();
     c.hard = op.getHard();
     c.normalizeInput = op.getNormalizeInput();
+    c.cosineHead = op.getCosineHead();
     return c;
   }
 };
 
 inline const StringRef kMlpNames[] = {"W1", "b1", "W2", "b2"};
+/// The MLP group's size: a cosine head has no `b2`.
+inline size_t mlpGroupSize(bool cosineHead) { return cosineHead ? 3 : 4; }
 inline const StringRef kBnNames[] = {"gamma", "beta", "mean", "var"};
 inline const StringRef kAffineNames[] = {"scale", "shift"};
 inline const StringRef kProjNames[] = {"Wc", "bc"};

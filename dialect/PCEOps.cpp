@@ -128,7 +128,7 @@ static int64_t routerExperts(RouterKind kind, Value keys, ValueRange mlp,
   };
   if ((kind == RouterKind::cosine || kind == RouterKind::gumbel) && keys)
     return rows(keys);
-  if (kind == RouterKind::mlp && mlp.size() == 4)
+  if (kind == RouterKind::mlp && mlp.size() >= 3) // W2 [E, Hd]
     return rows(mlp[2]);
   return attr ? *attr : -1;
 }
@@ -168,7 +168,7 @@ LogicalResult RouteOp::verify() {
                             "found rank "
                          << in.size();
   if ((getKeys() && failed(shapes.add("keys", getKeys()))) ||
-      (getMlp().size() == 4 &&
+      (getMlp().size() == mlpGroupSize(getCosineHead()) &&
        failed(shapes.addGroup("mlp", getMlp(), kMlpNames))) ||
       (getLogTau() && failed(shapes.add("log_tau", getLogTau()))))
     return failure();
@@ -362,7 +362,7 @@ LogicalResult LayerOp::verify() {
   }
 
   if ((getKeys() && failed(shapes.add("keys", getKeys()))) ||
-      (getMlp().size() == 4 &&
+      (getMlp().size() == mlpGroupSize(getCosineHead()) &&
        failed(shapes.addGroup("mlp", getMlp(), kMlpNames))) ||
       (getLogTau() && failed(shapes.add("log_tau", getLogTau()))))
     return failure();

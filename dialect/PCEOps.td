@@ -103,7 +103,8 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
     | `uniform` | `1/E` | none (`experts E` required) |
     | `position` | `softmax(beta*[e == table[p]])`; noise only in training | none (`experts E` required) |
     | `cosine` | `softmax(cos(emb, k_e) / tau)` | `keys [E, D]` |
-    | `mlp` | `softmax(W2 relu(W1 u + b1) + b2)`, `u = emb` or, with `normalize_input`, `emb / max(|emb|, 1e-12)` | `mlp(W1 [Hd,D], b1 [Hd], W2 [E,Hd], b2 [E])` |
+    | `mlp` | `softmax(W2 h + b2)`, `h = relu(W1 u + b1)`, `u = emb` or, with `normalize_input`, `emb / max(|emb|, 1e-12)` | `mlp(W1 [Hd,D], b1 [Hd], W2 [E,Hd], b2 [E])` |
+    | `mlp` `cosine_head` | `softmax(cos(h, W2_e) / tau)`, `h` as above | `mlp(W1 [Hd,D], b1 [Hd], W2 [E,Hd])` |
     | `gumbel` | inference: `softmax(cos / tau)` | `keys [E, D]` |
 
     The routed operand is the embeddings `[B, P, D]` for `cosine`, `mlp` and
@@ -120,7 +121,11 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
     the training-time Gumbel softmax. `normalize_input` (MLP only) feeds the
     MLP unit-length embeddings, which bounds its first layer's input as the
     cosine router's is (docs/Rationale.md, "The MLP router reads unit
-    embeddings").
+    embeddings"). `cosine_head` (MLP only) replaces the MLP's output layer by a
+    cosine router over its hidden features, with `W2`'s rows as the keys and
+    no `b2`: its logits are bounded by `1/tau` and have no part that is the
+    same for every input (docs/Rationale.md, "The MLP router's cosine head");
+    `tau` and `log_tau` then apply as for `cosine`.
 
     ```mlir
     %w = pce.route cosine %e keys(%k : tensor<4x105xf32>) tau 5.000000e-01 top_k 1
@@ -142,7 +147,8 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
                        DefaultValuedAttr<F64Attr, "0.0">:$sigma,
                        DefaultValuedAttr<F64Attr, "1.0">:$gumbel_tau,
                        UnitAttr:$hard,
-                       UnitAttr:$normalize_input);
+                       UnitAttr:$normalize_input,
+                       UnitAttr:$cosine_head);
   let results = (outs PCE_FloatTensor:$result);
   let assemblyFormat = [{
     $kind $input
@@ -159,6 +165,7 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
     (`gumbel_tau` $gumbel_tau^)?
     (`hard` $hard^)?
     (`normalize_input` $normalize_input^)?
+    (`cosine_head` $cosine_head^)?
     attr-dict `:` type($input)
   }];
   let extraClassDeclaration = [{
@@ -343,6 +350,7 @@ def PCE_LayerOp : PCE_InferredOp<"layer", [AttrSizedOperandSegments]> {
                        DefaultValuedAttr<F64Attr, "1.0">:$gumbel_tau,
                        UnitAttr:$hard,
                        UnitAttr:$normalize_input,
+                       UnitAttr:$cosine_head,
                        DefaultValuedAttr<F64Attr, "1.0e-5">:$eps,
                        DefaultValuedAttr<PCE_MixKind, "::mlir::pce::MixKind::sum">:$mix,
                        DefaultValuedAttr<PCE_AttentionKind, "::mlir::pce::AttentionKind::none">:$attention);
@@ -363,6 +371,7 @@ def PCE_LayerOp : PCE_InferredOp<"layer", [AttrSizedOperandSegments]> {
     (`gumbel_tau` $gumbel_tau^)?
     (`hard` $hard^)?
     (`normalize_input` $normalize_input^)?
+    (`cosine_head` $cosine_head^)?
     `experts` `(` $kernels `:` type($kernels) `)`
     (`bn` `(` $bn^ `:` type($bn) `)`)?
     (`affine` `(` $affine^ `:` type($affine) `)`)?

@@ -71,7 +71,8 @@ LogicalResult Parser::parseRouter(yaml::Node *value, SMLoc keyLoc,
   if (failed(forEachEntry(
           value, keyLoc, "'router'",
           {"kind", "tau", "learnable_tau", "top_k", "renormalize", "table",
-           "beta", "sigma", "gumbel_tau", "hard", "hidden", "normalize_input"},
+           "beta", "sigma", "gumbel_tau", "hard", "hidden", "normalize_input",
+           "cosine_head"},
           [&](StringRef key, SMLoc loc, yaml::Node *v) -> LogicalResult {
             if (key == "kind")
               return readChoice<pce_ir::RouterKind>(v, loc, key, kRouterKinds,
@@ -98,6 +99,8 @@ LogicalResult Parser::parseRouter(yaml::Node *value, SMLoc keyLoc,
               return readBool(v, loc, key, router.hard);
             if (key == "normalize_input")
               return readBool(v, loc, key, router.normalizeInput);
+            if (key == "cosine_head")
+              return readBool(v, loc, key, router.cosineHead);
             return readInt(v, loc, key, 1, router.hidden);
           })))
     return failure();
@@ -119,10 +122,13 @@ LogicalResult Parser::checkRouter(const RouterDesc &router) {
                                     << "' router");
   };
   bool keyed = kind == RK::cosine || kind == RK::gumbel;
-  if (!keyed && router.tau.given)
-    return misplaced(router.tau.loc, "tau", "cosine and gumbel");
-  if (!keyed && router.learnableTau.given)
-    return misplaced(router.learnableTau.loc, "learnable_tau", "cosine and gumbel");
+  // A cosine head is a cosine router over the MLP's hidden features.
+  bool tempered = keyed || mlpHasCosineHead(router);
+  StringRef temperedKinds = "cosine, gumbel and cosine-head mlp";
+  if (!tempered && router.tau.given)
+    return misplaced(router.tau.loc, "tau", temperedKinds);
+  if (!tempered && router.learnableTau.given)
+    return misplaced(router.learnableTau.loc, "learnable_tau", temperedKinds);
   if (kind != RK::position) {
     if (router.table.given)
       return misplaced(router.table.loc, "table", "position");
@@ -141,6 +147,8 @@ LogicalResult Parser::checkRouter(const RouterDesc &router) {
     return misplaced(router.hidden.loc, "hidden", "mlp");
   if (kind != RK::mlp && router.normalizeInput.given)
     return misplaced(router.normalizeInput.loc, "normalize_input", "mlp");
+  if (kind != RK::mlp && router.cosineHead.given)
+    return misplaced(router.cosineHead.loc, "cosine_head", "mlp");
   if (router.tau.given && !(router.tau.value > 0))
     return error(router.tau.loc) << "'tau' must be > 0, found " << num(router.tau.value);
   if (router.gumbelTau.given && !(router.gumbelTau.value > 0))

@@ -102,7 +102,8 @@ LogicalResult ModelImporter::importPCE(const LayerDesc &layer) {
     if (failed(add(mlp, "router.mlp.w1", rt::ParamRole::RouterMlpWeight, {hidden, dim}, at)) ||
         failed(add(mlp, "router.mlp.b1", rt::ParamRole::RouterMlpBias, {hidden}, at)) ||
         failed(add(mlp, "router.mlp.w2", rt::ParamRole::RouterMlpWeight, {experts, hidden}, at)) ||
-        failed(add(mlp, "router.mlp.b2", rt::ParamRole::RouterMlpBias, {experts}, at)))
+        (!mlpHasCosineHead(router) &&
+         failed(add(mlp, "router.mlp.b2", rt::ParamRole::RouterMlpBias, {experts}, at))))
       return failure();
   }
   bool learnable = router.learnableTau.given && router.learnableTau.value;
@@ -165,6 +166,7 @@ LogicalResult ModelImporter::importPCE(const LayerDesc &layer) {
       llvm::APFloat(router.gumbelTau.given ? router.gumbelTau.value : 1.0),
       router.hard.given && router.hard.value,
       kind == pir::RouterKind::mlp && mlpNormalizesInput(router),
+      mlpHasCosineHead(router),
       llvm::APFloat(d.eps.given ? d.eps.value : 1e-5),
       concat ? pir::MixKind::concat : pir::MixKind::sum,
       squeeze ? pir::AttentionKind::se : pir::AttentionKind::none);

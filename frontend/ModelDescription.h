@@ -87,12 +87,20 @@ struct RouterDesc {
   Located<bool> hard;
   Located<int64_t> hidden; // mlp; default 32
   Located<bool> normalizeInput; // mlp; see mlpNormalizesInput
+  Located<bool> cosineHead;     // mlp; see mlpHasCosineHead
 };
 
 /// Whether an MLP router reads unit-length embeddings (`normalize_input`,
 /// default true: docs/Rationale.md, "The MLP router reads unit embeddings").
 inline bool mlpNormalizesInput(const RouterDesc &router) {
   return router.normalizeInput.given ? router.normalizeInput.value : true;
+}
+
+/// Whether an MLP router's output layer is a cosine head (`cosine_head`,
+/// default false: docs/Rationale.md, "The MLP router's cosine head").
+inline bool mlpHasCosineHead(const RouterDesc &router) {
+  return router.kind.value == mlir::pce::RouterKind::mlp &&
+         router.cosineHead.given && router.cosineHead.value;
 }
 
 enum class NormForm { Stats, Affine };

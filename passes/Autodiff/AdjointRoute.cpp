@@ -8,8 +8,10 @@
 //   gumbel    w = softmax((l + g) / gumbel_tau), g ~ Gumbel(0, 1); with `hard`
 //             the one-hot of its argmax, differentiated as the soft weights
 //             (straight-through)
-//   mlp       w = softmax(W2 relu(W1 u + b1) + b2), u = emb or, with
-//             normalize_input, emb / max(|emb|, 1e-12)
+//   mlp       w = softmax(W2 h + b2), h = relu(W1 u + b1), u = emb or, with
+//             normalize_input, emb / max(|emb|, 1e-12); with cosine_head
+//             w = softmax(cos(h, W2_e) / tau), differentiated as the cosine
+//             router with h for the embeddings and W2 for the keys
 //
 // then top-k: the k largest values are kept (ties to the lower expert) and,
 // with `renormalize`, divided by their sum. The adjoint runs the chain
@@ -63,16 +65,19 @@ bool isTrainable(RouteOp op) {
 /// exist follows from the op's kind and options alone.
 struct Saved {
   Value soft;                   // the softmax the gradient flows through
-  Value logits;                 // cosine, gumbel: cos / tau
+  Value logits;                 // cosine, gumbel, mlp cosine head: cos / tau
   Value embSquares, keySquares; // cosine, gumbel: |emb|^2, |k_e|^2;
                                 // mlp with normalize_input: |emb|^2
   Value hidden;                 // mlp: relu(W1 u + b1)
+  Value hiddenSquares;          // mlp cosine head: |hidden|^2
+  Value headSquares;            // mlp cosine head: |W2_e|^2
   Value mask;                   // top-k: 1 where a weight is kept, else 0
   Value keptSum;                // top-k with renormalize: sum of kept weights
 
   SmallVector<Value> pack() const {
     SmallVector<Value> values;
-    for (Value v : {soft, logits, embSquares, keySquares, hidden, mask, keptSum})
+    for (Value v : {soft, logits, embSquares, keySquares, hidden, hiddenSquares,
+                    headSquares, mask, keptSum})
       if (v)
         values.push_back(v);
     return values;
@@ -84,9 +89,13 @@ struct Saved {
     if (readsKeys(op))
       slots.append({&s.logits, &s.embSquares, &s.keySquares});
     if (op.getKind() == RouterKind::mlp) {
+      if (op.getCosineHead())
+        slots.push_back(&s.logits);
       if (op.getNormalizeInput())
         slots.push_back(&s.embSquares);
       slots.push_back(&s.hidden);
+      if (op.getCosineHead())
+        slots.append({&s.hiddenSquares, &s.headSquares});
     }
     if (activeTopK(op)) {
       slots.push_back(&s.mask);
@@ -287,25 +296,48 @@ Value backThroughUnitRows(OpBuilder &b, Location loc, Value grad, Value unit,
       });
 }
 
-/// The MLP router's parameter and input gradients from `grad`, that of its
-/// logits `W2 h + b2`, `h = relu(W1 input + b1)`; `emb` is the gradient of
-/// `input` (the embeddings, or their unit rows).
+/// The MLP router's parameter and input gradients; `emb` is the gradient of
+/// its first layer's input (the embeddings, or their unit rows).
 struct MlpGrads {
-  Value emb, w1, b1, w2, b2;
+  Value emb, w1, b1, w2, b2, logTau;
 };
+
+/// The dense layers' adjoints (AdjointDense.h) are built with the summed
+/// loops innermost.
+constexpr DenseLoops kMlpLoops = DenseLoops::SumsInnermost;
+
+/// The first layer's gradients from `preActivation`, that of `W1 input + b1`.
+void backThroughFirstLayer(OpBuilder &b, Location loc, Value preActivation,
+                           Value input, ValueRange mlp, MlpGrads &g) {
+  g.b1 = denseBiasGrad(b, loc, preActivation, kMlpLoops);
+  g.w1 = denseWeightGrad(b, loc, preActivation, input, kMlpLoops);
+  g.emb = denseInputGrad(b, loc, preActivation, mlp[0], /*gate=*/{}, kMlpLoops);
+}
+
+/// From `grad`, that of the logits `W2 h + b2`, `h = relu(W1 input + b1)`;
+/// the ReLU's adjoint is fused into the second layer's input gradient.
 MlpGrads backThroughMlp(OpBuilder &b, Location loc, Value grad, Value input,
                         ValueRange mlp, Value hidden) {
-  // The dense layers' adjoints (AdjointDense.h), summed loops innermost; the
-  // ReLU's is fused into the second layer's input gradient.
-  const DenseLoops loops = DenseLoops::SumsInnermost;
   MlpGrads g;
-  g.b2 = denseBiasGrad(b, loc, grad, loops);
-  g.w2 = denseWeightGrad(b, loc, grad, hidden, loops);
-  Value preActivation = denseInputGrad(b, loc, grad, mlp[2], hidden, loops);
-  g.b1 = denseBiasGrad(b, loc, preActivation, loops);
-  g.w1 = denseWeightGrad(b, loc, preActivation, input, loops);
-  g.emb = denseInputGrad(b, loc, preActivation, mlp[0], /*gate=*/{}, loops);
+  g.b2 = denseBiasGrad(b, loc, grad, kMlpLoops);
+  g.w2 = denseWeightGrad(b, loc, grad, hidden, kMlpLoops);
+  backThroughFirstLayer(
+      b, loc, denseInputGrad(b, loc, grad, mlp[2], hidden, kMlpLoops), input,
+      mlp, g);
   return g;
+}
+
+/// `g` where `hidden > 0`, else 0: the ReLU's adjoint.
+Value backThroughRelu(OpBuilder &b, Location loc, Value grad, Value hidden) {
+  Type element = elementOf(grad);
+  return buildElementwise(
+      b, loc, {grad, hidden}, typeOf(grad),
+      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+        Value zero = floatConstant(nb, nloc, element, 0.0);
+        Value active = arith::CmpFOp::create(
+            nb, nloc, arith::CmpFPredicate::OGT, a[1], zero);
+        return arith::SelectOp::create(nb, nloc, active, a[0], zero);
+      });
 }
 
 /// The cosine logits' gradients from `grad`, that of `l = cos / tau`,
@@ -318,12 +350,17 @@ MlpGrads backThroughMlp(OpBuilder &b, Location loc, Value grad, Value input,
 struct CosineGrads {
   Value emb, keys, logTau;
 };
+/// What the forward saved of one cosine score: `cos / tau` and the squared
+/// norms of the rows it compared.
+struct CosineSaved {
+  Value logits, embSquares, keySquares;
+};
 class CosineBackward {
 public:
-  CosineBackward(OpBuilder &b, Location loc, RouteOp op, Value grad,
-                 Value logTau, const Saved &saved)
-      : b(b), loc(loc), grad(grad), logTau(logTau), saved(saved),
-        tau(op.getTauValue()), element(elementOf(grad)) {}
+  CosineBackward(OpBuilder &b, Location loc, double tau, Value grad,
+                 Value logTau, CosineSaved saved)
+      : b(b), loc(loc), grad(grad), logTau(logTau), saved(saved), tau(tau),
+        element(elementOf(grad)) {}
 
   CosineGrads build(Value emb, Value keys) {
     // Per score: a = g / (tau * denom), and c = g * l / |x|^2 (x = emb or k)
@@ -445,7 +482,7 @@ private:
   OpBuilder &b;
   Location loc;
   Value grad, logTau;
-  const Saved &saved;
+  CosineSaved saved;
   double tau;
   Type element;
 };
@@ -509,9 +546,14 @@ struct RouteAdjoint final
     }
     case RouterKind::mlp: {
       MlpLogits mlp = mlpLogits(b, loc, adaptor.getInput(), adaptor.getMlp(),
-                                op.getNormalizeInput());
+                                mlpOptions(op, adaptor.getLogTau()));
       saved.hidden = mlp.hidden;
       saved.embSquares = mlp.embSquares;
+      if (op.getCosineHead()) {
+        saved.logits = mlp.logits;
+        saved.hiddenSquares = mlp.hiddenSquares;
+        saved.headSquares = mlp.headSquares;
+      }
       weights = saved.soft = softmaxLastDim(b, loc, mlp.logits);
       break;
     }
@@ -557,8 +599,26 @@ struct RouteAdjoint final
       Value emb = adaptor.getInput(), unit;
       if (op.getNormalizeInput())
         unit = unitRows(b, loc, emb, saved->embSquares);
-      MlpGrads g = backThroughMlp(b, loc, logitGrad, unit ? unit : emb,
-                                  adaptor.getMlp(), saved->hidden);
+      Value firstInput = unit ? unit : emb;
+      ValueRange params = adaptor.getMlp();
+      MlpGrads g;
+      if (op.getCosineHead()) {
+        // The head is the cosine router of the hidden features against W2.
+        CosineGrads head =
+            CosineBackward(b, loc, op.getTauValue(), logitGrad,
+                           adaptor.getLogTau(),
+                           {saved->logits, saved->hiddenSquares,
+                            saved->headSquares})
+                .build(saved->hidden, params[2]);
+        g.w2 = head.keys;
+        g.logTau = head.logTau;
+        backThroughFirstLayer(
+            b, loc, backThroughRelu(b, loc, head.emb, saved->hidden),
+            firstInput, params, g);
+      } else {
+        g = backThroughMlp(b, loc, logitGrad, firstInput, params,
+                           saved->hidden);
+      }
       unsigned mlp = segment(2);
       grads[input] =
           unit ? backThroughUnitRows(b, loc, g.emb, unit, saved->embSquares)
@@ -566,12 +626,16 @@ struct RouteAdjoint final
       grads[mlp] = g.w1;
       grads[mlp + 1] = g.b1;
       grads[mlp + 2] = g.w2;
-      grads[mlp + 3] = g.b2;
+      if (g.b2)
+        grads[mlp + 3] = g.b2;
+      if (g.logTau)
+        grads[segment(3)] = g.logTau;
       return grads;
     }
-    CosineGrads g = CosineBackward(b, loc, op, logitGrad, adaptor.getLogTau(),
-                                   *saved)
-                        .build(adaptor.getInput(), adaptor.getKeys());
+    CosineGrads g =
+        CosineBackward(b, loc, op.getTauValue(), logitGrad, adaptor.getLogTau(),
+                       {saved->logits, saved->embSquares, saved->keySquares})
+            .build(adaptor.getInput(), adaptor.getKeys());
     grads[input] = g.emb;
     grads[segment(1)] = g.keys;
     if (g.logTau)

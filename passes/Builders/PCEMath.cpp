@@ -71,10 +71,10 @@ Value unitRows(OpBuilder &b, Location loc, Value x, Value squares) {
 }
 
 MlpLogits mlpLogits(OpBuilder &b, Location loc, Value emb, ValueRange mlp,
-                    bool normalizeInput) {
+                    const MlpOptions &options) {
   MlpLogits result;
   result.input = emb;
-  if (normalizeInput) {
+  if (options.normalizeInput) {
     result.embSquares = rowSquares(b, loc, emb);
     result.input = unitRows(b, loc, emb, result.embSquares);
   }
@@ -87,7 +87,15 @@ MlpLogits mlpLogits(OpBuilder &b, Location loc, Value emb, ValueRange mlp,
         return arith::MaximumFOp::create(nb, nloc, a[0], zero);
       });
   result.hidden = activation;
-  result.logits = contractLastDim(b, loc, activation, mlp[2], mlp[3]);
+  if (!options.cosineHead) {
+    result.logits = contractLastDim(b, loc, activation, mlp[2], mlp[3]);
+    return result;
+  }
+  CosineLogits head =
+      cosineLogits(b, loc, activation, mlp[2], options.logTau, options.tau);
+  result.logits = head.logits;
+  result.hiddenSquares = head.embSquares;
+  result.headSquares = head.keySquares;
   return result;
 }
 

@@ -35,18 +35,38 @@ Value rowSquares(OpBuilder &b, Location loc, Value x);
 /// `x / max(|x|, kCosineNormFloor)` row by row, from `squares = |x|^2`.
 Value unitRows(OpBuilder &b, Location loc, Value x, Value squares);
 
-/// The MLP router's logits `W2 hidden + b2`, `hidden = relu(W1 u + b1)`, and
-/// what the adjoint reads: `u` is `emb`, or its unit rows when
-/// `normalizeInput`, whose squared norms `embSquares` are then set.
+/// How an MLP router computes its logits: `normalizeInput` feeds `W1` the
+/// unit rows of the embeddings; `cosineHead` replaces `W2 hidden + b2` by
+/// the cosine router over `hidden` with `W2`'s rows as keys, at `tau`, or
+/// `exp(logTau)` when `logTau` (0-d) is given.
+struct MlpOptions {
+  bool normalizeInput = false;
+  bool cosineHead = false;
+  Value logTau;
+  double tau = 1.0;
+};
+
+/// The MLP router's logits, `hidden = relu(W1 u + b1)`, and what the adjoint
+/// reads: `u` is `emb`, or its unit rows when `normalizeInput`, whose squared
+/// norms `embSquares` are then set; with `cosineHead`, the head's squared
+/// norms `|hidden|^2` [B, P] and `|W2_e|^2` [E] too.
 struct MlpLogits {
   Value input;
   Value embSquares;
   Value hidden;
   Value logits;
+  Value hiddenSquares, headSquares;
 };
-/// `mlp = (W1, b1, W2, b2)`.
+/// A pce.route's MLP options; `logTau` is its (converted) log_tau operand.
+template <typename RouteOpT>
+MlpOptions mlpOptions(RouteOpT op, Value logTau) {
+  return {op.getNormalizeInput(), op.getCosineHead(), logTau,
+          op.getTauValue()};
+}
+
+/// `mlp = (W1, b1, W2, b2)`, or `(W1, b1, W2)` with a cosine head.
 MlpLogits mlpLogits(OpBuilder &b, Location loc, Value emb, ValueRange mlp,
-                    bool normalizeInput);
+                    const MlpOptions &options);
 
 /// The rank of each weight in its last-dim row (i64):
 /// `#{e' : w[e'] > w[e] or (w[e'] == w[e] and e' < e)}`, so the k largest

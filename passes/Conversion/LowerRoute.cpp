@@ -7,8 +7,9 @@
 //                                                         broadcast over B)
 //   cosine,   s = <emb, k_e> / max(|emb| |k_e|, 1e-12)
 //   gumbel    w = softmax(s / tau)                      (no noise at inference)
-//   mlp       w = softmax(W2 relu(W1 u + b1) + b2), u = emb or, with
-//             normalize_input, emb / max(|emb|, 1e-12)
+//   mlp       w = softmax(W2 h + b2), h = relu(W1 u + b1), u = emb or, with
+//             normalize_input, emb / max(|emb|, 1e-12); with cosine_head
+//             w = softmax(cos(h, W2_e) / tau) (the cosine router over h)
 //
 // followed, for 0 < top_k < E, by the top-k mask (ties keep the lower expert)
 // and the optional renormalisation. Every value is computed in the op's
@@ -121,7 +122,7 @@ struct LowerRoute : OpConversionPattern<RouteOp> {
       weights = softmaxLastDim(
           rewriter, loc,
           mlpLogits(rewriter, loc, adaptor.getInput(), adaptor.getMlp(),
-                    op.getNormalizeInput())
+                    mlpOptions(op, adaptor.getLogTau()))
               .logits);
       break;
     }

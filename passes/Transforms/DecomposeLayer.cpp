@@ -45,7 +45,8 @@ void decompose(LayerOp layer, RewriterBase &rewriter) {
       layer.getMlp(), layer.getLogTau(), expertsAttr, layer.getTauAttr(),
       layer.getTopKAttr(), layer.getRenormalizeAttr(), layer.getTableAttr(),
       layer.getBetaAttr(), layer.getSigmaAttr(), layer.getGumbelTauAttr(),
-      layer.getHardAttr(), layer.getNormalizeInputAttr());
+      layer.getHardAttr(), layer.getNormalizeInputAttr(),
+      layer.getCosineHeadAttr());
 
   Value experts =
       ExpertsOp::create(rewriter, loc, patches, layer.getKernels(),

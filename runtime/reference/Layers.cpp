@@ -21,7 +21,8 @@ std::string LayerSpec::describe() const {
   std::ostringstream os;
   os << routerName(router) << " E=" << experts << " top_k=" << topK
      << (renormalize ? " renorm" : "")
-     << (normalizeInput ? " unit-input" : "") << " patch=" << ph << "x" << pw
+     << (normalizeInput ? " unit-input" : "") << (cosineHead ? " cosine-head" : "")
+     << " patch=" << ph << "x" << pw
      << " k=" << k << (halo == ref::Halo::Isolated ? " isolated" : "")
      << (mix == ref::MixKind::Concat ? " concat" : "")
      << (attention == ref::AttentionKind::SE ? "+se" : "")
@@ -76,6 +77,7 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
   rc.gumbelTau = s.gumbelTau;
   rc.hard = s.hard;
   rc.normalizeInput = s.normalizeInput;
+  rc.cosineHead = s.cosineHead;
   out.config.mix = s.mix;
   out.config.attention = s.attention;
 
@@ -110,16 +112,20 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
     std::vector<std::string> ssa = {
         param("router.mlp.w1", torch::randn({hd, d}, f64) / std::sqrt(double(d))),
         param("router.mlp.b1", torch::randn({hd}, f64) * 0.1),
-        param("router.mlp.w2", torch::randn({e, hd}, f64) / std::sqrt(double(hd))),
-        param("router.mlp.b2", torch::randn({e}, f64) * 0.1)};
+        param("router.mlp.w2", torch::randn({e, hd}, f64) / std::sqrt(double(hd)))};
     out.params.router.W1 = value("router.mlp.w1");
     out.params.router.b1 = value("router.mlp.b1");
     out.params.router.W2 = value("router.mlp.w2");
-    out.params.router.b2 = value("router.mlp.b2");
-    op << " mlp" << group(ssa, {out.params.router.W1, out.params.router.b1,
-                                out.params.router.W2, out.params.router.b2}, model.isF64());
+    std::vector<torch::Tensor> values = {out.params.router.W1, out.params.router.b1, out.params.router.W2};
+    if (!s.cosineHead) {
+      ssa.push_back(param("router.mlp.b2", torch::randn({e}, f64) * 0.1));
+      out.params.router.b2 = value("router.mlp.b2");
+      values.push_back(out.params.router.b2);
+    }
+    op << " mlp" << group(ssa, values, model.isF64());
   }
-  bool hasTau = s.router == ref::RouterKind::Cosine || s.router == ref::RouterKind::Gumbel;
+  bool hasTau = s.router == ref::RouterKind::Cosine || s.router == ref::RouterKind::Gumbel ||
+                (s.router == ref::RouterKind::Mlp && s.cosineHead);
   if (hasTau && s.learnableTau) {
     auto t = param("router.log_tau", torch::randn({}, f64) * 0.5);
     op << " log_tau" << group({t}, {value("router.log_tau")}, model.isF64());
@@ -140,6 +146,8 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
   }
   if (s.router == ref::RouterKind::Mlp && s.normalizeInput)
     op << " normalize_input";
+  if (s.router == ref::RouterKind::Mlp && s.cosineHead)
+    op << " cosine_head";
   if (s.router == ref::RouterKind::Gumbel) {
     if (s.gumbelTau != 1.0)
       op << " gumbel_tau " << std::to_string(s.gumbelTau);

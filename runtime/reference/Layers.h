@@ -30,6 +30,7 @@ struct LayerSpec {
   bool hard = false;      ///< gumbel straight-through (training only)
   int64_t hidden = 6; ///< MLP router
   bool normalizeInput = false; ///< MLP router
+  bool cosineHead = false;     ///< MLP router: a cosine head at tau, no b2
   ref::MixKind mix = ref::MixKind::Sum;
   ref::AttentionKind attention = ref::AttentionKind::None;
   bool affineNorm = false; ///< affine(scale, shift) instead of bn(...)

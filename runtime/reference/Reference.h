@@ -91,6 +91,7 @@ struct RouterConfig {
   double gumbelTau = 1.0;
   bool hard = false; ///< gumbel straight-through one-hot (training only)
   bool normalizeInput = false; ///< mlp: W1 reads emb / max(|emb|, 1e-12)
+  bool cosineHead = false;     ///< mlp: softmax(cos(hidden, W2_e) / tau), no b2
   bool training = false;
 };
 
@@ -98,7 +99,7 @@ struct RouterConfig {
 struct RouterParams {
   torch::Tensor keys;         ///< [E,D] cosine / gumbel
   torch::Tensor W1, b1;       ///< mlp: [Hd,D], [Hd]
-  torch::Tensor W2, b2;       ///< mlp: [E,Hd], [E]
+  torch::Tensor W2, b2;       ///< mlp: [E,Hd], [E] (no b2 with a cosine head)
   torch::Tensor positionNoise; ///< xi [B,P,E]; drawn with torch::randn when undefined
   torch::Tensor gumbelNoise;  ///< g [B,P,E] ~ Gumbel(0,1); drawn when undefined
 };

@@ -77,12 +77,16 @@ torch::Tensor routeDense(const torch::Tensor &emb, const RouterConfig &cfg,
 
   case RouterKind::Mlp: {
     TORCH_CHECK(params.W1.defined() && params.b1.defined() && params.W2.defined() &&
-                    params.b2.defined(), "mlp router: W1, b1, W2, b2 are required");
+                    params.b2.defined() != cfg.cosineHead,
+                cfg.cosineHead ? "mlp router with a cosine head: W1, b1, W2 are required, b2 is not"
+                               : "mlp router: W1, b1, W2, b2 are required");
     TORCH_CHECK(params.W2.size(0) == E, "mlp router: W2 must be [E,Hd]");
     auto input = emb;
     if (cfg.normalizeInput)
       input = emb / emb.pow(2).sum(-1, /*keepdim=*/true).sqrt().clamp_min(1e-12);
     auto hidden = torch::relu(torch::einsum("bpd,hd->bph", {input, params.W1}) + params.b1);
+    if (cfg.cosineHead) // the cosine router over the hidden features
+      return torch::softmax(cosineScores(hidden, params.W2) / temperature(cfg), -1);
     auto logits = torch::einsum("bph,eh->bpe", {hidden, params.W2}) + params.b2;
     return torch::softmax(logits, -1);
   }

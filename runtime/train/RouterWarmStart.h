@@ -13,6 +13,11 @@
 // keep their random input weights and start with zero output weights, so
 // they receive gradients without moving the initial routing.
 //
+// A cosine head (no b2) gets the unit rows (h_e - h_{E+e}) / sqrt(2) and
+// keeps its own tau: its logits start as <emb, k_e> / (sqrt(2) |h| tau) for
+// unit inputs, the keys' top-1 choice for every patch (|h| is the same for
+// every expert), at a scale that depends on |h|.
+//
 // Why: a freshly initialised MLP router sent every patch to one expert
 // (docs/RESULTS.md: usage [1, 0, 0, 0] for the whole of phases 2-3), since
 // the pooled embeddings share a large common component.
@@ -24,6 +29,7 @@
 
 #include <torch/torch.h>
 
+#include <map>
 #include <string>
 
 namespace pce::train {
@@ -33,8 +39,13 @@ struct MlpRouter {
   torch::Tensor w1; // [Hd, D]
   torch::Tensor b1; // [Hd]
   torch::Tensor w2; // [E, Hd]
-  torch::Tensor b2; // [E]
+  torch::Tensor b2; // [E]; undefined for a cosine head
 };
+
+/// The MLP router's tensors `<prefix>w1`, `b1`, `w2` and, unless it has a
+/// cosine head, `b2` (views: writing them writes `tensors`' storage).
+MlpRouter mlpRouterOf(const std::map<std::string, torch::Tensor> &tensors,
+                      const std::string &prefix);
 
 /// The mean norm of what an MLP router reads from `embeddings [N, D]`: 1
 /// when it reads unit vectors (normalize_input), else the mean of |emb|.

@@ -178,6 +178,38 @@ func.func @mlp_unit(%x: tensor<2x3x5xf32> {pce.input = "emb"}, %w1: tensor<6x5xf
   return %w : tensor<2x3x4xf32>
 }
 
+// MLP router with a cosine head and a learnable temperature: the head's
+// logits cos(h, W2_e) / exp(log_tau), the hidden features and both squared
+// norms are saved; the adjoint is the cosine router's with h for the
+// embeddings and W2 for the keys (W2's and log_tau's gradients), then the
+// ReLU's gate (hidden > 0) and the first layer's.
+// CHECK-LABEL: func.func @mlp_head_train(
+// CHECK-SAME: -> (tensor<2x3x4xf32> {pce.output = "w"}, tensor<2x3x4xf32> {pce.output = "saved.0"}, tensor<2x3x4xf32> {pce.output = "saved.1"}, tensor<2x3x4xf32> {pce.output = "saved.2"}, tensor<2x3x6xf32> {pce.output = "saved.3"}, tensor<2x3xf32> {pce.output = "saved.4"}, tensor<4xf32> {pce.output = "saved.5"}, tensor<2x3x4xf32> {pce.output = "saved.6"})
+// CHECK-LABEL: func.func @mlp_head_backward(
+// CHECK-SAME: %[[X:[^:]*]]: tensor<2x3x5xf32> {pce.input = "emb"}
+// CHECK-SAME: %[[W2:[^:]*]]: tensor<4x6xf32> {pce.param = "w2"}
+// CHECK-SAME: %[[T:[^:]*]]: tensor<f32> {pce.param = "log_tau"}
+// CHECK-SAME: %[[L:[^:]*]]: tensor<2x3x4xf32> {pce.input = "saved.2"}
+// CHECK-SAME: %[[H:[^:]*]]: tensor<2x3x6xf32> {pce.input = "saved.3"}
+// CHECK-SAME: %[[HSQ:[^:]*]]: tensor<2x3xf32> {pce.input = "saved.4"}
+// CHECK-SAME: %[[KSQ:[^:]*]]: tensor<4xf32> {pce.input = "saved.5"}
+// CHECK: %[[DIRECT:.*]] = linalg.generic {{.*}} ins(%[[GL:[^,]*]], %[[L]], %[[HSQ]], %[[KSQ]], %[[T]] : {{.*}})
+// CHECK: %[[GH:.*]] = linalg.generic {{.*}} ins(%[[DIRECT]], %[[W2]], %{{.*}}, %[[H]] : {{.*}}) outs(%{{.*}} : tensor<2x3x6xf32>)
+// CHECK: %[[GW2:.*]] = linalg.generic {{.*}} ins(%[[DIRECT]], %[[H]], %{{.*}}, %[[W2]] : {{.*}}) outs(%{{.*}} : tensor<4x6xf32>)
+// CHECK: %[[GT:.*]] = linalg.generic {{.*}} ins(%[[GL]], %[[L]] : {{.*}}) outs(%{{.*}} : tensor<f32>)
+// CHECK: %[[GPRE:.*]] = linalg.generic {{.*}} ins(%[[GH]], %[[H]] : tensor<2x3x6xf32>, tensor<2x3x6xf32>)
+// CHECK:   arith.cmpf ogt
+// CHECK:   arith.select
+// CHECK: %[[GB1:.*]] = linalg.generic {{.*}} ins(%[[GPRE]] : tensor<2x3x6xf32>) outs(%{{.*}} : tensor<6xf32>)
+// CHECK: %[[GW1:.*]] = linalg.generic {{.*}} ins(%[[GPRE]], %[[X]] : {{.*}}) outs(%{{.*}} : tensor<6x5xf32>)
+// CHECK: %[[GX:.*]] = linalg.generic {{.*}} ins(%[[GPRE]], %{{.*}} : {{.*}}) outs(%{{.*}} : tensor<2x3x5xf32>)
+// CHECK: return %[[GX]], %[[GW1]], %[[GB1]], %[[GW2]], %[[GT]] :
+func.func @mlp_head(%x: tensor<2x3x5xf32> {pce.input = "emb"}, %w1: tensor<6x5xf32> {pce.param = "w1"}, %b1: tensor<6xf32> {pce.param = "b1"}, %w2: tensor<4x6xf32> {pce.param = "w2"}, %t: tensor<f32> {pce.param = "log_tau"})
+    -> (tensor<2x3x4xf32> {pce.output = "w"}) attributes {pce.differentiable} {
+  %w = pce.route mlp %x mlp(%w1, %b1, %w2 : tensor<6x5xf32>, tensor<6xf32>, tensor<4x6xf32>) log_tau(%t : tensor<f32>) top_k 1 cosine_head : tensor<2x3x5xf32>
+  return %w : tensor<2x3x4xf32>
+}
+
 // Gumbel router, hard: softmax((l + g) / gumbel_tau) is saved, the result
 // is the one-hot of its argmax (straight-through), and the adjoint scales the
 // softmax's gradient by 1 / gumbel_tau.

@@ -147,6 +147,33 @@ func.func @mlp_unit_input(%e: tensor<2x3x6xf32>, %w1: tensor<5x6xf32>, %b1: tens
   return %w : tensor<2x3x4xf32>
 }
 
+// mlp with cosine_head: the hidden layer as above, then the cosine router
+// over it with W2's rows as keys (no b2, no bias accumulator): the squared
+// norms of the hidden rows and of W2's rows, cos / tau, softmax.
+// CHECK-LABEL: func.func @mlp_cosine_head
+// CHECK-SAME: (%[[EMB:[^:]*]]: tensor<2x3x6xf32>, %[[W1:[^:]*]]: tensor<5x6xf32>, %[[B1:[^:]*]]: tensor<5xf32>, %[[W2:[^:]*]]: tensor<4x5xf32>)
+// CHECK: %[[H:.*]] = linalg.generic {{.*}} ins(%[[EMB]], %[[W1]] : {{.*}})
+// CHECK: %[[RELU:.*]] = linalg.generic {{.*}} ins(%[[H]] : tensor<2x3x5xf32>)
+// CHECK:   arith.maximumf
+// CHECK-NOT: linalg.broadcast
+// CHECK: %[[DOT:.*]] = linalg.generic {{.*}} ins(%[[RELU]], %[[W2]] : {{.*}}) outs(%{{.*}} : tensor<2x3x4xf32>)
+// CHECK: %[[HSQ:.*]] = linalg.generic {{.*}} ins(%[[RELU]] : tensor<2x3x5xf32>) outs(%{{.*}} : tensor<2x3xf32>)
+// CHECK: %[[KSQ:.*]] = linalg.generic {{.*}} ins(%[[W2]] : tensor<4x5xf32>) outs(%{{.*}} : tensor<4xf32>)
+// CHECK: %[[L:.*]] = linalg.generic {indexing_maps = [#[[$BPE]], #[[$BP]], #[[$E]], #[[$BPE]]], {{.*}} ins(%[[DOT]], %[[HSQ]], %[[KSQ]] : {{.*}})
+// CHECK:   arith.constant 9.99999996E-13 : f32
+// CHECK:   arith.maximumf
+// CHECK:   %[[TAU:.*]] = arith.constant 2.500000e-01 : f32
+// CHECK:   arith.divf %{{.*}}, %[[TAU]] : f32
+// CHECK: linalg.generic {{.*}} ins(%[[L]] : tensor<2x3x4xf32>)
+// CHECK:   arith.maximumf
+// CHECK:   math.exp
+// CHECK-NOT: pce.
+// CHECK: return
+func.func @mlp_cosine_head(%e: tensor<2x3x6xf32>, %w1: tensor<5x6xf32>, %b1: tensor<5xf32>, %w2: tensor<4x5xf32>) -> tensor<2x3x4xf32> {
+  %w = pce.route mlp %e mlp(%w1, %b1, %w2 : tensor<5x6xf32>, tensor<5xf32>, tensor<4x5xf32>) tau 0.25 cosine_head : tensor<2x3x6xf32>
+  return %w : tensor<2x3x4xf32>
+}
+
 // top-k: rank(e) = #{e' : w[e'] > w[e] or (w[e'] == w[e] and e' < e)}, a
 // reduction over e' into i64 counts; keep iff rank < k; renormalize divides
 // by the kept sum.

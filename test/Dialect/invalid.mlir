@@ -231,6 +231,38 @@ func.func @layer_normalize_input_on_uniform(%x: tensor<1x3x8x12xf32>, %k: tensor
 
 // -----
 
+func.func @route_cosine_head_on_cosine(%e: tensor<2x16x105xf32>, %k: tensor<4x105xf32>) {
+  // expected-error @below {{attribute 'cosine_head' does not apply to a 'cosine' router}}
+  %w = pce.route cosine %e keys(%k : tensor<4x105xf32>) cosine_head : tensor<2x16x105xf32>
+  return
+}
+
+// -----
+
+func.func @route_cosine_head_with_b2(%e: tensor<2x16x105xf32>, %w1: tensor<8x105xf32>, %b1: tensor<8xf32>, %w2: tensor<4x8xf32>, %b2: tensor<4xf32>) {
+  // expected-error @below {{operand group 'mlp' must hold 3 values (W1 [Hd, D], b1 [Hd], W2 [E, Hd]; a cosine head has no b2), found 4}}
+  %w = pce.route mlp %e mlp(%w1, %b1, %w2, %b2 : tensor<8x105xf32>, tensor<8xf32>, tensor<4x8xf32>, tensor<4xf32>) cosine_head : tensor<2x16x105xf32>
+  return
+}
+
+// -----
+
+func.func @route_tau_on_plain_mlp(%e: tensor<2x16x105xf32>, %w1: tensor<8x105xf32>, %b1: tensor<8xf32>, %w2: tensor<4x8xf32>, %b2: tensor<4xf32>) {
+  // expected-error @below {{attribute 'tau' applies to an 'mlp' router only with 'cosine_head'}}
+  %w = pce.route mlp %e mlp(%w1, %b1, %w2, %b2 : tensor<8x105xf32>, tensor<8xf32>, tensor<4x8xf32>, tensor<4xf32>) tau 0.5 : tensor<2x16x105xf32>
+  return
+}
+
+// -----
+
+func.func @layer_cosine_head_w2_shape(%x: tensor<1x3x8x12xf32>, %we: tensor<7x7xf32>, %be: tensor<7xf32>, %w1: tensor<5x35xf32>, %b1: tensor<5xf32>, %w2: tensor<2x4xf32>, %k: tensor<2x4x7x3x3xf32>, %s: tensor<2x4xf32>) {
+  // expected-error @below {{operand 'mlp W2' has shape [2, 4], expected [2, 5]}}
+  %y = pce.layer %x patch [4, 6] embed(%we, %be : tensor<7x7xf32>, tensor<7xf32>) levels [1, 2] router mlp mlp(%w1, %b1, %w2 : tensor<5x35xf32>, tensor<5xf32>, tensor<2x4xf32>) cosine_head experts(%k : tensor<2x4x7x3x3xf32>) affine(%s, %s : tensor<2x4xf32>, tensor<2x4xf32>) : tensor<1x3x8x12xf32>
+  return
+}
+
+// -----
+
 func.func @route_mlp_on_cosine(%e: tensor<2x16x105xf32>, %k: tensor<4x105xf32>, %w1: tensor<8x105xf32>) {
   // expected-error @below {{operand group 'mlp' does not apply to a 'cosine' router}}
   %w = pce.route cosine %e keys(%k : tensor<4x105xf32>) mlp(%w1 : tensor<8x105xf32>) : tensor<2x16x105xf32>
@@ -248,7 +280,7 @@ func.func @route_tau_on_uniform(%p: tensor<2x16x5x9x9xf32>) {
 // -----
 
 func.func @route_log_tau_on_mlp(%e: tensor<2x16x105xf32>, %w1: tensor<8x105xf32>, %b1: tensor<8xf32>, %w2: tensor<4x8xf32>, %b2: tensor<4xf32>, %t: tensor<f32>) {
-  // expected-error @below {{operand 'log_tau' does not apply to a 'mlp' router}}
+  // expected-error @below {{operand 'log_tau' applies to an 'mlp' router only with 'cosine_head'}}
   %w = pce.route mlp %e mlp(%w1, %b1, %w2, %b2 : tensor<8x105xf32>, tensor<8xf32>, tensor<4x8xf32>, tensor<4xf32>) log_tau(%t : tensor<f32>) : tensor<2x16x105xf32>
   return
 }

@@ -34,7 +34,8 @@ func.func @routers(%p: tensor<2x4x5x9x9xf32>, %e: tensor<2x4x105xf32>, %k: tenso
                    %w1: tensor<8x105xf32>, %b1: tensor<8xf32>, %w2: tensor<3x8xf32>, %b2: tensor<3xf32>,
                    %t: tensor<f32>)
     -> (tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>,
-        tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>) {
+        tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>,
+        tensor<2x4x3xf32>) {
   // CHECK: pce.route uniform %{{.*}} experts 3 top_k 2 renormalize : tensor<2x4x5x9x9xf32>
   %u = pce.route uniform %p experts 3 top_k 2 renormalize : tensor<2x4x5x9x9xf32>
   // CHECK: pce.route position %{{.*}} experts 3 table [2, 1, 0, 0] beta 3.000000e+00 sigma 1.000000e-01 : tensor<2x4x5x9x9xf32>
@@ -49,10 +50,13 @@ func.func @routers(%p: tensor<2x4x5x9x9xf32>, %e: tensor<2x4x105xf32>, %k: tenso
   %m = pce.route mlp %e mlp(%w1, %b1, %w2, %b2 : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>, tensor<3xf32>) top_k 2 : tensor<2x4x105xf32>
   // CHECK: pce.route mlp %{{.*}} mlp(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>, tensor<3xf32>) top_k 1 normalize_input : tensor<2x4x105xf32>
   %n = pce.route mlp %e mlp(%w1, %b1, %w2, %b2 : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>, tensor<3xf32>) top_k 1 normalize_input : tensor<2x4x105xf32>
+  // CHECK: pce.route mlp %{{.*}} mlp(%{{.*}}, %{{.*}}, %{{.*}} : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>) tau 1.000000e-01 top_k 1 normalize_input cosine_head : tensor<2x4x105xf32>
+  %h = pce.route mlp %e mlp(%w1, %b1, %w2 : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>) tau 0.1 top_k 1 normalize_input cosine_head : tensor<2x4x105xf32>
   // CHECK: pce.route gumbel %{{.*}} keys(%{{.*}} : tensor<3x105xf32>) tau 2.000000e+00 gumbel_tau 5.000000e-01 hard : tensor<2x4x105xf32>
   %g = pce.route gumbel %e keys(%k : tensor<3x105xf32>) tau 2.0 gumbel_tau 0.5 hard : tensor<2x4x105xf32>
-  return %u, %q, %c, %l, %x, %m, %n, %g : tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>,
-                                          tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>
+  return %u, %q, %c, %l, %x, %m, %n, %h, %g : tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>,
+                                              tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>,
+                                              tensor<2x4x3xf32>
 }
 
 // CHECK-LABEL: func.func @experts
@@ -93,7 +97,8 @@ func.func @layers(%x: tensor<1x3x8x12xf32>, %we: tensor<7x7xf32>, %be: tensor<7x
                   %wc: tensor<6x8xf32>, %bc: tensor<6xf32>,
                   %e1: tensor<1x6xf32>, %f1: tensor<1xf32>, %e2: tensor<6x1xf32>, %f2: tensor<6xf32>,
                   %t: tensor<f32>)
-    -> (tensor<1x4x8x12xf32>, tensor<1x4x8x12xf32>, tensor<1x6x8x12xf32>, tensor<1x4x8x12xf32>) {
+    -> (tensor<1x4x8x12xf32>, tensor<1x4x8x12xf32>, tensor<1x6x8x12xf32>, tensor<1x4x8x12xf32>,
+        tensor<1x4x8x12xf32>) {
   // CHECK: pce.layer %{{.*}} patch [4, 6] router position table [1, 0, 0, 1] sigma 5.000000e-01 experts(%{{.*}} : tensor<2x4x7x3x3xf32>) bn(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32>) : tensor<1x3x8x12xf32>
   %a = pce.layer %x patch [4, 6] router position table [1, 0, 0, 1] sigma 0.5
          experts(%k : tensor<2x4x7x3x3xf32>)
@@ -115,5 +120,11 @@ func.func @layers(%x: tensor<1x3x8x12xf32>, %we: tensor<7x7xf32>, %be: tensor<7x
   %d = pce.layer %x patch [4, 6] router uniform experts(%k : tensor<2x4x7x3x3xf32>)
          affine(%s, %s : tensor<2x4xf32>, tensor<2x4xf32>) mix sum attention none
          : tensor<1x3x8x12xf32>
-  return %a, %b, %c, %d : tensor<1x4x8x12xf32>, tensor<1x4x8x12xf32>, tensor<1x6x8x12xf32>, tensor<1x4x8x12xf32>
+  // CHECK: pce.layer %{{.*}} patch [4, 6] embed(%{{.*}}, %{{.*}} : tensor<7x7xf32>, tensor<7xf32>) levels [1, 2] router mlp mlp(%{{.*}}, %{{.*}}, %{{.*}} : tensor<5x35xf32>, tensor<5xf32>, tensor<2x5xf32>) log_tau(%{{.*}} : tensor<f32>) top_k 1 cosine_head experts(%{{.*}} : tensor<2x4x7x3x3xf32>) affine(%{{.*}}, %{{.*}} : tensor<2x4xf32>, tensor<2x4xf32>) : tensor<1x3x8x12xf32>
+  %f = pce.layer %x patch [4, 6] embed(%we, %be : tensor<7x7xf32>, tensor<7xf32>) levels [1, 2]
+         router mlp mlp(%w1, %b1, %w2 : tensor<5x35xf32>, tensor<5xf32>, tensor<2x5xf32>) log_tau(%t : tensor<f32>) top_k 1 cosine_head
+         experts(%k : tensor<2x4x7x3x3xf32>) affine(%s, %s : tensor<2x4xf32>, tensor<2x4xf32>)
+         : tensor<1x3x8x12xf32>
+  return %a, %b, %c, %d, %f : tensor<1x4x8x12xf32>, tensor<1x4x8x12xf32>, tensor<1x6x8x12xf32>, tensor<1x4x8x12xf32>,
+                              tensor<1x4x8x12xf32>
 }

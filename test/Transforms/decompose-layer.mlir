@@ -44,21 +44,21 @@ func.func @position(%x: tensor<3x2x8x12xf32>, %k: tensor<2x6x6x5x5xf32>, %s: ten
 // -----
 
 // Phase 3: concat mix with its projection, then squeeze-excitation; the
-// router keeps its options (normalize_input).
+// router keeps its options (normalize_input, cosine_head, tau).
 // CHECK-LABEL: func.func @concat_se
 // CHECK: %[[E:.*]] = pce.embed %{{.*}} levels [1, 2] :
-// CHECK: %[[W:.*]] = pce.route mlp %[[E]] mlp({{.*}}) normalize_input :
+// CHECK: %[[W:.*]] = pce.route mlp %[[E]] mlp(%{{.*}}, %{{.*}}, %{{.*}} : tensor<5x35xf32>, tensor<5xf32>, tensor<2x5xf32>) tau 2.500000e-01 normalize_input cosine_head :
 // CHECK: %[[Y:.*]] = pce.experts
 // CHECK: %[[M:.*]] = pce.mix concat %[[W]], %[[Y]] proj(%{{.*}}, %{{.*}} : tensor<6x8xf32>, tensor<6xf32>) :
 // CHECK: %[[A:.*]] = pce.attention se %[[M]] weights(
 // CHECK: pce.unpatchify %[[A]] grid [2, 2] : tensor<1x4x6x4x6xf32>
 func.func @concat_se(%x: tensor<1x3x8x12xf32>, %we: tensor<7x7xf32>, %be: tensor<7xf32>,
                      %k: tensor<2x4x7x1x1xf32>, %s: tensor<2x4xf32>,
-                     %w1: tensor<5x35xf32>, %b1: tensor<5xf32>, %w2: tensor<2x5xf32>, %b2: tensor<2xf32>,
+                     %w1: tensor<5x35xf32>, %b1: tensor<5xf32>, %w2: tensor<2x5xf32>,
                      %wc: tensor<6x8xf32>, %bc: tensor<6xf32>,
                      %e1: tensor<1x6xf32>, %f1: tensor<1xf32>, %e2: tensor<6x1xf32>, %f2: tensor<6xf32>) -> tensor<1x6x8x12xf32> {
   %c = pce.layer %x patch [4, 6] embed(%we, %be : tensor<7x7xf32>, tensor<7xf32>) levels [1, 2]
-         router mlp mlp(%w1, %b1, %w2, %b2 : tensor<5x35xf32>, tensor<5xf32>, tensor<2x5xf32>, tensor<2xf32>) normalize_input
+         router mlp mlp(%w1, %b1, %w2 : tensor<5x35xf32>, tensor<5xf32>, tensor<2x5xf32>) tau 0.25 normalize_input cosine_head
          experts(%k : tensor<2x4x7x1x1xf32>) affine(%s, %s : tensor<2x4xf32>, tensor<2x4xf32>)
          mix concat proj(%wc, %bc : tensor<6x8xf32>, tensor<6xf32>)
          attention se se(%e1, %f1, %e2, %f2 : tensor<1x6xf32>, tensor<1xf32>, tensor<6x1xf32>, tensor<6xf32>)

@@ -198,6 +198,50 @@ TEST(Agreement, RouteEveryKind) {
   }
 }
 
+// The MLP with a cosine head (no b2): raw and unit inputs, a fixed and a
+// learnable temperature, dense and top-k.
+TEST(Agreement, RouteMlpCosineHead) {
+  freshSeed();
+  const int64_t b = 3, p = 5, d = 12, e = 4, hd = 7;
+  ModelText model;
+  std::string emb = model.input("emb", torch::randn({b, p, d}, f64));
+  std::string w1 = model.param("w1", torch::randn({hd, d}, f64) / 3);
+  std::string b1 = model.param("b1", torch::randn({hd}, f64));
+  std::string w2 = model.param("w2", torch::randn({e, hd}, f64));
+  std::string t = model.param("log_tau", torch::tensor(-0.7, f64));
+  ref::RouterParams params;
+  params.W1 = model.value("w1");
+  params.b1 = model.value("b1");
+  params.W2 = model.value("w2");
+  const std::string group = " mlp(" + w1 + ", " + b1 + ", " + w2 + " : " + tensorType({hd, d}) + ", " +
+                            tensorType({hd}) + ", " + tensorType({e, hd}) + ")";
+  std::vector<std::pair<std::string, ref::RouterConfig>> variants;
+  for (bool unit : {false, true})
+    for (bool learnable : {false, true})
+      for (int64_t k : {0, 1, 2}) {
+        ref::RouterConfig cfg;
+        cfg.kind = ref::RouterKind::Mlp;
+        cfg.numExperts = e;
+        cfg.cosineHead = true;
+        cfg.normalizeInput = unit;
+        cfg.topK = k;
+        cfg.renormalize = k == 2;
+        cfg.tau = 0.3;
+        if (learnable)
+          cfg.logTau = model.value("log_tau");
+        std::string name = "w_top" + std::to_string(k) + (unit ? "_unit" : "") + (learnable ? "_log_tau" : "");
+        model.line(ssaOf(name) + " = pce.route mlp " + emb + group +
+                   (learnable ? " log_tau(" + t + " : " + tensorType({}) + ")" : " tau 0.300000") +
+                   (k ? " top_k " + std::to_string(k) : "") + (k == 2 ? " renormalize" : "") +
+                   (unit ? " normalize_input" : "") + " cosine_head : " + tensorType({b, p, d}));
+        model.output(name, ssaOf(name), {b, p, e});
+        variants.emplace_back(name, cfg);
+      }
+  auto outputs = compileAndRun(model, "route_mlp_cosine_head");
+  for (const auto &[name, cfg] : variants)
+    expectAgreement(outputs, name, ref::route(model.value("emb"), cfg, params), "route mlp cosine_head " + name);
+}
+
 TEST(Agreement, RouteLearnableTemperature) {
   freshSeed();
   ModelText model;

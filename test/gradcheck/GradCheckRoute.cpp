@@ -40,12 +40,14 @@ struct RouteCase {
   bool hard = false; ///< gumbel
   Shape shape = kShapes[0];
   bool normalizeInput = false; ///< mlp
+  bool cosineHead = false;     ///< mlp
 
   std::string describe() const {
     std::ostringstream os;
     os << agree::routerName(kind) << " top_k=" << topK
        << (renormalize ? " renorm" : "") << (learnableTau ? " log_tau" : "")
-       << (hard ? " hard" : "") << (normalizeInput ? " unit" : "") << " B=" << shape.b << " P=" << shape.p
+       << (hard ? " hard" : "") << (normalizeInput ? " unit" : "")
+       << (cosineHead ? " head" : "") << " B=" << shape.b << " P=" << shape.p
        << " D=" << shape.d << " E=" << shape.e;
     return os.str();
   }
@@ -89,10 +91,13 @@ ModelText buildModel(const RouteCase &c, ref::RouterConfig &cfg,
     std::string w1 = model.param("w1", torch::randn({s.hidden, s.d}, f64) / 2);
     std::string b1 = model.param("b1", torch::randn({s.hidden}, f64));
     std::string w2 = model.param("w2", torch::randn({s.e, s.hidden}, f64));
-    std::string b2 = model.param("b2", torch::randn({s.e}, f64));
-    text += " mlp(" + w1 + ", " + b1 + ", " + w2 + ", " + b2 + " : " +
-            type({s.hidden, s.d}) + ", " + type({s.hidden}) + ", " +
-            type({s.e, s.hidden}) + ", " + type({s.e}) + ")";
+    text += " mlp(" + w1 + ", " + b1 + ", " + w2;
+    std::string types = type({s.hidden, s.d}) + ", " + type({s.hidden}) + ", " + type({s.e, s.hidden});
+    if (!c.cosineHead) { // a cosine head has no b2
+      text += ", " + model.param("b2", torch::randn({s.e}, f64));
+      types += ", " + type({s.e});
+    }
+    text += " : " + types + ")";
   }
   if (c.learnableTau) {
     std::string t = model.param("log_tau", torch::tensor(-0.4, f64));
@@ -100,7 +105,7 @@ ModelText buildModel(const RouteCase &c, ref::RouterConfig &cfg,
   }
   if (c.kind == ref::RouterKind::Uniform || c.kind == ref::RouterKind::Position)
     text += " experts " + std::to_string(s.e);
-  if (keys && !c.learnableTau) {
+  if ((keys || c.cosineHead) && !c.learnableTau) {
     text += " tau " + number(kTau);
     cfg.tau = kTau;
   }
@@ -133,6 +138,10 @@ ModelText buildModel(const RouteCase &c, ref::RouterConfig &cfg,
   if (c.normalizeInput) {
     text += " normalize_input";
     cfg.normalizeInput = true;
+  }
+  if (c.cosineHead) {
+    text += " cosine_head";
+    cfg.cosineHead = true;
   }
   model.line("%w = pce.route " + text + " : " + type({s.b, s.p, s.d}));
   model.output("w", "%w", {s.b, s.p, s.e});
@@ -228,6 +237,23 @@ TEST(GradCheckRoute, MlpUnitInput) {
   checkAll(cases);
 }
 
+// The cosine head: the cosine router's adjoint over the hidden features
+// (W2 as keys), the ReLU's, then the first layer's; raw and unit inputs, and
+// a learnable temperature.
+TEST(GradCheckRoute, MlpCosineHead) {
+  std::vector<RouteCase> cases = topKVariants(ref::RouterKind::Mlp);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    cases[i].cosineHead = true;
+    cases[i].normalizeInput = i % 2 == 1;
+  }
+  RouteCase learnable{ref::RouterKind::Mlp, 2, true, /*learnableTau=*/true};
+  learnable.cosineHead = true;
+  learnable.normalizeInput = true;
+  learnable.shape = kShapes[1];
+  cases.push_back(learnable);
+  checkAll(cases);
+}
+
 TEST(GradCheckRoute, Gumbel) { checkAll(topKVariants(ref::RouterKind::Gumbel)); }
 
 TEST(GradCheckRoute, GumbelLearnableTemperature) {
@@ -273,11 +299,14 @@ TEST(GradCheckRoute, Float32AgainstAutograd) {
   RouteCase unit{ref::RouterKind::Mlp, 2};
   unit.normalizeInput = true;
   unit.shape = kShapes[2];
+  RouteCase head{ref::RouterKind::Mlp, 1, false, /*learnableTau=*/true};
+  head.cosineHead = true;
+  head.normalizeInput = true;
   RouteCase gumbel{ref::RouterKind::Gumbel, 2, false, false, /*hard=*/true};
   gumbel.shape = kShapes[2];
   RouteCase soft{ref::RouterKind::Gumbel, 0, false, /*learnableTau=*/true};
   RouteCase position{ref::RouterKind::Position, 1};
-  for (const RouteCase &c : {cosine, mlp, unit, gumbel, soft, position}) {
+  for (const RouteCase &c : {cosine, mlp, unit, head, gumbel, soft, position}) {
     SCOPED_TRACE(c.describe());
     ref::RouterConfig cfg;
     ModelText model = buildModel(c, cfg, /*f64Model=*/false);

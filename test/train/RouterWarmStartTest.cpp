@@ -102,3 +102,41 @@ TEST(RouterWarmStart, RefusesTooFewHiddenUnitsOrMismatchedShapesAndChangesNothin
   EXPECT_TRUE(torch::equal(before, wrong.mlp.w2));
   EXPECT_NE(warmStartMlpRouter(wrong.keys, 0.0, 1.0, wrong.mlp).find("positive"), std::string::npos);
 }
+
+// A cosine head (no b2) starts with unit rows (h_e - h_{E+e}) / sqrt(2):
+// the float64 reference's MLP router with that head picks, for every patch,
+// the expert the cosine router of the keys picks, and its logits are
+// <u, k_e> / (sqrt(2) |h| tau).
+TEST(RouterWarmStart, ACosineHeadKeepsTheKeysTop1Choice) {
+  for (uint64_t seed : {8u, 123u}) {
+    Case c = draw(/*E=*/4, /*D=*/20, /*hidden=*/11, seed);
+    c.mlp.b2 = torch::Tensor();
+    const double tau = 0.1;
+    ASSERT_EQ(warmStartMlpRouter(c.keys, tau, 1.0, c.mlp), "");
+    EXPECT_LT((c.mlp.w2.norm(2, {1}) - 1).abs().max().item<double>(), 1e-12);
+
+    torch::Tensor emb = c.emb.unsqueeze(0); // [1, N, D]
+    pce::ref::RouterConfig cosine;
+    cosine.kind = pce::ref::RouterKind::Cosine;
+    cosine.numExperts = 4;
+    cosine.tau = tau;
+    pce::ref::RouterConfig head = cosine;
+    head.kind = pce::ref::RouterKind::Mlp;
+    head.normalizeInput = true;
+    head.cosineHead = true;
+    pce::ref::RouterParams keys, net;
+    keys.keys = c.keys;
+    net.W1 = c.mlp.w1;
+    net.b1 = c.mlp.b1;
+    net.W2 = c.mlp.w2;
+    torch::Tensor want = pce::ref::routeDense(emb, cosine, keys);
+    torch::Tensor got = pce::ref::routeDense(emb, head, net);
+    EXPECT_TRUE(torch::equal(got.argmax(-1), want.argmax(-1))) << "seed " << seed;
+
+    torch::Tensor u = c.emb / c.emb.norm(2, {1}, true);
+    torch::Tensor h = torch::relu(torch::matmul(u, c.mlp.w1.t()) + c.mlp.b1);
+    torch::Tensor unit = c.keys / c.keys.norm(2, {1}, true);
+    torch::Tensor logits = torch::matmul(u, unit.t()) / (std::sqrt(2.0) * h.norm(2, {1}, true) * tau);
+    EXPECT_LT((got[0] - torch::softmax(logits, -1)).abs().max().item<double>(), 1e-12) << "seed " << seed;
+  }
+}
