@@ -94,6 +94,10 @@ std::vector<LayerCase> layerCases() {
   std::vector<LayerCase> cases;
   cases.push_back({"cosine_top1", spec(ref::RouterKind::Cosine, 1), {2, 2, 8, 8}});
   cases.push_back({"mlp_dense", spec(ref::RouterKind::Mlp, 0), {2, 1, 8, 12}});
+  LayerSpec head = spec(ref::RouterKind::Mlp, 1);
+  head.cosineHead = true;
+  head.normalizeInput = true;
+  cases.push_back({"mlp_cosine_head_top1", head, {2, 2, 8, 8}});
   // More patches per expert: masked statistics over many routed patches.
   LayerSpec wide = spec(ref::RouterKind::Cosine, 1);
   wide.experts = 4;

@@ -139,6 +139,7 @@ TEST_P(AdapterVsReference, OutputsStatisticsAndGradients) {
   // An MLP reads unit embeddings unless its description says otherwise.
   cfg.router.normalizeInput =
       c.router == ref::RouterKind::Mlp && c.layer.find("normalize_input: false") == std::string::npos;
+  cfg.router.cosineHead = c.layer.find("cosine_head: true") != std::string::npos;
   cfg.mix = c.concat ? ref::MixKind::Concat : ref::MixKind::Sum;
   cfg.attention = c.se ? ref::AttentionKind::SE : ref::AttentionKind::None;
   cfg.training = true;
@@ -216,6 +217,9 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"mlp_top1", "{name: block, patch: 4, experts: 3, out_channels: 3, "
                          "router: {kind: mlp, hidden: 8, normalize_input: false, top_k: 1}}",
              "", ref::RouterKind::Mlp, 1},
+        Case{"mlp_cosine_head", "{name: block, patch: 4, experts: 3, out_channels: 3, "
+                                "router: {kind: mlp, hidden: 8, cosine_head: true, tau: 0.3, top_k: 1}}",
+             "", ref::RouterKind::Mlp, 1, 0.3},
         Case{"mlp_concat_se", "{name: block, patch: 4, experts: 2, out_channels: 4, mix: concat, attention: se, "
                               "router: {kind: mlp, hidden: 8}}",
              "", ref::RouterKind::Mlp, 0, 1.0, 0.0, 1.0, false, true, true},
