@@ -14,8 +14,9 @@ namespace pce::rt {
 
 /// The PCE version, project(VERSION) of the top-level CMakeLists.txt.
 const char *pceVersion();
-/// The abbreviated git commit of the source tree at the last build, or
-/// "unknown" when it was not a git checkout.
+/// The abbreviated git commit of the source tree at the last build, with
+/// "-dirty" when tracked files differed from it, or "unknown" when it was
+/// not a git checkout.
 const char *pceGitCommit();
 
 /// {"pce.version": ..., "pce.git_commit": ...}: what a weights file records
