@@ -6,6 +6,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <utility>
+
 using namespace pce::train;
 
 namespace {
@@ -32,6 +34,30 @@ Case draw(int64_t E, int64_t D, int64_t hidden, uint64_t seed) {
 torch::Tensor mlpLogits(const MlpRouter &m, const torch::Tensor &emb) {
   torch::Tensor h = torch::relu(torch::matmul(emb, m.w1.t()) + m.b1);
   return torch::matmul(h, m.w2.t()) + m.b2;
+}
+
+/// The float64 reference's cosine router of E experts at `tau`, and the MLP
+/// router on unit inputs (with a cosine head when `head`) to compare with it.
+std::pair<pce::ref::RouterConfig, pce::ref::RouterConfig> referenceRouters(int64_t E, double tau, bool head) {
+  pce::ref::RouterConfig cosine;
+  cosine.kind = pce::ref::RouterKind::Cosine;
+  cosine.numExperts = E;
+  cosine.tau = tau;
+  pce::ref::RouterConfig mlp = cosine;
+  mlp.kind = pce::ref::RouterKind::Mlp;
+  mlp.normalizeInput = true;
+  mlp.cosineHead = head;
+  return {cosine, mlp};
+}
+
+/// The reference's parameters of `m` (no b2 for a cosine head).
+pce::ref::RouterParams referenceMlp(const MlpRouter &m) {
+  pce::ref::RouterParams net;
+  net.W1 = m.w1;
+  net.b1 = m.b1;
+  net.W2 = m.w2;
+  net.b2 = m.b2;
+  return net;
 }
 
 } // namespace
@@ -69,21 +95,11 @@ TEST(RouterWarmStart, OnUnitInputsTheMlpRouterIsTheCosineRouter) {
     const double tau = 0.2;
     ASSERT_EQ(warmStartMlpRouter(c.keys, tau, 1.0, c.mlp), "");
     torch::Tensor emb = c.emb.unsqueeze(0); // [1, N, D]
-    pce::ref::RouterConfig cosine;
-    cosine.kind = pce::ref::RouterKind::Cosine;
-    cosine.numExperts = 5;
-    cosine.tau = tau;
-    pce::ref::RouterConfig mlp = cosine;
-    mlp.kind = pce::ref::RouterKind::Mlp;
-    mlp.normalizeInput = true;
-    pce::ref::RouterParams keys, net;
+    auto [cosine, mlp] = referenceRouters(5, tau, /*head=*/false);
+    pce::ref::RouterParams keys;
     keys.keys = c.keys;
-    net.W1 = c.mlp.w1;
-    net.b1 = c.mlp.b1;
-    net.W2 = c.mlp.w2;
-    net.b2 = c.mlp.b2;
     torch::Tensor want = pce::ref::routeDense(emb, cosine, keys);
-    torch::Tensor got = pce::ref::routeDense(emb, mlp, net);
+    torch::Tensor got = pce::ref::routeDense(emb, mlp, referenceMlp(c.mlp));
     EXPECT_LT((got - want).abs().max().item<double>(), 1e-12) << "seed " << seed;
   }
 }
@@ -116,21 +132,11 @@ TEST(RouterWarmStart, ACosineHeadKeepsTheKeysTop1Choice) {
     EXPECT_LT((c.mlp.w2.norm(2, {1}) - 1).abs().max().item<double>(), 1e-12);
 
     torch::Tensor emb = c.emb.unsqueeze(0); // [1, N, D]
-    pce::ref::RouterConfig cosine;
-    cosine.kind = pce::ref::RouterKind::Cosine;
-    cosine.numExperts = 4;
-    cosine.tau = tau;
-    pce::ref::RouterConfig head = cosine;
-    head.kind = pce::ref::RouterKind::Mlp;
-    head.normalizeInput = true;
-    head.cosineHead = true;
-    pce::ref::RouterParams keys, net;
+    auto [cosine, head] = referenceRouters(4, tau, /*head=*/true);
+    pce::ref::RouterParams keys;
     keys.keys = c.keys;
-    net.W1 = c.mlp.w1;
-    net.b1 = c.mlp.b1;
-    net.W2 = c.mlp.w2;
     torch::Tensor want = pce::ref::routeDense(emb, cosine, keys);
-    torch::Tensor got = pce::ref::routeDense(emb, head, net);
+    torch::Tensor got = pce::ref::routeDense(emb, head, referenceMlp(c.mlp));
     EXPECT_TRUE(torch::equal(got.argmax(-1), want.argmax(-1))) << "seed " << seed;
 
     torch::Tensor u = c.emb / c.emb.norm(2, {1}, true);
