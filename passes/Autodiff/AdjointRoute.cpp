@@ -25,6 +25,7 @@
 
 #include "dialect/PCEConstants.h"
 #include "dialect/PCEOps.h"
+#include "passes/Autodiff/AdjointCosine.h"
 #include "passes/Autodiff/AdjointDense.h"
 #include "passes/Builders/PCEMath.h"
 
@@ -340,152 +341,6 @@ Value backThroughRelu(OpBuilder &b, Location loc, Value grad, Value hidden) {
       });
 }
 
-/// The cosine logits' gradients from `grad`, that of `l = cos / tau`,
-/// `cos = <emb, k_e> / max(|emb| |k_e|, floor)` (kCosineNormFloor, as the
-/// forward lowering::cosineLogits). Where the floor is not hit,
-///   d cos / d emb = k_e / (|emb| |k_e|) - cos emb / |emb|^2
-///   d cos / d k_e = emb / (|emb| |k_e|) - cos k_e / |k_e|^2,
-/// where it is, only the first terms (over the floor) remain; and
-///   d l / d log_tau = -l.
-struct CosineGrads {
-  Value emb, keys, logTau;
-};
-/// What the forward saved of one cosine score: `cos / tau` and the squared
-/// norms of the rows it compared.
-struct CosineSaved {
-  Value logits, embSquares, keySquares;
-};
-class CosineBackward {
-public:
-  CosineBackward(OpBuilder &b, Location loc, double tau, Value grad,
-                 Value logTau, CosineSaved saved)
-      : b(b), loc(loc), grad(grad), logTau(logTau), saved(saved), tau(tau),
-        element(elementOf(grad)) {}
-
-  CosineGrads build(Value emb, Value keys) {
-    // Per score: a = g / (tau * denom), and c = g * l / |x|^2 (x = emb or k)
-    // where the floor is not hit, so that the cos terms are g * cos / |x|^2.
-    Value direct = perScore([](OpBuilder &nb, Location nloc, const Terms &t) {
-      return arith::DivFOp::create(nb, nloc, t.grad,
-                                   ArithBuilder(nb, nloc).mul(t.tau, t.denom))
-          .getResult();
-    });
-    auto radial = [&](bool ofEmb) {
-      return perScore([&](OpBuilder &nb, Location nloc, const Terms &t) {
-        ArithBuilder ab(nb, nloc);
-        Value c = ab.mul(t.grad, t.logit);
-        c = arith::DivFOp::create(nb, nloc, c,
-                                  ofEmb ? t.embSquare : t.keySquare);
-        Value zero = floatConstant(nb, nloc, element, 0.0);
-        return ab.select(t.floored, zero, c);
-      });
-    };
-    CosineGrads grads;
-    grads.emb = embGrad(direct, radial(/*ofEmb=*/true), emb, keys);
-    grads.keys = keyGrad(direct, radial(/*ofEmb=*/false), emb, keys);
-    if (logTau)
-      grads.logTau = logTauGrad();
-    return grads;
-  }
-
-private:
-  /// The scalars of one score (b, p, e) in `perScore`'s body.
-  struct Terms {
-    Value grad, logit, embSquare, keySquare, tau;
-    Value denom;   // max(|emb| |k_e|, kCosineNormFloor)
-    Value floored; // |emb| |k_e| < kCosineNormFloor (i1)
-  };
-  using ScoreFn = function_ref<Value(OpBuilder &, Location, const Terms &)>;
-
-  /// An elementwise [B, P, E] generic over the gradient, the logits, the
-  /// squared norms and tau; the denominator and the floor test are computed
-  /// as the forward does.
-  Value perScore(ScoreFn fn) {
-    MLIRContext *ctx = b.getContext();
-    SmallVector<Value> inputs = {grad, saved.logits, saved.embSquares,
-                                 saved.keySquares};
-    SmallVector<AffineMap> maps = {
-        loopsMap(ctx, 3, {0, 1, 2}), loopsMap(ctx, 3, {0, 1, 2}),
-        loopsMap(ctx, 3, {0, 1}), loopsMap(ctx, 3, {2})};
-    if (logTau) {
-      inputs.push_back(logTau);
-      maps.push_back(AffineMap::get(3, 0, ctx)); // 0-d: the same everywhere
-    }
-    maps.push_back(loopsMap(ctx, 3, {0, 1, 2}));
-    Value init = tensor::EmptyOp::create(b, loc, typeOf(grad).getShape(),
-                                         element);
-    return buildGeneric(
-        b, loc, inputs, init, maps, {},
-        [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-          Terms t{a[0], a[1], a[2], a[3], {}, {}, {}};
-          t.tau = logTau ? Value(math::ExpOp::create(nb, nloc, a[4]))
-                         : floatConstant(nb, nloc, element, tau);
-          Value keyNorm = math::SqrtOp::create(nb, nloc, a[3]);
-          Value embNorm = math::SqrtOp::create(nb, nloc, a[2]);
-          Value norms = ArithBuilder(nb, nloc).mul(embNorm, keyNorm);
-          Value floor = floatConstant(nb, nloc, element, kCosineNormFloor);
-          t.floored = arith::CmpFOp::create(
-              nb, nloc, arith::CmpFPredicate::OLT, norms, floor);
-          t.denom = arith::MaximumFOp::create(nb, nloc, norms, floor);
-          return fn(nb, nloc, t);
-        });
-  }
-
-  /// `sum_e a[b,p,e] k[e,d] - emb[b,p,d] sum_e c[b,p,e]`.
-  Value embGrad(Value direct, Value radial, Value emb, Value keys) {
-    MLIRContext *ctx = b.getContext();
-    auto shape = typeOf(emb).getShape();
-    Value init = filledTensor(b, loc, shape, element, 0.0);
-    // Loops (b, p, d, e).
-    AffineMap score = loopsMap(ctx, 4, {0, 1, 3});
-    AffineMap maps[] = {score, loopsMap(ctx, 4, {3, 2}), score,
-                        loopsMap(ctx, 4, {0, 1, 2}),
-                        loopsMap(ctx, 4, {0, 1, 2})};
-    return buildGeneric(b, loc, {direct, keys, radial, emb}, init, maps, {3},
-                        radialDifference);
-  }
-
-  /// `sum_{b,p} a[b,p,e] emb[b,p,d] - k[e,d] sum_{b,p} c[b,p,e]`.
-  Value keyGrad(Value direct, Value radial, Value emb, Value keys) {
-    MLIRContext *ctx = b.getContext();
-    Value init = filledTensor(b, loc, typeOf(keys).getShape(), element, 0.0);
-    // Loops (e, d, b, p).
-    AffineMap score = loopsMap(ctx, 4, {2, 3, 0});
-    AffineMap maps[] = {score, loopsMap(ctx, 4, {2, 3, 1}), score,
-                        loopsMap(ctx, 4, {0, 1}), loopsMap(ctx, 4, {0, 1})};
-    return buildGeneric(b, loc, {direct, emb, radial, keys}, init, maps, {2, 3},
-                        radialDifference);
-  }
-
-  /// `acc + (a[0] a[1] - a[2] a[3])`: a gradient's direct term less its
-  /// radial one.
-  static Value radialDifference(OpBuilder &nb, Location nloc, ValueRange a) {
-    ArithBuilder ab(nb, nloc);
-    Value radial = ab.mul(a[2], a[3]);
-    Value direct = ab.mul(a[0], a[1]);
-    return ab.add(a[4], ab.sub(direct, radial));
-  }
-
-  /// `-sum g * l`, 0-d.
-  Value logTauGrad() {
-    MLIRContext *ctx = b.getContext();
-    Value init = filledTensor(b, loc, {}, element, 0.0);
-    AffineMap all = loopsMap(ctx, 3, {0, 1, 2});
-    AffineMap maps[] = {all, all, AffineMap::get(3, 0, ctx)};
-    return buildGeneric(b, loc, {grad, saved.logits}, init, maps, {0, 1, 2},
-                        [](OpBuilder &nb, Location nloc, ValueRange a) {
-                          ArithBuilder ab(nb, nloc);
-                          return ab.sub(a[2], ab.mul(a[0], a[1]));
-                        });
-  }
-
-  OpBuilder &b;
-  Location loc;
-  Value grad, logTau;
-  CosineSaved saved;
-  double tau;
-  Type element;
-};
 
 //===----------------------------------------------------------------------===//
 // The adjoint
@@ -604,12 +459,10 @@ struct RouteAdjoint final
       MlpGrads g;
       if (op.getCosineHead()) {
         // The head is the cosine router of the hidden features against W2.
-        CosineGrads head =
-            CosineBackward(b, loc, op.getTauValue(), logitGrad,
-                           adaptor.getLogTau(),
-                           {saved->logits, saved->hiddenSquares,
-                            saved->headSquares})
-                .build(saved->hidden, params[2]);
+        CosineGrads head = backThroughCosine(
+            b, loc, op.getTauValue(), logitGrad, adaptor.getLogTau(),
+            {saved->logits, saved->hiddenSquares, saved->headSquares},
+            saved->hidden, params[2]);
         g.w2 = head.keys;
         g.logTau = head.logTau;
         backThroughFirstLayer(
@@ -632,10 +485,10 @@ struct RouteAdjoint final
         grads[segment(3)] = g.logTau;
       return grads;
     }
-    CosineGrads g =
-        CosineBackward(b, loc, op.getTauValue(), logitGrad, adaptor.getLogTau(),
-                       {saved->logits, saved->embSquares, saved->keySquares})
-            .build(adaptor.getInput(), adaptor.getKeys());
+    CosineGrads g = backThroughCosine(
+        b, loc, op.getTauValue(), logitGrad, adaptor.getLogTau(),
+        {saved->logits, saved->embSquares, saved->keySquares},
+        adaptor.getInput(), adaptor.getKeys());
     grads[input] = g.emb;
     grads[segment(1)] = g.keys;
     if (g.logTau)
