@@ -36,28 +36,26 @@ torch::Tensor mlpLogits(const MlpRouter &m, const torch::Tensor &emb) {
   return torch::matmul(h, m.w2.t()) + m.b2;
 }
 
-/// The float64 reference's cosine router of E experts at `tau`, and the MLP
-/// router on unit inputs (with a cosine head when `head`) to compare with it.
-std::pair<pce::ref::RouterConfig, pce::ref::RouterConfig> referenceRouters(int64_t E, double tau, bool head) {
+/// The float64 reference's routing weights of `c.emb` [1, N, E]: by the
+/// cosine router of `c.keys` at `tau` (first), and by the MLP `c.mlp` on unit
+/// inputs, with a cosine head at `tau` when `head` (second).
+std::pair<torch::Tensor, torch::Tensor> referenceRoutings(const Case &c, double tau, bool head) {
   pce::ref::RouterConfig cosine;
   cosine.kind = pce::ref::RouterKind::Cosine;
-  cosine.numExperts = E;
+  cosine.numExperts = c.keys.size(0);
   cosine.tau = tau;
   pce::ref::RouterConfig mlp = cosine;
   mlp.kind = pce::ref::RouterKind::Mlp;
   mlp.normalizeInput = true;
   mlp.cosineHead = head;
-  return {cosine, mlp};
-}
-
-/// The reference's parameters of `m` (no b2 for a cosine head).
-pce::ref::RouterParams referenceMlp(const MlpRouter &m) {
-  pce::ref::RouterParams net;
-  net.W1 = m.w1;
-  net.b1 = m.b1;
-  net.W2 = m.w2;
-  net.b2 = m.b2;
-  return net;
+  pce::ref::RouterParams keys, net;
+  keys.keys = c.keys;
+  net.W1 = c.mlp.w1;
+  net.b1 = c.mlp.b1;
+  net.W2 = c.mlp.w2;
+  net.b2 = c.mlp.b2;
+  torch::Tensor emb = c.emb.unsqueeze(0); // [1, N, D]
+  return {pce::ref::routeDense(emb, cosine, keys), pce::ref::routeDense(emb, mlp, net)};
 }
 
 } // namespace
@@ -94,12 +92,7 @@ TEST(RouterWarmStart, OnUnitInputsTheMlpRouterIsTheCosineRouter) {
     Case c = draw(/*E=*/5, /*D=*/21, /*hidden=*/12, seed);
     const double tau = 0.2;
     ASSERT_EQ(warmStartMlpRouter(c.keys, tau, 1.0, c.mlp), "");
-    torch::Tensor emb = c.emb.unsqueeze(0); // [1, N, D]
-    auto [cosine, mlp] = referenceRouters(5, tau, /*head=*/false);
-    pce::ref::RouterParams keys;
-    keys.keys = c.keys;
-    torch::Tensor want = pce::ref::routeDense(emb, cosine, keys);
-    torch::Tensor got = pce::ref::routeDense(emb, mlp, referenceMlp(c.mlp));
+    auto [want, got] = referenceRoutings(c, tau, /*head=*/false);
     EXPECT_LT((got - want).abs().max().item<double>(), 1e-12) << "seed " << seed;
   }
 }
@@ -131,12 +124,7 @@ TEST(RouterWarmStart, ACosineHeadKeepsTheKeysTop1Choice) {
     ASSERT_EQ(warmStartMlpRouter(c.keys, tau, 1.0, c.mlp), "");
     EXPECT_LT((c.mlp.w2.norm(2, {1}) - 1).abs().max().item<double>(), 1e-12);
 
-    torch::Tensor emb = c.emb.unsqueeze(0); // [1, N, D]
-    auto [cosine, head] = referenceRouters(4, tau, /*head=*/true);
-    pce::ref::RouterParams keys;
-    keys.keys = c.keys;
-    torch::Tensor want = pce::ref::routeDense(emb, cosine, keys);
-    torch::Tensor got = pce::ref::routeDense(emb, head, referenceMlp(c.mlp));
+    auto [want, got] = referenceRoutings(c, tau, /*head=*/true);
     EXPECT_TRUE(torch::equal(got.argmax(-1), want.argmax(-1))) << "seed " << seed;
 
     torch::Tensor u = c.emb / c.emb.norm(2, {1}, true);
