@@ -83,6 +83,8 @@ LogicalResult verifyRouter(Operation *op, const RouterConfig &c,
     return notFor("attribute 'normalize_input'");
   if (!mlp && c.cosineHead)
     return notFor("attribute 'cosine_head'");
+  if (!mlp && c.linearHidden)
+    return notFor("attribute 'linear_hidden'");
   if (!usesTau && (c.tau || c.logTau))
     return mlp ? op->emitOpError()
                      << (c.tau ? "attribute 'tau'" : "operand 'log_tau'")

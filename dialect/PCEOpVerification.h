@@ -94,6 +94,7 @@ struct RouterConfig {
   bool hard;
   bool normalizeInput;
   bool cosineHead;
+  bool linearHidden;
 
   template <typename OpTy> static RouterConfig of(OpTy op, RouterKind kind) {
     RouterConfig c;
@@ -113,6 +114,7 @@ struct RouterConfig {
     c.hard = op.getHard();
     c.normalizeInput = op.getNormalizeInput();
     c.cosineHead = op.getCosineHead();
+    c.linearHidden = op.getLinearHidden();
     return c;
   }
 };

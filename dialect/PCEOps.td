@@ -105,6 +105,7 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
     | `cosine` | `softmax(cos(emb, k_e) / tau)` | `keys [E, D]` |
     | `mlp` | `softmax(W2 h + b2)`, `h = relu(W1 u + b1)`, `u = emb` or, with `normalize_input`, `emb / max(|emb|, 1e-12)` | `mlp(W1 [Hd,D], b1 [Hd], W2 [E,Hd], b2 [E])` |
     | `mlp` `cosine_head` | `softmax(cos(h, W2_e) / tau)`, `h` as above | `mlp(W1 [Hd,D], b1 [Hd], W2 [E,Hd])` |
+    | `mlp` `linear_hidden` | as above with `h = W1 u + b1` (no ReLU) | as above |
     | `gumbel` | inference: `softmax(cos / tau)` | `keys [E, D]` |
 
     The routed operand is the embeddings `[B, P, D]` for `cosine`, `mlp` and
@@ -125,7 +126,9 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
     cosine router over its hidden features, with `W2`'s rows as the keys and
     no `b2`: its logits are bounded by `1/tau` and have no part that is the
     same for every input (docs/Rationale.md, "The MLP router's cosine head");
-    `tau` and `log_tau` then apply as for `cosine`.
+    `tau` and `log_tau` then apply as for `cosine`. `linear_hidden` (MLP only)
+    drops the ReLU: `h = W1 u + b1` is signed, so with `cosine_head` the router
+    is X-MoE's, a cosine router in a learned projection (docs/Rationale.md).
 
     ```mlir
     %w = pce.route cosine %e keys(%k : tensor<4x105xf32>) tau 5.000000e-01 top_k 1
@@ -148,7 +151,8 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
                        DefaultValuedAttr<F64Attr, "1.0">:$gumbel_tau,
                        UnitAttr:$hard,
                        UnitAttr:$normalize_input,
-                       UnitAttr:$cosine_head);
+                       UnitAttr:$cosine_head,
+                       UnitAttr:$linear_hidden);
   let results = (outs PCE_FloatTensor:$result);
   let assemblyFormat = [{
     $kind $input
@@ -166,6 +170,7 @@ def PCE_RouteOp : PCE_InferredOp<"route", [AttrSizedOperandSegments]> {
     (`hard` $hard^)?
     (`normalize_input` $normalize_input^)?
     (`cosine_head` $cosine_head^)?
+    (`linear_hidden` $linear_hidden^)?
     attr-dict `:` type($input)
   }];
   let extraClassDeclaration = [{
@@ -351,6 +356,7 @@ def PCE_LayerOp : PCE_InferredOp<"layer", [AttrSizedOperandSegments]> {
                        UnitAttr:$hard,
                        UnitAttr:$normalize_input,
                        UnitAttr:$cosine_head,
+                       UnitAttr:$linear_hidden,
                        DefaultValuedAttr<F64Attr, "1.0e-5">:$eps,
                        DefaultValuedAttr<PCE_MixKind, "::mlir::pce::MixKind::sum">:$mix,
                        DefaultValuedAttr<PCE_AttentionKind, "::mlir::pce::AttentionKind::none">:$attention);
@@ -372,6 +378,7 @@ def PCE_LayerOp : PCE_InferredOp<"layer", [AttrSizedOperandSegments]> {
     (`hard` $hard^)?
     (`normalize_input` $normalize_input^)?
     (`cosine_head` $cosine_head^)?
+    (`linear_hidden` $linear_hidden^)?
     `experts` `(` $kernels `:` type($kernels) `)`
     (`bn` `(` $bn^ `:` type($bn) `)`)?
     (`affine` `(` $affine^ `:` type($affine) `)`)?

@@ -72,7 +72,7 @@ LogicalResult Parser::parseRouter(yaml::Node *value, SMLoc keyLoc,
           value, keyLoc, "'router'",
           {"kind", "tau", "learnable_tau", "top_k", "renormalize", "table",
            "beta", "sigma", "gumbel_tau", "hard", "hidden", "normalize_input",
-           "cosine_head"},
+           "cosine_head", "linear_hidden"},
           [&](StringRef key, SMLoc loc, yaml::Node *v) -> LogicalResult {
             if (key == "kind")
               return readChoice<pce_ir::RouterKind>(v, loc, key, kRouterKinds,
@@ -101,6 +101,8 @@ LogicalResult Parser::parseRouter(yaml::Node *value, SMLoc keyLoc,
               return readBool(v, loc, key, router.normalizeInput);
             if (key == "cosine_head")
               return readBool(v, loc, key, router.cosineHead);
+            if (key == "linear_hidden")
+              return readBool(v, loc, key, router.linearHidden);
             return readInt(v, loc, key, 1, router.hidden);
           })))
     return failure();
@@ -149,6 +151,8 @@ LogicalResult Parser::checkRouter(const RouterDesc &router) {
     return misplaced(router.normalizeInput.loc, "normalize_input", "mlp");
   if (kind != RK::mlp && router.cosineHead.given)
     return misplaced(router.cosineHead.loc, "cosine_head", "mlp");
+  if (kind != RK::mlp && router.linearHidden.given)
+    return misplaced(router.linearHidden.loc, "linear_hidden", "mlp");
   if (router.tau.given && !(router.tau.value > 0))
     return error(router.tau.loc) << "'tau' must be > 0, found " << num(router.tau.value);
   if (router.gumbelTau.given && !(router.gumbelTau.value > 0))

@@ -166,7 +166,7 @@ LogicalResult ModelImporter::importPCE(const LayerDesc &layer) {
       llvm::APFloat(router.gumbelTau.given ? router.gumbelTau.value : 1.0),
       router.hard.given && router.hard.value,
       kind == pir::RouterKind::mlp && mlpNormalizesInput(router),
-      mlpHasCosineHead(router),
+      mlpHasCosineHead(router), mlpHasLinearHidden(router),
       llvm::APFloat(d.eps.given ? d.eps.value : 1e-5),
       concat ? pir::MixKind::concat : pir::MixKind::sum,
       squeeze ? pir::AttentionKind::se : pir::AttentionKind::none);

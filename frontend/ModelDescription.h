@@ -88,6 +88,7 @@ struct RouterDesc {
   Located<int64_t> hidden; // mlp; default 32
   Located<bool> normalizeInput; // mlp; see mlpNormalizesInput
   Located<bool> cosineHead;     // mlp; see mlpHasCosineHead
+  Located<bool> linearHidden;   // mlp; see mlpHasLinearHidden
 };
 
 /// Whether an MLP router reads unit-length embeddings (`normalize_input`,
@@ -101,6 +102,13 @@ inline bool mlpNormalizesInput(const RouterDesc &router) {
 inline bool mlpHasCosineHead(const RouterDesc &router) {
   return router.kind.value == mlir::pce::RouterKind::mlp &&
          router.cosineHead.given && router.cosineHead.value;
+}
+
+/// Whether an MLP router's hidden layer is linear (`linear_hidden`, default
+/// false: no ReLU, docs/Rationale.md).
+inline bool mlpHasLinearHidden(const RouterDesc &router) {
+  return router.kind.value == mlir::pce::RouterKind::mlp &&
+         router.linearHidden.given && router.linearHidden.value;
 }
 
 enum class NormForm { Stats, Affine };

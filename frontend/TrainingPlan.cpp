@@ -147,6 +147,7 @@ rt::PhaseLayer phaseLayer(const PCELayerDesc &pce, const LayerPhase &more) {
   l.learnableTau = orDefault(router.learnableTau, l.learnableTau);
   l.normalizeInput = router.kind.value == pce_ir::RouterKind::mlp &&
                      mlpNormalizesInput(router);
+  l.linearHidden = mlpHasLinearHidden(router);
   if (pce.mix.given)
     l.mix = pce_ir::stringifyMixKind(pce.mix.value).str();
   if (pce.attention.given)

@@ -163,6 +163,8 @@ Phase readPhase(const Reader &r, const JsonValue &v, const std::string &path) {
       pl.learnableTau = r.boolean(l, lp, "learnable_tau");
     if (l.find("normalize_input"))
       pl.normalizeInput = r.boolean(l, lp, "normalize_input");
+    if (l.find("linear_hidden"))
+      pl.linearHidden = r.boolean(l, lp, "linear_hidden");
     pl.mix = r.string(l, lp, "mix");
     pl.attention = r.string(l, lp, "attention");
     ph.layers[name] = pl;
@@ -252,8 +254,10 @@ JsonValue writePhase(const Phase &p, const std::vector<PlanLayer> &order) {
     o.set("keys", JsonValue::string(l.keys));
     o.set("tau", JsonValue::number(l.tau));
     o.set("learnable_tau", JsonValue::boolean(l.learnableTau));
-    if (l.router == "mlp")
+    if (l.router == "mlp") {
       o.set("normalize_input", JsonValue::boolean(l.normalizeInput));
+      o.set("linear_hidden", JsonValue::boolean(l.linearHidden));
+    }
     o.set("mix", JsonValue::string(l.mix));
     o.set("attention", JsonValue::string(l.attention));
     layers.set(name, std::move(o));

@@ -53,6 +53,7 @@ struct PhaseLayer {
   double tau = 1.0;
   bool learnableTau = false;
   bool normalizeInput = false; // mlp: the MLP reads unit embeddings
+  bool linearHidden = false;   // mlp: no ReLU after its first layer
   std::string mix = "sum";
   std::string attention = "none";
 };

@@ -11,7 +11,8 @@
 //   mlp       w = softmax(W2 h + b2), h = relu(W1 u + b1), u = emb or, with
 //             normalize_input, emb / max(|emb|, 1e-12); with cosine_head
 //             w = softmax(cos(h, W2_e) / tau), differentiated as the cosine
-//             router with h for the embeddings and W2 for the keys
+//             router with h for the embeddings and W2 for the keys; with
+//             linear_hidden h = W1 u + b1 (no ReLU, so no gate)
 //
 // then top-k: the k largest values are kept (ties to the lower expert) and,
 // with `renormalize`, divided by their sum. The adjoint runs the chain
@@ -315,15 +316,17 @@ void backThroughFirstLayer(OpBuilder &b, Location loc, Value preActivation,
   g.emb = denseInputGrad(b, loc, preActivation, mlp[0], /*gate=*/{}, kMlpLoops);
 }
 
-/// From `grad`, that of the logits `W2 h + b2`, `h = relu(W1 input + b1)`;
-/// the ReLU's adjoint is fused into the second layer's input gradient.
+/// From `grad`, that of the logits `W2 h + b2`, `h = relu(W1 input + b1)`
+/// (or, `linear`, `W1 input + b1`); the ReLU's adjoint is fused into the
+/// second layer's input gradient.
 MlpGrads backThroughMlp(OpBuilder &b, Location loc, Value grad, Value input,
-                        ValueRange mlp, Value hidden) {
+                        ValueRange mlp, Value hidden, bool linear) {
   MlpGrads g;
   g.b2 = denseBiasGrad(b, loc, grad, kMlpLoops);
   g.w2 = denseWeightGrad(b, loc, grad, hidden, kMlpLoops);
+  Value gate = linear ? Value() : hidden;
   backThroughFirstLayer(
-      b, loc, denseInputGrad(b, loc, grad, mlp[2], hidden, kMlpLoops), input,
+      b, loc, denseInputGrad(b, loc, grad, mlp[2], gate, kMlpLoops), input,
       mlp, g);
   return g;
 }
@@ -465,12 +468,14 @@ struct RouteAdjoint final
             saved->hidden, params[2]);
         g.w2 = head.keys;
         g.logTau = head.logTau;
-        backThroughFirstLayer(
-            b, loc, backThroughRelu(b, loc, head.emb, saved->hidden),
-            firstInput, params, g);
+        Value preActivation =
+            op.getLinearHidden()
+                ? head.emb
+                : backThroughRelu(b, loc, head.emb, saved->hidden);
+        backThroughFirstLayer(b, loc, preActivation, firstInput, params, g);
       } else {
         g = backThroughMlp(b, loc, logitGrad, firstInput, params,
-                           saved->hidden);
+                           saved->hidden, op.getLinearHidden());
       }
       unsigned mlp = segment(2);
       grads[input] =

@@ -80,12 +80,16 @@ MlpLogits mlpLogits(OpBuilder &b, Location loc, Value emb, ValueRange mlp,
   }
   Value hidden = contractLastDim(b, loc, result.input, mlp[0], mlp[1]);
   auto hiddenType = cast<RankedTensorType>(hidden.getType());
-  Value activation = buildElementwise(
-      b, loc, {hidden}, hiddenType,
-      [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
-        Value zero = floatConstant(nb, nloc, hiddenType.getElementType(), 0.0);
-        return arith::MaximumFOp::create(nb, nloc, a[0], zero);
-      });
+  Value activation =
+      options.linearHidden
+          ? hidden
+          : buildElementwise(
+                b, loc, {hidden}, hiddenType,
+                [&](OpBuilder &nb, Location nloc, ValueRange a) -> Value {
+                  Value zero = floatConstant(
+                      nb, nloc, hiddenType.getElementType(), 0.0);
+                  return arith::MaximumFOp::create(nb, nloc, a[0], zero);
+                });
   result.hidden = activation;
   if (!options.cosineHead) {
     result.logits = contractLastDim(b, loc, activation, mlp[2], mlp[3]);

@@ -42,6 +42,7 @@ Value unitRows(OpBuilder &b, Location loc, Value x, Value squares);
 struct MlpOptions {
   bool normalizeInput = false;
   bool cosineHead = false;
+  bool linearHidden = false; ///< no ReLU: `hidden = W1 u + b1`
   Value logTau;
   double tau = 1.0;
 };
@@ -60,8 +61,8 @@ struct MlpLogits {
 /// A pce.route's MLP options; `logTau` is its (converted) log_tau operand.
 template <typename RouteOpT>
 MlpOptions mlpOptions(RouteOpT op, Value logTau) {
-  return {op.getNormalizeInput(), op.getCosineHead(), logTau,
-          op.getTauValue()};
+  return {op.getNormalizeInput(), op.getCosineHead(), op.getLinearHidden(),
+          logTau, op.getTauValue()};
 }
 
 /// `mlp = (W1, b1, W2, b2)`, or `(W1, b1, W2)` with a cosine head.

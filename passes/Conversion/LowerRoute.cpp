@@ -9,7 +9,8 @@
 //   gumbel    w = softmax(s / tau)                      (no noise at inference)
 //   mlp       w = softmax(W2 h + b2), h = relu(W1 u + b1), u = emb or, with
 //             normalize_input, emb / max(|emb|, 1e-12); with cosine_head
-//             w = softmax(cos(h, W2_e) / tau) (the cosine router over h)
+//             w = softmax(cos(h, W2_e) / tau) (the cosine router over h);
+//             with linear_hidden h = W1 u + b1
 //
 // followed, for 0 < top_k < E, by the top-k mask (ties keep the lower expert)
 // and the optional renormalisation. Every value is computed in the op's

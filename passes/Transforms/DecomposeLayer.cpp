@@ -46,7 +46,7 @@ void decompose(LayerOp layer, RewriterBase &rewriter) {
       layer.getTopKAttr(), layer.getRenormalizeAttr(), layer.getTableAttr(),
       layer.getBetaAttr(), layer.getSigmaAttr(), layer.getGumbelTauAttr(),
       layer.getHardAttr(), layer.getNormalizeInputAttr(),
-      layer.getCosineHeadAttr());
+      layer.getCosineHeadAttr(), layer.getLinearHiddenAttr());
 
   Value experts =
       ExpertsOp::create(rewriter, loc, patches, layer.getKernels(),

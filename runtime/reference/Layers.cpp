@@ -21,7 +21,7 @@ std::string LayerSpec::describe() const {
   std::ostringstream os;
   os << routerName(router) << " E=" << experts << " top_k=" << topK
      << (renormalize ? " renorm" : "")
-     << (normalizeInput ? " unit-input" : "") << (cosineHead ? " cosine-head" : "")
+     << (normalizeInput ? " unit-input" : "") << (cosineHead ? " cosine-head" : "") << (linearHidden ? " linear" : "")
      << " patch=" << ph << "x" << pw
      << " k=" << k << (halo == ref::Halo::Isolated ? " isolated" : "")
      << (mix == ref::MixKind::Concat ? " concat" : "")
@@ -78,6 +78,7 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
   rc.hard = s.hard;
   rc.normalizeInput = s.normalizeInput;
   rc.cosineHead = s.cosineHead;
+  rc.linearHidden = s.linearHidden;
   out.config.mix = s.mix;
   out.config.attention = s.attention;
 
@@ -148,6 +149,8 @@ BuiltLayer addLayer(ModelText &model, const std::string &prefix,
     op << " normalize_input";
   if (s.router == ref::RouterKind::Mlp && s.cosineHead)
     op << " cosine_head";
+  if (s.router == ref::RouterKind::Mlp && s.linearHidden)
+    op << " linear_hidden";
   if (s.router == ref::RouterKind::Gumbel) {
     if (s.gumbelTau != 1.0)
       op << " gumbel_tau " << std::to_string(s.gumbelTau);

@@ -31,6 +31,7 @@ struct LayerSpec {
   int64_t hidden = 6; ///< MLP router
   bool normalizeInput = false; ///< MLP router
   bool cosineHead = false;     ///< MLP router: a cosine head at tau, no b2
+  bool linearHidden = false;   ///< MLP router: no ReLU after W1
   ref::MixKind mix = ref::MixKind::Sum;
   ref::AttentionKind attention = ref::AttentionKind::None;
   bool affineNorm = false; ///< affine(scale, shift) instead of bn(...)

@@ -92,6 +92,7 @@ struct RouterConfig {
   bool hard = false; ///< gumbel straight-through one-hot (training only)
   bool normalizeInput = false; ///< mlp: W1 reads emb / max(|emb|, 1e-12)
   bool cosineHead = false;     ///< mlp: softmax(cos(hidden, W2_e) / tau), no b2
+  bool linearHidden = false;   ///< mlp: hidden = W1 u + b1, no ReLU
   bool training = false;
 };
 

@@ -84,7 +84,9 @@ torch::Tensor routeDense(const torch::Tensor &emb, const RouterConfig &cfg,
     auto input = emb;
     if (cfg.normalizeInput)
       input = emb / emb.pow(2).sum(-1, /*keepdim=*/true).sqrt().clamp_min(1e-12);
-    auto hidden = torch::relu(torch::einsum("bpd,hd->bph", {input, params.W1}) + params.b1);
+    auto hidden = torch::einsum("bpd,hd->bph", {input, params.W1}) + params.b1;
+    if (!cfg.linearHidden)
+      hidden = torch::relu(hidden);
     if (cfg.cosineHead) // the cosine router over the hidden features
       return torch::softmax(cosineScores(hidden, params.W2) / temperature(cfg), -1);
     auto logits = torch::einsum("bph,eh->bpe", {hidden, params.W2}) + params.b2;

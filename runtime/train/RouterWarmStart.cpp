@@ -8,8 +8,8 @@
 namespace pce::train {
 
 MlpRouter mlpRouterOf(const std::map<std::string, torch::Tensor> &tensors,
-                      const std::string &prefix) {
-  MlpRouter mlp{tensors.at(prefix + "w1"), tensors.at(prefix + "b1"), tensors.at(prefix + "w2"), {}};
+                      const std::string &prefix, bool linearHidden) {
+  MlpRouter mlp{tensors.at(prefix + "w1"), tensors.at(prefix + "b1"), tensors.at(prefix + "w2"), {}, linearHidden};
   if (auto b2 = tensors.find(prefix + "b2"); b2 != tensors.end())
     mlp.b2 = b2->second;
   return mlp;
@@ -42,7 +42,9 @@ std::string warmStartMlpRouter(const torch::Tensor &keys, double tau,
   mlp.w1.narrow(0, E, E).copy_(-unit);
   mlp.b1.narrow(0, 0, 2 * E).zero_();
   // A cosine head divides by |W2_e| itself: unit rows, and its own tau.
-  const double s = cosineHead ? 1.0 / std::sqrt(2.0) : 1.0 / (tau * meanNorm);
+  double s = cosineHead ? 1.0 / std::sqrt(2.0) : 1.0 / (tau * meanNorm);
+  if (mlp.linearHidden && !cosineHead)
+    s /= 2; // h_e - h_{E+e} = 2 <emb, k_e> without the ReLU
   mlp.w2.zero_();
   torch::Tensor eye = torch::eye(E, mlp.w2.options()) * s;
   mlp.w2.narrow(1, 0, E).copy_(eye);

@@ -16,7 +16,9 @@
 // A cosine head (no b2) gets the unit rows (h_e - h_{E+e}) / sqrt(2) and
 // keeps its own tau: its logits start as <emb, k_e> / (sqrt(2) |h| tau) for
 // unit inputs, the keys' top-1 choice for every patch (|h| is the same for
-// every expert), at a scale that depends on |h|.
+// every expert), at a scale that depends on |h|. Without the ReLU
+// (linear_hidden) h_e - h_{E+e} = 2 <emb, k_e>: the plain head's rows are
+// halved, so its logits are the same.
 //
 // Why: a freshly initialised MLP router sent every patch to one expert
 // (docs/RESULTS.md: usage [1, 0, 0, 0] for the whole of phases 2-3), since
@@ -40,12 +42,13 @@ struct MlpRouter {
   torch::Tensor b1; // [Hd]
   torch::Tensor w2; // [E, Hd]
   torch::Tensor b2; // [E]; undefined for a cosine head
+  bool linearHidden = false; // no ReLU after W1: h_e - h_{E+e} = 2 <emb, k_e>
 };
 
 /// The MLP router's tensors `<prefix>w1`, `b1`, `w2` and, unless it has a
 /// cosine head, `b2` (views: writing them writes `tensors`' storage).
 MlpRouter mlpRouterOf(const std::map<std::string, torch::Tensor> &tensors,
-                      const std::string &prefix);
+                      const std::string &prefix, bool linearHidden);
 
 /// The mean norm of what an MLP router reads from `embeddings [N, D]`: 1
 /// when it reads unit vectors (normalize_input), else the mean of |emb|.

@@ -200,7 +200,7 @@ void Trainer::warmStartRouters(size_t q, const std::map<std::string, torch::Tens
     if (auto logTau = carried.find(L + ".router.log_tau"); logTau != carried.end())
       tau = std::exp(logTau->second.item<double>());
     std::string why = warmStartMlpRouter(keys->second, tau, norm,
-                                         mlpRouterOf(t, mlp));
+                                         mlpRouterOf(t, mlp, plan_.phases[q].layers.at(L).linearHidden));
     progress_->line("  " + L + ": MLP router " +
                     (why.empty() ? "starts as the keys' router (tau " + fixed(tau, 3) + ", mean input norm " +
                                        fixed(norm, 3) + ")"
@@ -244,7 +244,8 @@ std::map<std::string, double> Trainer::carryRouting(size_t q, const std::map<std
     } else {
       const double tau = plan_.phases[q].layers.at(L).tau;
       const double norm = mlpInputNorm(now.embeddings, plan_.phases[q].layers.at(L).normalizeInput);
-      std::string why = warmStartMlpRouter(k, tau, norm, mlpRouterOf(t, mlp));
+      std::string why =
+          warmStartMlpRouter(k, tau, norm, mlpRouterOf(t, mlp, plan_.phases[q].layers.at(L).linearHidden));
       progress_->line("  " + L + ": MLP router " +
                       (why.empty() ? "starts as the cosine router of keys from the previous router's assignment" + note
                                    : "initialised at random: " + why));

@@ -210,6 +210,17 @@ func.func @mlp_head(%x: tensor<2x3x5xf32> {pce.input = "emb"}, %w1: tensor<6x5xf
   return %w : tensor<2x3x4xf32>
 }
 
+// MLP with a cosine head over a linear hidden layer (X-MoE's router): the
+// same adjoint without the ReLU's gate (no comparison with 0 anywhere).
+// CHECK-LABEL: func.func @mlp_xmoe_backward(
+// CHECK-NOT: arith.cmpf ogt
+// CHECK: return
+func.func @mlp_xmoe(%x: tensor<2x3x5xf32> {pce.input = "emb"}, %w1: tensor<6x5xf32> {pce.param = "w1"}, %b1: tensor<6xf32> {pce.param = "b1"}, %w2: tensor<4x6xf32> {pce.param = "w2"})
+    -> (tensor<2x3x4xf32> {pce.output = "w"}) attributes {pce.differentiable} {
+  %w = pce.route mlp %x mlp(%w1, %b1, %w2 : tensor<6x5xf32>, tensor<6xf32>, tensor<4x6xf32>) tau 0.5 cosine_head linear_hidden : tensor<2x3x5xf32>
+  return %w : tensor<2x3x4xf32>
+}
+
 // Gumbel router, hard: softmax((l + g) / gumbel_tau) is saved, the result
 // is the one-hot of its argmax (straight-through), and the adjoint scales the
 // softmax's gradient by 1 / gumbel_tau.

@@ -174,6 +174,19 @@ func.func @mlp_cosine_head(%e: tensor<2x3x6xf32>, %w1: tensor<5x6xf32>, %b1: ten
   return %w : tensor<2x3x4xf32>
 }
 
+// mlp with linear_hidden: no ReLU; the second layer reads the first one's
+// result directly.
+// CHECK-LABEL: func.func @mlp_linear_hidden
+// CHECK-SAME: (%[[EMB:[^:]*]]: tensor<2x3x6xf32>, %[[W1:[^:]*]]: tensor<5x6xf32>, %[[B1:[^:]*]]: tensor<5xf32>, %[[W2:[^:]*]]: tensor<4x5xf32>, %[[B2:[^:]*]]: tensor<4xf32>)
+// CHECK: %[[H:.*]] = linalg.generic {{.*}} ins(%[[EMB]], %[[W1]] : {{.*}})
+// CHECK-NOT: arith.maximumf
+// CHECK: linalg.generic {{.*}} ins(%[[H]], %[[W2]] : {{.*}}) outs(%{{.*}} : tensor<2x3x4xf32>)
+// CHECK: return
+func.func @mlp_linear_hidden(%e: tensor<2x3x6xf32>, %w1: tensor<5x6xf32>, %b1: tensor<5xf32>, %w2: tensor<4x5xf32>, %b2: tensor<4xf32>) -> tensor<2x3x4xf32> {
+  %w = pce.route mlp %e mlp(%w1, %b1, %w2, %b2 : tensor<5x6xf32>, tensor<5xf32>, tensor<4x5xf32>, tensor<4xf32>) linear_hidden : tensor<2x3x6xf32>
+  return %w : tensor<2x3x4xf32>
+}
+
 // top-k: rank(e) = #{e' : w[e'] > w[e] or (w[e'] == w[e] and e' < e)}, a
 // reduction over e' into i64 counts; keep iff rank < k; renormalize divides
 // by the kept sum.

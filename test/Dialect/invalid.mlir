@@ -239,6 +239,14 @@ func.func @route_cosine_head_on_cosine(%e: tensor<2x16x105xf32>, %k: tensor<4x10
 
 // -----
 
+func.func @route_linear_hidden_on_gumbel(%e: tensor<2x16x105xf32>, %k: tensor<4x105xf32>) {
+  // expected-error @below {{attribute 'linear_hidden' does not apply to a 'gumbel' router}}
+  %w = pce.route gumbel %e keys(%k : tensor<4x105xf32>) linear_hidden : tensor<2x16x105xf32>
+  return
+}
+
+// -----
+
 func.func @route_cosine_head_with_b2(%e: tensor<2x16x105xf32>, %w1: tensor<8x105xf32>, %b1: tensor<8xf32>, %w2: tensor<4x8xf32>, %b2: tensor<4xf32>) {
   // expected-error @below {{operand group 'mlp' must hold 3 values (W1 [Hd, D], b1 [Hd], W2 [E, Hd]; a cosine head has no b2), found 4}}
   %w = pce.route mlp %e mlp(%w1, %b1, %w2, %b2 : tensor<8x105xf32>, tensor<8xf32>, tensor<4x8xf32>, tensor<4xf32>) cosine_head : tensor<2x16x105xf32>

@@ -50,8 +50,8 @@ func.func @routers(%p: tensor<2x4x5x9x9xf32>, %e: tensor<2x4x105xf32>, %k: tenso
   %m = pce.route mlp %e mlp(%w1, %b1, %w2, %b2 : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>, tensor<3xf32>) top_k 2 : tensor<2x4x105xf32>
   // CHECK: pce.route mlp %{{.*}} mlp(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>, tensor<3xf32>) top_k 1 normalize_input : tensor<2x4x105xf32>
   %n = pce.route mlp %e mlp(%w1, %b1, %w2, %b2 : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>, tensor<3xf32>) top_k 1 normalize_input : tensor<2x4x105xf32>
-  // CHECK: pce.route mlp %{{.*}} mlp(%{{.*}}, %{{.*}}, %{{.*}} : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>) tau 1.000000e-01 top_k 1 normalize_input cosine_head : tensor<2x4x105xf32>
-  %h = pce.route mlp %e mlp(%w1, %b1, %w2 : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>) tau 0.1 top_k 1 normalize_input cosine_head : tensor<2x4x105xf32>
+  // CHECK: pce.route mlp %{{.*}} mlp(%{{.*}}, %{{.*}}, %{{.*}} : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>) tau 1.000000e-01 top_k 1 normalize_input cosine_head linear_hidden : tensor<2x4x105xf32>
+  %h = pce.route mlp %e mlp(%w1, %b1, %w2 : tensor<8x105xf32>, tensor<8xf32>, tensor<3x8xf32>) tau 0.1 top_k 1 normalize_input cosine_head linear_hidden : tensor<2x4x105xf32>
   // CHECK: pce.route gumbel %{{.*}} keys(%{{.*}} : tensor<3x105xf32>) tau 2.000000e+00 gumbel_tau 5.000000e-01 hard : tensor<2x4x105xf32>
   %g = pce.route gumbel %e keys(%k : tensor<3x105xf32>) tau 2.0 gumbel_tau 0.5 hard : tensor<2x4x105xf32>
   return %u, %q, %c, %l, %x, %m, %n, %h, %g : tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>, tensor<2x4x3xf32>,

@@ -3,8 +3,8 @@
 // REQUIRES: pce-train, pce-bench
 // RUN: pce-train --version | FileCheck %s --check-prefix=TRAIN
 // RUN: pce-bench --version | FileCheck %s --check-prefix=BENCH
-// TRAIN: pce-train {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+|unknown)}})
-// BENCH: pce-bench {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+|unknown)}})
+// TRAIN: pce-train {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+(-dirty)?|unknown)}})
+// BENCH: pce-bench {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+(-dirty)?|unknown)}})
 //
 // RUN: not pce-bench --repeat 3 2>&1 | FileCheck %s --check-prefix=BENCH-MISSPELT
 // RUN: sh -c 'pce-bench --repeat 3 2>/dev/null; test $? -eq 2'

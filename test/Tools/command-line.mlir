@@ -1,16 +1,17 @@
 // Every tool answers --version with the PCE version and the git commit of the
-// source tree ("unknown" outside a git checkout), and exits 0.
+// source tree ("-dirty" when tracked files differed from it, "unknown"
+// outside a git checkout), and exits 0.
 // RUN: pce-opt --version | FileCheck %s --check-prefix=OPT
 // RUN: pce-translate --version | FileCheck %s --check-prefix=TRANSLATE
 // RUN: pce-compile --version | FileCheck %s --check-prefix=COMPILE
 // RUN: pce-run --version | FileCheck %s --check-prefix=RUNV
 // RUN: pce-init --version | FileCheck %s --check-prefix=INIT
-// OPT:       pce-opt {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+|unknown)}})
+// OPT:       pce-opt {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+(-dirty)?|unknown)}})
 // OPT-NEXT:  built with LLVM
-// TRANSLATE: pce-translate {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+|unknown)}})
-// COMPILE:   pce-compile {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+|unknown)}})
-// RUNV:      pce-run {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+|unknown)}})
-// INIT:      pce-init {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+|unknown)}})
+// TRANSLATE: pce-translate {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+(-dirty)?|unknown)}})
+// COMPILE:   pce-compile {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+(-dirty)?|unknown)}})
+// RUNV:      pce-run {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+(-dirty)?|unknown)}})
+// INIT:      pce-init {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+(-dirty)?|unknown)}})
 //
 // pce-compile --help lists its own options only; LLVM's hundreds stay
 // behind --help-hidden.

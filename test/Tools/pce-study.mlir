@@ -83,7 +83,7 @@
 // RUN: not pce-study %t/study.yaml -o %t/e --dryrun 2>&1 | FileCheck %s --check-prefix=MISSPELT
 // MISSPELT: pce-study: unknown option '--dryrun' (did you mean '--dry-run'?)
 // RUN: pce-study --version | FileCheck %s --check-prefix=VERSION
-// VERSION: pce-study {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+|unknown)}})
+// VERSION: pce-study {{[0-9]+\.[0-9]+\.[0-9]+}} (git {{([0-9a-f]+(-dirty)?|unknown)}})
 // RUN: pce-study --help | FileCheck %s --check-prefix=HELP
 // HELP: usage: pce-study STUDY.yaml -o DIR
 

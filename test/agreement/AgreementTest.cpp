@@ -199,7 +199,7 @@ TEST(Agreement, RouteEveryKind) {
 }
 
 // The MLP with a cosine head (no b2): raw and unit inputs, a fixed and a
-// learnable temperature, dense and top-k.
+// learnable temperature, dense and top-k, with and without the ReLU.
 TEST(Agreement, RouteMlpCosineHead) {
   freshSeed();
   const int64_t b = 3, p = 5, d = 12, e = 4, hd = 7;
@@ -219,10 +219,12 @@ TEST(Agreement, RouteMlpCosineHead) {
   for (bool unit : {false, true})
     for (bool learnable : {false, true})
       for (int64_t k : {0, 1, 2}) {
+        const bool linear = (k + learnable) % 2 == 1; // half of them without the ReLU
         ref::RouterConfig cfg;
         cfg.kind = ref::RouterKind::Mlp;
         cfg.numExperts = e;
         cfg.cosineHead = true;
+        cfg.linearHidden = linear;
         cfg.normalizeInput = unit;
         cfg.topK = k;
         cfg.renormalize = k == 2;
@@ -233,7 +235,8 @@ TEST(Agreement, RouteMlpCosineHead) {
         model.line(ssaOf(name) + " = pce.route mlp " + emb + group +
                    (learnable ? " log_tau(" + t + " : " + tensorType({}) + ")" : " tau 0.300000") +
                    (k ? " top_k " + std::to_string(k) : "") + (k == 2 ? " renormalize" : "") +
-                   (unit ? " normalize_input" : "") + " cosine_head : " + tensorType({b, p, d}));
+                   (unit ? " normalize_input" : "") + " cosine_head" + (linear ? " linear_hidden" : "") + " : " +
+                   tensorType({b, p, d}));
         model.output(name, ssaOf(name), {b, p, e});
         variants.emplace_back(name, cfg);
       }

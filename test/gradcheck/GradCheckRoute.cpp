@@ -41,13 +41,14 @@ struct RouteCase {
   Shape shape = kShapes[0];
   bool normalizeInput = false; ///< mlp
   bool cosineHead = false;     ///< mlp
+  bool linearHidden = false;   ///< mlp
 
   std::string describe() const {
     std::ostringstream os;
     os << agree::routerName(kind) << " top_k=" << topK
        << (renormalize ? " renorm" : "") << (learnableTau ? " log_tau" : "")
        << (hard ? " hard" : "") << (normalizeInput ? " unit" : "")
-       << (cosineHead ? " head" : "") << " B=" << shape.b << " P=" << shape.p
+       << (cosineHead ? " head" : "") << (linearHidden ? " linear" : "") << " B=" << shape.b << " P=" << shape.p
        << " D=" << shape.d << " E=" << shape.e;
     return os.str();
   }
@@ -142,6 +143,10 @@ ModelText buildModel(const RouteCase &c, ref::RouterConfig &cfg,
   if (c.cosineHead) {
     text += " cosine_head";
     cfg.cosineHead = true;
+  }
+  if (c.linearHidden) {
+    text += " linear_hidden";
+    cfg.linearHidden = true;
   }
   model.line("%w = pce.route " + text + " : " + type({s.b, s.p, s.d}));
   model.output("w", "%w", {s.b, s.p, s.e});
@@ -251,6 +256,18 @@ TEST(GradCheckRoute, MlpCosineHead) {
   learnable.normalizeInput = true;
   learnable.shape = kShapes[1];
   cases.push_back(learnable);
+  checkAll(cases);
+}
+
+// Without the ReLU (linear_hidden): the plain head and the cosine head
+// (X-MoE's router), dense and top-k.
+TEST(GradCheckRoute, MlpLinearHidden) {
+  std::vector<RouteCase> cases = topKVariants(ref::RouterKind::Mlp);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    cases[i].linearHidden = true;
+    cases[i].cosineHead = i % 2 == 0;
+    cases[i].normalizeInput = i % 3 != 0;
+  }
   checkAll(cases);
 }
 

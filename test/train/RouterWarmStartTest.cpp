@@ -38,7 +38,8 @@ torch::Tensor mlpLogits(const MlpRouter &m, const torch::Tensor &emb) {
 
 /// The float64 reference's routing weights of `c.emb` [1, N, E]: by the
 /// cosine router of `c.keys` at `tau` (first), and by the MLP `c.mlp` on unit
-/// inputs, with a cosine head at `tau` when `head` (second).
+/// inputs, with a cosine head at `tau` when `head`, without the ReLU when
+/// `c.mlp.linearHidden` (second).
 std::pair<torch::Tensor, torch::Tensor> referenceRoutings(const Case &c, double tau, bool head) {
   pce::ref::RouterConfig cosine;
   cosine.kind = pce::ref::RouterKind::Cosine;
@@ -48,6 +49,7 @@ std::pair<torch::Tensor, torch::Tensor> referenceRoutings(const Case &c, double 
   mlp.kind = pce::ref::RouterKind::Mlp;
   mlp.normalizeInput = true;
   mlp.cosineHead = head;
+  mlp.linearHidden = c.mlp.linearHidden;
   pce::ref::RouterParams keys, net;
   keys.keys = c.keys;
   net.W1 = c.mlp.w1;
@@ -133,4 +135,14 @@ TEST(RouterWarmStart, ACosineHeadKeepsTheKeysTop1Choice) {
     torch::Tensor logits = torch::matmul(u, unit.t()) / (std::sqrt(2.0) * h.norm(2, {1}, true) * tau);
     EXPECT_LT((got[0] - torch::softmax(logits, -1)).abs().max().item<double>(), 1e-12) << "seed " << seed;
   }
+}
+
+// Without the ReLU (linear_hidden) h_e - h_{E+e} = 2 <u, k_e>: the halved
+// rows make the plain head the cosine router again, exactly.
+TEST(RouterWarmStart, ALinearHiddenLayerIsTheCosineRouterToo) {
+  Case c = draw(/*E=*/3, /*D=*/16, /*hidden=*/9, 31);
+  c.mlp.linearHidden = true;
+  ASSERT_EQ(warmStartMlpRouter(c.keys, 0.25, 1.0, c.mlp), "");
+  auto [want, got] = referenceRoutings(c, 0.25, /*head=*/false);
+  EXPECT_LT((got - want).abs().max().item<double>(), 1e-12);
 }
