@@ -242,10 +242,9 @@ std::map<std::string, double> Trainer::carryRouting(size_t q, const std::map<std
                       std::to_string(now.routing.size(0)) + " patches of " + std::to_string(now.images) +
                       " images" + note);
     } else {
-      const double tau = plan_.phases[q].layers.at(L).tau;
-      const double norm = mlpInputNorm(now.embeddings, plan_.phases[q].layers.at(L).normalizeInput);
-      std::string why =
-          warmStartMlpRouter(k, tau, norm, mlpRouterOf(t, mlp, plan_.phases[q].layers.at(L).linearHidden));
+      const PhaseLayer &next = plan_.phases[q].layers.at(L);
+      const double norm = mlpInputNorm(now.embeddings, next.normalizeInput);
+      std::string why = warmStartMlpRouter(k, next.tau, norm, mlpRouterOf(t, mlp, next.linearHidden));
       progress_->line("  " + L + ": MLP router " +
                       (why.empty() ? "starts as the cosine router of keys from the previous router's assignment" + note
                                    : "initialised at random: " + why));
