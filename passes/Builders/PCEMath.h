@@ -36,9 +36,9 @@ Value rowSquares(OpBuilder &b, Location loc, Value x);
 Value unitRows(OpBuilder &b, Location loc, Value x, Value squares);
 
 /// How an MLP router computes its logits: `normalizeInput` feeds `W1` the
-/// unit rows of the embeddings; `cosineHead` replaces `W2 hidden + b2` by
-/// the cosine router over `hidden` with `W2`'s rows as keys, at `tau`, or
-/// `exp(logTau)` when `logTau` (0-d) is given.
+/// unit rows of the embeddings; `linearHidden` drops the ReLU; `cosineHead`
+/// replaces `W2 hidden + b2` by the cosine router over `hidden` with `W2`'s
+/// rows as keys, at `tau`, or `exp(logTau)` when `logTau` (0-d) is given.
 struct MlpOptions {
   bool normalizeInput = false;
   bool cosineHead = false;
@@ -47,10 +47,11 @@ struct MlpOptions {
   double tau = 1.0;
 };
 
-/// The MLP router's logits, `hidden = relu(W1 u + b1)`, and what the adjoint
-/// reads: `u` is `emb`, or its unit rows when `normalizeInput`, whose squared
-/// norms `embSquares` are then set; with `cosineHead`, the head's squared
-/// norms `|hidden|^2` [B, P] and `|W2_e|^2` [E] too.
+/// The MLP router's logits, `hidden = relu(W1 u + b1)` (`W1 u + b1` with
+/// `linearHidden`), and what the adjoint reads: `u` is `emb`, or its unit
+/// rows when `normalizeInput`, whose squared norms `embSquares` are then set;
+/// with `cosineHead`, the head's squared norms `|hidden|^2` [B, P] and
+/// `|W2_e|^2` [E] too.
 struct MlpLogits {
   Value input;
   Value embSquares;

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <functional>
 #include <sstream>
 
 using namespace pce;
@@ -208,6 +209,14 @@ std::vector<RouteCase> topKVariants(ref::RouterKind kind) {
   return cases;
 }
 
+/// The MLP router's top-k variants, each `options(i, case)` set.
+std::vector<RouteCase> mlpVariants(const std::function<void(size_t, RouteCase &)> &options) {
+  std::vector<RouteCase> cases = topKVariants(ref::RouterKind::Mlp);
+  for (size_t i = 0; i < cases.size(); ++i)
+    options(i, cases[i]);
+  return cases;
+}
+
 } // namespace
 
 // Neither router reads anything trainable: no argument receives a gradient,
@@ -236,21 +245,17 @@ TEST(GradCheckRoute, Mlp) { checkAll(topKVariants(ref::RouterKind::Mlp)); }
 
 // The unit rows' adjoint `(g - u <g, u>) / |emb|`, dense and top-k.
 TEST(GradCheckRoute, MlpUnitInput) {
-  std::vector<RouteCase> cases = topKVariants(ref::RouterKind::Mlp);
-  for (RouteCase &c : cases)
-    c.normalizeInput = true;
-  checkAll(cases);
+  checkAll(mlpVariants([](size_t, RouteCase &c) { c.normalizeInput = true; }));
 }
 
 // The cosine head: the cosine router's adjoint over the hidden features
 // (W2 as keys), the ReLU's, then the first layer's; raw and unit inputs, and
 // a learnable temperature.
 TEST(GradCheckRoute, MlpCosineHead) {
-  std::vector<RouteCase> cases = topKVariants(ref::RouterKind::Mlp);
-  for (size_t i = 0; i < cases.size(); ++i) {
-    cases[i].cosineHead = true;
-    cases[i].normalizeInput = i % 2 == 1;
-  }
+  std::vector<RouteCase> cases = mlpVariants([](size_t i, RouteCase &c) {
+    c.cosineHead = true;
+    c.normalizeInput = i % 2 == 1;
+  });
   RouteCase learnable{ref::RouterKind::Mlp, 2, true, /*learnableTau=*/true};
   learnable.cosineHead = true;
   learnable.normalizeInput = true;
@@ -262,13 +267,11 @@ TEST(GradCheckRoute, MlpCosineHead) {
 // Without the ReLU (linear_hidden): the plain head and the cosine head
 // (X-MoE's router), dense and top-k.
 TEST(GradCheckRoute, MlpLinearHidden) {
-  std::vector<RouteCase> cases = topKVariants(ref::RouterKind::Mlp);
-  for (size_t i = 0; i < cases.size(); ++i) {
-    cases[i].linearHidden = true;
-    cases[i].cosineHead = i % 2 == 0;
-    cases[i].normalizeInput = i % 3 != 0;
-  }
-  checkAll(cases);
+  checkAll(mlpVariants([](size_t i, RouteCase &c) {
+    c.linearHidden = true;
+    c.cosineHead = i % 2 == 0;
+    c.normalizeInput = i % 3 != 0;
+  }));
 }
 
 TEST(GradCheckRoute, Gumbel) { checkAll(topKVariants(ref::RouterKind::Gumbel)); }
