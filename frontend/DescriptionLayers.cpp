@@ -13,8 +13,11 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <tuple>
+
 using namespace pce::frontend;
 using namespace pce::frontend::detail;
+
 namespace pce_ir = mlir::pce;
 
 namespace pce::frontend::detail {
@@ -145,14 +148,14 @@ LogicalResult Parser::checkRouter(const RouterDesc &router) {
     if (router.hard.given)
       return misplaced(router.hard.loc, "hard", "gumbel");
   }
-  if (kind != RK::mlp && router.hidden.given)
-    return misplaced(router.hidden.loc, "hidden", "mlp");
-  if (kind != RK::mlp && router.normalizeInput.given)
-    return misplaced(router.normalizeInput.loc, "normalize_input", "mlp");
-  if (kind != RK::mlp && router.cosineHead.given)
-    return misplaced(router.cosineHead.loc, "cosine_head", "mlp");
-  if (kind != RK::mlp && router.linearHidden.given)
-    return misplaced(router.linearHidden.loc, "linear_hidden", "mlp");
+  if (kind != RK::mlp)
+    for (auto [given, loc, key] :
+         {std::tuple{router.hidden.given, router.hidden.loc, "hidden"},
+          {router.normalizeInput.given, router.normalizeInput.loc, "normalize_input"},
+          {router.cosineHead.given, router.cosineHead.loc, "cosine_head"},
+          {router.linearHidden.given, router.linearHidden.loc, "linear_hidden"}})
+      if (given)
+        return misplaced(loc, key, "mlp");
   if (router.tau.given && !(router.tau.value > 0))
     return error(router.tau.loc) << "'tau' must be > 0, found " << num(router.tau.value);
   if (router.gumbelTau.given && !(router.gumbelTau.value > 0))
